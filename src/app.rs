@@ -1,0 +1,224 @@
+//! The application: shared state, the route tree, and the server's start and stop.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use poem::listener::{Acceptor, Listener, TcpListener};
+use poem::middleware::CatchPanic;
+use poem::{Endpoint, EndpointExt, Route};
+use poem_openapi::{OpenApiService, Tags};
+
+use crate::auth::Auth;
+use crate::auth::api::{AdminAccountsApi, AuthApi, MeApi};
+use crate::auth::sms::{OutboxSender, SmsSender, WebhookSender};
+use crate::bus::{Bus, LocalBus};
+use crate::config::Settings;
+use crate::objects::{Objects, ObjectsApi};
+use crate::ops::{Metrics, OpsApi};
+use crate::org::api::OrgApi;
+use crate::store::Db;
+
+/// The areas of the API, as the docs group them.
+#[derive(Tags)]
+pub enum ApiTags {
+    /// Sign-in: one-time codes, passwords, tokens.
+    Auth,
+    /// The signed-in account.
+    Me,
+    /// Accounts administration (admins).
+    Admin,
+    /// Ward units and health stations.
+    Organisation,
+    /// Presigned object URLs served by this server (local disk storage).
+    Objects,
+    /// Probes and metrics.
+    Ops,
+}
+
+/// Current time, which tests can move forward. Wall clock plus an offset that is zero in service.
+#[derive(Clone, Default, Debug)]
+pub struct Clock {
+    offset_ms: Arc<AtomicI64>,
+}
+
+impl Clock {
+    pub fn now(&self) -> DateTime<Utc> {
+        Utc::now() + chrono::Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed))
+    }
+    /// Move time forward (tests of expiry and rate-limit windows).
+    pub fn advance(&self, by: chrono::Duration) {
+        self.offset_ms.fetch_add(by.num_milliseconds(), Ordering::Relaxed);
+    }
+}
+
+/// Everything a handler needs, cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub db: Db,
+    pub objects: Objects,
+    pub bus: Arc<dyn Bus>,
+    pub auth: Auth,
+    pub clock: Clock,
+    pub metrics: Arc<Metrics>,
+    shutting_down: Arc<AtomicBool>,
+}
+
+impl AppState {
+    /// Connect to the database (migrating it) and the object store, as the settings say.
+    pub async fn build(settings: Settings) -> anyhow::Result<AppState> {
+        let settings = Arc::new(settings);
+        let secret = settings.resolve_jwt_secret()?;
+        let db = Db::connect(&settings.database_url(), settings.database_max_connections).await?;
+        db.migrate().await.context("applying migrations")?;
+        let objects = Objects::from_settings(&settings, secret.clone())?;
+        let clock = Clock::default();
+        let sms: Arc<dyn SmsSender> = match &settings.sms_webhook_url {
+            Some(url) => Arc::new(WebhookSender::new(url.clone(), settings.sms_webhook_token.clone())?),
+            None => Arc::new(OutboxSender { db: db.clone() }),
+        };
+        let auth = Auth::new(db.clone(), secret, sms, clock.clone(), settings.clone())?;
+        Ok(AppState {
+            settings,
+            db,
+            objects,
+            bus: LocalBus::new(),
+            auth,
+            clock,
+            metrics: Arc::new(Metrics::default()),
+            shutting_down: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    pub fn shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Relaxed)
+    }
+
+    pub fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The OpenAPI service: every documented operation.
+pub fn api_service(state: AppState) -> OpenApiService<(AuthApi, MeApi, AdminAccountsApi, OrgApi, ObjectsApi, OpsApi), ()> {
+    OpenApiService::new(
+        (
+            AuthApi { state: state.clone() },
+            MeApi { state: state.clone() },
+            AdminAccountsApi { state: state.clone() },
+            OrgApi { state: state.clone() },
+            ObjectsApi { state: state.clone() },
+            OpsApi { state },
+        ),
+        "Wardline",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
+        "Ward services: residents' field reports (phản ánh hiện trường), telehealth at the ward \
+         health station, and the staff who handle them. Every error is `application/problem+json` \
+         with a stable `code`; human text follows `Accept-Language` (vi by default, en).",
+    )
+}
+
+/// The whole route tree with middleware.
+pub fn routes(state: AppState) -> impl Endpoint + 'static {
+    let api = api_service(state.clone()).server(state.settings.public_url());
+    let docs = api.swagger_ui();
+    let spec_json = api.spec_endpoint();
+    let spec_yaml = api.spec_endpoint_yaml();
+    let observe_state = state.clone();
+    Route::new()
+        .nest("/", api)
+        .nest("/docs", docs)
+        .at("/openapi.json", spec_json)
+        .at("/openapi.yaml", spec_yaml)
+        .with(CatchPanic::new())
+        .around(move |ep, req| crate::ops::observe(ep, req, observe_state.clone()))
+}
+
+/// The spec as the server would publish it, without touching any database.
+pub fn spec(yaml: bool) -> anyhow::Result<String> {
+    // A state is needed only to build the service value; nothing here connects anywhere.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(async {
+        let settings = Settings {
+            database_url: Some(crate::config::Secret::new("sqlite::memory:")),
+            storage_url: Some("memory://".into()),
+            jwt_secret: Some(crate::config::Secret::new("x".repeat(32))),
+            ..Settings::default()
+        };
+        let db = Db::connect("sqlite::memory:", 1).await?;
+        let state = AppState::from_parts(settings, db)?;
+        let api = api_service(state);
+        Ok(if yaml { api.spec_yaml() } else { api.spec() })
+    })
+}
+
+impl AppState {
+    /// A state over an open database, without migrating: for printing the spec and unit tests.
+    pub fn from_parts(settings: Settings, db: Db) -> anyhow::Result<AppState> {
+        let settings = Arc::new(settings);
+        let secret = settings.resolve_jwt_secret()?;
+        let objects = Objects::from_settings(&settings, secret.clone())?;
+        let clock = Clock::default();
+        let sms: Arc<dyn SmsSender> = Arc::new(OutboxSender { db: db.clone() });
+        let auth = Auth::new(db.clone(), secret, sms, clock.clone(), settings.clone())?;
+        Ok(AppState {
+            settings,
+            db,
+            objects,
+            bus: LocalBus::new(),
+            auth,
+            clock,
+            metrics: Arc::new(Metrics::default()),
+            shutting_down: Arc::new(AtomicBool::new(false)),
+        })
+    }
+}
+
+/// A server bound to its port, ready to run.
+pub struct Server {
+    pub state: AppState,
+    pub local_addr: std::net::SocketAddr,
+    acceptor: poem::listener::TcpAcceptor,
+}
+
+impl Server {
+    /// Bind the listener (port 0 picks a free one) and build the state.
+    pub async fn bind(state: AppState) -> anyhow::Result<Server> {
+        let acceptor = TcpListener::bind(state.settings.listen.clone())
+            .into_acceptor()
+            .await
+            .with_context(|| format!("binding {}", state.settings.listen))?;
+        let local_addr = acceptor
+            .local_addr()
+            .first()
+            .and_then(|a| a.as_socket_addr().copied())
+            .context("listener has no address")?;
+        Ok(Server { state, local_addr, acceptor })
+    }
+
+    /// Serve until `stop` resolves; then refuse new connections, let in-flight requests finish
+    /// within the grace period, and close the pools.
+    pub async fn run_until(self, stop: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let state = self.state.clone();
+        let grace = Duration::from_secs(state.settings.shutdown_grace_secs);
+        let app = routes(state.clone());
+        let flag = state.clone();
+        let signal = async move {
+            stop.await;
+            flag.begin_shutdown();
+            tracing::info!("shutting down: finishing in-flight requests");
+        };
+        poem::Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(app, signal, Some(grace))
+            .await
+            .context("server")?;
+        state.db.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}

@@ -1,0 +1,124 @@
+//! Fan-out of events to whoever listens: live report updates for staff consoles, signaling for calls.
+//!
+//! One process needs only the in-process bus. Several instances behind a load balancer need one
+//! that crosses processes (PostgreSQL `LISTEN/NOTIFY` or NATS); it implements the same trait.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::broadcast;
+
+/// One message on a topic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub topic: String,
+    pub payload: serde_json::Value,
+}
+
+/// Messages of one topic, in publish order. A slow reader that falls behind by more than the
+/// channel capacity skips ahead and is told how many it missed.
+pub struct Subscription {
+    rx: broadcast::Receiver<Event>,
+}
+
+#[derive(Debug, PartialEq)]
+pub enum Received {
+    Event(Event),
+    Lagged(u64),
+    Closed,
+}
+
+impl Subscription {
+    pub async fn recv(&mut self) -> Received {
+        match self.rx.recv().await {
+            Ok(e) => Received::Event(e),
+            Err(broadcast::error::RecvError::Lagged(n)) => Received::Lagged(n),
+            Err(broadcast::error::RecvError::Closed) => Received::Closed,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+pub trait Bus: Send + Sync + 'static {
+    /// Deliver to every current subscriber of `topic`, on this instance and the others.
+    async fn publish(&self, topic: &str, payload: serde_json::Value) -> anyhow::Result<()>;
+    /// Receive what is published on `topic` from now on.
+    async fn subscribe(&self, topic: &str) -> anyhow::Result<Subscription>;
+}
+
+const CAPACITY: usize = 256;
+
+/// The in-process bus: a broadcast channel per topic, dropped when its last subscriber leaves.
+#[derive(Default)]
+pub struct LocalBus {
+    topics: Mutex<HashMap<String, broadcast::Sender<Event>>>,
+}
+
+impl LocalBus {
+    pub fn new() -> Arc<LocalBus> {
+        Arc::new(LocalBus::default())
+    }
+
+    /// Number of topics with a channel (for tests that check cleanup).
+    pub fn topic_count(&self) -> usize {
+        self.topics.lock().map(|t| t.len()).unwrap_or(0)
+    }
+}
+
+#[async_trait::async_trait]
+impl Bus for LocalBus {
+    async fn publish(&self, topic: &str, payload: serde_json::Value) -> anyhow::Result<()> {
+        let mut topics = self.topics.lock().map_err(|_| anyhow::anyhow!("bus lock poisoned"))?;
+        if let Some(tx) = topics.get(topic) {
+            if tx.receiver_count() == 0 {
+                topics.remove(topic);
+            } else {
+                // Send fails only when nobody listens, which is fine for fan-out.
+                let _ = tx.send(Event { topic: topic.to_string(), payload });
+            }
+        }
+        Ok(())
+    }
+
+    async fn subscribe(&self, topic: &str) -> anyhow::Result<Subscription> {
+        let mut topics = self.topics.lock().map_err(|_| anyhow::anyhow!("bus lock poisoned"))?;
+        topics.retain(|_, tx| tx.receiver_count() > 0);
+        let tx = topics
+            .entry(topic.to_string())
+            .or_insert_with(|| broadcast::channel(CAPACITY).0);
+        Ok(Subscription { rx: tx.subscribe() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn subscribers_get_their_topic_only_in_order_and_topics_are_cleaned_up() {
+        let bus = LocalBus::new();
+        let mut a = bus.subscribe("a").await.unwrap();
+        let mut a2 = bus.subscribe("a").await.unwrap();
+        let b = bus.subscribe("b").await.unwrap();
+        bus.publish("a", serde_json::json!(1)).await.unwrap();
+        bus.publish("a", serde_json::json!(2)).await.unwrap();
+        bus.publish("c", serde_json::json!(3)).await.unwrap();
+        for sub in [&mut a, &mut a2] {
+            assert_eq!(sub.recv().await, Received::Event(Event { topic: "a".into(), payload: serde_json::json!(1) }));
+            assert_eq!(sub.recv().await, Received::Event(Event { topic: "a".into(), payload: serde_json::json!(2) }));
+        }
+        drop(b);
+        bus.publish("b", serde_json::json!(4)).await.unwrap();
+        assert_eq!(bus.topic_count(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_slow_reader_is_told_it_lagged() {
+        let bus = LocalBus::new();
+        let mut sub = bus.subscribe("t").await.unwrap();
+        for i in 0..(CAPACITY + 10) {
+            bus.publish("t", serde_json::json!(i)).await.unwrap();
+        }
+        assert_eq!(sub.recv().await, Received::Lagged(10));
+    }
+}

@@ -1,0 +1,365 @@
+//! Settings: built-in defaults, then an optional TOML file, then `WARDLINE_*` environment variables.
+//!
+//! The settings are one flat table so that every key has an obvious variable: `listen` is
+//! `WARDLINE_LISTEN`, `s3_endpoint` is `WARDLINE_S3_ENDPOINT`. Secrets never print.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+
+/// A value that must never reach a log or a terminal.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"[redacted]\"")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("[redacted]")
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Address the HTTP server binds (`host:port`).
+    pub listen: String,
+    /// Where the embedded database, photos and generated secrets live.
+    pub data_dir: PathBuf,
+    /// `sqlite://path` (default `<data_dir>/wardline.db`) or `postgres://…`.
+    pub database_url: Option<Secret>,
+    /// Connections in the database pool.
+    pub database_max_connections: u32,
+    /// `file://path` (default `<data_dir>/objects`), `s3://bucket[/prefix]` or `memory://`.
+    pub storage_url: Option<String>,
+    pub s3_endpoint: Option<String>,
+    pub s3_region: String,
+    pub s3_access_key_id: Option<String>,
+    pub s3_secret_access_key: Option<Secret>,
+    /// Path-style addressing (MinIO, Garage, s3s): `http://host/bucket/key`.
+    pub s3_path_style: bool,
+    /// HMAC key for access tokens and one-time codes. Generated into the data dir on an embedded first
+    /// run; required when the database is PostgreSQL (every instance must share it).
+    pub jwt_secret: Option<Secret>,
+    /// Base URL clients reach this server at (for links the server hands out, e.g. local presigned URLs).
+    pub public_url: Option<String>,
+    pub access_token_ttl_secs: u64,
+    pub refresh_token_ttl_days: u64,
+    /// Largest request body accepted, in bytes (413 above).
+    pub max_body_bytes: usize,
+    pub log_format: LogFormat,
+    /// Default `tracing` filter when `RUST_LOG` is unset.
+    pub log_filter: String,
+    /// How long in-flight requests may run after SIGTERM before the process exits.
+    pub shutdown_grace_secs: u64,
+    /// HTTP endpoint of the SMS gateway; unset = write messages to the outbox table and the log.
+    pub sms_webhook_url: Option<String>,
+    pub sms_webhook_token: Option<Secret>,
+    /// One-time code requests allowed per phone per hour, and per client IP per hour.
+    pub otp_per_phone_per_hour: u32,
+    pub otp_per_ip_per_hour: u32,
+    /// Minimum seconds between two code requests for one phone.
+    pub otp_resend_secs: u64,
+    /// Failed password sign-ins allowed per phone per 15 minutes.
+    pub login_failures_per_15min: u32,
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            database_max_connections: 10,
+            storage_url: None,
+            s3_endpoint: None,
+            s3_region: "us-east-1".into(),
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
+            s3_path_style: true,
+            jwt_secret: None,
+            public_url: None,
+            access_token_ttl_secs: 900,
+            refresh_token_ttl_days: 30,
+            max_body_bytes: 1024 * 1024,
+            log_format: LogFormat::Text,
+            log_filter: "info,sqlx=warn".into(),
+            shutdown_grace_secs: 10,
+            sms_webhook_url: None,
+            sms_webhook_token: None,
+            otp_per_phone_per_hour: 5,
+            otp_per_ip_per_hour: 30,
+            otp_resend_secs: 30,
+            login_failures_per_15min: 10,
+            trust_forwarded_for: false,
+        }
+    }
+}
+
+const ENV_PREFIX: &str = "WARDLINE_";
+
+impl Settings {
+    /// Defaults → `file` (if given) → the process environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Settings> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_from(file, &env)
+    }
+
+    /// Like [`Settings::load`] with an explicit environment (tests).
+    pub fn load_from(file: Option<&Path>, env: &[(String, String)]) -> anyhow::Result<Settings> {
+        let defaults = serde_json::to_value(Settings::default())?;
+        let serde_json::Value::Object(mut table) = defaults else {
+            bail!("settings are not a table");
+        };
+        // Secrets serialize redacted; their defaults are all unset.
+        for (_, v) in table.iter_mut() {
+            if v.as_str() == Some("[redacted]") {
+                *v = serde_json::Value::Null;
+            }
+        }
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading settings file {}", path.display()))?;
+            let parsed: toml::Table =
+                toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+            for (key, value) in parsed {
+                if !table.contains_key(&key) {
+                    bail!("unknown setting `{key}` in {}", path.display());
+                }
+                table.insert(key, serde_json::to_value(value)?);
+            }
+        }
+        for (name, raw) in env {
+            let Some(key) = name.strip_prefix(ENV_PREFIX) else { continue };
+            let key = key.to_ascii_lowercase();
+            if key == "config" {
+                continue;
+            }
+            let Some(current) = table.get(&key) else {
+                // Test-harness and tool variables share the prefix; they are not settings.
+                if !key.starts_with("test_") {
+                    eprintln!("warning: ignoring unknown setting {name}");
+                }
+                continue;
+            };
+            let value = match current {
+                serde_json::Value::Bool(_) => serde_json::Value::Bool(
+                    parse_bool(raw).with_context(|| format!("{name} must be true or false"))?,
+                ),
+                serde_json::Value::Number(_) => serde_json::Value::Number(
+                    raw.trim()
+                        .parse::<u64>()
+                        .with_context(|| format!("{name} must be a whole number"))?
+                        .into(),
+                ),
+                _ if raw.is_empty() => serde_json::Value::Null,
+                _ => serde_json::Value::String(raw.clone()),
+            };
+            table.insert(key, value);
+        }
+        let settings: Settings = serde_json::from_value(serde_json::Value::Object(table))
+            .context("invalid settings")?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        if self.listen.parse::<std::net::SocketAddr>().is_err() && !self.listen.contains(':') {
+            bail!("listen must be host:port, got {:?}", self.listen);
+        }
+        if self.max_body_bytes < 1024 {
+            bail!("max_body_bytes must be at least 1024");
+        }
+        if let Some(secret) = &self.jwt_secret
+            && secret.expose().len() < 32
+        {
+            bail!("jwt_secret must be at least 32 characters");
+        }
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.expose().to_string(),
+            None => format!("sqlite://{}", self.data_dir.join("wardline.db").display()),
+        }
+    }
+
+    pub fn storage_url(&self) -> String {
+        self.storage_url
+            .clone()
+            .unwrap_or_else(|| format!("file://{}", self.data_dir.join("objects").display()))
+    }
+
+    pub fn is_embedded(&self) -> bool {
+        self.database_url().starts_with("sqlite:")
+    }
+
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+            .trim_end_matches('/')
+            .to_string()
+    }
+
+    /// The effective settings as TOML, secrets redacted.
+    pub fn to_redacted_toml(&self) -> anyhow::Result<String> {
+        let mut value = serde_json::to_value(self)?;
+        if let serde_json::Value::Object(table) = &mut value {
+            table.insert("database_url".into(), redact_url(&self.database_url()).into());
+            table.insert("storage_url".into(), self.storage_url().into());
+            table.retain(|_, v| !v.is_null());
+        }
+        let table: toml::Table = serde_json::from_value(value)?;
+        Ok(toml::to_string(&table)?)
+    }
+
+    /// The signing secret: configured, or (embedded only) generated once and kept in the data dir.
+    pub fn resolve_jwt_secret(&self) -> anyhow::Result<Secret> {
+        if let Some(secret) = &self.jwt_secret {
+            return Ok(secret.clone());
+        }
+        if !self.is_embedded() {
+            bail!(
+                "WARDLINE_JWT_SECRET is required with PostgreSQL: every instance must share it \
+                 (at least 32 characters)"
+            );
+        }
+        let path = self.data_dir.join("jwt_secret");
+        match std::fs::read_to_string(&path) {
+            Ok(text) if text.trim().len() >= 32 => return Ok(Secret::new(text.trim())),
+            Ok(_) => bail!("{} is too short; delete it to generate a new one", path.display()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+        std::fs::create_dir_all(&self.data_dir)
+            .with_context(|| format!("creating {}", self.data_dir.display()))?;
+        let secret = crate::auth::tokens::random_token(48);
+        write_private(&path, &secret)?;
+        Ok(Secret::new(secret))
+    }
+}
+
+fn parse_bool(raw: &str) -> Option<bool> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// Hide the password of a URL such as `postgres://user:pw@host/db`.
+pub fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("[redacted]"));
+            u.to_string()
+        }
+        _ => raw.to_string(),
+    }
+}
+
+/// Write a file only the owner can read, atomically (temp file + rename).
+fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    f.write_all(contents.as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn env_overrides_file_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("w.toml");
+        std::fs::write(&file, "listen = \"0.0.0.0:9000\"\nmax_body_bytes = 4096\n").unwrap();
+        let s = Settings::load_from(
+            Some(&file),
+            &env(&[("WARDLINE_LISTEN", "127.0.0.1:7000"), ("WARDLINE_S3_PATH_STYLE", "false")]),
+        )
+        .unwrap();
+        assert_eq!(s.listen, "127.0.0.1:7000");
+        assert_eq!(s.max_body_bytes, 4096);
+        assert!(!s.s3_path_style);
+        assert_eq!(s.database_url(), "sqlite://./data/wardline.db");
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        assert!(Settings::load_from(None, &env(&[("WARDLINE_MAX_BODY_BYTES", "lots")])).is_err());
+        assert!(Settings::load_from(None, &env(&[("WARDLINE_JWT_SECRET", "short")])).is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("w.toml");
+        std::fs::write(&file, "lisen = \"x\"\n").unwrap();
+        assert!(Settings::load_from(Some(&file), &[]).is_err());
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let s = Settings::load_from(
+            None,
+            &env(&[
+                ("WARDLINE_JWT_SECRET", "0123456789abcdef0123456789abcdef-very-secret"),
+                ("WARDLINE_DATABASE_URL", "postgres://u:hunter2@db/wardline"),
+            ]),
+        )
+        .unwrap();
+        let shown = format!("{:?}\n{}", s, s.to_redacted_toml().unwrap());
+        assert!(!shown.contains("very-secret"), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
+
+    #[test]
+    fn postgres_requires_an_explicit_secret_and_embedded_generates_one_that_sticks() {
+        let s = Settings::load_from(None, &env(&[("WARDLINE_DATABASE_URL", "postgres://x/y")])).unwrap();
+        assert!(s.resolve_jwt_secret().is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().to_str().unwrap();
+        let s = Settings::load_from(None, &env(&[("WARDLINE_DATA_DIR", d)])).unwrap();
+        let a = s.resolve_jwt_secret().unwrap();
+        let b = s.resolve_jwt_secret().unwrap();
+        assert_eq!(a, b);
+    }
+}

@@ -1,0 +1,357 @@
+//! The one error shape of the API: `application/problem+json` (RFC 9457) with a stable machine `code`.
+//!
+//! Rules return [`Error`]; handlers return [`ApiError`], which is what the spec documents for every
+//! operation. The human text is chosen by `Accept-Language` (Vietnamese by default): the request
+//! middleware stores the language in a task-local so the conversion needs no request in hand.
+
+use poem_openapi::{ApiResponse, Object, payload::Json};
+
+/// Languages the ward's people read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    Vi,
+    En,
+}
+
+impl Lang {
+    /// Pick from an `Accept-Language` header: the first of `vi`/`en` listed wins, Vietnamese otherwise.
+    pub fn from_accept_language(header: Option<&str>) -> Lang {
+        let Some(header) = header else { return Lang::Vi };
+        let mut best: Option<(f32, Lang)> = None;
+        for part in header.split(',') {
+            let mut pieces = part.trim().split(';');
+            let tag = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
+            let q = pieces
+                .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()))
+                .unwrap_or(1.0);
+            let lang = if tag == "vi" || tag.starts_with("vi-") {
+                Lang::Vi
+            } else if tag == "en" || tag.starts_with("en-") {
+                Lang::En
+            } else {
+                continue;
+            };
+            if best.is_none_or(|(bq, _)| q > bq) {
+                best = Some((q, lang));
+            }
+        }
+        best.map(|(_, l)| l).unwrap_or(Lang::Vi)
+    }
+
+    pub fn pick<'a>(self, vi: &'a str, en: &'a str) -> &'a str {
+        match self {
+            Lang::Vi => vi,
+            Lang::En => en,
+        }
+    }
+}
+
+tokio::task_local! {
+    /// The language of the request being served (set by the ops middleware).
+    pub static REQUEST_LANG: Lang;
+}
+
+/// The language of the current request, Vietnamese outside one.
+pub fn current_lang() -> Lang {
+    REQUEST_LANG.try_with(|l| *l).unwrap_or_default()
+}
+
+/// One field that failed validation.
+#[derive(Debug, Clone, PartialEq, Object, serde::Serialize, serde::Deserialize)]
+pub struct FieldError {
+    /// JSON pointer-ish name of the field, e.g. `phone`.
+    pub field: String,
+    /// Stable machine code, e.g. `invalid_phone`.
+    pub code: String,
+    /// Human explanation in the request's language.
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &str, code: &str, vi: &str, en: &str) -> Self {
+        FieldError {
+            field: field.to_string(),
+            code: code.to_string(),
+            message: current_lang().pick(vi, en).to_string(),
+        }
+    }
+}
+
+/// The problem document (RFC 9457) every error response carries.
+#[derive(Debug, Clone, Object, serde::Serialize, serde::Deserialize)]
+pub struct Problem {
+    /// URI naming the problem kind: `urn:wardline:problem:<code>`.
+    #[oai(rename = "type")]
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// Short human summary of the kind.
+    pub title: String,
+    /// HTTP status code.
+    pub status: u16,
+    /// Human explanation of this occurrence.
+    pub detail: String,
+    /// Stable machine code for clients to branch on.
+    pub code: String,
+    /// Per-field validation errors (only for `validation_failed`).
+    #[oai(skip_serializing_if_is_empty)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    /// The request id, to quote to the ward's IT team.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+tokio::task_local! {
+    /// The id of the request being served (set by the ops middleware).
+    pub static REQUEST_ID: String;
+}
+
+/// Everything a rule can fail with. Each variant names its HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// 400: the request is malformed (bad JSON, wrong types, unknown enum value).
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// 401: no credentials, or credentials that do not hold.
+    #[error("unauthorized: {0}")]
+    Unauthorized(&'static str),
+    /// 403: authenticated, but this role or person may not do this.
+    #[error("forbidden")]
+    Forbidden,
+    /// 404: no such thing (or not visible to the caller).
+    #[error("not found: {0}")]
+    NotFound(&'static str),
+    /// 409: conflicts with the current state (duplicate phone, wrong lifecycle step).
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    /// 413: body larger than allowed.
+    #[error("payload too large")]
+    PayloadTooLarge,
+    /// 415: content type not accepted.
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    /// 422: well-formed but invalid values.
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    /// 429: too many attempts; retry after the given seconds.
+    #[error("rate limited")]
+    RateLimited { code: &'static str, retry_after: u64 },
+    /// 503: a dependency (database, object store) is unavailable; retry later.
+    #[error("unavailable: {0}")]
+    Unavailable(&'static str),
+    /// 500: a bug or an unexpected failure; logged, never shown.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn validation(field: &str, code: &str, vi: &str, en: &str) -> Self {
+        Error::Validation(vec![FieldError::new(field, code, vi, en)])
+    }
+
+    /// Status, stable code, and the human (vi, en) text of this error.
+    fn describe(&self) -> (u16, &'static str, &'static str, &'static str) {
+        match self {
+            Error::BadRequest(_) => (400, "bad_request", "Yêu cầu không hợp lệ", "Malformed request"),
+            Error::Unauthorized(code) => (401, code, "Chưa xác thực hoặc phiên đăng nhập không hợp lệ", "Not authenticated or credentials invalid"),
+            Error::Forbidden => (403, "forbidden", "Bạn không có quyền thực hiện thao tác này", "You are not allowed to do this"),
+            Error::NotFound(code) => (404, code, "Không tìm thấy", "Not found"),
+            Error::Conflict(code) => (409, code, "Xung đột với trạng thái hiện tại", "Conflicts with the current state"),
+            Error::PayloadTooLarge => (413, "payload_too_large", "Dữ liệu gửi lên quá lớn", "Request body too large"),
+            Error::UnsupportedMediaType => (415, "unsupported_media_type", "Định dạng nội dung không được hỗ trợ", "Unsupported content type"),
+            Error::Validation(_) => (422, "validation_failed", "Dữ liệu không hợp lệ", "Some fields are invalid"),
+            Error::RateLimited { code, .. } => (429, code, "Quá nhiều yêu cầu, vui lòng thử lại sau", "Too many requests, try again later"),
+            Error::Unavailable(code) => (503, code, "Dịch vụ tạm thời gián đoạn, vui lòng thử lại sau", "Service temporarily unavailable, try again later"),
+            Error::Internal(_) => (500, "internal", "Lỗi hệ thống", "Internal error"),
+        }
+    }
+
+    /// The problem document for this error in the current request's language.
+    pub fn to_problem(&self) -> Problem {
+        let lang = current_lang();
+        let (status, code, vi, en) = self.describe();
+        let title = lang.pick(vi, en).to_string();
+        let detail = match self {
+            Error::BadRequest(reason) => reason.clone(),
+            _ => detail_for(code, lang).unwrap_or(&title).to_string(),
+        };
+        Problem {
+            type_: format!("urn:wardline:problem:{code}"),
+            title,
+            status,
+            detail,
+            code: code.to_string(),
+            errors: match self {
+                Error::Validation(errors) => errors.clone(),
+                _ => Vec::new(),
+            },
+            request_id: REQUEST_ID.try_with(|id| id.clone()).ok(),
+        }
+    }
+}
+
+/// Specific human details for the stable codes that have one.
+fn detail_for(code: &str, lang: Lang) -> Option<&'static str> {
+    let (vi, en) = match code {
+        "missing_token" => ("Thiếu mã truy cập (Authorization: Bearer …)", "Missing access token (Authorization: Bearer …)"),
+        "invalid_token" => ("Mã truy cập không hợp lệ hoặc đã hết hạn", "Access token invalid or expired"),
+        "account_disabled" => ("Tài khoản đã bị khoá", "This account is disabled"),
+        "invalid_credentials" => ("Số điện thoại hoặc mật khẩu không đúng", "Wrong phone number or password"),
+        "invalid_otp" => ("Mã xác thực không đúng hoặc đã hết hạn", "The code is wrong or has expired"),
+        "invalid_refresh_token" => ("Phiên đăng nhập đã hết hạn, vui lòng đăng nhập lại", "Session expired, please sign in again"),
+        "refresh_token_reused" => ("Phiên đăng nhập đã bị thu hồi vì mã làm mới bị dùng lại", "Session revoked: a refresh token was used twice"),
+        "otp_rate_limited" => ("Bạn đã yêu cầu mã quá nhiều lần, vui lòng thử lại sau", "Too many code requests, try again later"),
+        "otp_attempts_exceeded" => ("Nhập sai quá nhiều lần, vui lòng yêu cầu mã mới", "Too many wrong codes, request a new one"),
+        "login_rate_limited" => ("Đăng nhập sai quá nhiều lần, vui lòng thử lại sau", "Too many failed sign-ins, try again later"),
+        "phone_taken" => ("Số điện thoại đã có tài khoản", "An account with this phone number exists"),
+        "account_not_found" => ("Không tìm thấy tài khoản", "Account not found"),
+        "unit_not_found" => ("Không tìm thấy đơn vị", "Ward unit not found"),
+        "station_not_found" => ("Không tìm thấy trạm y tế", "Health station not found"),
+        "route_not_found" => ("Đường dẫn không tồn tại", "No such endpoint"),
+        "method_not_allowed" => ("Phương thức không được hỗ trợ", "Method not allowed"),
+        "wrong_role" => ("Tài khoản không có vai trò phù hợp", "The account does not have the right role"),
+        "object_not_found" => ("Không tìm thấy tệp", "File not found"),
+        "database_unavailable" => ("Cơ sở dữ liệu tạm thời không truy cập được", "The database is temporarily unreachable"),
+        "storage_unavailable" => ("Kho lưu trữ ảnh tạm thời không truy cập được", "Photo storage is temporarily unreachable"),
+        _ => return None,
+    };
+    Some(lang.pick(vi, en))
+}
+
+/// What every operation can answer besides success. Documented on every operation in the spec.
+#[derive(Debug, ApiResponse)]
+#[oai(bad_request_handler = "bad_request")]
+pub enum ApiError {
+    /// Malformed request: bad JSON, wrong types, unknown enum values.
+    #[oai(status = 400, content_type = "application/problem+json")]
+    BadRequest(Json<Problem>),
+    /// Missing, invalid, expired or revoked credentials.
+    #[oai(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Json<Problem>),
+    /// The caller's role or identity does not allow this.
+    #[oai(status = 403, content_type = "application/problem+json")]
+    Forbidden(Json<Problem>),
+    /// Not found, or not visible to the caller.
+    #[oai(status = 404, content_type = "application/problem+json")]
+    NotFound(Json<Problem>),
+    /// Conflicts with the current state.
+    #[oai(status = 409, content_type = "application/problem+json")]
+    Conflict(Json<Problem>),
+    /// Body too large.
+    #[oai(status = 413, content_type = "application/problem+json")]
+    PayloadTooLarge(Json<Problem>),
+    /// Unsupported content type.
+    #[oai(status = 415, content_type = "application/problem+json")]
+    UnsupportedMediaType(Json<Problem>),
+    /// Well-formed but invalid values; see `errors` for each field.
+    #[oai(status = 422, content_type = "application/problem+json")]
+    Unprocessable(Json<Problem>),
+    /// Too many requests; retry after `Retry-After` seconds.
+    #[oai(status = 429, content_type = "application/problem+json")]
+    TooManyRequests(Json<Problem>, #[oai(header = "Retry-After")] u64),
+    /// Unexpected failure (logged with the request id).
+    #[oai(status = 500, content_type = "application/problem+json")]
+    Internal(Json<Problem>),
+    /// A dependency is down; retry after `Retry-After` seconds.
+    #[oai(status = 503, content_type = "application/problem+json")]
+    Unavailable(Json<Problem>, #[oai(header = "Retry-After")] u64),
+}
+
+impl From<Error> for ApiError {
+    fn from(err: Error) -> Self {
+        if let Error::Internal(e) = &err {
+            tracing::error!(error = ?e, "internal error");
+        }
+        let p = Json(err.to_problem());
+        match err {
+            Error::BadRequest(_) => ApiError::BadRequest(p),
+            Error::Unauthorized(_) => ApiError::Unauthorized(p),
+            Error::Forbidden => ApiError::Forbidden(p),
+            Error::NotFound(_) => ApiError::NotFound(p),
+            Error::Conflict(_) => ApiError::Conflict(p),
+            Error::PayloadTooLarge => ApiError::PayloadTooLarge(p),
+            Error::UnsupportedMediaType => ApiError::UnsupportedMediaType(p),
+            Error::Validation(_) => ApiError::Unprocessable(p),
+            Error::RateLimited { retry_after, .. } => ApiError::TooManyRequests(p, retry_after),
+            Error::Unavailable(_) => ApiError::Unavailable(p, 5),
+            Error::Internal(_) => ApiError::Internal(p),
+        }
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(err: sqlx::Error) -> Self {
+        if crate::store::is_unavailable(&err) {
+            tracing::warn!(error = %err, "database unavailable");
+            return Error::Unavailable("database_unavailable");
+        }
+        Error::Internal(anyhow::Error::new(err).context("database"))
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        Error::from(err).into()
+    }
+}
+
+/// Map a framework error (request parsing, body limits, routing) onto the problem shape.
+pub fn from_poem(err: &poem::Error) -> Error {
+    use poem::http::StatusCode;
+    match err.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => Error::PayloadTooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => Error::UnsupportedMediaType,
+        StatusCode::NOT_FOUND => Error::NotFound("route_not_found"),
+        StatusCode::METHOD_NOT_ALLOWED => Error::NotFound("method_not_allowed"),
+        StatusCode::UNAUTHORIZED => Error::Unauthorized("missing_token"),
+        s if s.is_client_error() => Error::BadRequest(err.to_string()),
+        _ => Error::Internal(anyhow::anyhow!("{err}")),
+    }
+}
+
+/// Parsing failures of parameters and bodies inside an operation become problems too.
+pub fn bad_request(err: poem::Error) -> ApiError {
+    from_poem(&err).into()
+}
+
+/// A problem response built outside an operation (middleware, non-OpenAPI routes).
+pub fn problem_response(err: &Error) -> poem::Response {
+    use poem::IntoResponse;
+    let problem = err.to_problem();
+    let status = poem::http::StatusCode::from_u16(problem.status)
+        .unwrap_or(poem::http::StatusCode::INTERNAL_SERVER_ERROR);
+    let body = serde_json::to_vec(&problem).unwrap_or_default();
+    let mut resp = poem::Response::builder()
+        .status(status)
+        .content_type("application/problem+json")
+        .body(body)
+        .into_response();
+    match err {
+        Error::RateLimited { retry_after, .. } => {
+            resp.headers_mut().insert("retry-after", (*retry_after).into());
+        }
+        Error::Unavailable(_) => {
+            resp.headers_mut().insert("retry-after", 5u64.into());
+        }
+        _ => {}
+    }
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_language_prefers_listed_order_and_quality() {
+        assert_eq!(Lang::from_accept_language(None), Lang::Vi);
+        assert_eq!(Lang::from_accept_language(Some("en-US,en;q=0.9")), Lang::En);
+        assert_eq!(Lang::from_accept_language(Some("fr, en;q=0.5, vi;q=0.8")), Lang::Vi);
+        assert_eq!(Lang::from_accept_language(Some("de")), Lang::Vi);
+        assert_eq!(Lang::from_accept_language(Some(";;,q=")), Lang::Vi);
+    }
+}

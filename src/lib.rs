@@ -1,0 +1,22 @@
+//! Wardline: the ward's backend for residents' field reports, telehealth and the staff who serve them.
+//!
+//! A tour, from the outside in:
+
+/// Shared state, the route tree, the server's start and stop.
+pub mod app;
+/// Accounts, roles, sign-in (OTP and password), tokens, role guards.
+pub mod auth;
+/// Publish/subscribe between connections and instances.
+pub mod bus;
+/// Settings: defaults → TOML file → `WARDLINE_*` environment; secrets redacted.
+pub mod config;
+/// The one problem shape (`application/problem+json`) and the error every rule returns.
+pub mod error;
+/// Object storage (local disk, S3, memory) and locally presigned URLs.
+pub mod objects;
+/// Health, readiness, metrics, the request middleware, logging, shutdown.
+pub mod ops;
+/// Ward units with their staff, health stations with their doctors.
+pub mod org;
+/// The database: pools for SQLite and PostgreSQL, migrations, transactions.
+pub mod store;

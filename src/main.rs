@@ -1,0 +1,138 @@
+//! The `wardline` command: serve (default), migrate, print the spec or settings, administer.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use wardline::app::{AppState, Server};
+use wardline::auth::Role;
+use wardline::config::Settings;
+use wardline::store::Db;
+
+#[derive(Parser)]
+#[command(name = "wardline", version, about = "Ward services backend")]
+struct Cli {
+    /// Settings file (TOML); `WARDLINE_*` variables override it.
+    #[arg(long, global = true, env = "WARDLINE_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Print the OpenAPI spec (touches no database).
+    Openapi {
+        #[arg(long, value_enum, default_value_t = Format::Yaml)]
+        format: Format,
+    },
+    /// Print the effective settings, secrets redacted.
+    Config,
+    /// Administration.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Yaml,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CliRole {
+    Staff,
+    Doctor,
+    Admin,
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create a staff, doctor or admin account; prints its one-time password on the last line.
+    CreateUser {
+        #[arg(long, value_enum)]
+        role: CliRole,
+        #[arg(long)]
+        phone: String,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Openapi { format } = command {
+        print!("{}", wardline::app::spec(matches!(format, Format::Yaml))?);
+        return Ok(());
+    }
+    let settings = Settings::load(cli.config.as_deref())?;
+    if let Command::Config = command {
+        print!("{}", settings.to_redacted_toml()?);
+        return Ok(());
+    }
+    // Two rustls providers can end up compiled in through dependencies; pick one explicitly.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async move {
+        match command {
+            Command::Serve => serve(settings).await,
+            Command::Migrate => {
+                let db = Db::connect(&settings.database_url(), 1).await?;
+                db.migrate().await?;
+                println!("migrations applied ({})", db.backend());
+                Ok(())
+            }
+            Command::Admin { command: AdminCommand::CreateUser { role, phone, name } } => {
+                let state = AppState::build(settings).await?;
+                let role = match role {
+                    CliRole::Staff => Role::Staff,
+                    CliRole::Doctor => Role::Doctor,
+                    CliRole::Admin => Role::Admin,
+                };
+                let (account, password) = state
+                    .auth
+                    .create_account(&phone, &name, role)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{}", e.to_problem().detail))
+                    .context("creating the account")?;
+                println!("created {} account {} for {}", role.as_str(), account.account_id, account.phone);
+                println!("{password}");
+                Ok(())
+            }
+            Command::Openapi { .. } | Command::Config => Ok(()),
+        }
+    })
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    wardline::ops::init_tracing(&settings);
+    let started = std::time::Instant::now();
+    let state = AppState::build(settings).await?;
+    let server = Server::bind(state).await?;
+    tracing::info!(
+        addr = %server.local_addr,
+        database = server.state.db.backend(),
+        storage = server.state.objects.kind(),
+        ready_ms = started.elapsed().as_millis() as u64,
+        "wardline serving; API docs at /docs"
+    );
+    server.run_until(wardline::ops::shutdown_signal()).await
+}

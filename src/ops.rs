@@ -1,0 +1,280 @@
+//! Operating the service: health and readiness probes, Prometheus metrics, the request middleware
+//! (request id, language, problem responses, body limit, access log, security headers), logging.
+
+use std::time::{Duration, Instant};
+
+use poem::http::HeaderValue;
+use poem::{Body, Endpoint, IntoResponse, Request, Response};
+use poem_openapi::payload::{Json, PlainText};
+use poem_openapi::{ApiResponse, Object, OpenApi, OperationId};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use tracing::Instrument;
+
+use crate::app::{ApiTags, AppState};
+use crate::config::{LogFormat, Settings};
+use crate::error::{ApiError, Error, Lang, REQUEST_ID, REQUEST_LANG, from_poem, problem_response};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    method: String,
+    route: String,
+}
+
+/// Request counters and latency histograms, labelled by route template (the operation id), never
+/// by raw path, so ids in URLs do not explode the series count.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("wardline");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(
+            (|| Histogram::new(exponential_buckets(0.001, 2.0, 14))) as fn() -> Histogram,
+        );
+        registry.register("http_requests", "HTTP requests by route and status", requests.clone());
+        registry.register("http_request_duration_seconds", "HTTP request latency by route", latency.clone());
+        Metrics { registry, requests, latency }
+    }
+}
+
+impl Metrics {
+    fn observe(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        self.requests
+            .get_or_create(&RequestLabels { method: method.into(), route: route.into(), status })
+            .inc();
+        self.latency
+            .get_or_create(&RouteLabels { method: method.into(), route: route.into() })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+/// Routes whose operation id is unknown to the metrics (static files, docs UI, unknown paths).
+fn fallback_route(path: &str) -> &'static str {
+    if path.starts_with("/docs") {
+        "docs"
+    } else if path.starts_with("/openapi") {
+        "openapi"
+    } else {
+        "unmatched"
+    }
+}
+
+fn request_id_from(req: &Request) -> String {
+    req.header("x-request-id")
+        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
+}
+
+/// Bodies without a `Content-Length` (chunked) are read up to the limit here, so the limit holds
+/// however the client sends.
+async fn enforce_body_limit(req: &mut Request, limit: usize) -> Result<(), Error> {
+    if let Some(len) = req.header("content-length") {
+        let len: u64 = len.trim().parse().map_err(|_| Error::BadRequest("invalid Content-Length".into()))?;
+        if len > limit as u64 {
+            return Err(Error::PayloadTooLarge);
+        }
+        return Ok(());
+    }
+    let body = req.take_body();
+    let mut stream = body.into_bytes_stream();
+    let mut buf = Vec::new();
+    use futures::StreamExt;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| Error::BadRequest(format!("reading body: {e}")))?;
+        if buf.len() + chunk.len() > limit {
+            return Err(Error::PayloadTooLarge);
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    req.set_body(Body::from_vec(buf));
+    Ok(())
+}
+
+/// The outermost middleware: every request gets an id, a language, a log line, metrics, and, if
+/// anything failed, a problem response.
+pub async fn observe<E: Endpoint>(next: E, mut req: Request, state: AppState) -> poem::Result<Response> {
+    let started = Instant::now();
+    let request_id = request_id_from(&req);
+    let lang = Lang::from_accept_language(req.header("accept-language"));
+    let method = req.method().to_string();
+    let path = req.uri().path().to_string();
+    let span = tracing::info_span!("request", request_id = %request_id, method = %method, path = %path);
+    let limit = state.settings.max_body_bytes;
+
+    let work = async move {
+        let outcome = match enforce_body_limit(&mut req, limit).await {
+            Err(e) => Err(e),
+            Ok(()) => Ok(next.call(req).await),
+        };
+        let (mut resp, route, fallback) = match outcome {
+            Err(e) => (problem_response(&e), None, None),
+            Ok(Ok(resp)) => {
+                let resp = resp.into_response();
+                let route = resp.data::<OperationId>().map(|o| o.0);
+                (resp, route, None)
+            }
+            Ok(Err(err)) => {
+                // Operations' own errors arrive here already shaped; framework errors do not.
+                let route = err.data::<OperationId>().map(|o| o.0);
+                let fallback = from_poem(&err);
+                (err.into_response(), route, Some(fallback))
+            }
+        };
+        let status = resp.status();
+        let is_problem = resp
+            .content_type()
+            .is_some_and(|ct| ct.starts_with("application/problem+json"));
+        if (status.is_client_error() || status.is_server_error()) && !is_problem {
+            let err = fallback.unwrap_or_else(|| from_poem(&poem::Error::from_status(status)));
+            let retry_after = resp.headers().get("retry-after").cloned();
+            resp = problem_response(&err);
+            resp.set_status(status);
+            if let Some(v) = retry_after {
+                resp.headers_mut().insert("retry-after", v);
+            }
+        }
+        (resp, route)
+    };
+    let (mut resp, route) = REQUEST_ID
+        .scope(request_id.clone(), REQUEST_LANG.scope(lang, work))
+        .instrument(span.clone())
+        .await;
+
+    let headers = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        headers.insert("x-request-id", v);
+    }
+    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+
+    let elapsed = started.elapsed();
+    let status = resp.status().as_u16();
+    let route = route.unwrap_or_else(|| fallback_route(&path));
+    state.metrics.observe(&method, route, status, elapsed);
+    span.in_scope(|| {
+        tracing::info!(status, route, elapsed_ms = elapsed.as_secs_f64() * 1000.0, "served");
+    });
+    Ok(resp)
+}
+
+#[derive(Object)]
+struct Health {
+    /// `ok`.
+    status: String,
+}
+
+#[derive(Object)]
+struct Readiness {
+    /// `ok` when every dependency answered.
+    status: String,
+    /// `sqlite` or `postgres`.
+    database: String,
+    /// `file`, `s3` or `memory`.
+    storage: String,
+}
+
+#[derive(ApiResponse)]
+enum ReadyResponse {
+    /// Ready to serve.
+    #[oai(status = 200)]
+    Ready(Json<Readiness>),
+}
+
+pub struct OpsApi {
+    pub state: AppState,
+}
+
+#[OpenApi(tag = "ApiTags::Ops")]
+impl OpsApi {
+    /// Liveness: the process is up
+    #[oai(path = "/healthz", method = "get", operation_id = "ops_healthz")]
+    async fn healthz(&self) -> Result<Json<Health>, ApiError> {
+        Ok(Json(Health { status: "ok".into() }))
+    }
+
+    /// Readiness: the database and the object store answer (503 otherwise, and while shutting down)
+    #[oai(path = "/readyz", method = "get", operation_id = "ops_readyz")]
+    async fn readyz(&self) -> Result<ReadyResponse, ApiError> {
+        if self.state.shutting_down() {
+            return Err(Error::Unavailable("shutting_down").into());
+        }
+        let probe = Duration::from_secs(2);
+        match tokio::time::timeout(probe, self.state.db.ping()).await {
+            Ok(Ok(())) => {}
+            _ => return Err(Error::Unavailable("database_unavailable").into()),
+        }
+        match tokio::time::timeout(probe, self.state.objects.ping()).await {
+            Ok(Ok(())) => {}
+            _ => return Err(Error::Unavailable("storage_unavailable").into()),
+        }
+        Ok(ReadyResponse::Ready(Json(Readiness {
+            status: "ok".into(),
+            database: self.state.db.backend().into(),
+            storage: self.state.objects.kind().into(),
+        })))
+    }
+
+    /// Prometheus metrics (text exposition format)
+    #[oai(path = "/metrics", method = "get", operation_id = "ops_metrics")]
+    async fn metrics(&self) -> Result<PlainText<String>, ApiError> {
+        Ok(PlainText(self.state.metrics.render()))
+    }
+}
+
+/// Install the global subscriber: text or JSON lines, filter from `RUST_LOG` or the settings.
+pub fn init_tracing(settings: &Settings) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.log_filter));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match settings.log_format {
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

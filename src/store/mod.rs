@@ -1,0 +1,172 @@
+//! The database: one connection pool for either backend, migrations, and the transaction helper.
+//!
+//! The SQL itself lives with the module that owns the tables. Queries are written once in the
+//! dialect both backends agree on (`$1` placeholders, standard SQL) and run through [`on_db!`] or
+//! [`on_tx!`], which expand the same code for the SQLite and the PostgreSQL pool.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+
+/// A pool on one of the two backends, picked by the URL scheme.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Run `$body` with `$pool` bound to the concrete pool (`&SqlitePool` or `&PgPool`).
+#[macro_export]
+macro_rules! on_db {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::store::Db::Sqlite($pool) => $body,
+            $crate::store::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Run `$body` with `$conn` bound to the transaction's connection (usable as an executor).
+#[macro_export]
+macro_rules! on_tx {
+    ($tx:expr, $conn:ident => $body:expr) => {
+        match $tx {
+            $crate::store::Tx::Sqlite(t) => {
+                let $conn = &mut **t;
+                $body
+            }
+            $crate::store::Tx::Postgres(t) => {
+                let $conn = &mut **t;
+                $body
+            }
+        }
+    };
+}
+
+/// An open transaction: commit it, or drop it to roll back.
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await,
+            Tx::Postgres(t) => t.commit().await,
+        }
+    }
+}
+
+impl Db {
+    /// Open (creating the SQLite file and its folder if needed) and return the pool. No migrations.
+    pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Db> {
+        if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url)
+                .with_context(|| format!("bad SQLite URL {url}"))?
+                .create_if_missing(true)
+                // WAL lets readers run beside the writer; FULL sync makes every acknowledged
+                // commit survive a crash or power loss, which the ward's deadlines depend on.
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(5));
+            if let Some(parent) = opts.get_filename().parent()
+                && !parent.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("creating {}", parent.display()))?;
+            }
+            let pool = SqlitePoolOptions::new()
+                .max_connections(max_connections.max(1))
+                .acquire_timeout(Duration::from_secs(5))
+                .connect_with(opts)
+                .await
+                .with_context(|| format!("opening {url}"))?;
+            Ok(Db::Sqlite(pool))
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let opts = PgConnectOptions::from_str(url).context("bad PostgreSQL URL")?;
+            let pool = PgPoolOptions::new()
+                .max_connections(max_connections.max(1))
+                // Short acquire timeout: during an outage requests fail fast with 503, not hang.
+                .acquire_timeout(Duration::from_secs(3))
+                .connect_with(opts)
+                .await
+                .with_context(|| format!("connecting to {}", crate::config::redact_url(url)))?;
+            Ok(Db::Postgres(pool))
+        } else {
+            anyhow::bail!("unsupported database URL (use sqlite:// or postgres://): {}", crate::config::redact_url(url))
+        }
+    }
+
+    /// Apply the backend's pending migrations.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        match self {
+            Db::Sqlite(pool) => sqlx::migrate!("migrations/sqlite").run(pool).await?,
+            Db::Postgres(pool) => sqlx::migrate!("migrations/postgres").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Db::Sqlite(_) => "sqlite",
+            Db::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Begin a transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`) so two
+    /// writers queue on the busy timeout instead of failing when they both try to upgrade.
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        Ok(match self {
+            Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
+    /// A trivial round trip, for `/readyz`.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        on_db!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))
+    }
+
+    pub async fn close(&self) {
+        on_db!(self, pool => pool.close().await)
+    }
+}
+
+/// Whether the error means "the database cannot be reached right now" (retry later, 503).
+pub fn is_unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(db) => {
+            let code = db.code();
+            let code = code.as_deref().unwrap_or("");
+            // 08xxx: connection exceptions; 57P01-03: shutting down / cannot connect now.
+            code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
+                // SQLite: busy/locked beyond the busy timeout.
+                || (matches!(code, "5" | "6") && db.message().contains("locked"))
+        }
+        _ => false,
+    }
+}
+
+/// Whether the error is a violation of the named unique constraint (or, on SQLite, which does not
+/// name constraints, of a unique index over `column`).
+pub fn is_unique_violation(err: &sqlx::Error, pg_constraint: &str, sqlite_column: &str) -> bool {
+    let sqlx::Error::Database(db) = err else { return false };
+    if !db.is_unique_violation() {
+        return false;
+    }
+    match db.constraint() {
+        Some(name) => name == pg_constraint,
+        None => db.message().contains(sqlite_column),
+    }
+}
