@@ -198,6 +198,9 @@ impl Server {
             .first()
             .and_then(|a| a.as_socket_addr().copied())
             .context("listener has no address")?;
+        if state.settings.public_url.is_none() {
+            state.objects.set_public_url(format!("http://{local_addr}"));
+        }
         Ok(Server { state, local_addr, acceptor })
     }
 

@@ -95,7 +95,8 @@ pub struct Objects {
     store: Arc<dyn ObjectStore>,
     backend: Backend,
     signing_key: Secret,
-    public_url: String,
+    /// Base of locally presigned URLs; set again once the server knows its bound port.
+    public_url: Arc<std::sync::RwLock<String>>,
 }
 
 impl std::fmt::Debug for Objects {
@@ -108,7 +109,7 @@ impl Objects {
     /// Build from `file://dir`, `s3://bucket[/prefix]` or `memory://`.
     pub fn from_settings(settings: &Settings, signing_key: Secret) -> anyhow::Result<Objects> {
         let url = settings.storage_url();
-        let public_url = settings.public_url();
+        let public_url = Arc::new(std::sync::RwLock::new(settings.public_url()));
         if let Some(dir) = url.strip_prefix("file://") {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {dir}"))?;
             let store = LocalFileSystem::new_with_prefix(dir)
@@ -154,6 +155,13 @@ impl Objects {
             Ok(Objects { store, backend: Backend::S3 { signer: s3, prefix }, signing_key, public_url })
         } else {
             anyhow::bail!("unsupported storage URL (use file://, s3:// or memory://): {url}")
+        }
+    }
+
+    /// Where clients reach this server (for locally presigned URLs).
+    pub fn set_public_url(&self, url: String) {
+        if let Ok(mut current) = self.public_url.write() {
+            *current = url;
         }
     }
 
@@ -261,9 +269,10 @@ impl Objects {
                 let exp = chrono::Utc::now().timestamp() + ttl.as_secs() as i64;
                 let payload = format!("{}\n{}\n{}", access.as_str(), exp, path);
                 let sig = self.mac(payload.as_bytes());
+                let base = self.public_url.read().map(|u| u.clone()).unwrap_or_default();
                 Ok(format!(
                     "{}/v1/objects/{}.{}",
-                    self.public_url,
+                    base,
                     B64.encode(payload.as_bytes()),
                     B64.encode(sig)
                 ))
@@ -350,15 +359,17 @@ impl ObjectsApi {
     }
 
     /// Upload through a presigned URL
+    ///
+    /// The request body is the object's raw bytes, with any content type (as with S3).
     #[oai(path = "/v1/objects/:token", method = "put", operation_id = "objects_put")]
     async fn put(
         &self,
         token: poem_openapi::param::Path<String>,
-        body: poem_openapi::payload::Binary<poem::Body>,
+        body: poem::Body,
     ) -> Result<Stored, crate::error::ApiError> {
         let key = self.state.objects.verify_token(&token.0, Access::Put)?;
         let limit = self.state.settings.max_body_bytes as u64;
-        let stream = body.0.into_bytes_stream().map(|r| r.map_err(std::io::Error::other));
+        let stream = body.into_bytes_stream().map(|r| r.map_err(std::io::Error::other));
         self.state.objects.put_stream(&key, Box::pin(stream), limit).await.map_err(Error::from)?;
         Ok(Stored::Stored)
     }

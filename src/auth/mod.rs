@@ -149,7 +149,7 @@ impl Auth {
     /// Who is calling, from a bearer access token. Disabled accounts are refused even while their
     /// token is unexpired.
     pub async fn caller(&self, token: &str) -> Result<Caller> {
-        let claims = self.keys.verify(token).ok_or(Error::Unauthorized("invalid_token"))?;
+        let claims = self.keys.verify(token, self.clock.now().timestamp()).ok_or(Error::Unauthorized("invalid_token"))?;
         let account_id = Uuid::parse_str(&claims.sub).map_err(|_| Error::Unauthorized("invalid_token"))?;
         let account = repo::account_by_id(&self.db, account_id)
             .await?

@@ -45,8 +45,9 @@ impl TokenKeys {
         validation.set_audience(&[ACCESS_AUDIENCE]);
         validation.set_issuer(&[ISSUER]);
         validation.set_required_spec_claims(&["exp", "nbf", "aud", "iss", "sub"]);
-        validation.validate_nbf = true;
-        validation.leeway = LEEWAY_SECS;
+        // Time is checked in `verify` against the app's clock, the one that issued the token.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
         TokenKeys {
             encoding: EncodingKey::from_secret(secret.expose().as_bytes()),
             decoding: DecodingKey::from_secret(secret.expose().as_bytes()),
@@ -68,11 +69,12 @@ impl TokenKeys {
         Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?)
     }
 
-    /// Checks signature, algorithm, issuer, audience, `exp` and `nbf` (against the wall clock).
-    pub fn verify(&self, token: &str) -> Option<Claims> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .ok()
-            .map(|d| d.claims)
+    /// Checks signature, algorithm, issuer, audience, and `exp`/`nbf` against `now` with a small
+    /// leeway for clocks that differ between instances.
+    pub fn verify(&self, token: &str, now: i64) -> Option<Claims> {
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok()?.claims;
+        let leeway = LEEWAY_SECS as i64;
+        (claims.nbf <= now + leeway && now < claims.exp + leeway).then_some(claims)
     }
 }
 
@@ -117,7 +119,7 @@ mod tests {
         let now = chrono::Utc::now().timestamp();
         let id = Uuid::now_v7();
         let t = keys().issue(id, Role::Staff, now, 900).unwrap();
-        let c = keys().verify(&t).unwrap();
+        let c = keys().verify(&t, now).unwrap();
         assert_eq!(c.sub, id.to_string());
         assert_eq!(c.role, Role::Staff);
     }
@@ -128,24 +130,24 @@ mod tests {
         let id = Uuid::now_v7();
         // Expired beyond the leeway.
         let t = keys().issue(id, Role::Admin, now - 3600, 900).unwrap();
-        assert!(keys().verify(&t).is_none());
+        assert!(keys().verify(&t, now).is_none());
         // Signed with another key.
         let other = TokenKeys::new(&Secret::new("x".repeat(40)));
-        assert!(keys().verify(&other.issue(id, Role::Admin, now, 900).unwrap()).is_none());
+        assert!(keys().verify(&other.issue(id, Role::Admin, now, 900).unwrap(), now).is_none());
         // alg: none, unsigned.
         let header = B64.encode(br#"{"alg":"none","typ":"JWT"}"#);
         let body = B64.encode(
             serde_json::to_vec(&serde_json::json!({"iss":ISSUER,"aud":ACCESS_AUDIENCE,"sub":id.to_string(),"role":"admin","jti":"x","iat":now,"nbf":now,"exp":now+900})).unwrap(),
         );
-        assert!(keys().verify(&format!("{header}.{body}.")).is_none());
+        assert!(keys().verify(&format!("{header}.{body}."), now).is_none());
         // Right key, wrong audience.
         let claims = serde_json::json!({"iss":ISSUER,"aud":"wardline:other","sub":id.to_string(),"role":"admin","jti":"x","iat":now,"nbf":now,"exp":now+900});
         let t = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret("s".repeat(40).as_bytes())).unwrap();
-        assert!(keys().verify(&t).is_none());
+        assert!(keys().verify(&t, now).is_none());
         // Not yet valid.
         let t = keys().issue(id, Role::Admin, now + 3600, 900).unwrap();
-        assert!(keys().verify(&t).is_none());
-        assert!(keys().verify("garbage").is_none());
+        assert!(keys().verify(&t, now).is_none());
+        assert!(keys().verify("garbage", now).is_none());
     }
 
     #[test]

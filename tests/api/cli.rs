@@ -1,0 +1,159 @@
+//! The binary itself: spec drift, settings, admin bootstrap, serving and stopping on a signal.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+const BIN: &str = env!("CARGO_BIN_EXE_wardline");
+
+#[test]
+fn the_checked_in_spec_is_current() {
+    let out = Command::new(BIN).args(["openapi", "--format", "yaml"]).env("WARDLINE_DATABASE_URL", "postgres://nowhere.invalid/db").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let generated = String::from_utf8(out.stdout).unwrap();
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/wardline.yaml");
+    let checked_in = std::fs::read_to_string(path).unwrap_or_default();
+    if generated != checked_in {
+        let diff: Vec<String> = generated
+            .lines()
+            .zip(checked_in.lines().chain(std::iter::repeat("")))
+            .enumerate()
+            .filter(|(_, (a, b))| a != b)
+            .take(20)
+            .map(|(i, (a, b))| format!("line {}:\n  generated:  {a}\n  checked in: {b}", i + 1))
+            .collect();
+        panic!(
+            "openapi/wardline.yaml is stale; regenerate with `cargo run -- openapi > openapi/wardline.yaml`\n{}\n(generated {} lines, checked in {} lines)",
+            diff.join("\n"),
+            generated.lines().count(),
+            checked_in.lines().count()
+        );
+    }
+    let json_out = Command::new(BIN).args(["openapi", "--format", "json"]).output().unwrap();
+    let spec: serde_json::Value = serde_json::from_slice(&json_out.stdout).unwrap();
+    // Every operation documents its problems and has an id.
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            assert!(op["operationId"].is_string(), "{method} {path}");
+            for status in ["400", "401", "403", "404", "422", "429", "500", "503"] {
+                let content = &op["responses"][status]["content"];
+                assert!(content["application/problem+json"].is_object(), "{method} {path} lacks a {status} problem");
+            }
+        }
+    }
+    assert!(spec["components"]["securitySchemes"]["BearerAuth"].is_object());
+}
+
+#[test]
+fn config_prints_effective_settings_without_secrets() {
+    let out = Command::new(BIN)
+        .arg("config")
+        .env("WARDLINE_JWT_SECRET", "an-operator-secret-that-is-long-enough-to-pass")
+        .env("WARDLINE_DATABASE_URL", "postgres://wardline:hunter2@db:5432/wardline")
+        .env("WARDLINE_LISTEN", "0.0.0.0:9999")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("listen = \"0.0.0.0:9999\""), "{text}");
+    assert!(!text.contains("hunter2") && !text.contains("operator-secret"), "{text}");
+    let bad = Command::new(BIN).arg("config").env("WARDLINE_MAX_BODY_BYTES", "lots").output().unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("WARDLINE_MAX_BODY_BYTES"));
+}
+
+#[test]
+fn postgres_without_a_shared_secret_refuses_to_start() {
+    let out = Command::new(BIN).arg("serve").env("WARDLINE_DATABASE_URL", "postgres://127.0.0.1:1/none").env_remove("WARDLINE_JWT_SECRET").output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("WARDLINE_JWT_SECRET"));
+}
+
+/// The embedded experience end to end: create an admin with the CLI, serve, sign in, create staff,
+/// restart (tokens survive: the secret is kept in the data dir), stop on SIGTERM.
+#[tokio::test]
+async fn embedded_first_run_admin_bootstrap_and_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let run = |args: &[&str]| {
+        Command::new(BIN).args(args).env("WARDLINE_DATA_DIR", &data).env_remove("WARDLINE_DATABASE_URL").env_remove("WARDLINE_STORAGE_URL").env_remove("WARDLINE_JWT_SECRET").output().unwrap()
+    };
+    let out = run(&["admin", "create-user", "--role", "admin", "--phone", "0988 000 111", "--name", "Quản trị"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let password = stdout.lines().last().unwrap().trim().to_string();
+    assert_eq!(password.len(), 16, "{stdout}");
+    let again = run(&["admin", "create-user", "--role", "staff", "--phone", "0988000111", "--name", "X"]);
+    assert!(!again.status.success(), "duplicate phone is refused");
+    let bad = run(&["admin", "create-user", "--role", "staff", "--phone", "garbage", "--name", "X"]);
+    assert!(!bad.status.success());
+
+    let (mut child, base) = serve(&data);
+    let client = reqwest::Client::new();
+    let login = client.post(format!("{base}/v1/auth/login")).json(&json!({ "phone": "+84988000111", "password": password })).send().await.unwrap();
+    assert_eq!(login.status(), StatusCode::OK);
+    let tokens: serde_json::Value = login.json().await.unwrap();
+    let token = tokens["access_token"].as_str().unwrap().to_string();
+    let created = client
+        .post(format!("{base}/v1/admin/accounts"))
+        .bearer_auth(&token)
+        .json(&json!({ "phone": "0988000222", "display_name": "Cán bộ", "role": "staff" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    stop(&mut child);
+
+    // Restart: same secret from the data dir, so the token still works.
+    let (mut child, base) = serve(&data);
+    let me = client.get(format!("{base}/v1/me")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+    assert!(data.join("wardline.db").exists() && data.join("objects").is_dir() && data.join("jwt_secret").exists());
+    stop(&mut child);
+}
+
+/// Start `wardline serve` on a free port with JSON logs; wait for its "serving" line.
+fn serve(data: &std::path::Path) -> (std::process::Child, String) {
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .env("WARDLINE_DATA_DIR", data)
+        .env("WARDLINE_LISTEN", "127.0.0.1:0")
+        .env("WARDLINE_LOG_FORMAT", "json")
+        .env_remove("WARDLINE_DATABASE_URL")
+        .env_remove("WARDLINE_STORAGE_URL")
+        .env_remove("WARDLINE_JWT_SECRET")
+        .env_remove("RUST_LOG")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
+                && let Some(addr) = v["addr"].as_str()
+            {
+                let _ = tx.send(addr.to_string());
+            }
+        }
+    });
+    let addr = rx.recv_timeout(Duration::from_secs(30)).expect("server announced its address");
+    (child, format!("http://{addr}"))
+}
+
+fn stop(child: &mut std::process::Child) {
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "clean exit on SIGTERM: {status:?}");
+            return;
+        }
+        assert!(started.elapsed() < Duration::from_secs(15), "did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -1,0 +1,190 @@
+//! The test app: a real server on a real socket (port 0) over a fresh database and object store.
+//!
+//! `WARDLINE_TEST_BACKEND` picks the backend pair: `sqlite` (default: SQLite file + local disk) or
+//! `postgres` (a fresh PostgreSQL database from `WARDLINE_TEST_POSTGRES_URL` + the S3 server from
+//! `WARDLINE_TEST_S3_*`). `scripts/test-all` runs the whole suite once with each.
+
+use std::sync::Once;
+
+use reqwest::{Client, Method, StatusCode};
+use serde_json::{Value, json};
+use uuid::Uuid;
+use wardline::app::{AppState, Server};
+use wardline::config::{Secret, Settings};
+
+pub struct TestApp {
+    pub base: String,
+    pub client: Client,
+    pub state: AppState,
+    _dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+pub fn backend() -> String {
+    std::env::var("WARDLINE_TEST_BACKEND").unwrap_or_else(|_| "sqlite".into())
+}
+
+fn require(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} must be set for WARDLINE_TEST_BACKEND=postgres (run scripts/test-all)"))
+}
+
+static CRYPTO: Once = Once::new();
+
+/// Settings for a fresh, isolated app on the selected backend.
+pub async fn test_settings(dir: &std::path::Path) -> Settings {
+    CRYPTO.call_once(|| {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    });
+    let mut settings = Settings {
+        listen: "127.0.0.1:0".into(),
+        data_dir: dir.to_path_buf(),
+        jwt_secret: Some(Secret::new(format!("test-secret-{}", Uuid::new_v4()))),
+        log_filter: "warn".into(),
+        shutdown_grace_secs: 2,
+        ..Settings::default()
+    };
+    if backend() == "postgres" {
+        let admin_url = require("WARDLINE_TEST_POSTGRES_URL");
+        let name = format!("wl_test_{}", Uuid::new_v4().simple());
+        let admin = wardline::store::Db::connect(&admin_url, 1).await.expect("connect to PostgreSQL");
+        if let wardline::store::Db::Postgres(pool) = &admin {
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(pool).await.expect("create test database");
+        }
+        admin.close().await;
+        let mut url = url::Url::parse(&admin_url).expect("postgres url");
+        url.set_path(&name);
+        settings.database_url = Some(Secret::new(url.to_string()));
+        settings.storage_url = Some(format!("s3://{}/t-{}", require("WARDLINE_TEST_S3_BUCKET"), Uuid::new_v4().simple()));
+        settings.s3_endpoint = Some(require("WARDLINE_TEST_S3_ENDPOINT"));
+        settings.s3_access_key_id = Some(require("WARDLINE_TEST_S3_ACCESS_KEY"));
+        settings.s3_secret_access_key = Some(Secret::new(require("WARDLINE_TEST_S3_SECRET_KEY")));
+        settings.s3_region = std::env::var("WARDLINE_TEST_S3_REGION").unwrap_or_else(|_| "us-east-1".into());
+        settings.s3_path_style = true;
+    } else {
+        assert!(
+            std::env::var("WARDLINE_TEST_REQUIRE_SERVICES").is_err() || backend() == "sqlite",
+            "unknown WARDLINE_TEST_BACKEND {}",
+            backend()
+        );
+    }
+    settings
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut settings = test_settings(dir.path()).await;
+        tweak(&mut settings);
+        let state = AppState::build(settings).await.expect("build app");
+        let server = Server::bind(state.clone()).await.expect("bind");
+        let base = format!("http://{}", server.local_addr);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let handle = tokio::spawn(server.run_until(async move {
+            let _ = rx.await;
+        }));
+        TestApp { base, client: Client::new(), state, _dir: dir, stop: Some(tx), server: Some(handle) }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.server.take() {
+            let _ = h.await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Send JSON (or nothing) with an optional bearer token; returns status, headers and JSON body.
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Resp {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        Resp::read(req.send().await.expect("request")).await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Resp {
+        self.call(Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Resp {
+        self.call(Method::POST, path, token, Some(body)).await
+    }
+
+    /// The last code texted to `phone` (from the embedded SMS outbox).
+    pub async fn last_code(&self, phone_e164: &str) -> String {
+        let bodies = wardline::auth::sms::outbox_for(&self.state.db, phone_e164, 1).await.expect("outbox");
+        let body = bodies.first().expect("a message was sent");
+        body.split(|c: char| !c.is_ascii_digit())
+            .find(|w| w.len() == 6)
+            .expect("a 6-digit code in the message")
+            .to_string()
+    }
+
+    /// Sign a resident in by code; returns the token response.
+    pub async fn resident(&self, phone: &str) -> Value {
+        let r = self.post("/v1/auth/otp", None, json!({ "phone": phone })).await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+        let e164 = wardline::auth::phone::Phone::parse(phone).expect("phone").to_string();
+        let code = self.last_code(&e164).await;
+        let r = self.post("/v1/auth/otp/verify", None, json!({ "phone": phone, "code": code })).await;
+        assert!(r.status.is_success(), "{:?}", r.body);
+        r.body
+    }
+
+    pub async fn resident_token(&self, phone: &str) -> String {
+        token_of(&self.resident(phone).await)
+    }
+
+    /// Create an account of `role` directly (as the CLI does) and sign it in; returns (id, token).
+    pub async fn member(&self, role: wardline::auth::Role, phone: &str) -> (Uuid, String) {
+        let (account, password) = self.state.auth.create_account(phone, "Test Person", role).await.expect("create account");
+        let r = self.post("/v1/auth/login", None, json!({ "phone": phone, "password": password })).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        (account.account_id, token_of(&r.body))
+    }
+}
+
+pub fn token_of(body: &Value) -> String {
+    body["access_token"].as_str().expect("access_token").to_string()
+}
+
+#[derive(Debug)]
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Resp {
+    pub async fn read(r: reqwest::Response) -> Resp {
+        let status = r.status();
+        let headers = r.headers().clone();
+        let text = r.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Resp { status, headers, body }
+    }
+
+    /// Assert this is a problem response with the given status and code.
+    pub fn assert_problem(&self, status: u16, code: &str) {
+        assert_eq!(self.status.as_u16(), status, "{:?}", self.body);
+        let ct = self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+        assert!(ct.starts_with("application/problem+json"), "content-type {ct}: {:?}", self.body);
+        assert_eq!(self.body["code"], code, "{:?}", self.body);
+        assert_eq!(self.body["status"], status);
+        assert!(self.body["title"].is_string() && self.body["detail"].is_string(), "{:?}", self.body);
+        assert!(self.body["type"].as_str().unwrap_or("").starts_with("urn:wardline:problem:"));
+    }
+}

@@ -1,0 +1,11 @@
+//! The integration suite: one binary, one module per area. Every test runs on the backend pair
+//! chosen by `WARDLINE_TEST_BACKEND` (see `helpers`).
+
+mod admin;
+mod auth;
+mod cli;
+mod helpers;
+mod hostile;
+mod objects;
+mod ops;
+mod store_contract;
