@@ -45,12 +45,16 @@ pub struct Clock {
 }
 
 impl Clock {
+    /// Now, to the microsecond: PostgreSQL keeps microseconds, so both backends store the same value.
     pub fn now(&self) -> DateTime<Utc> {
-        Utc::now() + chrono::Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed))
+        use chrono::SubsecRound;
+        (Utc::now() + chrono::Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed)))
+            .trunc_subsecs(6)
     }
     /// Move time forward (tests of expiry and rate-limit windows).
     pub fn advance(&self, by: chrono::Duration) {
-        self.offset_ms.fetch_add(by.num_milliseconds(), Ordering::Relaxed);
+        self.offset_ms
+            .fetch_add(by.num_milliseconds(), Ordering::Relaxed);
     }
 }
 
@@ -77,7 +81,10 @@ impl AppState {
         let objects = Objects::from_settings(&settings, secret.clone())?;
         let clock = Clock::default();
         let sms: Arc<dyn SmsSender> = match &settings.sms_webhook_url {
-            Some(url) => Arc::new(WebhookSender::new(url.clone(), settings.sms_webhook_token.clone())?),
+            Some(url) => Arc::new(WebhookSender::new(
+                url.clone(),
+                settings.sms_webhook_token.clone(),
+            )?),
             None => Arc::new(OutboxSender { db: db.clone() }),
         };
         let auth = Auth::new(db.clone(), secret, sms, clock.clone(), settings.clone())?;
@@ -103,14 +110,26 @@ impl AppState {
 }
 
 /// The OpenAPI service: every documented operation.
-pub fn api_service(state: AppState) -> OpenApiService<(AuthApi, MeApi, AdminAccountsApi, OrgApi, ObjectsApi, OpsApi), ()> {
+pub fn api_service(
+    state: AppState,
+) -> OpenApiService<(AuthApi, MeApi, AdminAccountsApi, OrgApi, ObjectsApi, OpsApi), ()> {
     OpenApiService::new(
         (
-            AuthApi { state: state.clone() },
-            MeApi { state: state.clone() },
-            AdminAccountsApi { state: state.clone() },
-            OrgApi { state: state.clone() },
-            ObjectsApi { state: state.clone() },
+            AuthApi {
+                state: state.clone(),
+            },
+            MeApi {
+                state: state.clone(),
+            },
+            AdminAccountsApi {
+                state: state.clone(),
+            },
+            OrgApi {
+                state: state.clone(),
+            },
+            ObjectsApi {
+                state: state.clone(),
+            },
             OpsApi { state },
         ),
         "Wardline",
@@ -142,7 +161,9 @@ pub fn routes(state: AppState) -> impl Endpoint + 'static {
 /// The spec as the server would publish it, without touching any database.
 pub fn spec(yaml: bool) -> anyhow::Result<String> {
     // A state is needed only to build the service value; nothing here connects anywhere.
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async {
         let settings = Settings {
             database_url: Some(crate::config::Secret::new("sqlite::memory:")),
@@ -201,12 +222,19 @@ impl Server {
         if state.settings.public_url.is_none() {
             state.objects.set_public_url(format!("http://{local_addr}"));
         }
-        Ok(Server { state, local_addr, acceptor })
+        Ok(Server {
+            state,
+            local_addr,
+            acceptor,
+        })
     }
 
     /// Serve until `stop` resolves; then refuse new connections, let in-flight requests finish
     /// within the grace period, and close the pools.
-    pub async fn run_until(self, stop: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until(
+        self,
+        stop: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let state = self.state.clone();
         let grace = Duration::from_secs(state.settings.shutdown_grace_secs);
         let app = routes(state.clone());

@@ -68,20 +68,29 @@ impl LocalBus {
 #[async_trait::async_trait]
 impl Bus for LocalBus {
     async fn publish(&self, topic: &str, payload: serde_json::Value) -> anyhow::Result<()> {
-        let mut topics = self.topics.lock().map_err(|_| anyhow::anyhow!("bus lock poisoned"))?;
+        let mut topics = self
+            .topics
+            .lock()
+            .map_err(|_| anyhow::anyhow!("bus lock poisoned"))?;
         if let Some(tx) = topics.get(topic) {
             if tx.receiver_count() == 0 {
                 topics.remove(topic);
             } else {
                 // Send fails only when nobody listens, which is fine for fan-out.
-                let _ = tx.send(Event { topic: topic.to_string(), payload });
+                let _ = tx.send(Event {
+                    topic: topic.to_string(),
+                    payload,
+                });
             }
         }
         Ok(())
     }
 
     async fn subscribe(&self, topic: &str) -> anyhow::Result<Subscription> {
-        let mut topics = self.topics.lock().map_err(|_| anyhow::anyhow!("bus lock poisoned"))?;
+        let mut topics = self
+            .topics
+            .lock()
+            .map_err(|_| anyhow::anyhow!("bus lock poisoned"))?;
         topics.retain(|_, tx| tx.receiver_count() > 0);
         let tx = topics
             .entry(topic.to_string())
@@ -104,8 +113,20 @@ mod tests {
         bus.publish("a", serde_json::json!(2)).await.unwrap();
         bus.publish("c", serde_json::json!(3)).await.unwrap();
         for sub in [&mut a, &mut a2] {
-            assert_eq!(sub.recv().await, Received::Event(Event { topic: "a".into(), payload: serde_json::json!(1) }));
-            assert_eq!(sub.recv().await, Received::Event(Event { topic: "a".into(), payload: serde_json::json!(2) }));
+            assert_eq!(
+                sub.recv().await,
+                Received::Event(Event {
+                    topic: "a".into(),
+                    payload: serde_json::json!(1)
+                })
+            );
+            assert_eq!(
+                sub.recv().await,
+                Received::Event(Event {
+                    topic: "a".into(),
+                    payload: serde_json::json!(2)
+                })
+            );
         }
         drop(b);
         bus.publish("b", serde_json::json!(4)).await.unwrap();

@@ -154,7 +154,9 @@ impl Settings {
             }
         }
         for (name, raw) in env {
-            let Some(key) = name.strip_prefix(ENV_PREFIX) else { continue };
+            let Some(key) = name.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
             let key = key.to_ascii_lowercase();
             if key == "config" {
                 continue;
@@ -181,8 +183,8 @@ impl Settings {
             };
             table.insert(key, value);
         }
-        let settings: Settings = serde_json::from_value(serde_json::Value::Object(table))
-            .context("invalid settings")?;
+        let settings: Settings =
+            serde_json::from_value(serde_json::Value::Object(table)).context("invalid settings")?;
         settings.check()?;
         Ok(settings)
     }
@@ -231,7 +233,10 @@ impl Settings {
     pub fn to_redacted_toml(&self) -> anyhow::Result<String> {
         let mut value = serde_json::to_value(self)?;
         if let serde_json::Value::Object(table) = &mut value {
-            table.insert("database_url".into(), redact_url(&self.database_url()).into());
+            table.insert(
+                "database_url".into(),
+                redact_url(&self.database_url()).into(),
+            );
             table.insert("storage_url".into(), self.storage_url().into());
             table.retain(|_, v| !v.is_null());
         }
@@ -253,7 +258,10 @@ impl Settings {
         let path = self.data_dir.join("jwt_secret");
         match std::fs::read_to_string(&path) {
             Ok(text) if text.trim().len() >= 32 => return Ok(Secret::new(text.trim())),
-            Ok(_) => bail!("{} is too short; delete it to generate a new one", path.display()),
+            Ok(_) => bail!(
+                "{} is too short; delete it to generate a new one",
+                path.display()
+            ),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         }
@@ -295,7 +303,9 @@ fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts.open(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    let mut f = opts
+        .open(&tmp)
+        .with_context(|| format!("creating {}", tmp.display()))?;
     f.write_all(contents.as_bytes())?;
     f.sync_all()?;
     std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
@@ -307,7 +317,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -317,7 +330,10 @@ mod tests {
         std::fs::write(&file, "listen = \"0.0.0.0:9000\"\nmax_body_bytes = 4096\n").unwrap();
         let s = Settings::load_from(
             Some(&file),
-            &env(&[("WARDLINE_LISTEN", "127.0.0.1:7000"), ("WARDLINE_S3_PATH_STYLE", "false")]),
+            &env(&[
+                ("WARDLINE_LISTEN", "127.0.0.1:7000"),
+                ("WARDLINE_S3_PATH_STYLE", "false"),
+            ]),
         )
         .unwrap();
         assert_eq!(s.listen, "127.0.0.1:7000");
@@ -341,7 +357,10 @@ mod tests {
         let s = Settings::load_from(
             None,
             &env(&[
-                ("WARDLINE_JWT_SECRET", "0123456789abcdef0123456789abcdef-very-secret"),
+                (
+                    "WARDLINE_JWT_SECRET",
+                    "0123456789abcdef0123456789abcdef-very-secret",
+                ),
                 ("WARDLINE_DATABASE_URL", "postgres://u:hunter2@db/wardline"),
             ]),
         )
@@ -353,7 +372,8 @@ mod tests {
 
     #[test]
     fn postgres_requires_an_explicit_secret_and_embedded_generates_one_that_sticks() {
-        let s = Settings::load_from(None, &env(&[("WARDLINE_DATABASE_URL", "postgres://x/y")])).unwrap();
+        let s = Settings::load_from(None, &env(&[("WARDLINE_DATABASE_URL", "postgres://x/y")]))
+            .unwrap();
         assert!(s.resolve_jwt_secret().is_err());
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().to_str().unwrap();

@@ -17,13 +17,19 @@ pub enum Lang {
 impl Lang {
     /// Pick from an `Accept-Language` header: the first of `vi`/`en` listed wins, Vietnamese otherwise.
     pub fn from_accept_language(header: Option<&str>) -> Lang {
-        let Some(header) = header else { return Lang::Vi };
+        let Some(header) = header else {
+            return Lang::Vi;
+        };
         let mut best: Option<(f32, Lang)> = None;
         for part in header.split(',') {
             let mut pieces = part.trim().split(';');
             let tag = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
             let q = pieces
-                .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()))
+                .find_map(|p| {
+                    p.trim()
+                        .strip_prefix("q=")
+                        .and_then(|q| q.parse::<f32>().ok())
+                })
                 .unwrap_or(1.0);
             let lang = if tag == "vi" || tag.starts_with("vi-") {
                 Lang::Vi
@@ -137,7 +143,10 @@ pub enum Error {
     Validation(Vec<FieldError>),
     /// 429: too many attempts; retry after the given seconds.
     #[error("rate limited")]
-    RateLimited { code: &'static str, retry_after: u64 },
+    RateLimited {
+        code: &'static str,
+        retry_after: u64,
+    },
     /// 503: a dependency (database, object store) is unavailable; retry later.
     #[error("unavailable: {0}")]
     Unavailable(&'static str),
@@ -156,16 +165,61 @@ impl Error {
     /// Status, stable code, and the human (vi, en) text of this error.
     fn describe(&self) -> (u16, &'static str, &'static str, &'static str) {
         match self {
-            Error::BadRequest(_) => (400, "bad_request", "Yêu cầu không hợp lệ", "Malformed request"),
-            Error::Unauthorized(code) => (401, code, "Chưa xác thực hoặc phiên đăng nhập không hợp lệ", "Not authenticated or credentials invalid"),
-            Error::Forbidden => (403, "forbidden", "Bạn không có quyền thực hiện thao tác này", "You are not allowed to do this"),
+            Error::BadRequest(_) => (
+                400,
+                "bad_request",
+                "Yêu cầu không hợp lệ",
+                "Malformed request",
+            ),
+            Error::Unauthorized(code) => (
+                401,
+                code,
+                "Chưa xác thực hoặc phiên đăng nhập không hợp lệ",
+                "Not authenticated or credentials invalid",
+            ),
+            Error::Forbidden => (
+                403,
+                "forbidden",
+                "Bạn không có quyền thực hiện thao tác này",
+                "You are not allowed to do this",
+            ),
             Error::NotFound(code) => (404, code, "Không tìm thấy", "Not found"),
-            Error::Conflict(code) => (409, code, "Xung đột với trạng thái hiện tại", "Conflicts with the current state"),
-            Error::PayloadTooLarge => (413, "payload_too_large", "Dữ liệu gửi lên quá lớn", "Request body too large"),
-            Error::UnsupportedMediaType => (415, "unsupported_media_type", "Định dạng nội dung không được hỗ trợ", "Unsupported content type"),
-            Error::Validation(_) => (422, "validation_failed", "Dữ liệu không hợp lệ", "Some fields are invalid"),
-            Error::RateLimited { code, .. } => (429, code, "Quá nhiều yêu cầu, vui lòng thử lại sau", "Too many requests, try again later"),
-            Error::Unavailable(code) => (503, code, "Dịch vụ tạm thời gián đoạn, vui lòng thử lại sau", "Service temporarily unavailable, try again later"),
+            Error::Conflict(code) => (
+                409,
+                code,
+                "Xung đột với trạng thái hiện tại",
+                "Conflicts with the current state",
+            ),
+            Error::PayloadTooLarge => (
+                413,
+                "payload_too_large",
+                "Dữ liệu gửi lên quá lớn",
+                "Request body too large",
+            ),
+            Error::UnsupportedMediaType => (
+                415,
+                "unsupported_media_type",
+                "Định dạng nội dung không được hỗ trợ",
+                "Unsupported content type",
+            ),
+            Error::Validation(_) => (
+                422,
+                "validation_failed",
+                "Dữ liệu không hợp lệ",
+                "Some fields are invalid",
+            ),
+            Error::RateLimited { code, .. } => (
+                429,
+                code,
+                "Quá nhiều yêu cầu, vui lòng thử lại sau",
+                "Too many requests, try again later",
+            ),
+            Error::Unavailable(code) => (
+                503,
+                code,
+                "Dịch vụ tạm thời gián đoạn, vui lòng thử lại sau",
+                "Service temporarily unavailable, try again later",
+            ),
             Error::Internal(_) => (500, "internal", "Lỗi hệ thống", "Internal error"),
         }
     }
@@ -197,26 +251,65 @@ impl Error {
 /// Specific human details for the stable codes that have one.
 fn detail_for(code: &str, lang: Lang) -> Option<&'static str> {
     let (vi, en) = match code {
-        "missing_token" => ("Thiếu mã truy cập (Authorization: Bearer …)", "Missing access token (Authorization: Bearer …)"),
-        "invalid_token" => ("Mã truy cập không hợp lệ hoặc đã hết hạn", "Access token invalid or expired"),
+        "missing_token" => (
+            "Thiếu mã truy cập (Authorization: Bearer …)",
+            "Missing access token (Authorization: Bearer …)",
+        ),
+        "invalid_token" => (
+            "Mã truy cập không hợp lệ hoặc đã hết hạn",
+            "Access token invalid or expired",
+        ),
         "account_disabled" => ("Tài khoản đã bị khoá", "This account is disabled"),
-        "invalid_credentials" => ("Số điện thoại hoặc mật khẩu không đúng", "Wrong phone number or password"),
-        "invalid_otp" => ("Mã xác thực không đúng hoặc đã hết hạn", "The code is wrong or has expired"),
-        "invalid_refresh_token" => ("Phiên đăng nhập đã hết hạn, vui lòng đăng nhập lại", "Session expired, please sign in again"),
-        "refresh_token_reused" => ("Phiên đăng nhập đã bị thu hồi vì mã làm mới bị dùng lại", "Session revoked: a refresh token was used twice"),
-        "otp_rate_limited" => ("Bạn đã yêu cầu mã quá nhiều lần, vui lòng thử lại sau", "Too many code requests, try again later"),
-        "otp_attempts_exceeded" => ("Nhập sai quá nhiều lần, vui lòng yêu cầu mã mới", "Too many wrong codes, request a new one"),
-        "login_rate_limited" => ("Đăng nhập sai quá nhiều lần, vui lòng thử lại sau", "Too many failed sign-ins, try again later"),
-        "phone_taken" => ("Số điện thoại đã có tài khoản", "An account with this phone number exists"),
+        "invalid_credentials" => (
+            "Số điện thoại hoặc mật khẩu không đúng",
+            "Wrong phone number or password",
+        ),
+        "invalid_otp" => (
+            "Mã xác thực không đúng hoặc đã hết hạn",
+            "The code is wrong or has expired",
+        ),
+        "invalid_refresh_token" => (
+            "Phiên đăng nhập đã hết hạn, vui lòng đăng nhập lại",
+            "Session expired, please sign in again",
+        ),
+        "refresh_token_reused" => (
+            "Phiên đăng nhập đã bị thu hồi vì mã làm mới bị dùng lại",
+            "Session revoked: a refresh token was used twice",
+        ),
+        "otp_rate_limited" => (
+            "Bạn đã yêu cầu mã quá nhiều lần, vui lòng thử lại sau",
+            "Too many code requests, try again later",
+        ),
+        "otp_attempts_exceeded" => (
+            "Nhập sai quá nhiều lần, vui lòng yêu cầu mã mới",
+            "Too many wrong codes, request a new one",
+        ),
+        "login_rate_limited" => (
+            "Đăng nhập sai quá nhiều lần, vui lòng thử lại sau",
+            "Too many failed sign-ins, try again later",
+        ),
+        "phone_taken" => (
+            "Số điện thoại đã có tài khoản",
+            "An account with this phone number exists",
+        ),
         "account_not_found" => ("Không tìm thấy tài khoản", "Account not found"),
         "unit_not_found" => ("Không tìm thấy đơn vị", "Ward unit not found"),
         "station_not_found" => ("Không tìm thấy trạm y tế", "Health station not found"),
         "route_not_found" => ("Đường dẫn không tồn tại", "No such endpoint"),
         "method_not_allowed" => ("Phương thức không được hỗ trợ", "Method not allowed"),
-        "wrong_role" => ("Tài khoản không có vai trò phù hợp", "The account does not have the right role"),
+        "wrong_role" => (
+            "Tài khoản không có vai trò phù hợp",
+            "The account does not have the right role",
+        ),
         "object_not_found" => ("Không tìm thấy tệp", "File not found"),
-        "database_unavailable" => ("Cơ sở dữ liệu tạm thời không truy cập được", "The database is temporarily unreachable"),
-        "storage_unavailable" => ("Kho lưu trữ ảnh tạm thời không truy cập được", "Photo storage is temporarily unreachable"),
+        "database_unavailable" => (
+            "Cơ sở dữ liệu tạm thời không truy cập được",
+            "The database is temporarily unreachable",
+        ),
+        "storage_unavailable" => (
+            "Kho lưu trữ ảnh tạm thời không truy cập được",
+            "Photo storage is temporarily unreachable",
+        ),
         _ => return None,
     };
     Some(lang.pick(vi, en))
@@ -332,7 +425,8 @@ pub fn problem_response(err: &Error) -> poem::Response {
         .into_response();
     match err {
         Error::RateLimited { retry_after, .. } => {
-            resp.headers_mut().insert("retry-after", (*retry_after).into());
+            resp.headers_mut()
+                .insert("retry-after", (*retry_after).into());
         }
         Error::Unavailable(_) => {
             resp.headers_mut().insert("retry-after", 5u64.into());
@@ -350,7 +444,10 @@ mod tests {
     fn accept_language_prefers_listed_order_and_quality() {
         assert_eq!(Lang::from_accept_language(None), Lang::Vi);
         assert_eq!(Lang::from_accept_language(Some("en-US,en;q=0.9")), Lang::En);
-        assert_eq!(Lang::from_accept_language(Some("fr, en;q=0.5, vi;q=0.8")), Lang::Vi);
+        assert_eq!(
+            Lang::from_accept_language(Some("fr, en;q=0.5, vi;q=0.8")),
+            Lang::Vi
+        );
         assert_eq!(Lang::from_accept_language(Some("de")), Lang::Vi);
         assert_eq!(Lang::from_accept_language(Some(";;,q=")), Lang::Vi);
     }

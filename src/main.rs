@@ -90,7 +90,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
     // Two rustls providers can end up compiled in through dependencies; pick one explicitly.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         match command {
             Command::Serve => serve(settings).await,
@@ -100,7 +102,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("migrations applied ({})", db.backend());
                 Ok(())
             }
-            Command::Admin { command: AdminCommand::CreateUser { role, phone, name } } => {
+            Command::Admin {
+                command: AdminCommand::CreateUser { role, phone, name },
+            } => {
                 let state = AppState::build(settings).await?;
                 let role = match role {
                     CliRole::Staff => Role::Staff,
@@ -113,7 +117,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     .await
                     .map_err(|e| anyhow::anyhow!("{}", e.to_problem().detail))
                     .context("creating the account")?;
-                println!("created {} account {} for {}", role.as_str(), account.account_id, account.phone);
+                println!(
+                    "created {} account {} for {}",
+                    role.as_str(),
+                    account.account_id,
+                    account.phone
+                );
                 println!("{password}");
                 Ok(())
             }

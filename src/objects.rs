@@ -86,7 +86,10 @@ impl From<ObjectError> for Error {
 enum Backend {
     Local,
     Memory,
-    S3 { signer: Arc<AmazonS3>, prefix: Option<ObjectPath> },
+    S3 {
+        signer: Arc<AmazonS3>,
+        prefix: Option<ObjectPath>,
+    },
 }
 
 /// The object store the app writes photos to.
@@ -115,7 +118,12 @@ impl Objects {
             let store = LocalFileSystem::new_with_prefix(dir)
                 .with_context(|| format!("opening {dir}"))?
                 .with_automatic_cleanup(true);
-            Ok(Objects { store: Arc::new(store), backend: Backend::Local, signing_key, public_url })
+            Ok(Objects {
+                store: Arc::new(store),
+                backend: Backend::Local,
+                signing_key,
+                public_url,
+            })
         } else if url == "memory://" || url == "memory:" {
             Ok(Objects {
                 store: Arc::new(InMemory::new()),
@@ -152,7 +160,12 @@ impl Objects {
                 Some(p) => Arc::new(PrefixStore::new(s3.clone(), p.clone())),
                 None => s3.clone(),
             };
-            Ok(Objects { store, backend: Backend::S3 { signer: s3, prefix }, signing_key, public_url })
+            Ok(Objects {
+                store,
+                backend: Backend::S3 { signer: s3, prefix },
+                signing_key,
+                public_url,
+            })
         } else {
             anyhow::bail!("unsupported storage URL (use file://, s3:// or memory://): {url}")
         }
@@ -188,7 +201,12 @@ impl Objects {
 
     /// Stream an object in without holding it in memory (multipart upload when large). Stops with
     /// `TooLarge` past `max_bytes`; on any failure nothing is left behind under `key`.
-    pub async fn put_stream<S>(&self, key: &str, mut body: S, max_bytes: u64) -> Result<u64, ObjectError>
+    pub async fn put_stream<S>(
+        &self,
+        key: &str,
+        mut body: S,
+        max_bytes: u64,
+    ) -> Result<u64, ObjectError>
     where
         S: Stream<Item = std::io::Result<Bytes>> + Unpin,
     {
@@ -251,7 +269,12 @@ impl Objects {
     }
 
     /// A URL that lets its holder GET or PUT `key` until `ttl` runs out.
-    pub async fn presign(&self, access: Access, key: &str, ttl: Duration) -> Result<String, ObjectError> {
+    pub async fn presign(
+        &self,
+        access: Access,
+        key: &str,
+        ttl: Duration,
+    ) -> Result<String, ObjectError> {
         let path = Self::path(key)?;
         match &self.backend {
             Backend::S3 { signer, prefix } => {
@@ -269,7 +292,11 @@ impl Objects {
                 let exp = chrono::Utc::now().timestamp() + ttl.as_secs() as i64;
                 let payload = format!("{}\n{}\n{}", access.as_str(), exp, path);
                 let sig = self.mac(payload.as_bytes());
-                let base = self.public_url.read().map(|u| u.clone()).unwrap_or_default();
+                let base = self
+                    .public_url
+                    .read()
+                    .map(|u| u.clone())
+                    .unwrap_or_default();
                 Ok(format!(
                     "{}/v1/objects/{}.{}",
                     base,
@@ -291,7 +318,8 @@ impl Objects {
         mac.verify_slice(&sig).map_err(|_| denied())?;
         let payload = String::from_utf8(payload).map_err(|_| denied())?;
         let mut parts = payload.splitn(3, '\n');
-        let (Some(method), Some(exp), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(method), Some(exp), Some(key)) = (parts.next(), parts.next(), parts.next())
+        else {
             return Err(denied());
         };
         let exp: i64 = exp.parse().map_err(|_| denied())?;
@@ -320,7 +348,10 @@ mod tests {
     use super::*;
 
     fn memory() -> Objects {
-        let settings = Settings { storage_url: Some("memory://".into()), ..Settings::default() };
+        let settings = Settings {
+            storage_url: Some("memory://".into()),
+            ..Settings::default()
+        };
         Objects::from_settings(&settings, Secret::new("k".repeat(32))).unwrap()
     }
 
@@ -328,7 +359,13 @@ mod tests {
     async fn hostile_keys_are_refused() {
         let o = memory();
         for key in ["", "../etc/passwd", "/abs", "a/../b"] {
-            assert!(matches!(o.put(key, Bytes::from_static(b"x")).await, Err(ObjectError::InvalidKey)), "{key}");
+            assert!(
+                matches!(
+                    o.put(key, Bytes::from_static(b"x")).await,
+                    Err(ObjectError::InvalidKey)
+                ),
+                "{key}"
+            );
         }
     }
 }
@@ -348,7 +385,11 @@ enum Stored {
 #[poem_openapi::OpenApi(tag = "crate::app::ApiTags::Objects")]
 impl ObjectsApi {
     /// Download through a presigned URL
-    #[oai(path = "/v1/objects/:token", method = "get", operation_id = "objects_get")]
+    #[oai(
+        path = "/v1/objects/:token",
+        method = "get",
+        operation_id = "objects_get"
+    )]
     async fn get(
         &self,
         token: poem_openapi::param::Path<String>,
@@ -361,7 +402,11 @@ impl ObjectsApi {
     /// Upload through a presigned URL
     ///
     /// The request body is the object's raw bytes, with any content type (as with S3).
-    #[oai(path = "/v1/objects/:token", method = "put", operation_id = "objects_put")]
+    #[oai(
+        path = "/v1/objects/:token",
+        method = "put",
+        operation_id = "objects_put"
+    )]
     async fn put(
         &self,
         token: poem_openapi::param::Path<String>,
@@ -369,8 +414,14 @@ impl ObjectsApi {
     ) -> Result<Stored, crate::error::ApiError> {
         let key = self.state.objects.verify_token(&token.0, Access::Put)?;
         let limit = self.state.settings.max_body_bytes as u64;
-        let stream = body.into_bytes_stream().map(|r| r.map_err(std::io::Error::other));
-        self.state.objects.put_stream(&key, Box::pin(stream), limit).await.map_err(Error::from)?;
+        let stream = body
+            .into_bytes_stream()
+            .map(|r| r.map_err(std::io::Error::other));
+        self.state
+            .objects
+            .put_stream(&key, Box::pin(stream), limit)
+            .await
+            .map_err(Error::from)?;
         Ok(Stored::Stored)
     }
 }

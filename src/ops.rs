@@ -46,19 +46,38 @@ impl Default for Metrics {
         let latency = Family::<RouteLabels, Histogram>::new_with_constructor(
             (|| Histogram::new(exponential_buckets(0.001, 2.0, 14))) as fn() -> Histogram,
         );
-        registry.register("http_requests", "HTTP requests by route and status", requests.clone());
-        registry.register("http_request_duration_seconds", "HTTP request latency by route", latency.clone());
-        Metrics { registry, requests, latency }
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by route",
+            latency.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            latency,
+        }
     }
 }
 
 impl Metrics {
     fn observe(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
         self.requests
-            .get_or_create(&RequestLabels { method: method.into(), route: route.into(), status })
+            .get_or_create(&RequestLabels {
+                method: method.into(),
+                route: route.into(),
+                status,
+            })
             .inc();
         self.latency
-            .get_or_create(&RouteLabels { method: method.into(), route: route.into() })
+            .get_or_create(&RouteLabels {
+                method: method.into(),
+                route: route.into(),
+            })
             .observe(elapsed.as_secs_f64());
     }
 
@@ -84,7 +103,12 @@ fn fallback_route(path: &str) -> &'static str {
 
 fn request_id_from(req: &Request) -> String {
     req.header("x-request-id")
-        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
         .map(str::to_string)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
 }
@@ -93,7 +117,10 @@ fn request_id_from(req: &Request) -> String {
 /// however the client sends.
 async fn enforce_body_limit(req: &mut Request, limit: usize) -> Result<(), Error> {
     if let Some(len) = req.header("content-length") {
-        let len: u64 = len.trim().parse().map_err(|_| Error::BadRequest("invalid Content-Length".into()))?;
+        let len: u64 = len
+            .trim()
+            .parse()
+            .map_err(|_| Error::BadRequest("invalid Content-Length".into()))?;
         if len > limit as u64 {
             return Err(Error::PayloadTooLarge);
         }
@@ -116,13 +143,18 @@ async fn enforce_body_limit(req: &mut Request, limit: usize) -> Result<(), Error
 
 /// The outermost middleware: every request gets an id, a language, a log line, metrics, and, if
 /// anything failed, a problem response.
-pub async fn observe<E: Endpoint>(next: E, mut req: Request, state: AppState) -> poem::Result<Response> {
+pub async fn observe<E: Endpoint>(
+    next: E,
+    mut req: Request,
+    state: AppState,
+) -> poem::Result<Response> {
     let started = Instant::now();
     let request_id = request_id_from(&req);
     let lang = Lang::from_accept_language(req.header("accept-language"));
     let method = req.method().to_string();
     let path = req.uri().path().to_string();
-    let span = tracing::info_span!("request", request_id = %request_id, method = %method, path = %path);
+    let span =
+        tracing::info_span!("request", request_id = %request_id, method = %method, path = %path);
     let limit = state.settings.max_body_bytes;
 
     let work = async move {
@@ -168,7 +200,10 @@ pub async fn observe<E: Endpoint>(next: E, mut req: Request, state: AppState) ->
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         headers.insert("x-request-id", v);
     }
-    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
     headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
 
@@ -177,7 +212,12 @@ pub async fn observe<E: Endpoint>(next: E, mut req: Request, state: AppState) ->
     let route = route.unwrap_or_else(|| fallback_route(&path));
     state.metrics.observe(&method, route, status, elapsed);
     span.in_scope(|| {
-        tracing::info!(status, route, elapsed_ms = elapsed.as_secs_f64() * 1000.0, "served");
+        tracing::info!(
+            status,
+            route,
+            elapsed_ms = elapsed.as_secs_f64() * 1000.0,
+            "served"
+        );
     });
     Ok(resp)
 }
@@ -214,7 +254,9 @@ impl OpsApi {
     /// Liveness: the process is up
     #[oai(path = "/healthz", method = "get", operation_id = "ops_healthz")]
     async fn healthz(&self) -> Result<Json<Health>, ApiError> {
-        Ok(Json(Health { status: "ok".into() }))
+        Ok(Json(Health {
+            status: "ok".into(),
+        }))
     }
 
     /// Readiness: the database and the object store answer (503 otherwise, and while shutting down)
@@ -249,10 +291,17 @@ impl OpsApi {
 /// Install the global subscriber: text or JSON lines, filter from `RUST_LOG` or the settings.
 pub fn init_tracing(settings: &Settings) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.log_filter));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.log_filter));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match settings.log_format {
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .try_init(),
         LogFormat::Text => builder.try_init(),
     };
 }

@@ -92,7 +92,12 @@ struct TokenResponse {
 
 impl From<Session> for TokenResponse {
     fn from(s: Session) -> Self {
-        TokenResponse { access_token: s.access_token, refresh_token: s.refresh_token, token_type: "Bearer".into(), expires_in: s.expires_in }
+        TokenResponse {
+            access_token: s.access_token,
+            refresh_token: s.refresh_token,
+            token_type: "Bearer".into(),
+            expires_in: s.expires_in,
+        }
     }
 }
 
@@ -213,8 +218,16 @@ impl AuthApi {
     ///
     /// Residents sign in with a 6-digit code valid for 5 minutes. Limited per phone and per client
     /// address (429 with `Retry-After`).
-    #[oai(path = "/v1/auth/otp", method = "post", operation_id = "auth_request_otp")]
-    async fn request_otp(&self, req: &Request, body: Json<OtpRequest>) -> Result<OtpRequestResponse, ApiError> {
+    #[oai(
+        path = "/v1/auth/otp",
+        method = "post",
+        operation_id = "auth_request_otp"
+    )]
+    async fn request_otp(
+        &self,
+        req: &Request,
+        body: Json<OtpRequest>,
+    ) -> Result<OtpRequestResponse, ApiError> {
         let ip = client_ip(&self.state, req);
         let expires_in = self.state.auth.request_otp(&body.phone, &ip).await?;
         Ok(OtpRequestResponse::Sent(Json(OtpSent { expires_in })))
@@ -223,30 +236,58 @@ impl AuthApi {
     /// Sign in with the code
     ///
     /// Creates the resident's account on first sign-in (201). Five wrong codes use the code up.
-    #[oai(path = "/v1/auth/otp/verify", method = "post", operation_id = "auth_verify_otp")]
+    #[oai(
+        path = "/v1/auth/otp/verify",
+        method = "post",
+        operation_id = "auth_verify_otp"
+    )]
     async fn verify_otp(&self, body: Json<OtpVerify>) -> Result<VerifyResponse, ApiError> {
         let (session, created) = self.state.auth.verify_otp(&body.phone, &body.code).await?;
-        Ok(if created { VerifyResponse::Created(Json(session.into())) } else { VerifyResponse::SignedIn(Json(session.into())) })
+        Ok(if created {
+            VerifyResponse::Created(Json(session.into()))
+        } else {
+            VerifyResponse::SignedIn(Json(session.into()))
+        })
     }
 
     /// Sign in with phone and password (staff, doctors, admins)
     #[oai(path = "/v1/auth/login", method = "post", operation_id = "auth_login")]
-    async fn login(&self, req: &Request, body: Json<LoginRequest>) -> Result<Json<TokenResponse>, ApiError> {
+    async fn login(
+        &self,
+        req: &Request,
+        body: Json<LoginRequest>,
+    ) -> Result<Json<TokenResponse>, ApiError> {
         let ip = client_ip(&self.state, req);
-        Ok(Json(self.state.auth.login(&body.phone, &body.password, &ip).await?.into()))
+        Ok(Json(
+            self.state
+                .auth
+                .login(&body.phone, &body.password, &ip)
+                .await?
+                .into(),
+        ))
     }
 
     /// Trade a refresh token for new tokens
     ///
     /// Each refresh token works once. Presenting one that was already used revokes the whole
     /// sign-in (`refresh_token_reused`).
-    #[oai(path = "/v1/auth/refresh", method = "post", operation_id = "auth_refresh")]
+    #[oai(
+        path = "/v1/auth/refresh",
+        method = "post",
+        operation_id = "auth_refresh"
+    )]
     async fn refresh(&self, body: Json<RefreshRequest>) -> Result<Json<TokenResponse>, ApiError> {
-        Ok(Json(self.state.auth.refresh(&body.refresh_token).await?.into()))
+        Ok(Json(
+            self.state.auth.refresh(&body.refresh_token).await?.into(),
+        ))
     }
 
     /// Sign out (revoke the refresh token's sign-in)
-    #[oai(path = "/v1/auth/logout", method = "post", operation_id = "auth_logout")]
+    #[oai(
+        path = "/v1/auth/logout",
+        method = "post",
+        operation_id = "auth_logout"
+    )]
     async fn logout(&self, body: Json<RefreshRequest>) -> Result<NoContent, ApiError> {
         self.state.auth.logout(&body.refresh_token).await?;
         Ok(NoContent::Done)
@@ -263,21 +304,47 @@ impl MeApi {
     #[oai(path = "/v1/me", method = "get", operation_id = "me_get")]
     async fn me(&self, auth: BearerAuth) -> Result<Json<AccountView>, ApiError> {
         let caller = self.state.caller(&auth).await?;
-        Ok(Json(self.state.auth.account(caller.account_id).await?.into()))
+        Ok(Json(
+            self.state.auth.account(caller.account_id).await?.into(),
+        ))
     }
 
     /// Change display name or language
     #[oai(path = "/v1/me", method = "patch", operation_id = "me_update")]
-    async fn update(&self, auth: BearerAuth, body: Json<PatchMe>) -> Result<Json<AccountView>, ApiError> {
+    async fn update(
+        &self,
+        auth: BearerAuth,
+        body: Json<PatchMe>,
+    ) -> Result<Json<AccountView>, ApiError> {
         let caller = self.state.caller(&auth).await?;
-        Ok(Json(self.state.auth.update_profile(&caller, body.display_name.as_deref(), body.language).await?.into()))
+        Ok(Json(
+            self.state
+                .auth
+                .update_profile(&caller, body.display_name.as_deref(), body.language)
+                .await?
+                .into(),
+        ))
     }
 
     /// Change one's password (staff, doctors, admins)
-    #[oai(path = "/v1/me/password", method = "post", operation_id = "me_change_password")]
-    async fn change_password(&self, auth: BearerAuth, body: Json<ChangePassword>) -> Result<NoContent, ApiError> {
-        let caller = self.state.caller_with(&auth, &[Role::Staff, Role::Doctor, Role::Admin]).await?;
-        self.state.auth.change_password(&caller, &body.current_password, &body.new_password).await?;
+    #[oai(
+        path = "/v1/me/password",
+        method = "post",
+        operation_id = "me_change_password"
+    )]
+    async fn change_password(
+        &self,
+        auth: BearerAuth,
+        body: Json<ChangePassword>,
+    ) -> Result<NoContent, ApiError> {
+        let caller = self
+            .state
+            .caller_with(&auth, &[Role::Staff, Role::Doctor, Role::Admin])
+            .await?;
+        self.state
+            .auth
+            .change_password(&caller, &body.current_password, &body.new_password)
+            .await?;
         Ok(NoContent::Done)
     }
 }
@@ -289,7 +356,11 @@ pub struct AdminAccountsApi {
 #[OpenApi(tag = "ApiTags::Admin")]
 impl AdminAccountsApi {
     /// List accounts
-    #[oai(path = "/v1/admin/accounts", method = "get", operation_id = "admin_list_accounts")]
+    #[oai(
+        path = "/v1/admin/accounts",
+        method = "get",
+        operation_id = "admin_list_accounts"
+    )]
     async fn list(
         &self,
         auth: BearerAuth,
@@ -303,50 +374,129 @@ impl AdminAccountsApi {
     ) -> Result<Json<AccountPage>, ApiError> {
         self.state.caller_with(&auth, &[Role::Admin]).await?;
         let limit = limit.0.unwrap_or(50);
-        let items = self.state.auth.list_accounts(role.0, after.0, limit).await?;
-        let next_after = if items.len() as i64 == limit { items.last().map(|a| a.account_id) } else { None };
-        Ok(Json(AccountPage { items: items.into_iter().map(Into::into).collect(), next_after }))
+        let items = self
+            .state
+            .auth
+            .list_accounts(role.0, after.0, limit)
+            .await?;
+        let next_after = if items.len() as i64 == limit {
+            items.last().map(|a| a.account_id)
+        } else {
+            None
+        };
+        Ok(Json(AccountPage {
+            items: items.into_iter().map(Into::into).collect(),
+            next_after,
+        }))
     }
 
     /// Create a staff, doctor or admin account
     ///
     /// Answers with a one-time password to hand to the person.
-    #[oai(path = "/v1/admin/accounts", method = "post", operation_id = "admin_create_account")]
-    async fn create(&self, auth: BearerAuth, body: Json<CreateAccount>) -> Result<CreateAccountResponse, ApiError> {
+    #[oai(
+        path = "/v1/admin/accounts",
+        method = "post",
+        operation_id = "admin_create_account"
+    )]
+    async fn create(
+        &self,
+        auth: BearerAuth,
+        body: Json<CreateAccount>,
+    ) -> Result<CreateAccountResponse, ApiError> {
         self.state.caller_with(&auth, &[Role::Admin]).await?;
         if body.role == Role::Resident {
-            return Err(Error::validation("role", "invalid_role", "Cư dân tự đăng ký bằng mã SMS", "Residents sign up themselves by SMS code").into());
+            return Err(Error::validation(
+                "role",
+                "invalid_role",
+                "Cư dân tự đăng ký bằng mã SMS",
+                "Residents sign up themselves by SMS code",
+            )
+            .into());
         }
-        let (account, password) = self.state.auth.create_account(&body.phone, &body.display_name, body.role).await?;
-        Ok(CreateAccountResponse::Created(Json(AccountWithPassword { account: account.into(), one_time_password: password })))
+        let (account, password) = self
+            .state
+            .auth
+            .create_account(&body.phone, &body.display_name, body.role)
+            .await?;
+        Ok(CreateAccountResponse::Created(Json(AccountWithPassword {
+            account: account.into(),
+            one_time_password: password,
+        })))
     }
 
     /// One account
-    #[oai(path = "/v1/admin/accounts/:account_id", method = "get", operation_id = "admin_get_account")]
-    async fn get(&self, auth: BearerAuth, account_id: Path<Uuid>) -> Result<Json<AccountView>, ApiError> {
+    #[oai(
+        path = "/v1/admin/accounts/:account_id",
+        method = "get",
+        operation_id = "admin_get_account"
+    )]
+    async fn get(
+        &self,
+        auth: BearerAuth,
+        account_id: Path<Uuid>,
+    ) -> Result<Json<AccountView>, ApiError> {
         self.state.caller_with(&auth, &[Role::Admin]).await?;
         Ok(Json(self.state.auth.account(account_id.0).await?.into()))
     }
 
     /// Disable an account (ends its sessions at once)
-    #[oai(path = "/v1/admin/accounts/:account_id/disable", method = "post", operation_id = "admin_disable_account")]
-    async fn disable(&self, auth: BearerAuth, account_id: Path<Uuid>) -> Result<Json<AccountView>, ApiError> {
+    #[oai(
+        path = "/v1/admin/accounts/:account_id/disable",
+        method = "post",
+        operation_id = "admin_disable_account"
+    )]
+    async fn disable(
+        &self,
+        auth: BearerAuth,
+        account_id: Path<Uuid>,
+    ) -> Result<Json<AccountView>, ApiError> {
         let caller = self.state.caller_with(&auth, &[Role::Admin]).await?;
-        Ok(Json(self.state.auth.set_disabled(&caller, account_id.0, true).await?.into()))
+        Ok(Json(
+            self.state
+                .auth
+                .set_disabled(&caller, account_id.0, true)
+                .await?
+                .into(),
+        ))
     }
 
     /// Enable a disabled account
-    #[oai(path = "/v1/admin/accounts/:account_id/enable", method = "post", operation_id = "admin_enable_account")]
-    async fn enable(&self, auth: BearerAuth, account_id: Path<Uuid>) -> Result<Json<AccountView>, ApiError> {
+    #[oai(
+        path = "/v1/admin/accounts/:account_id/enable",
+        method = "post",
+        operation_id = "admin_enable_account"
+    )]
+    async fn enable(
+        &self,
+        auth: BearerAuth,
+        account_id: Path<Uuid>,
+    ) -> Result<Json<AccountView>, ApiError> {
         let caller = self.state.caller_with(&auth, &[Role::Admin]).await?;
-        Ok(Json(self.state.auth.set_disabled(&caller, account_id.0, false).await?.into()))
+        Ok(Json(
+            self.state
+                .auth
+                .set_disabled(&caller, account_id.0, false)
+                .await?
+                .into(),
+        ))
     }
 
     /// Issue a new one-time password
-    #[oai(path = "/v1/admin/accounts/:account_id/reset-password", method = "post", operation_id = "admin_reset_password")]
-    async fn reset_password(&self, auth: BearerAuth, account_id: Path<Uuid>) -> Result<Json<AccountWithPassword>, ApiError> {
+    #[oai(
+        path = "/v1/admin/accounts/:account_id/reset-password",
+        method = "post",
+        operation_id = "admin_reset_password"
+    )]
+    async fn reset_password(
+        &self,
+        auth: BearerAuth,
+        account_id: Path<Uuid>,
+    ) -> Result<Json<AccountWithPassword>, ApiError> {
         self.state.caller_with(&auth, &[Role::Admin]).await?;
         let (account, password) = self.state.auth.reset_password(account_id.0).await?;
-        Ok(Json(AccountWithPassword { account: account.into(), one_time_password: password }))
+        Ok(Json(AccountWithPassword {
+            account: account.into(),
+            one_time_password: password,
+        }))
     }
 }

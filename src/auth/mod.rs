@@ -10,8 +10,8 @@ pub mod tokens;
 use std::sync::Arc;
 use std::time::Duration;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use chrono::{DateTime, Utc};
 use rand::Rng;
 use uuid::Uuid;
@@ -25,7 +25,17 @@ use sms::SmsSender;
 use tokens::TokenKeys;
 
 /// Who someone is to the ward.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, poem_openapi::Enum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    poem_openapi::Enum,
+)]
 #[serde(rename_all = "lowercase")]
 #[oai(rename_all = "lowercase")]
 pub enum Role {
@@ -60,7 +70,9 @@ impl Role {
 }
 
 /// Language the person reads messages in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, poem_openapi::Enum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, poem_openapi::Enum,
+)]
 #[serde(rename_all = "lowercase")]
 #[oai(rename_all = "lowercase")]
 pub enum Language {
@@ -109,7 +121,11 @@ pub struct Caller {
 impl Caller {
     /// Allow only these roles (403 otherwise).
     pub fn require(&self, roles: &[Role]) -> Result<()> {
-        if roles.contains(&self.role) { Ok(()) } else { Err(Error::Forbidden) }
+        if roles.contains(&self.role) {
+            Ok(())
+        } else {
+            Err(Error::Forbidden)
+        }
     }
 }
 
@@ -141,16 +157,34 @@ pub struct Auth {
 }
 
 impl Auth {
-    pub fn new(db: Db, secret: Secret, sms: Arc<dyn SmsSender>, clock: Clock, settings: Arc<Settings>) -> anyhow::Result<Auth> {
+    pub fn new(
+        db: Db,
+        secret: Secret,
+        sms: Arc<dyn SmsSender>,
+        clock: Clock,
+        settings: Arc<Settings>,
+    ) -> anyhow::Result<Auth> {
         let dummy_hash = hash_password(&tokens::random_token(24))?;
-        Ok(Auth { keys: TokenKeys::new(&secret), db, secret, sms, clock, settings, dummy_hash: Arc::new(dummy_hash) })
+        Ok(Auth {
+            keys: TokenKeys::new(&secret),
+            db,
+            secret,
+            sms,
+            clock,
+            settings,
+            dummy_hash: Arc::new(dummy_hash),
+        })
     }
 
     /// Who is calling, from a bearer access token. Disabled accounts are refused even while their
     /// token is unexpired.
     pub async fn caller(&self, token: &str) -> Result<Caller> {
-        let claims = self.keys.verify(token, self.clock.now().timestamp()).ok_or(Error::Unauthorized("invalid_token"))?;
-        let account_id = Uuid::parse_str(&claims.sub).map_err(|_| Error::Unauthorized("invalid_token"))?;
+        let claims = self
+            .keys
+            .verify(token, self.clock.now().timestamp())
+            .ok_or(Error::Unauthorized("invalid_token"))?;
+        let account_id =
+            Uuid::parse_str(&claims.sub).map_err(|_| Error::Unauthorized("invalid_token"))?;
         let account = repo::account_by_id(&self.db, account_id)
             .await?
             .ok_or(Error::Unauthorized("invalid_token"))?;
@@ -158,7 +192,10 @@ impl Auth {
             return Err(Error::Unauthorized("account_disabled"));
         }
         // The role in the database wins over the one in the token (an admin may have changed it).
-        Ok(Caller { account_id, role: account.role })
+        Ok(Caller {
+            account_id,
+            role: account.role,
+        })
     }
 
     fn code_hash(&self, phone: &Phone, code: &str) -> String {
@@ -177,28 +214,52 @@ impl Auth {
         let now = self.clock.now();
         let w = repo::otp_window(&self.db, phone.as_str(), client_ip, now - HOUR).await?;
         let until = |t: Option<DateTime<Utc>>, span: chrono::Duration| {
-            t.map(|t| (t + span - now).num_seconds().max(1) as u64).unwrap_or(60)
+            t.map(|t| (t + span - now).num_seconds().max(1) as u64)
+                .unwrap_or(60)
         };
         let resend = chrono::Duration::seconds(self.settings.otp_resend_secs as i64);
         if let Some(newest) = w.newest_by_phone
             && now - newest < resend
         {
-            return Err(Error::RateLimited { code: "otp_rate_limited", retry_after: until(Some(newest), resend) });
+            return Err(Error::RateLimited {
+                code: "otp_rate_limited",
+                retry_after: until(Some(newest), resend),
+            });
         }
         if w.by_phone >= i64::from(self.settings.otp_per_phone_per_hour) {
-            return Err(Error::RateLimited { code: "otp_rate_limited", retry_after: until(w.oldest_by_phone, HOUR) });
+            return Err(Error::RateLimited {
+                code: "otp_rate_limited",
+                retry_after: until(w.oldest_by_phone, HOUR),
+            });
         }
         if w.by_ip >= i64::from(self.settings.otp_per_ip_per_hour) {
-            return Err(Error::RateLimited { code: "otp_rate_limited", retry_after: until(w.oldest_by_ip, HOUR) });
+            return Err(Error::RateLimited {
+                code: "otp_rate_limited",
+                retry_after: until(w.oldest_by_ip, HOUR),
+            });
         }
         let code = format!("{:06}", rand::rng().random_range(0..1_000_000u32));
-        let expires_at = now + chrono::Duration::from_std(OTP_TTL).unwrap_or(chrono::Duration::minutes(5));
-        repo::insert_otp(&self.db, phone.as_str(), client_ip, &self.code_hash(&phone, &code), expires_at, now).await?;
-        let body = format!("Wardline: ma xac thuc cua ban la {code}. Co hieu luc 5 phut. Khong chia se ma nay.");
-        self.sms.send(phone.as_str(), &body, now).await.map_err(|e| {
-            tracing::error!(error = ?e, "sms send failed");
-            Error::Unavailable("sms_unavailable")
-        })?;
+        let expires_at =
+            now + chrono::Duration::from_std(OTP_TTL).unwrap_or(chrono::Duration::minutes(5));
+        repo::insert_otp(
+            &self.db,
+            phone.as_str(),
+            client_ip,
+            &self.code_hash(&phone, &code),
+            expires_at,
+            now,
+        )
+        .await?;
+        let body = format!(
+            "Wardline: ma xac thuc cua ban la {code}. Co hieu luc 5 phut. Khong chia se ma nay."
+        );
+        self.sms
+            .send(phone.as_str(), &body, now)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = ?e, "sms send failed");
+                Error::Unavailable("sms_unavailable")
+            })?;
         Ok(OTP_TTL.as_secs())
     }
 
@@ -206,7 +267,12 @@ impl Auth {
     pub async fn verify_otp(&self, raw_phone: &str, code: &str) -> Result<(Session, bool)> {
         let phone = Phone::parse(raw_phone)?;
         if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(Error::validation("code", "invalid_code_format", "Mã xác thực gồm 6 chữ số", "The code has 6 digits"));
+            return Err(Error::validation(
+                "code",
+                "invalid_code_format",
+                "Mã xác thực gồm 6 chữ số",
+                "The code has 6 digits",
+            ));
         }
         let now = self.clock.now();
         let challenge = repo::live_otp(&self.db, phone.as_str(), now)
@@ -216,7 +282,10 @@ impl Auth {
             code: "otp_attempts_exceeded",
             retry_after: (challenge.expires_at - now).num_seconds().max(1) as u64,
         };
-        if challenge.attempts >= OTP_MAX_ATTEMPTS || !repo::spend_otp_attempt(&self.db, challenge.otp_challenge_id, OTP_MAX_ATTEMPTS, now).await? {
+        if challenge.attempts >= OTP_MAX_ATTEMPTS
+            || !repo::spend_otp_attempt(&self.db, challenge.otp_challenge_id, OTP_MAX_ATTEMPTS, now)
+                .await?
+        {
             return Err(exceeded());
         }
         if !tokens::constant_time_eq(&challenge.code_hash, &self.code_hash(&phone, code)) {
@@ -225,7 +294,13 @@ impl Auth {
         if !repo::consume_otp(&self.db, challenge.otp_challenge_id, now).await? {
             return Err(Error::Unauthorized("invalid_otp"));
         }
-        let new = repo::NewAccount { phone: phone.as_str(), display_name: "", role: Role::Resident, password_hash: None, password_must_change: false };
+        let new = repo::NewAccount {
+            phone: phone.as_str(),
+            display_name: "",
+            role: Role::Resident,
+            password_hash: None,
+            password_must_change: false,
+        };
         let created = repo::insert_account(&self.db, &new, now).await?.is_some();
         let account = repo::account_by_phone(&self.db, phone.as_str())
             .await?
@@ -248,10 +323,16 @@ impl Auth {
             return Err(invalid);
         };
         let now = self.clock.now();
-        let (failures, oldest) = repo::login_failures_since(&self.db, phone.as_str(), now - LOGIN_WINDOW).await?;
+        let (failures, oldest) =
+            repo::login_failures_since(&self.db, phone.as_str(), now - LOGIN_WINDOW).await?;
         if failures >= i64::from(self.settings.login_failures_per_15min) {
-            let retry_after = oldest.map(|t| (t + LOGIN_WINDOW - now).num_seconds().max(1) as u64).unwrap_or(60);
-            return Err(Error::RateLimited { code: "login_rate_limited", retry_after });
+            let retry_after = oldest
+                .map(|t| (t + LOGIN_WINDOW - now).num_seconds().max(1) as u64)
+                .unwrap_or(60);
+            return Err(Error::RateLimited {
+                code: "login_rate_limited",
+                retry_after,
+            });
         }
         let account = repo::account_by_phone(&self.db, phone.as_str()).await?;
         let hash = account
@@ -277,13 +358,28 @@ impl Auth {
         self.issue(account, Uuid::now_v7(), None).await
     }
 
-    async fn issue(&self, account: &Account, family_id: Uuid, rotating: Option<&repo::RefreshRow>) -> Result<Session> {
+    async fn issue(
+        &self,
+        account: &Account,
+        family_id: Uuid,
+        rotating: Option<&repo::RefreshRow>,
+    ) -> Result<Session> {
         let now = self.clock.now();
         let refresh_token = tokens::random_token(32);
         let expires_at = now + chrono::Duration::days(self.settings.refresh_token_ttl_days as i64);
         let hash = tokens::sha256_hex(&refresh_token);
         match rotating {
-            None => repo::insert_refresh(&self.db, family_id, account.account_id, &hash, expires_at, now).await?,
+            None => {
+                repo::insert_refresh(
+                    &self.db,
+                    family_id,
+                    account.account_id,
+                    &hash,
+                    expires_at,
+                    now,
+                )
+                .await?
+            }
             Some(old) => {
                 if !repo::rotate_refresh(&self.db, old, &hash, expires_at, now).await? {
                     repo::revoke_family(&self.db, old.family_id, now).await?;
@@ -292,8 +388,14 @@ impl Auth {
             }
         }
         let ttl = self.settings.access_token_ttl_secs;
-        let access_token = self.keys.issue(account.account_id, account.role, now.timestamp(), ttl)?;
-        Ok(Session { access_token, refresh_token, expires_in: ttl })
+        let access_token =
+            self.keys
+                .issue(account.account_id, account.role, now.timestamp(), ttl)?;
+        Ok(Session {
+            access_token,
+            refresh_token,
+            expires_in: ttl,
+        })
     }
 
     /// Trade a refresh token for a new pair. A token that was already rotated is evidence of theft:
@@ -304,7 +406,9 @@ impl Auth {
             return Err(invalid);
         }
         let now = self.clock.now();
-        let row = repo::refresh_by_hash(&self.db, &tokens::sha256_hex(refresh_token)).await?.ok_or(invalid)?;
+        let row = repo::refresh_by_hash(&self.db, &tokens::sha256_hex(refresh_token))
+            .await?
+            .ok_or(invalid)?;
         if row.revoked_at.is_some() {
             return Err(Error::Unauthorized("invalid_refresh_token"));
         }
@@ -316,7 +420,9 @@ impl Auth {
         if row.expires_at <= now {
             return Err(Error::Unauthorized("invalid_refresh_token"));
         }
-        let account = repo::account_by_id(&self.db, row.account_id).await?.ok_or(Error::Unauthorized("invalid_refresh_token"))?;
+        let account = repo::account_by_id(&self.db, row.account_id)
+            .await?
+            .ok_or(Error::Unauthorized("invalid_refresh_token"))?;
         if account.disabled_at.is_some() {
             return Err(Error::Unauthorized("account_disabled"));
         }
@@ -325,19 +431,37 @@ impl Auth {
 
     /// End the sign-in the refresh token belongs to. Unknown tokens are ignored (idempotent).
     pub async fn logout(&self, refresh_token: &str) -> Result<()> {
-        if let Some(row) = repo::refresh_by_hash(&self.db, &tokens::sha256_hex(refresh_token)).await? {
+        if let Some(row) =
+            repo::refresh_by_hash(&self.db, &tokens::sha256_hex(refresh_token)).await?
+        {
             repo::revoke_family(&self.db, row.family_id, self.clock.now()).await?;
         }
         Ok(())
     }
 
     pub async fn account(&self, id: Uuid) -> Result<Account> {
-        repo::account_by_id(&self.db, id).await?.ok_or(Error::NotFound("account_not_found"))
+        repo::account_by_id(&self.db, id)
+            .await?
+            .ok_or(Error::NotFound("account_not_found"))
     }
 
-    pub async fn update_profile(&self, caller: &Caller, display_name: Option<&str>, language: Option<Language>) -> Result<Account> {
-        let display_name = display_name.map(|n| validate_name(n, "display_name")).transpose()?;
-        repo::update_profile(&self.db, caller.account_id, display_name.as_deref(), language, self.clock.now()).await?;
+    pub async fn update_profile(
+        &self,
+        caller: &Caller,
+        display_name: Option<&str>,
+        language: Option<Language>,
+    ) -> Result<Account> {
+        let display_name = display_name
+            .map(|n| validate_name(n, "display_name"))
+            .transpose()?;
+        repo::update_profile(
+            &self.db,
+            caller.account_id,
+            display_name.as_deref(),
+            language,
+            self.clock.now(),
+        )
+        .await?;
         self.account(caller.account_id).await
     }
 
@@ -358,17 +482,35 @@ impl Auth {
     // ---- administration ----
 
     /// Create a staff, doctor or admin account with a generated one-time password.
-    pub async fn create_account(&self, raw_phone: &str, display_name: &str, role: Role) -> Result<(Account, String)> {
+    pub async fn create_account(
+        &self,
+        raw_phone: &str,
+        display_name: &str,
+        role: Role,
+    ) -> Result<(Account, String)> {
         let phone = Phone::parse(raw_phone)?;
         let name = validate_name(display_name, "display_name")?;
         let password = generate_password();
         let hash = hash_password_blocking(password.clone()).await?;
-        let new = repo::NewAccount { phone: phone.as_str(), display_name: &name, role, password_hash: Some(&hash), password_must_change: true };
-        let id = repo::insert_account(&self.db, &new, self.clock.now()).await?.ok_or(Error::Conflict("phone_taken"))?;
+        let new = repo::NewAccount {
+            phone: phone.as_str(),
+            display_name: &name,
+            role,
+            password_hash: Some(&hash),
+            password_must_change: true,
+        };
+        let id = repo::insert_account(&self.db, &new, self.clock.now())
+            .await?
+            .ok_or(Error::Conflict("phone_taken"))?;
         Ok((self.account(id).await?, password))
     }
 
-    pub async fn list_accounts(&self, role: Option<Role>, after: Option<Uuid>, limit: i64) -> Result<Vec<Account>> {
+    pub async fn list_accounts(
+        &self,
+        role: Option<Role>,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<Account>> {
         Ok(repo::list_accounts(&self.db, role, after, limit).await?)
     }
 
@@ -400,14 +542,24 @@ impl Auth {
 pub fn validate_name(raw: &str, field: &str) -> Result<String> {
     let name = raw.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(Error::validation(field, "invalid_name", "Tên phải có từ 1 đến 100 ký tự", "Must be 1 to 100 characters"));
+        return Err(Error::validation(
+            field,
+            "invalid_name",
+            "Tên phải có từ 1 đến 100 ký tự",
+            "Must be 1 to 100 characters",
+        ));
     }
     Ok(name.to_string())
 }
 
 fn validate_password(p: &str) -> Result<()> {
     if p.chars().count() < 10 || p.len() > 256 {
-        return Err(Error::validation("new_password", "weak_password", "Mật khẩu phải có từ 10 ký tự", "The password needs at least 10 characters"));
+        return Err(Error::validation(
+            "new_password",
+            "weak_password",
+            "Mật khẩu phải có từ 10 ký tự",
+            "The password needs at least 10 characters",
+        ));
     }
     Ok(())
 }
@@ -416,11 +568,14 @@ fn validate_password(p: &str) -> Result<()> {
 fn generate_password() -> String {
     const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut rng = rand::rng();
-    (0..16).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+    (0..16)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
 }
 
 fn hash_password(password: &str) -> anyhow::Result<String> {
-    let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>()).map_err(|e| anyhow::anyhow!("salt: {e}"))?;
+    let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>())
+        .map_err(|e| anyhow::anyhow!("salt: {e}"))?;
     Ok(Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map_err(|e| anyhow::anyhow!("hashing: {e}"))?
@@ -429,15 +584,21 @@ fn hash_password(password: &str) -> anyhow::Result<String> {
 
 /// argon2 is deliberately slow; keep it off the async workers.
 async fn hash_password_blocking(password: String) -> Result<String> {
-    Ok(tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(|e| anyhow::anyhow!("hash task: {e}"))??)
+    Ok(
+        tokio::task::spawn_blocking(move || hash_password(&password))
+            .await
+            .map_err(|e| anyhow::anyhow!("hash task: {e}"))??,
+    )
 }
 
 async fn verify_password(password: String, hash: String) -> Result<bool> {
     let ok = tokio::task::spawn_blocking(move || {
         PasswordHash::new(&hash)
-            .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+            .map(|parsed| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
             .unwrap_or(false)
     })
     .await

@@ -48,10 +48,10 @@ impl Phone {
         } else {
             return Err(invalid());
         };
-        if let Some(national) = international.strip_prefix("84") {
-            if !(national.len() == 9 || national.len() == 10) || national.starts_with('0') {
-                return Err(invalid());
-            }
+        if let Some(national) = international.strip_prefix("84")
+            && (!(national.len() == 9 || national.len() == 10) || national.starts_with('0'))
+        {
+            return Err(invalid());
         }
         if international.len() < 8 || international.len() > 15 || international.starts_with('0') {
             return Err(invalid());
@@ -76,16 +76,40 @@ mod tests {
 
     #[test]
     fn vietnamese_forms_normalise_to_e164() {
-        for raw in ["0912 345 678", "0912.345.678", "+84 912 345 678", "84912345678", "0084912345678", " 0912-345-678 "] {
+        for raw in [
+            "0912 345 678",
+            "0912.345.678",
+            "+84 912 345 678",
+            "84912345678",
+            "0084912345678",
+            " 0912-345-678 ",
+        ] {
             assert_eq!(Phone::parse(raw).unwrap().as_str(), "+84912345678", "{raw}");
         }
-        assert_eq!(Phone::parse("028 3829 1234").unwrap().as_str(), "+842838291234");
-        assert_eq!(Phone::parse("+1 (415) 555-2671").unwrap().as_str(), "+14155552671");
+        assert_eq!(
+            Phone::parse("028 3829 1234").unwrap().as_str(),
+            "+842838291234"
+        );
+        assert_eq!(
+            Phone::parse("+1 (415) 555-2671").unwrap().as_str(),
+            "+14155552671"
+        );
     }
 
     #[test]
     fn garbage_is_refused() {
-        for raw in ["", "abc", "0912", "09123456789012", "+84 0912 345 678", "12345", "+", "0912345678x", "+84912+345678", "١٢٣٤٥٦٧٨٩٠"] {
+        for raw in [
+            "",
+            "abc",
+            "0912",
+            "09123456789012",
+            "+84 0912 345 678",
+            "12345",
+            "+",
+            "0912345678x",
+            "+84912+345678",
+            "١٢٣٤٥٦٧٨٩٠",
+        ] {
             assert!(Phone::parse(raw).is_err(), "{raw}");
         }
     }

@@ -24,7 +24,8 @@ struct AccountRow {
 impl TryFrom<AccountRow> for Account {
     type Error = sqlx::Error;
     fn try_from(r: AccountRow) -> Result<Self, sqlx::Error> {
-        let bad = |what: &str| sqlx::Error::Decode(format!("unknown {what} in accounts row").into());
+        let bad =
+            |what: &str| sqlx::Error::Decode(format!("unknown {what} in accounts row").into());
         Ok(Account {
             account_id: r.account_id,
             phone: r.phone,
@@ -64,7 +65,12 @@ pub async fn account_by_phone(db: &Db, phone: &str) -> Result<Option<Account>, s
 }
 
 /// Accounts by role (all roles when `None`), oldest first, after the `after` cursor.
-pub async fn list_accounts(db: &Db, role: Option<Role>, after: Option<Uuid>, limit: i64) -> Result<Vec<Account>, sqlx::Error> {
+pub async fn list_accounts(
+    db: &Db,
+    role: Option<Role>,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<Account>, sqlx::Error> {
     let sql = select_accounts!(
         "WHERE ($1 IS NULL OR role = $1) AND ($2 IS NULL OR account_id > $2) ORDER BY account_id LIMIT $3"
     );
@@ -82,7 +88,11 @@ pub struct NewAccount<'a> {
 }
 
 /// Insert; `Ok(None)` when the phone already has an account.
-pub async fn insert_account(db: &Db, new: &NewAccount<'_>, now: DateTime<Utc>) -> Result<Option<Uuid>, sqlx::Error> {
+pub async fn insert_account(
+    db: &Db,
+    new: &NewAccount<'_>,
+    now: DateTime<Utc>,
+) -> Result<Option<Uuid>, sqlx::Error> {
     let id = Uuid::now_v7();
     let done = on_db!(db, pool => sqlx::query(
         "INSERT INTO accounts (account_id, phone, display_name, role, language, password_hash,
@@ -102,7 +112,13 @@ pub async fn insert_account(db: &Db, new: &NewAccount<'_>, now: DateTime<Utc>) -
     Ok((done == 1).then_some(id))
 }
 
-pub async fn update_profile(db: &Db, id: Uuid, display_name: Option<&str>, language: Option<Language>, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
+pub async fn update_profile(
+    db: &Db,
+    id: Uuid,
+    display_name: Option<&str>,
+    language: Option<Language>,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
     on_db!(db, pool => sqlx::query(
         "UPDATE accounts SET display_name = COALESCE($2, display_name), language = COALESCE($3, language),
                 updated_at = $4
@@ -117,7 +133,13 @@ pub async fn update_profile(db: &Db, id: Uuid, display_name: Option<&str>, langu
     Ok(())
 }
 
-pub async fn set_password(db: &Db, id: Uuid, hash: &str, must_change: bool, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
+pub async fn set_password(
+    db: &Db,
+    id: Uuid,
+    hash: &str,
+    must_change: bool,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
     on_db!(db, pool => sqlx::query(
         "UPDATE accounts SET password_hash = $2, password_must_change = $3, updated_at = $4 WHERE account_id = $1",
     )
@@ -131,7 +153,12 @@ pub async fn set_password(db: &Db, id: Uuid, hash: &str, must_change: bool, now:
 }
 
 /// Disable (or enable with `None`) an account; disabling also ends all its sessions.
-pub async fn set_disabled(db: &Db, id: Uuid, disabled_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Result<bool, sqlx::Error> {
+pub async fn set_disabled(
+    db: &Db,
+    id: Uuid,
+    disabled_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
     let mut tx = db.begin().await?;
     let done = on_tx!(&mut tx, conn => sqlx::query(
         "UPDATE accounts SET disabled_at = $2, updated_at = $3 WHERE account_id = $1",
@@ -166,7 +193,12 @@ pub struct OtpWindow {
     pub oldest_by_ip: Option<DateTime<Utc>>,
 }
 
-pub async fn otp_window(db: &Db, phone: &str, ip: &str, since: DateTime<Utc>) -> Result<OtpWindow, sqlx::Error> {
+pub async fn otp_window(
+    db: &Db,
+    phone: &str,
+    ip: &str,
+    since: DateTime<Utc>,
+) -> Result<OtpWindow, sqlx::Error> {
     let (by_phone, oldest_by_phone, newest_by_phone) = on_db!(db, pool => sqlx::query_as::<_, (i64, Option<DateTime<Utc>>, Option<DateTime<Utc>>)>(
         "SELECT COUNT(*), MIN(created_at), MAX(created_at) FROM otp_challenges WHERE phone = $1 AND created_at > $2",
     )
@@ -181,10 +213,23 @@ pub async fn otp_window(db: &Db, phone: &str, ip: &str, since: DateTime<Utc>) ->
     .bind(since)
     .fetch_one(pool)
     .await)?;
-    Ok(OtpWindow { by_phone, by_ip, oldest_by_phone, newest_by_phone, oldest_by_ip })
+    Ok(OtpWindow {
+        by_phone,
+        by_ip,
+        oldest_by_phone,
+        newest_by_phone,
+        oldest_by_ip,
+    })
 }
 
-pub async fn insert_otp(db: &Db, phone: &str, ip: &str, code_hash: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
+pub async fn insert_otp(
+    db: &Db,
+    phone: &str,
+    ip: &str,
+    code_hash: &str,
+    expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
     on_db!(db, pool => sqlx::query(
         "INSERT INTO otp_challenges (otp_challenge_id, phone, client_ip, code_hash, attempts, expires_at, created_at, updated_at)
          VALUES ($1, $2, $3, $4, 0, $5, $6, $6)",
@@ -209,7 +254,11 @@ pub struct OtpChallenge {
 }
 
 /// The newest live (unexpired, unused) code for the phone.
-pub async fn live_otp(db: &Db, phone: &str, now: DateTime<Utc>) -> Result<Option<OtpChallenge>, sqlx::Error> {
+pub async fn live_otp(
+    db: &Db,
+    phone: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<OtpChallenge>, sqlx::Error> {
     on_db!(db, pool => sqlx::query_as::<_, OtpChallenge>(
         "SELECT otp_challenge_id, code_hash, attempts, expires_at FROM otp_challenges
          WHERE phone = $1 AND consumed_at IS NULL AND expires_at > $2
@@ -222,7 +271,12 @@ pub async fn live_otp(db: &Db, phone: &str, now: DateTime<Utc>) -> Result<Option
 }
 
 /// Count one attempt; false when the attempts were used up (by this or a concurrent request).
-pub async fn spend_otp_attempt(db: &Db, id: Uuid, max: i32, now: DateTime<Utc>) -> Result<bool, sqlx::Error> {
+pub async fn spend_otp_attempt(
+    db: &Db,
+    id: Uuid,
+    max: i32,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
     let done = on_db!(db, pool => sqlx::query(
         "UPDATE otp_challenges SET attempts = attempts + 1, updated_at = $3
          WHERE otp_challenge_id = $1 AND attempts < $2 AND consumed_at IS NULL",
@@ -249,7 +303,11 @@ pub async fn consume_otp(db: &Db, id: Uuid, now: DateTime<Utc>) -> Result<bool, 
 
 // ---- password sign-in failures ----
 
-pub async fn login_failures_since(db: &Db, phone: &str, since: DateTime<Utc>) -> Result<(i64, Option<DateTime<Utc>>), sqlx::Error> {
+pub async fn login_failures_since(
+    db: &Db,
+    phone: &str,
+    since: DateTime<Utc>,
+) -> Result<(i64, Option<DateTime<Utc>>), sqlx::Error> {
     on_db!(db, pool => sqlx::query_as::<_, (i64, Option<DateTime<Utc>>)>(
         "SELECT COUNT(*), MIN(created_at) FROM login_failures WHERE phone = $1 AND created_at > $2",
     )
@@ -259,7 +317,12 @@ pub async fn login_failures_since(db: &Db, phone: &str, since: DateTime<Utc>) ->
     .await)
 }
 
-pub async fn record_login_failure(db: &Db, phone: &str, ip: &str, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
+pub async fn record_login_failure(
+    db: &Db,
+    phone: &str,
+    ip: &str,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
     on_db!(db, pool => sqlx::query(
         "INSERT INTO login_failures (login_failure_id, phone, client_ip, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)",
     )
@@ -274,13 +337,27 @@ pub async fn record_login_failure(db: &Db, phone: &str, ip: &str, now: DateTime<
 
 // ---- refresh tokens ----
 
-pub async fn insert_refresh(db: &Db, family_id: Uuid, account_id: Uuid, token_hash: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
+pub async fn insert_refresh(
+    db: &Db,
+    family_id: Uuid,
+    account_id: Uuid,
+    token_hash: &str,
+    expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
     insert_refresh_tx(&mut tx, family_id, account_id, token_hash, expires_at, now).await?;
     tx.commit().await
 }
 
-async fn insert_refresh_tx(tx: &mut Tx, family_id: Uuid, account_id: Uuid, token_hash: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
+async fn insert_refresh_tx(
+    tx: &mut Tx,
+    family_id: Uuid,
+    account_id: Uuid,
+    token_hash: &str,
+    expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
     on_tx!(tx, conn => sqlx::query(
         "INSERT INTO refresh_tokens (refresh_token_id, family_id, account_id, token_hash, expires_at, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $6)",
@@ -318,7 +395,13 @@ pub async fn refresh_by_hash(db: &Db, token_hash: &str) -> Result<Option<Refresh
 
 /// Rotate `old` into a new token of the same family, atomically. False when `old` was rotated or
 /// revoked meanwhile (a concurrent refresh won): the caller treats that as reuse.
-pub async fn rotate_refresh(db: &Db, old: &RefreshRow, new_hash: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<bool, sqlx::Error> {
+pub async fn rotate_refresh(
+    db: &Db,
+    old: &RefreshRow,
+    new_hash: &str,
+    expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
     let mut tx = db.begin().await?;
     let done = on_tx!(&mut tx, conn => sqlx::query(
         "UPDATE refresh_tokens SET rotated_at = $2, updated_at = $2
@@ -331,12 +414,24 @@ pub async fn rotate_refresh(db: &Db, old: &RefreshRow, new_hash: &str, expires_a
     if done != 1 {
         return Ok(false);
     }
-    insert_refresh_tx(&mut tx, old.family_id, old.account_id, new_hash, expires_at, now).await?;
+    insert_refresh_tx(
+        &mut tx,
+        old.family_id,
+        old.account_id,
+        new_hash,
+        expires_at,
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(true)
 }
 
-pub async fn revoke_family(db: &Db, family_id: Uuid, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
+pub async fn revoke_family(
+    db: &Db,
+    family_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
     on_db!(db, pool => sqlx::query(
         "UPDATE refresh_tokens SET revoked_at = $2, updated_at = $2 WHERE family_id = $1 AND revoked_at IS NULL",
     )

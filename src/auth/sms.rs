@@ -70,12 +70,19 @@ impl WebhookSender {
 #[async_trait::async_trait]
 impl SmsSender for WebhookSender {
     async fn send(&self, phone: &str, body: &str, _now: DateTime<Utc>) -> anyhow::Result<()> {
-        let mut req = self.client.post(&self.url).json(&serde_json::json!({ "to": phone, "body": body }));
+        let mut req = self
+            .client
+            .post(&self.url)
+            .json(&serde_json::json!({ "to": phone, "body": body }));
         if let Some(token) = &self.token {
             req = req.bearer_auth(token.expose());
         }
         let resp = req.send().await.context("calling the SMS gateway")?;
-        anyhow::ensure!(resp.status().is_success(), "SMS gateway answered {}", resp.status());
+        anyhow::ensure!(
+            resp.status().is_success(),
+            "SMS gateway answered {}",
+            resp.status()
+        );
         Ok(())
     }
 }

@@ -55,7 +55,13 @@ impl TokenKeys {
         }
     }
 
-    pub fn issue(&self, account_id: Uuid, role: Role, now: i64, ttl_secs: u64) -> anyhow::Result<String> {
+    pub fn issue(
+        &self,
+        account_id: Uuid,
+        role: Role,
+        now: i64,
+        ttl_secs: u64,
+    ) -> anyhow::Result<String> {
         let claims = Claims {
             iss: ISSUER.into(),
             aud: ACCESS_AUDIENCE.into(),
@@ -66,13 +72,19 @@ impl TokenKeys {
             nbf: now,
             exp: now + ttl_secs as i64,
         };
-        Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?)
+        Ok(jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &self.encoding,
+        )?)
     }
 
     /// Checks signature, algorithm, issuer, audience, and `exp`/`nbf` against `now` with a small
     /// leeway for clocks that differ between instances.
     pub fn verify(&self, token: &str, now: i64) -> Option<Claims> {
-        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok()?.claims;
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .ok()?
+            .claims;
         let leeway = LEEWAY_SECS as i64;
         (claims.nbf <= now + leeway && now < claims.exp + leeway).then_some(claims)
     }
@@ -133,7 +145,11 @@ mod tests {
         assert!(keys().verify(&t, now).is_none());
         // Signed with another key.
         let other = TokenKeys::new(&Secret::new("x".repeat(40)));
-        assert!(keys().verify(&other.issue(id, Role::Admin, now, 900).unwrap(), now).is_none());
+        assert!(
+            keys()
+                .verify(&other.issue(id, Role::Admin, now, 900).unwrap(), now)
+                .is_none()
+        );
         // alg: none, unsigned.
         let header = B64.encode(br#"{"alg":"none","typ":"JWT"}"#);
         let body = B64.encode(
@@ -142,7 +158,12 @@ mod tests {
         assert!(keys().verify(&format!("{header}.{body}."), now).is_none());
         // Right key, wrong audience.
         let claims = serde_json::json!({"iss":ISSUER,"aud":"wardline:other","sub":id.to_string(),"role":"admin","jti":"x","iat":now,"nbf":now,"exp":now+900});
-        let t = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret("s".repeat(40).as_bytes())).unwrap();
+        let t = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret("s".repeat(40).as_bytes()),
+        )
+        .unwrap();
         assert!(keys().verify(&t, now).is_none());
         // Not yet valid.
         let t = keys().issue(id, Role::Admin, now + 3600, 900).unwrap();

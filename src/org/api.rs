@@ -24,7 +24,13 @@ struct UnitView {
 
 impl From<Unit> for UnitView {
     fn from(u: Unit) -> Self {
-        UnitView { id: u.unit_id, name: u.name, kind: u.kind, members: u.members, created_at: u.created_at }
+        UnitView {
+            id: u.unit_id,
+            name: u.name,
+            kind: u.kind,
+            members: u.members,
+            created_at: u.created_at,
+        }
     }
 }
 
@@ -47,7 +53,13 @@ struct StationView {
 
 impl From<Station> for StationView {
     fn from(s: Station) -> Self {
-        StationView { id: s.station_id, name: s.name, address: s.address, doctors: s.doctors, created_at: s.created_at }
+        StationView {
+            id: s.station_id,
+            name: s.name,
+            address: s.address,
+            doctors: s.doctors,
+            created_at: s.created_at,
+        }
     }
 }
 
@@ -89,29 +101,75 @@ impl OrgApi {
     /// Ward units and their staff (staff, admins)
     #[oai(path = "/v1/units", method = "get", operation_id = "units_list")]
     async fn list_units(&self, auth: BearerAuth) -> Result<Json<Vec<UnitView>>, ApiError> {
-        self.state.caller_with(&auth, &[Role::Staff, Role::Admin]).await?;
-        Ok(Json(org::list_units(&self.state.db).await?.into_iter().map(Into::into).collect()))
+        self.state
+            .caller_with(&auth, &[Role::Staff, Role::Admin])
+            .await?;
+        Ok(Json(
+            org::list_units(&self.state.db)
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+        ))
     }
 
     /// Create a ward unit (admins)
-    #[oai(path = "/v1/admin/units", method = "post", operation_id = "admin_create_unit")]
-    async fn create_unit(&self, auth: BearerAuth, body: Json<NewUnit>) -> Result<UnitCreated, ApiError> {
+    #[oai(
+        path = "/v1/admin/units",
+        method = "post",
+        operation_id = "admin_create_unit"
+    )]
+    async fn create_unit(
+        &self,
+        auth: BearerAuth,
+        body: Json<NewUnit>,
+    ) -> Result<UnitCreated, ApiError> {
         self.state.caller_with(&auth, &[Role::Admin]).await?;
-        let unit = org::create_unit(&self.state.db, &body.name, body.kind, self.state.clock.now()).await?;
+        let unit = org::create_unit(
+            &self.state.db,
+            &body.name,
+            body.kind,
+            self.state.clock.now(),
+        )
+        .await?;
         Ok(UnitCreated::Created(Json(unit.into())))
     }
 
     /// Put a staff account in a unit (admins)
-    #[oai(path = "/v1/admin/units/:unit_id/members/:account_id", method = "put", operation_id = "admin_add_unit_member")]
-    async fn add_member(&self, auth: BearerAuth, unit_id: Path<Uuid>, account_id: Path<Uuid>) -> Result<Done, ApiError> {
+    #[oai(
+        path = "/v1/admin/units/:unit_id/members/:account_id",
+        method = "put",
+        operation_id = "admin_add_unit_member"
+    )]
+    async fn add_member(
+        &self,
+        auth: BearerAuth,
+        unit_id: Path<Uuid>,
+        account_id: Path<Uuid>,
+    ) -> Result<Done, ApiError> {
         self.state.caller_with(&auth, &[Role::Admin]).await?;
-        org::add_unit_member(&self.state.db, unit_id.0, account_id.0, self.state.clock.now()).await?;
+        org::add_unit_member(
+            &self.state.db,
+            unit_id.0,
+            account_id.0,
+            self.state.clock.now(),
+        )
+        .await?;
         Ok(Done::Done)
     }
 
     /// Take a staff account out of a unit (admins)
-    #[oai(path = "/v1/admin/units/:unit_id/members/:account_id", method = "delete", operation_id = "admin_remove_unit_member")]
-    async fn remove_member(&self, auth: BearerAuth, unit_id: Path<Uuid>, account_id: Path<Uuid>) -> Result<Done, ApiError> {
+    #[oai(
+        path = "/v1/admin/units/:unit_id/members/:account_id",
+        method = "delete",
+        operation_id = "admin_remove_unit_member"
+    )]
+    async fn remove_member(
+        &self,
+        auth: BearerAuth,
+        unit_id: Path<Uuid>,
+        account_id: Path<Uuid>,
+    ) -> Result<Done, ApiError> {
         self.state.caller_with(&auth, &[Role::Admin]).await?;
         org::remove_unit_member(&self.state.db, unit_id.0, account_id.0).await?;
         Ok(Done::Done)
@@ -121,7 +179,11 @@ impl OrgApi {
     #[oai(path = "/v1/stations", method = "get", operation_id = "stations_list")]
     async fn list_stations(&self, auth: BearerAuth) -> Result<Json<Vec<StationView>>, ApiError> {
         let caller = self.state.caller(&auth).await?;
-        let mut stations: Vec<StationView> = org::list_stations(&self.state.db).await?.into_iter().map(Into::into).collect();
+        let mut stations: Vec<StationView> = org::list_stations(&self.state.db)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect();
         if caller.role == Role::Resident {
             // Residents need the station, not the staffing roster.
             stations.iter_mut().for_each(|s| s.doctors.clear());
@@ -130,24 +192,62 @@ impl OrgApi {
     }
 
     /// Create a health station (admins)
-    #[oai(path = "/v1/admin/stations", method = "post", operation_id = "admin_create_station")]
-    async fn create_station(&self, auth: BearerAuth, body: Json<NewStation>) -> Result<StationCreated, ApiError> {
+    #[oai(
+        path = "/v1/admin/stations",
+        method = "post",
+        operation_id = "admin_create_station"
+    )]
+    async fn create_station(
+        &self,
+        auth: BearerAuth,
+        body: Json<NewStation>,
+    ) -> Result<StationCreated, ApiError> {
         self.state.caller_with(&auth, &[Role::Admin]).await?;
-        let station = org::create_station(&self.state.db, &body.name, &body.address, self.state.clock.now()).await?;
+        let station = org::create_station(
+            &self.state.db,
+            &body.name,
+            &body.address,
+            self.state.clock.now(),
+        )
+        .await?;
         Ok(StationCreated::Created(Json(station.into())))
     }
 
     /// Put a doctor in a station (admins)
-    #[oai(path = "/v1/admin/stations/:station_id/doctors/:account_id", method = "put", operation_id = "admin_add_station_doctor")]
-    async fn add_doctor(&self, auth: BearerAuth, station_id: Path<Uuid>, account_id: Path<Uuid>) -> Result<Done, ApiError> {
+    #[oai(
+        path = "/v1/admin/stations/:station_id/doctors/:account_id",
+        method = "put",
+        operation_id = "admin_add_station_doctor"
+    )]
+    async fn add_doctor(
+        &self,
+        auth: BearerAuth,
+        station_id: Path<Uuid>,
+        account_id: Path<Uuid>,
+    ) -> Result<Done, ApiError> {
         self.state.caller_with(&auth, &[Role::Admin]).await?;
-        org::add_station_doctor(&self.state.db, station_id.0, account_id.0, self.state.clock.now()).await?;
+        org::add_station_doctor(
+            &self.state.db,
+            station_id.0,
+            account_id.0,
+            self.state.clock.now(),
+        )
+        .await?;
         Ok(Done::Done)
     }
 
     /// Take a doctor out of a station (admins)
-    #[oai(path = "/v1/admin/stations/:station_id/doctors/:account_id", method = "delete", operation_id = "admin_remove_station_doctor")]
-    async fn remove_doctor(&self, auth: BearerAuth, station_id: Path<Uuid>, account_id: Path<Uuid>) -> Result<Done, ApiError> {
+    #[oai(
+        path = "/v1/admin/stations/:station_id/doctors/:account_id",
+        method = "delete",
+        operation_id = "admin_remove_station_doctor"
+    )]
+    async fn remove_doctor(
+        &self,
+        auth: BearerAuth,
+        station_id: Path<Uuid>,
+        account_id: Path<Uuid>,
+    ) -> Result<Done, ApiError> {
         self.state.caller_with(&auth, &[Role::Admin]).await?;
         org::remove_station_doctor(&self.state.db, station_id.0, account_id.0).await?;
         Ok(Done::Done)

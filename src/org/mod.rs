@@ -8,8 +8,8 @@ use uuid::Uuid;
 
 use crate::auth::{Role, repo as accounts};
 use crate::error::{Error, Result};
-use crate::store::{Db, is_unique_violation};
 use crate::on_db;
+use crate::store::{Db, is_unique_violation};
 
 /// What kind of unit (*đơn vị*).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, poem_openapi::Enum)]
@@ -72,10 +72,18 @@ pub async fn create_unit(db: &Db, name: &str, kind: UnitKind, now: DateTime<Utc>
     .execute(pool)
     .await.map(|r| r.rows_affected()));
     match res {
-        Err(e) if is_unique_violation(&e, "units_name_key", "units.name") => Err(Error::Conflict("unit_name_taken")),
+        Err(e) if is_unique_violation(&e, "units_name_key", "units.name") => {
+            Err(Error::Conflict("unit_name_taken"))
+        }
         other => {
             other?;
-            Ok(Unit { unit_id: id, name, kind, members: vec![], created_at: now })
+            Ok(Unit {
+                unit_id: id,
+                name,
+                kind,
+                members: vec![],
+                created_at: now,
+            })
         }
     }
 }
@@ -93,15 +101,31 @@ pub async fn list_units(db: &Db) -> Result<Vec<Unit>> {
     .await)?;
     rows.into_iter()
         .map(|(unit_id, name, kind, created_at)| {
-            let kind = UnitKind::parse(&kind).ok_or_else(|| anyhow::anyhow!("unknown unit kind {kind}"))?;
-            let members = members.iter().filter(|(u, _)| *u == unit_id).map(|(_, a)| *a).collect();
-            Ok(Unit { unit_id, name, kind, members, created_at })
+            let kind = UnitKind::parse(&kind)
+                .ok_or_else(|| anyhow::anyhow!("unknown unit kind {kind}"))?;
+            let members = members
+                .iter()
+                .filter(|(u, _)| *u == unit_id)
+                .map(|(_, a)| *a)
+                .collect();
+            Ok(Unit {
+                unit_id,
+                name,
+                kind,
+                members,
+                created_at,
+            })
         })
         .collect()
 }
 
 /// Put a staff account in a unit (idempotent).
-pub async fn add_unit_member(db: &Db, unit_id: Uuid, account_id: Uuid, now: DateTime<Utc>) -> Result<()> {
+pub async fn add_unit_member(
+    db: &Db,
+    unit_id: Uuid,
+    account_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<()> {
     require_role(db, account_id, Role::Staff).await?;
     let exists = on_db!(db, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM units WHERE unit_id = $1")
         .bind(unit_id).fetch_one(pool).await)?;
@@ -126,11 +150,21 @@ pub async fn remove_unit_member(db: &Db, unit_id: Uuid, account_id: Uuid) -> Res
     Ok(())
 }
 
-pub async fn create_station(db: &Db, name: &str, address: &str, now: DateTime<Utc>) -> Result<Station> {
+pub async fn create_station(
+    db: &Db,
+    name: &str,
+    address: &str,
+    now: DateTime<Utc>,
+) -> Result<Station> {
     let name = crate::auth::validate_name(name, "name")?;
     let address = address.trim().to_string();
     if address.chars().count() > 300 || address.chars().any(char::is_control) {
-        return Err(Error::validation("address", "invalid_address", "Địa chỉ tối đa 300 ký tự", "Address up to 300 characters"));
+        return Err(Error::validation(
+            "address",
+            "invalid_address",
+            "Địa chỉ tối đa 300 ký tự",
+            "Address up to 300 characters",
+        ));
     }
     let id = Uuid::now_v7();
     let res = on_db!(db, pool => sqlx::query(
@@ -143,10 +177,18 @@ pub async fn create_station(db: &Db, name: &str, address: &str, now: DateTime<Ut
     .execute(pool)
     .await.map(|r| r.rows_affected()));
     match res {
-        Err(e) if is_unique_violation(&e, "stations_name_key", "stations.name") => Err(Error::Conflict("station_name_taken")),
+        Err(e) if is_unique_violation(&e, "stations_name_key", "stations.name") => {
+            Err(Error::Conflict("station_name_taken"))
+        }
         other => {
             other?;
-            Ok(Station { station_id: id, name, address, doctors: vec![], created_at: now })
+            Ok(Station {
+                station_id: id,
+                name,
+                address,
+                doctors: vec![],
+                created_at: now,
+            })
         }
     }
 }
@@ -165,14 +207,29 @@ pub async fn list_stations(db: &Db) -> Result<Vec<Station>> {
     Ok(rows
         .into_iter()
         .map(|(station_id, name, address, created_at)| {
-            let doctors = doctors.iter().filter(|(s, _)| *s == station_id).map(|(_, a)| *a).collect();
-            Station { station_id, name, address, doctors, created_at }
+            let doctors = doctors
+                .iter()
+                .filter(|(s, _)| *s == station_id)
+                .map(|(_, a)| *a)
+                .collect();
+            Station {
+                station_id,
+                name,
+                address,
+                doctors,
+                created_at,
+            }
         })
         .collect())
 }
 
 /// Put a doctor in a station (idempotent).
-pub async fn add_station_doctor(db: &Db, station_id: Uuid, account_id: Uuid, now: DateTime<Utc>) -> Result<()> {
+pub async fn add_station_doctor(
+    db: &Db,
+    station_id: Uuid,
+    account_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<()> {
     require_role(db, account_id, Role::Doctor).await?;
     let exists = on_db!(db, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM stations WHERE station_id = $1")
         .bind(station_id).fetch_one(pool).await)?;
@@ -198,7 +255,9 @@ pub async fn remove_station_doctor(db: &Db, station_id: Uuid, account_id: Uuid) 
 }
 
 async fn require_role(db: &Db, account_id: Uuid, role: Role) -> Result<()> {
-    let account = accounts::account_by_id(db, account_id).await?.ok_or(Error::NotFound("account_not_found"))?;
+    let account = accounts::account_by_id(db, account_id)
+        .await?
+        .ok_or(Error::NotFound("account_not_found"))?;
     if account.role != role {
         return Err(Error::Conflict("wrong_role"));
     }

@@ -99,7 +99,10 @@ impl Db {
                 .with_context(|| format!("connecting to {}", crate::config::redact_url(url)))?;
             Ok(Db::Postgres(pool))
         } else {
-            anyhow::bail!("unsupported database URL (use sqlite:// or postgres://): {}", crate::config::redact_url(url))
+            anyhow::bail!(
+                "unsupported database URL (use sqlite:// or postgres://): {}",
+                crate::config::redact_url(url)
+            )
         }
     }
 
@@ -161,7 +164,9 @@ pub fn is_unavailable(err: &sqlx::Error) -> bool {
 /// Whether the error is a violation of the named unique constraint (or, on SQLite, which does not
 /// name constraints, of a unique index over `column`).
 pub fn is_unique_violation(err: &sqlx::Error, pg_constraint: &str, sqlite_column: &str) -> bool {
-    let sqlx::Error::Database(db) = err else { return false };
+    let sqlx::Error::Database(db) = err else {
+        return false;
+    };
     if !db.is_unique_violation() {
         return false;
     }

@@ -11,8 +11,16 @@ const BIN: &str = env!("CARGO_BIN_EXE_wardline");
 
 #[test]
 fn the_checked_in_spec_is_current() {
-    let out = Command::new(BIN).args(["openapi", "--format", "yaml"]).env("WARDLINE_DATABASE_URL", "postgres://nowhere.invalid/db").output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(BIN)
+        .args(["openapi", "--format", "yaml"])
+        .env("WARDLINE_DATABASE_URL", "postgres://nowhere.invalid/db")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let generated = String::from_utf8(out.stdout).unwrap();
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/wardline.yaml");
     let checked_in = std::fs::read_to_string(path).unwrap_or_default();
@@ -32,7 +40,10 @@ fn the_checked_in_spec_is_current() {
             checked_in.lines().count()
         );
     }
-    let json_out = Command::new(BIN).args(["openapi", "--format", "json"]).output().unwrap();
+    let json_out = Command::new(BIN)
+        .args(["openapi", "--format", "json"])
+        .output()
+        .unwrap();
     let spec: serde_json::Value = serde_json::from_slice(&json_out.stdout).unwrap();
     // Every operation documents its problems and has an id.
     for (path, item) in spec["paths"].as_object().unwrap() {
@@ -40,7 +51,10 @@ fn the_checked_in_spec_is_current() {
             assert!(op["operationId"].is_string(), "{method} {path}");
             for status in ["400", "401", "403", "404", "422", "429", "500", "503"] {
                 let content = &op["responses"][status]["content"];
-                assert!(content["application/problem+json"].is_object(), "{method} {path} lacks a {status} problem");
+                assert!(
+                    content["application/problem+json"].is_object(),
+                    "{method} {path} lacks a {status} problem"
+                );
             }
         }
     }
@@ -51,23 +65,41 @@ fn the_checked_in_spec_is_current() {
 fn config_prints_effective_settings_without_secrets() {
     let out = Command::new(BIN)
         .arg("config")
-        .env("WARDLINE_JWT_SECRET", "an-operator-secret-that-is-long-enough-to-pass")
-        .env("WARDLINE_DATABASE_URL", "postgres://wardline:hunter2@db:5432/wardline")
+        .env(
+            "WARDLINE_JWT_SECRET",
+            "an-operator-secret-that-is-long-enough-to-pass",
+        )
+        .env(
+            "WARDLINE_DATABASE_URL",
+            "postgres://wardline:hunter2@db:5432/wardline",
+        )
         .env("WARDLINE_LISTEN", "0.0.0.0:9999")
         .output()
         .unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("listen = \"0.0.0.0:9999\""), "{text}");
-    assert!(!text.contains("hunter2") && !text.contains("operator-secret"), "{text}");
-    let bad = Command::new(BIN).arg("config").env("WARDLINE_MAX_BODY_BYTES", "lots").output().unwrap();
+    assert!(
+        !text.contains("hunter2") && !text.contains("operator-secret"),
+        "{text}"
+    );
+    let bad = Command::new(BIN)
+        .arg("config")
+        .env("WARDLINE_MAX_BODY_BYTES", "lots")
+        .output()
+        .unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("WARDLINE_MAX_BODY_BYTES"));
 }
 
 #[test]
 fn postgres_without_a_shared_secret_refuses_to_start() {
-    let out = Command::new(BIN).arg("serve").env("WARDLINE_DATABASE_URL", "postgres://127.0.0.1:1/none").env_remove("WARDLINE_JWT_SECRET").output().unwrap();
+    let out = Command::new(BIN)
+        .arg("serve")
+        .env("WARDLINE_DATABASE_URL", "postgres://127.0.0.1:1/none")
+        .env_remove("WARDLINE_JWT_SECRET")
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("WARDLINE_JWT_SECRET"));
 }
@@ -79,21 +111,64 @@ async fn embedded_first_run_admin_bootstrap_and_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let run = |args: &[&str]| {
-        Command::new(BIN).args(args).env("WARDLINE_DATA_DIR", &data).env_remove("WARDLINE_DATABASE_URL").env_remove("WARDLINE_STORAGE_URL").env_remove("WARDLINE_JWT_SECRET").output().unwrap()
+        Command::new(BIN)
+            .args(args)
+            .env("WARDLINE_DATA_DIR", &data)
+            .env_remove("WARDLINE_DATABASE_URL")
+            .env_remove("WARDLINE_STORAGE_URL")
+            .env_remove("WARDLINE_JWT_SECRET")
+            .output()
+            .unwrap()
     };
-    let out = run(&["admin", "create-user", "--role", "admin", "--phone", "0988 000 111", "--name", "Quản trị"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&[
+        "admin",
+        "create-user",
+        "--role",
+        "admin",
+        "--phone",
+        "0988 000 111",
+        "--name",
+        "Quản trị",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
     let password = stdout.lines().last().unwrap().trim().to_string();
     assert_eq!(password.len(), 16, "{stdout}");
-    let again = run(&["admin", "create-user", "--role", "staff", "--phone", "0988000111", "--name", "X"]);
+    let again = run(&[
+        "admin",
+        "create-user",
+        "--role",
+        "staff",
+        "--phone",
+        "0988000111",
+        "--name",
+        "X",
+    ]);
     assert!(!again.status.success(), "duplicate phone is refused");
-    let bad = run(&["admin", "create-user", "--role", "staff", "--phone", "garbage", "--name", "X"]);
+    let bad = run(&[
+        "admin",
+        "create-user",
+        "--role",
+        "staff",
+        "--phone",
+        "garbage",
+        "--name",
+        "X",
+    ]);
     assert!(!bad.status.success());
 
     let (mut child, base) = serve(&data);
     let client = reqwest::Client::new();
-    let login = client.post(format!("{base}/v1/auth/login")).json(&json!({ "phone": "+84988000111", "password": password })).send().await.unwrap();
+    let login = client
+        .post(format!("{base}/v1/auth/login"))
+        .json(&json!({ "phone": "+84988000111", "password": password }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(login.status(), StatusCode::OK);
     let tokens: serde_json::Value = login.json().await.unwrap();
     let token = tokens["access_token"].as_str().unwrap().to_string();
@@ -109,9 +184,18 @@ async fn embedded_first_run_admin_bootstrap_and_sigterm() {
 
     // Restart: same secret from the data dir, so the token still works.
     let (mut child, base) = serve(&data);
-    let me = client.get(format!("{base}/v1/me")).bearer_auth(&token).send().await.unwrap();
+    let me = client
+        .get(format!("{base}/v1/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(me.status(), StatusCode::OK);
-    assert!(data.join("wardline.db").exists() && data.join("objects").is_dir() && data.join("jwt_secret").exists());
+    assert!(
+        data.join("wardline.db").exists()
+            && data.join("objects").is_dir()
+            && data.join("jwt_secret").exists()
+    );
     stop(&mut child);
 }
 
@@ -140,20 +224,31 @@ fn serve(data: &std::path::Path) -> (std::process::Child, String) {
             }
         }
     });
-    let addr = rx.recv_timeout(Duration::from_secs(30)).expect("server announced its address");
+    let addr = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("server announced its address");
     (child, format!("http://{addr}"))
 }
 
 fn stop(child: &mut std::process::Child) {
     let pid = child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let started = Instant::now();
     loop {
         if let Some(status) = child.try_wait().unwrap() {
             assert!(status.success(), "clean exit on SIGTERM: {status:?}");
             return;
         }
-        assert!(started.elapsed() < Duration::from_secs(15), "did not stop on SIGTERM");
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "did not stop on SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -26,7 +26,9 @@ pub fn backend() -> String {
 }
 
 fn require(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name} must be set for WARDLINE_TEST_BACKEND=postgres (run scripts/test-all)"))
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} must be set for WARDLINE_TEST_BACKEND=postgres (run scripts/test-all)")
+    })
 }
 
 static CRYPTO: Once = Once::new();
@@ -47,19 +49,29 @@ pub async fn test_settings(dir: &std::path::Path) -> Settings {
     if backend() == "postgres" {
         let admin_url = require("WARDLINE_TEST_POSTGRES_URL");
         let name = format!("wl_test_{}", Uuid::new_v4().simple());
-        let admin = wardline::store::Db::connect(&admin_url, 1).await.expect("connect to PostgreSQL");
+        let admin = wardline::store::Db::connect(&admin_url, 1)
+            .await
+            .expect("connect to PostgreSQL");
         if let wardline::store::Db::Postgres(pool) = &admin {
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(pool).await.expect("create test database");
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(pool)
+                .await
+                .expect("create test database");
         }
         admin.close().await;
         let mut url = url::Url::parse(&admin_url).expect("postgres url");
         url.set_path(&name);
         settings.database_url = Some(Secret::new(url.to_string()));
-        settings.storage_url = Some(format!("s3://{}/t-{}", require("WARDLINE_TEST_S3_BUCKET"), Uuid::new_v4().simple()));
+        settings.storage_url = Some(format!(
+            "s3://{}/t-{}",
+            require("WARDLINE_TEST_S3_BUCKET"),
+            Uuid::new_v4().simple()
+        ));
         settings.s3_endpoint = Some(require("WARDLINE_TEST_S3_ENDPOINT"));
         settings.s3_access_key_id = Some(require("WARDLINE_TEST_S3_ACCESS_KEY"));
         settings.s3_secret_access_key = Some(Secret::new(require("WARDLINE_TEST_S3_SECRET_KEY")));
-        settings.s3_region = std::env::var("WARDLINE_TEST_S3_REGION").unwrap_or_else(|_| "us-east-1".into());
+        settings.s3_region =
+            std::env::var("WARDLINE_TEST_S3_REGION").unwrap_or_else(|_| "us-east-1".into());
         settings.s3_path_style = true;
     } else {
         assert!(
@@ -87,7 +99,14 @@ impl TestApp {
         let handle = tokio::spawn(server.run_until(async move {
             let _ = rx.await;
         }));
-        TestApp { base, client: Client::new(), state, _dir: dir, stop: Some(tx), server: Some(handle) }
+        TestApp {
+            base,
+            client: Client::new(),
+            state,
+            _dir: dir,
+            stop: Some(tx),
+            server: Some(handle),
+        }
     }
 
     pub async fn stop(mut self) {
@@ -104,7 +123,13 @@ impl TestApp {
     }
 
     /// Send JSON (or nothing) with an optional bearer token; returns status, headers and JSON body.
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Resp {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
         let mut req = self.client.request(method, self.url(path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -125,7 +150,9 @@ impl TestApp {
 
     /// The last code texted to `phone` (from the embedded SMS outbox).
     pub async fn last_code(&self, phone_e164: &str) -> String {
-        let bodies = wardline::auth::sms::outbox_for(&self.state.db, phone_e164, 1).await.expect("outbox");
+        let bodies = wardline::auth::sms::outbox_for(&self.state.db, phone_e164, 1)
+            .await
+            .expect("outbox");
         let body = bodies.first().expect("a message was sent");
         body.split(|c: char| !c.is_ascii_digit())
             .find(|w| w.len() == 6)
@@ -135,11 +162,21 @@ impl TestApp {
 
     /// Sign a resident in by code; returns the token response.
     pub async fn resident(&self, phone: &str) -> Value {
-        let r = self.post("/v1/auth/otp", None, json!({ "phone": phone })).await;
+        let r = self
+            .post("/v1/auth/otp", None, json!({ "phone": phone }))
+            .await;
         assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
-        let e164 = wardline::auth::phone::Phone::parse(phone).expect("phone").to_string();
+        let e164 = wardline::auth::phone::Phone::parse(phone)
+            .expect("phone")
+            .to_string();
         let code = self.last_code(&e164).await;
-        let r = self.post("/v1/auth/otp/verify", None, json!({ "phone": phone, "code": code })).await;
+        let r = self
+            .post(
+                "/v1/auth/otp/verify",
+                None,
+                json!({ "phone": phone, "code": code }),
+            )
+            .await;
         assert!(r.status.is_success(), "{:?}", r.body);
         r.body
     }
@@ -150,15 +187,29 @@ impl TestApp {
 
     /// Create an account of `role` directly (as the CLI does) and sign it in; returns (id, token).
     pub async fn member(&self, role: wardline::auth::Role, phone: &str) -> (Uuid, String) {
-        let (account, password) = self.state.auth.create_account(phone, "Test Person", role).await.expect("create account");
-        let r = self.post("/v1/auth/login", None, json!({ "phone": phone, "password": password })).await;
+        let (account, password) = self
+            .state
+            .auth
+            .create_account(phone, "Test Person", role)
+            .await
+            .expect("create account");
+        let r = self
+            .post(
+                "/v1/auth/login",
+                None,
+                json!({ "phone": phone, "password": password }),
+            )
+            .await;
         assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
         (account.account_id, token_of(&r.body))
     }
 }
 
 pub fn token_of(body: &Value) -> String {
-    body["access_token"].as_str().expect("access_token").to_string()
+    body["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_string()
 }
 
 #[derive(Debug)]
@@ -174,17 +225,38 @@ impl Resp {
         let headers = r.headers().clone();
         let text = r.text().await.unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Resp { status, headers, body }
+        Resp {
+            status,
+            headers,
+            body,
+        }
     }
 
     /// Assert this is a problem response with the given status and code.
     pub fn assert_problem(&self, status: u16, code: &str) {
         assert_eq!(self.status.as_u16(), status, "{:?}", self.body);
-        let ct = self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
-        assert!(ct.starts_with("application/problem+json"), "content-type {ct}: {:?}", self.body);
+        let ct = self
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        assert!(
+            ct.starts_with("application/problem+json"),
+            "content-type {ct}: {:?}",
+            self.body
+        );
         assert_eq!(self.body["code"], code, "{:?}", self.body);
         assert_eq!(self.body["status"], status);
-        assert!(self.body["title"].is_string() && self.body["detail"].is_string(), "{:?}", self.body);
-        assert!(self.body["type"].as_str().unwrap_or("").starts_with("urn:wardline:problem:"));
+        assert!(
+            self.body["title"].is_string() && self.body["detail"].is_string(),
+            "{:?}",
+            self.body
+        );
+        assert!(
+            self.body["type"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("urn:wardline:problem:")
+        );
     }
 }

@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 //! The integration suite: one binary, one module per area. Every test runs on the backend pair
 //! chosen by `WARDLINE_TEST_BACKEND` (see `helpers`).
 
