@@ -158,22 +158,21 @@ pub fn routes(state: AppState) -> impl Endpoint + 'static {
         .around(move |ep, req| crate::ops::observe(ep, req, observe_state.clone()))
 }
 
-/// The spec as the server would publish it, without touching any database.
+/// The spec as the server would publish it, without touching any database or file.
 pub fn spec(yaml: bool) -> anyhow::Result<String> {
-    // A state is needed only to build the service value; nothing here connects anywhere.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     rt.block_on(async {
         let settings = Settings {
-            database_url: Some(crate::config::Secret::new("sqlite::memory:")),
             storage_url: Some("memory://".into()),
             jwt_secret: Some(crate::config::Secret::new("x".repeat(32))),
             ..Settings::default()
         };
-        let db = Db::connect("sqlite::memory:", 1).await?;
-        let state = AppState::from_parts(settings, db)?;
-        let api = api_service(state);
+        // A lazy pool never connects unless a query runs, and none does here.
+        let db =
+            Db::Sqlite(sqlx::sqlite::SqlitePoolOptions::new().connect_lazy("sqlite::memory:")?);
+        let api = api_service(AppState::from_parts(settings, db)?);
         Ok(if yaml { api.spec_yaml() } else { api.spec() })
     })
 }

@@ -486,3 +486,70 @@ async fn a_disabled_account_is_refused_even_with_a_valid_token() {
     assert_eq!(app.get("/v1/me", Some(&token)).await.status, StatusCode::OK);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn codes_go_to_the_configured_sms_gateway() {
+    use poem::{EndpointExt, handler, web::Json as PJson};
+    // A real HTTP gateway on loopback that records what it is sent.
+    let (tx, mut rx) =
+        tokio::sync::mpsc::unbounded_channel::<(Option<String>, serde_json::Value)>();
+    #[handler]
+    async fn gateway(
+        req: &poem::Request,
+        body: PJson<serde_json::Value>,
+        tx: poem::web::Data<
+            &tokio::sync::mpsc::UnboundedSender<(Option<String>, serde_json::Value)>,
+        >,
+    ) -> &'static str {
+        let auth = req.header("authorization").map(str::to_string);
+        let _ = tx.send((auth, body.0));
+        "ok"
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let server = poem::Server::new(poem::listener::TcpListener::bind(addr.to_string()));
+    let gw = tokio::spawn(server.run(poem::Route::new().at("/sms", poem::post(gateway)).data(tx)));
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+
+    let app = TestApp::spawn_with(|s| {
+        s.sms_webhook_url = Some(format!("http://{addr}/sms"));
+        s.sms_webhook_token = Some(wardline::config::Secret::new("gateway-token"));
+    })
+    .await;
+    let r = app
+        .post("/v1/auth/otp", None, json!({ "phone": "0918000001" }))
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    let (auth, body) = tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(auth.as_deref(), Some("Bearer gateway-token"));
+    assert_eq!(body["to"], "+84918000001");
+    let text = body["body"].as_str().unwrap();
+    let code: String = text
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .unwrap()
+        .to_string();
+    let v = app
+        .post(
+            "/v1/auth/otp/verify",
+            None,
+            json!({ "phone": "0918000001", "code": code }),
+        )
+        .await;
+    assert_eq!(v.status, StatusCode::CREATED);
+    app.stop().await;
+
+    // A gateway that is down: the resident is told to retry later, not a 500.
+    gw.abort();
+    let _ = gw.await;
+    let app = TestApp::spawn_with(|s| s.sms_webhook_url = Some(format!("http://{addr}/sms"))).await;
+    let r = app
+        .post("/v1/auth/otp", None, json!({ "phone": "0918000002" }))
+        .await;
+    r.assert_problem(503, "sms_unavailable");
+    app.stop().await;
+}
