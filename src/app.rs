@@ -16,9 +16,11 @@ use crate::auth::api::{AdminAccountsApi, AuthApi, MeApi};
 use crate::auth::sms::{OutboxSender, SmsSender, WebhookSender};
 use crate::bus::{Bus, LocalBus};
 use crate::config::Settings;
+use crate::media::MediaApi;
 use crate::objects::{Objects, ObjectsApi};
 use crate::ops::{Metrics, OpsApi};
 use crate::org::api::OrgApi;
+use crate::reports::api::ReportsApi;
 use crate::store::Db;
 
 /// The areas of the API, as the docs group them.
@@ -32,6 +34,10 @@ pub enum ApiTags {
     Admin,
     /// Ward units and health stations.
     Organisation,
+    /// Field reports: categories, reports, the staff queue, notifications.
+    Reports,
+    /// Photo uploads and the public copies.
+    Media,
     /// Presigned object URLs served by this server (local disk storage).
     Objects,
     /// Probes and metrics.
@@ -68,36 +74,25 @@ pub struct AppState {
     pub auth: Auth,
     pub clock: Clock,
     pub metrics: Arc<Metrics>,
+    /// Working time for deadlines.
+    pub calendar: Arc<crate::reports::calendar::WorkCalendar>,
+    /// Bounds how many photos are decoded at once.
+    pub photo_slots: Arc<tokio::sync::Semaphore>,
     shutting_down: Arc<AtomicBool>,
 }
 
 impl AppState {
     /// Connect to the database (migrating it) and the object store, as the settings say.
     pub async fn build(settings: Settings) -> anyhow::Result<AppState> {
-        let settings = Arc::new(settings);
-        let secret = settings.resolve_jwt_secret()?;
+        // Refuse a bad configuration before touching the database.
+        settings.resolve_jwt_secret()?;
         let db = Db::connect(&settings.database_url(), settings.database_max_connections).await?;
         db.migrate().await.context("applying migrations")?;
-        let objects = Objects::from_settings(&settings, secret.clone())?;
-        let clock = Clock::default();
-        let sms: Arc<dyn SmsSender> = match &settings.sms_webhook_url {
-            Some(url) => Arc::new(WebhookSender::new(
-                url.clone(),
-                settings.sms_webhook_token.clone(),
-            )?),
-            None => Arc::new(OutboxSender { db: db.clone() }),
-        };
-        let auth = Auth::new(db.clone(), secret, sms, clock.clone(), settings.clone())?;
-        Ok(AppState {
-            settings,
-            db,
-            objects,
-            bus: LocalBus::new(),
-            auth,
-            clock,
-            metrics: Arc::new(Metrics::default()),
-            shutting_down: Arc::new(AtomicBool::new(false)),
-        })
+        let state = AppState::from_parts(settings, db)?;
+        crate::reports::catalog::seed_defaults(&state.db, state.clock.now())
+            .await
+            .map_err(|e| anyhow::anyhow!("seeding the category catalog: {e}"))?;
+        Ok(state)
     }
 
     pub fn shutting_down(&self) -> bool {
@@ -109,10 +104,20 @@ impl AppState {
     }
 }
 
+/// Every API of the service, one per area.
+pub type Apis = (
+    AuthApi,
+    MeApi,
+    AdminAccountsApi,
+    OrgApi,
+    ReportsApi,
+    MediaApi,
+    ObjectsApi,
+    OpsApi,
+);
+
 /// The OpenAPI service: every documented operation.
-pub fn api_service(
-    state: AppState,
-) -> OpenApiService<(AuthApi, MeApi, AdminAccountsApi, OrgApi, ObjectsApi, OpsApi), ()> {
+pub fn api_service(state: AppState) -> OpenApiService<Apis, ()> {
     OpenApiService::new(
         (
             AuthApi {
@@ -125,6 +130,12 @@ pub fn api_service(
                 state: state.clone(),
             },
             OrgApi {
+                state: state.clone(),
+            },
+            ReportsApi {
+                state: state.clone(),
+            },
+            MediaApi {
                 state: state.clone(),
             },
             ObjectsApi {
@@ -184,9 +195,19 @@ impl AppState {
         let secret = settings.resolve_jwt_secret()?;
         let objects = Objects::from_settings(&settings, secret.clone())?;
         let clock = Clock::default();
-        let sms: Arc<dyn SmsSender> = Arc::new(OutboxSender { db: db.clone() });
+        let sms: Arc<dyn SmsSender> = match &settings.sms_webhook_url {
+            Some(url) => Arc::new(WebhookSender::new(
+                url.clone(),
+                settings.sms_webhook_token.clone(),
+            )?),
+            None => Arc::new(OutboxSender { db: db.clone() }),
+        };
         let auth = Auth::new(db.clone(), secret, sms, clock.clone(), settings.clone())?;
         Ok(AppState {
+            calendar: Arc::new(settings.calendar()?),
+            photo_slots: Arc::new(tokio::sync::Semaphore::new(
+                settings.photo_concurrency as usize,
+            )),
             settings,
             db,
             objects,
@@ -238,6 +259,21 @@ impl Server {
         let grace = Duration::from_secs(state.settings.shutdown_grace_secs);
         let app = routes(state.clone());
         let flag = state.clone();
+        // Resolved reports close by themselves once the reopen window has passed.
+        let closer_state = state.clone();
+        let closer = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(600));
+            loop {
+                tick.tick().await;
+                match crate::reports::close_expired(&closer_state).await {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        tracing::info!(closed = n, "closed resolved reports past the reopen window")
+                    }
+                    Err(e) => tracing::warn!(error = %e, "closing resolved reports"),
+                }
+            }
+        });
         let signal = async move {
             stop.await;
             flag.begin_shutdown();
@@ -247,6 +283,7 @@ impl Server {
             .run_with_graceful_shutdown(app, signal, Some(grace))
             .await
             .context("server")?;
+        closer.abort();
         state.db.close().await;
         tracing::info!("stopped");
         Ok(())

@@ -86,6 +86,16 @@ pub struct Settings {
     pub login_failures_per_15min: u32,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
+    /// Largest photo upload, in bytes (413 above).
+    pub max_upload_bytes: usize,
+    /// Photos decoded at once (each takes tens of MB while decoding).
+    pub photo_concurrency: u32,
+    /// The ward's working week (giờ hành chính), e.g. `mon-fri 07:30-11:30,13:30-17:00`; empty = that default.
+    pub work_schedule: String,
+    /// Public holidays `YYYY-MM-DD,…`; empty = the built-in Vietnamese list (Tết included).
+    pub work_holidays: String,
+    /// The ward's UTC offset.
+    pub work_utc_offset: String,
 }
 
 impl Default for Settings {
@@ -116,6 +126,11 @@ impl Default for Settings {
             otp_resend_secs: 30,
             login_failures_per_15min: 10,
             trust_forwarded_for: false,
+            max_upload_bytes: 20 * 1024 * 1024,
+            photo_concurrency: 2,
+            work_schedule: String::new(),
+            work_holidays: String::new(),
+            work_utc_offset: "+07:00".into(),
         }
     }
 }
@@ -196,12 +211,33 @@ impl Settings {
         if self.max_body_bytes < 1024 {
             bail!("max_body_bytes must be at least 1024");
         }
+        if self.photo_concurrency == 0 {
+            bail!("photo_concurrency must be at least 1");
+        }
+        self.calendar()?;
         if let Some(secret) = &self.jwt_secret
             && secret.expose().len() < 32
         {
             bail!("jwt_secret must be at least 32 characters");
         }
         Ok(())
+    }
+
+    /// The working-time calendar deadlines are counted in.
+    pub fn calendar(&self) -> anyhow::Result<crate::reports::calendar::WorkCalendar> {
+        use crate::reports::calendar::{WorkCalendar, default_holidays_setting};
+        let schedule = if self.work_schedule.trim().is_empty() {
+            "mon-fri 07:30-11:30,13:30-17:00"
+        } else {
+            &self.work_schedule
+        };
+        let holidays = if self.work_holidays.trim().is_empty() {
+            default_holidays_setting()
+        } else {
+            self.work_holidays.clone()
+        };
+        WorkCalendar::parse(schedule, &holidays, &self.work_utc_offset)
+            .map_err(|e| anyhow::anyhow!("work calendar settings: {e}"))
     }
 
     pub fn database_url(&self) -> String {

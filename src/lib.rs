@@ -12,11 +12,17 @@ pub mod bus;
 pub mod config;
 /// The one problem shape (`application/problem+json`) and the error every rule returns.
 pub mod error;
+/// Points, H3 cells, boxes and areas.
+pub mod geo;
+/// Photo intake: sniffing, EXIF, re-encoding, thumbnails.
+pub mod media;
 /// Object storage (local disk, S3, memory) and locally presigned URLs.
 pub mod objects;
 /// Health, readiness, metrics, the request middleware, logging, shutdown.
 pub mod ops;
 /// Ward units with their staff, health stations with their doctors.
 pub mod org;
+/// Field reports (phản ánh hiện trường): categories, lifecycle, deadlines, feeds, statistics.
+pub mod reports;
 /// The database: pools for SQLite and PostgreSQL, migrations, transactions.
 pub mod store;

@@ -115,7 +115,11 @@ fn request_id_from(req: &Request) -> String {
 
 /// Bodies without a `Content-Length` (chunked) are read up to the limit here, so the limit holds
 /// however the client sends.
-async fn enforce_body_limit(req: &mut Request, limit: usize) -> Result<(), Error> {
+async fn enforce_body_limit(
+    req: &mut Request,
+    limit: usize,
+    buffer_chunked: bool,
+) -> Result<(), Error> {
     if let Some(len) = req.header("content-length") {
         let len: u64 = len
             .trim()
@@ -124,6 +128,12 @@ async fn enforce_body_limit(req: &mut Request, limit: usize) -> Result<(), Error
         if len > limit as u64 {
             return Err(Error::PayloadTooLarge);
         }
+        return Ok(());
+    }
+    if !buffer_chunked {
+        // Count as it streams instead of buffering; past the limit the stream fails (see `LimitedBody`).
+        let body = req.take_body();
+        req.set_body(limited(body, limit));
         return Ok(());
     }
     let body = req.take_body();
@@ -141,6 +151,21 @@ async fn enforce_body_limit(req: &mut Request, limit: usize) -> Result<(), Error
     Ok(())
 }
 
+/// A body that fails once more than `limit` bytes have passed through it.
+fn limited(body: Body, limit: usize) -> Body {
+    use futures::StreamExt;
+    let mut seen = 0usize;
+    let stream = body.into_bytes_stream().map(move |chunk| {
+        let chunk = chunk?;
+        seen += chunk.len();
+        if seen > limit {
+            return Err(std::io::Error::other("request body over the limit"));
+        }
+        Ok(chunk)
+    });
+    Body::from_bytes_stream(stream)
+}
+
 /// The outermost middleware: every request gets an id, a language, a log line, metrics, and, if
 /// anything failed, a problem response.
 pub async fn observe<E: Endpoint>(
@@ -155,10 +180,16 @@ pub async fn observe<E: Endpoint>(
     let path = req.uri().path().to_string();
     let span =
         tracing::info_span!("request", request_id = %request_id, method = %method, path = %path);
-    let limit = state.settings.max_body_bytes;
+    // Photo uploads stream to a temporary file under their own, larger limit.
+    let limit = if req.uri().path() == "/v1/media" {
+        state.settings.max_upload_bytes
+    } else {
+        state.settings.max_body_bytes
+    };
+    let buffer_chunked = req.uri().path() != "/v1/media";
 
     let work = async move {
-        let outcome = match enforce_body_limit(&mut req, limit).await {
+        let outcome = match enforce_body_limit(&mut req, limit, buffer_chunked).await {
             Err(e) => Err(e),
             Ok(()) => Ok(next.call(req).await),
         };

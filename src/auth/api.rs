@@ -23,6 +23,19 @@ impl AppState {
         self.auth.caller(&auth.0.token).await
     }
 
+    /// The caller if the request carries a bearer token (public endpoints that show more to the
+    /// signed-in): no header is anonymous, a bad token is still 401.
+    pub async fn optional_caller(&self, req: &Request) -> Result<Option<Caller>, Error> {
+        let Some(value) = req.header("authorization") else {
+            return Ok(None);
+        };
+        let token = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .ok_or(Error::Unauthorized("missing_token"))?;
+        Ok(Some(self.auth.caller(token.trim()).await?))
+    }
+
     /// The caller, who must hold one of `roles` (403 otherwise).
     pub async fn caller_with(&self, auth: &BearerAuth, roles: &[Role]) -> Result<Caller, Error> {
         let caller = self.caller(auth).await?;

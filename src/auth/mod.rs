@@ -479,6 +479,38 @@ impl Auth {
         Ok(())
     }
 
+    /// The resident account for a phone, created if there is none (staff entering a walk-in report).
+    pub async fn resident_for_phone(&self, raw_phone: &str) -> Result<Uuid> {
+        let phone = Phone::parse(raw_phone).map_err(|_| {
+            Error::validation(
+                "reporter_phone",
+                "invalid_phone",
+                "Số điện thoại không hợp lệ",
+                "Invalid phone number",
+            )
+        })?;
+        let new = repo::NewAccount {
+            phone: phone.as_str(),
+            display_name: "",
+            role: Role::Resident,
+            password_hash: None,
+            password_must_change: false,
+        };
+        repo::insert_account(&self.db, &new, self.clock.now()).await?;
+        let account = repo::account_by_phone(&self.db, phone.as_str())
+            .await?
+            .ok_or(Error::NotFound("account_not_found"))?;
+        if account.role != Role::Resident {
+            return Err(Error::validation(
+                "reporter_phone",
+                "not_a_resident",
+                "Số này thuộc tài khoản cán bộ",
+                "This phone belongs to a staff account",
+            ));
+        }
+        Ok(account.account_id)
+    }
+
     // ---- administration ----
 
     /// Create a staff, doctor or admin account with a generated one-time password.

@@ -254,6 +254,13 @@ pub async fn remove_station_doctor(db: &Db, station_id: Uuid, account_id: Uuid) 
     Ok(())
 }
 
+/// Whether the account is in the unit.
+pub async fn is_member(db: &Db, unit_id: Uuid, account_id: Uuid) -> Result<bool> {
+    let n = on_db!(db, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM unit_members WHERE unit_id = $1 AND account_id = $2")
+        .bind(unit_id).bind(account_id).fetch_one(pool).await)?;
+    Ok(n > 0)
+}
+
 async fn require_role(db: &Db, account_id: Uuid, role: Role) -> Result<()> {
     let account = accounts::account_by_id(db, account_id)
         .await?

@@ -4,6 +4,8 @@
 //! dialect both backends agree on (`$1` placeholders, standard SQL) and run through [`on_db!`] or
 //! [`on_tx!`], which expand the same code for the SQLite and the PostgreSQL pool.
 
+pub mod idempotency;
+
 use std::str::FromStr;
 use std::time::Duration;
 

@@ -187,12 +187,27 @@ impl TestApp {
 
     /// Create an account of `role` directly (as the CLI does) and sign it in; returns (id, token).
     pub async fn member(&self, role: wardline::auth::Role, phone: &str) -> (Uuid, String) {
+        let (id, token, _) = self.member_with_password(role, phone).await;
+        (id, token)
+    }
+
+    /// Like `member`, also returning the password (to sign in again after moving the clock).
+    pub async fn member_with_password(
+        &self,
+        role: wardline::auth::Role,
+        phone: &str,
+    ) -> (Uuid, String, String) {
         let (account, password) = self
             .state
             .auth
             .create_account(phone, "Test Person", role)
             .await
             .expect("create account");
+        let token = self.login(phone, &password).await;
+        (account.account_id, token, password)
+    }
+
+    pub async fn login(&self, phone: &str, password: &str) -> String {
         let r = self
             .post(
                 "/v1/auth/login",
@@ -201,7 +216,7 @@ impl TestApp {
             )
             .await;
         assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-        (account.account_id, token_of(&r.body))
+        token_of(&r.body)
     }
 }
 

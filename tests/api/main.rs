@@ -10,4 +10,6 @@ mod helpers;
 mod hostile;
 mod objects;
 mod ops;
+mod photos;
+mod reports;
 mod store_contract;

@@ -1,0 +1,289 @@
+//! Photo intake: an upload streams to a temporary file (never whole in memory), is sniffed, read for
+//! its GPS hint, re-encoded without metadata by [`pipeline`], and stored under its content hash. Only
+//! the re-encoded public copy and thumbnail are ever served; the original is dropped.
+
+pub mod pipeline;
+
+use chrono::{DateTime, Utc};
+use poem_openapi::param::Path;
+use poem_openapi::payload::{Binary, Json};
+use poem_openapi::types::multipart::Upload;
+use poem_openapi::{ApiResponse, Multipart, Object, OpenApi};
+use uuid::Uuid;
+
+use crate::app::{ApiTags, AppState};
+use crate::auth::Role;
+use crate::auth::api::BearerAuth;
+use crate::error::{ApiError, Error, Result};
+use crate::on_db;
+
+#[derive(sqlx::FromRow)]
+struct MediaRow {
+    media_id: Uuid,
+    owner_id: Uuid,
+    public_key: String,
+    thumb_key: String,
+    width: i32,
+    height: i32,
+    hint_lat: Option<f64>,
+    hint_lon: Option<f64>,
+    captured_at: Option<DateTime<Utc>>,
+}
+
+async fn media_row(state: &AppState, id: Uuid) -> Result<Option<MediaRow>> {
+    Ok(on_db!(&state.db, pool => sqlx::query_as::<_, MediaRow>(
+        "SELECT media_id, owner_id, public_key, thumb_key, width, height, hint_lat, hint_lon, captured_at FROM media WHERE media_id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await)?)
+}
+
+async fn attached_to_a_report(state: &AppState, id: Uuid) -> Result<bool> {
+    let n = on_db!(&state.db, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM report_media WHERE media_id = $1").bind(id).fetch_one(pool).await)?;
+    Ok(n > 0)
+}
+
+fn map_pipeline_error(e: pipeline::MediaError) -> Error {
+    match e {
+        pipeline::MediaError::UnsupportedType => Error::UnsupportedMediaType,
+        pipeline::MediaError::TooLarge => Error::PayloadTooLarge,
+        pipeline::MediaError::TooManyPixels => Error::validation(
+            "file",
+            "too_many_pixels",
+            "Ảnh quá lớn (số điểm ảnh)",
+            "The image has too many pixels",
+        ),
+        pipeline::MediaError::Corrupt(reason) => {
+            // The decoder's wording is for the logs, not for residents.
+            tracing::info!(reason, "refused a damaged photo");
+            Error::validation(
+                "file",
+                "corrupt_image",
+                "Ảnh bị hỏng hoặc không đọc được",
+                "The image is damaged or unreadable",
+            )
+        }
+    }
+}
+
+/// The result of an upload.
+#[derive(Object)]
+pub struct MediaView {
+    pub id: Uuid,
+    /// The public copy (no metadata at all).
+    pub url: String,
+    pub thumbnail_url: String,
+    pub width: i32,
+    pub height: i32,
+    /// Where the photo was taken, from its GPS metadata (to suggest the report's location).
+    pub location_hint: Option<LocationHint>,
+    pub captured_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Object)]
+pub struct LocationHint {
+    pub lat: f64,
+    pub lon: f64,
+}
+
+impl From<MediaRow> for MediaView {
+    fn from(m: MediaRow) -> Self {
+        let r = crate::reports::api::photo_ref(m.media_id);
+        MediaView {
+            id: m.media_id,
+            url: r.url,
+            thumbnail_url: r.thumbnail_url,
+            width: m.width,
+            height: m.height,
+            location_hint: m
+                .hint_lat
+                .zip(m.hint_lon)
+                .map(|(lat, lon)| LocationHint { lat, lon }),
+            captured_at: m.captured_at,
+        }
+    }
+}
+
+/// Process and store an uploaded photo for `owner`.
+pub async fn intake(state: &AppState, owner: Uuid, upload: Upload) -> Result<MediaView> {
+    let limits = pipeline::Limits {
+        max_bytes: state.settings.max_upload_bytes as u64,
+        ..pipeline::Limits::default()
+    };
+    if upload.size() as u64 > limits.max_bytes {
+        return Err(Error::PayloadTooLarge);
+    }
+    // Decoding takes tens of megabytes per photo; a few at a time keep memory bounded however many
+    // residents upload at once (the rest wait here, holding only their temporary file).
+    let _permit = state
+        .photo_slots
+        .acquire()
+        .await
+        .map_err(|_| Error::Unavailable("shutting_down"))?;
+    let bytes = upload
+        .into_vec()
+        .await
+        .map_err(|e| Error::BadRequest(format!("reading upload: {e}")))?;
+    let processed = tokio::task::spawn_blocking(move || pipeline::process(&bytes, &limits))
+        .await
+        .map_err(|e| anyhow::anyhow!("photo task: {e}"))?
+        .map_err(map_pipeline_error)?;
+    let hash = &processed.content_hash;
+    let public_key = format!("photos/{}/{hash}.jpg", &hash[..2]);
+    let thumb_key = format!("thumbs/{}/{hash}.jpg", &hash[..2]);
+    // Content-addressed: the same photo twice is stored once.
+    if !state
+        .objects
+        .exists(&public_key)
+        .await
+        .map_err(Error::from)?
+    {
+        state
+            .objects
+            .put(&public_key, processed.public.clone().into())
+            .await
+            .map_err(Error::from)?;
+    }
+    if !state
+        .objects
+        .exists(&thumb_key)
+        .await
+        .map_err(Error::from)?
+    {
+        state
+            .objects
+            .put(&thumb_key, processed.thumbnail.clone().into())
+            .await
+            .map_err(Error::from)?;
+    }
+    let now = state.clock.now();
+    let id = Uuid::now_v7();
+    let (lat, lon) = processed.location_hint.unzip();
+    // The camera's clock has no zone; phones here are on Vietnam time.
+    let captured_at = processed
+        .captured_at
+        .and_then(|t| t.and_local_timezone(state.calendar.utc_offset()).single())
+        .map(|t| t.with_timezone(&Utc));
+    on_db!(&state.db, pool => sqlx::query(
+        "INSERT INTO media (media_id, owner_id, content_hash, public_key, thumb_key, width, height, hint_lat, hint_lon, captured_at, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
+    )
+    .bind(id)
+    .bind(owner)
+    .bind(hash)
+    .bind(&public_key)
+    .bind(&thumb_key)
+    .bind(processed.public_width as i32)
+    .bind(processed.public_height as i32)
+    .bind(lat)
+    .bind(lon)
+    .bind(captured_at)
+    .bind(now)
+    .execute(pool)
+    .await
+    .map(|_| ()))?;
+    media_row(state, id)
+        .await?
+        .map(Into::into)
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("media vanished")))
+}
+
+#[derive(Multipart)]
+struct UploadForm {
+    /// One photo: JPEG, PNG or WebP (HEIC: convert on the phone first).
+    file: Upload,
+}
+
+#[derive(ApiResponse)]
+enum Uploaded {
+    /// Stored.
+    #[oai(status = 201)]
+    Created(Json<MediaView>),
+}
+
+#[derive(ApiResponse)]
+enum Image {
+    /// JPEG.
+    #[oai(status = 200, content_type = "image/jpeg")]
+    Jpeg(Binary<Vec<u8>>, #[oai(header = "Cache-Control")] String),
+}
+
+pub struct MediaApi {
+    pub state: AppState,
+}
+
+#[OpenApi(tag = "ApiTags::Media")]
+impl MediaApi {
+    /// Upload a photo (before attaching it to a report)
+    ///
+    /// Multipart field `file`, one photo per request. The answer has the public copy's URL and, when
+    /// the photo had GPS metadata, a location hint. Unsupported types get 415; oversized files 413.
+    #[oai(path = "/v1/media", method = "post", operation_id = "media_upload")]
+    async fn upload(&self, auth: BearerAuth, form: UploadForm) -> Result<Uploaded, ApiError> {
+        let caller = self
+            .state
+            .caller_with(&auth, &[Role::Resident, Role::Staff, Role::Admin])
+            .await?;
+        Ok(Uploaded::Created(Json(
+            intake(&self.state, caller.account_id, form.file).await?,
+        )))
+    }
+
+    /// A photo's public copy (no metadata)
+    ///
+    /// Public once attached to a report; before that only its uploader and staff may see it.
+    #[oai(
+        path = "/v1/media/:media_id/public.jpg",
+        method = "get",
+        operation_id = "media_public"
+    )]
+    async fn public(&self, req: &poem::Request, media_id: Path<Uuid>) -> Result<Image, ApiError> {
+        self.serve(req, media_id.0, false).await
+    }
+
+    /// A photo's thumbnail
+    #[oai(
+        path = "/v1/media/:media_id/thumbnail.jpg",
+        method = "get",
+        operation_id = "media_thumbnail"
+    )]
+    async fn thumbnail(
+        &self,
+        req: &poem::Request,
+        media_id: Path<Uuid>,
+    ) -> Result<Image, ApiError> {
+        self.serve(req, media_id.0, true).await
+    }
+}
+
+impl MediaApi {
+    async fn serve(&self, req: &poem::Request, id: Uuid, thumb: bool) -> Result<Image, ApiError> {
+        let row = media_row(&self.state, id)
+            .await?
+            .ok_or(Error::NotFound("media_not_found"))?;
+        let public = attached_to_a_report(&self.state, id).await?;
+        if !public {
+            // Unattached photos are private to their uploader (and staff): same 404 for everyone else.
+            let caller = self.state.optional_caller(req).await?;
+            let allowed = caller.is_some_and(|c| {
+                c.account_id == row.owner_id || matches!(c.role, Role::Staff | Role::Admin)
+            });
+            if !allowed {
+                return Err(Error::NotFound("media_not_found").into());
+            }
+        }
+        let key = if thumb {
+            &row.thumb_key
+        } else {
+            &row.public_key
+        };
+        let bytes = self.state.objects.get(key).await.map_err(Error::from)?;
+        let cache = if public {
+            "public, max-age=86400"
+        } else {
+            "private, no-store"
+        };
+        Ok(Image::Jpeg(Binary(bytes.to_vec()), cache.to_string()))
+    }
+}

@@ -1,0 +1,1125 @@
+//! HTTP: categories, reports for residents and the public, the staff queue and actions.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use poem_openapi::param::{Header, Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::app::{ApiTags, AppState};
+use crate::auth::api::BearerAuth;
+use crate::auth::{Caller, Role};
+use crate::error::{ApiError, Error};
+use crate::geo::{BBox, Point};
+use crate::reports::catalog::{self, Category, CategoryFields, Question, Severity};
+use crate::reports::repo::{self, Filter, ReportRow, UnitFilter};
+use crate::reports::{self as rules, Action, Channel, NewReport, Status};
+use crate::store::idempotency;
+
+// ---- categories ----
+
+#[derive(Object)]
+struct CategoryView {
+    code: String,
+    name_vi: String,
+    name_en: String,
+    group: String,
+    unit_id: Option<Uuid>,
+    photo_required: bool,
+    /// Reports hide the reporter's identity even from staff.
+    anonymous: bool,
+    duplicate_radius_m: i32,
+    public_decimals: Option<i32>,
+    default_severity: Severity,
+    questions: Vec<Question>,
+    active: bool,
+}
+
+impl From<Category> for CategoryView {
+    fn from(c: Category) -> Self {
+        CategoryView {
+            code: c.code,
+            name_vi: c.name_vi,
+            name_en: c.name_en,
+            group: c.group_code,
+            unit_id: c.unit_id,
+            photo_required: c.photo_required,
+            anonymous: c.anonymous,
+            duplicate_radius_m: c.duplicate_radius_m,
+            public_decimals: c.public_decimals,
+            default_severity: c.default_severity,
+            questions: c.questions,
+            active: c.active,
+        }
+    }
+}
+
+#[derive(Object)]
+struct CategoryInput {
+    /// Required on create; ignored on update (codes are stable).
+    #[oai(validator(max_length = 40))]
+    code: Option<String>,
+    #[oai(validator(max_length = 400))]
+    name_vi: Option<String>,
+    #[oai(validator(max_length = 400))]
+    name_en: Option<String>,
+    #[oai(validator(max_length = 400))]
+    group: Option<String>,
+    unit_id: Option<Uuid>,
+    photo_required: Option<bool>,
+    anonymous: Option<bool>,
+    duplicate_radius_m: Option<i32>,
+    public_decimals: Option<i32>,
+    default_severity: Option<Severity>,
+    #[oai(validator(max_items = 20))]
+    questions: Option<Vec<Question>>,
+    active: Option<bool>,
+}
+
+impl CategoryInput {
+    fn fields(&self) -> CategoryFields {
+        CategoryFields {
+            name_vi: self.name_vi.clone(),
+            name_en: self.name_en.clone(),
+            group_code: self.group.clone(),
+            unit_id: self.unit_id.map(Some),
+            photo_required: self.photo_required,
+            anonymous: self.anonymous,
+            duplicate_radius_m: self.duplicate_radius_m,
+            public_decimals: self.public_decimals.map(Some),
+            default_severity: self.default_severity,
+            questions: self.questions.clone(),
+            active: self.active,
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+enum CategoryCreated {
+    /// Created.
+    #[oai(status = 201)]
+    Created(Json<CategoryView>),
+}
+
+// ---- reports ----
+
+/// A photo of a report: the metadata-free public copy and its thumbnail.
+#[derive(Object, Serialize, Deserialize, Clone)]
+pub struct PhotoRef {
+    pub id: Uuid,
+    pub url: String,
+    pub thumbnail_url: String,
+}
+
+pub fn photo_ref(id: Uuid) -> PhotoRef {
+    PhotoRef {
+        id,
+        url: format!("/v1/media/{id}/public.jpg"),
+        thumbnail_url: format!("/v1/media/{id}/thumbnail.jpg"),
+    }
+}
+
+/// Who reported (staff only, and never for anonymous categories).
+#[derive(Object, Serialize, Deserialize, Clone)]
+pub struct ReporterView {
+    pub id: Uuid,
+    pub phone: String,
+    pub display_name: String,
+}
+
+/// A report. Public callers get the public fields; the reporter also gets their answers and rating;
+/// staff get routing, channel and (unless the category is anonymous) the reporter.
+#[derive(Object, Serialize, Deserialize, Clone)]
+pub struct ReportView {
+    pub id: Uuid,
+    pub category_code: String,
+    pub status: Status,
+    pub severity: Severity,
+    pub description: String,
+    /// Rounded for the public when the category says so.
+    pub lat: f64,
+    pub lon: f64,
+    pub address: String,
+    pub me_too_count: i32,
+    pub photos: Vec<PhotoRef>,
+    /// "After" photos, once resolved.
+    pub evidence: Vec<PhotoRef>,
+    pub public_reply: Option<String>,
+    pub duplicate_of: Option<Uuid>,
+    pub ack_by: DateTime<Utc>,
+    pub resolve_by: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub overdue: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// The caller reported it.
+    pub mine: bool,
+    pub rating: Option<i32>,
+    pub answers: Option<serde_json::Value>,
+    pub rating_comment: Option<String>,
+    pub channel: Option<Channel>,
+    pub unit_id: Option<Uuid>,
+    pub assignee_id: Option<Uuid>,
+    pub accuracy_m: Option<f64>,
+    pub reporter: Option<ReporterView>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Audience {
+    Public,
+    Reporter,
+    Staff,
+}
+
+/// Render a report for an audience. The reporter's identity appears only for staff on
+/// non-anonymous categories; private fields only for the reporter and staff.
+async fn view(
+    state: &AppState,
+    r: ReportRow,
+    caller: Option<&Caller>,
+) -> Result<ReportView, Error> {
+    let category = catalog::by_id(&state.db, r.category_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("report without category"))?;
+    let mine = caller.is_some_and(|c| Some(c.account_id) == r.reporter_id);
+    let audience = match caller {
+        Some(c) if matches!(c.role, Role::Staff | Role::Admin) => Audience::Staff,
+        _ if mine => Audience::Reporter,
+        _ => Audience::Public,
+    };
+    let media = repo::report_media(&state.db, r.report_id).await?;
+    let photos = media
+        .iter()
+        .filter(|(_, role)| role == "report")
+        .map(|(id, _)| photo_ref(*id))
+        .collect();
+    let evidence = media
+        .iter()
+        .filter(|(_, role)| role == "evidence")
+        .map(|(id, _)| photo_ref(*id))
+        .collect();
+    let point = Point {
+        lat: r.lat,
+        lon: r.lon,
+    };
+    let shown = if audience == Audience::Public {
+        point.rounded(category.public_decimals)
+    } else {
+        point
+    };
+    let status = Status::parse(&r.status).ok_or_else(|| anyhow::anyhow!("bad status"))?;
+    let now = state.clock.now();
+    let reporter = match (audience, r.reporter_id) {
+        (Audience::Staff, Some(id)) if !category.anonymous => {
+            state.auth.account(id).await.ok().map(|a| ReporterView {
+                id,
+                phone: a.phone,
+                display_name: a.display_name,
+            })
+        }
+        _ => None,
+    };
+    let private = audience != Audience::Public;
+    Ok(ReportView {
+        id: r.report_id,
+        category_code: category.code,
+        status,
+        severity: Severity::parse(&r.severity).unwrap_or(Severity::Normal),
+        description: r.description,
+        lat: shown.lat,
+        lon: shown.lon,
+        address: r.address,
+        me_too_count: r.me_too_count,
+        photos,
+        evidence,
+        public_reply: r.public_reply,
+        duplicate_of: r.duplicate_of,
+        ack_by: r.ack_by,
+        resolve_by: r.resolve_by,
+        resolved_at: r.resolved_at,
+        overdue: status.is_open() && now > r.resolve_by,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+        mine,
+        rating: r.rating,
+        answers: private
+            .then(|| serde_json::from_str(&r.answers).unwrap_or(serde_json::Value::Null)),
+        rating_comment: if private { r.rating_comment } else { None },
+        channel: (audience == Audience::Staff).then_some(match r.channel.as_str() {
+            "counter" => Channel::Counter,
+            "phone" => Channel::Phone,
+            _ => Channel::App,
+        }),
+        unit_id: (audience == Audience::Staff).then_some(r.unit_id).flatten(),
+        assignee_id: (audience == Audience::Staff)
+            .then_some(r.assignee_id)
+            .flatten(),
+        accuracy_m: if private { r.accuracy_m } else { None },
+        reporter,
+    })
+}
+
+#[derive(Object)]
+struct CreateReport {
+    #[oai(validator(max_length = 40))]
+    category_code: String,
+    #[oai(validator(max_length = 20000))]
+    description: String,
+    lat: f64,
+    lon: f64,
+    /// GPS accuracy in metres.
+    accuracy_m: Option<f64>,
+    #[oai(validator(max_length = 1000))]
+    address: Option<String>,
+    /// Photos uploaded first with `POST /v1/media` (up to 5).
+    #[oai(default, validator(max_items = 20))]
+    media_ids: Vec<Uuid>,
+    /// Answers to the category's questions, by key.
+    #[oai(default)]
+    answers: BTreeMap<String, serde_json::Value>,
+    captured_at: Option<DateTime<Utc>>,
+    /// Staff entering a walk-in or a call: `counter` or `phone`.
+    channel: Option<Channel>,
+    /// Staff: the resident's phone, if they have one (their account is found or created).
+    #[oai(validator(max_length = 32))]
+    reporter_phone: Option<String>,
+}
+
+#[derive(ApiResponse)]
+enum ReportCreated {
+    /// Created (or, for a retried `Idempotency-Key`, the first answer again).
+    #[oai(status = 201)]
+    Created(Json<ReportView>),
+}
+
+#[derive(Object)]
+struct ReportPage {
+    items: Vec<ReportView>,
+    /// Pass as `before` for the next page; absent on the last page.
+    next_before: Option<Uuid>,
+}
+
+#[derive(Object)]
+struct NearbyReport {
+    report: ReportView,
+    distance_m: f64,
+}
+
+#[derive(Object)]
+struct EventView {
+    at: DateTime<Utc>,
+    kind: String,
+    from_status: Option<Status>,
+    to_status: Option<Status>,
+    note: String,
+    /// `staff` or `resident` (people are not named in the history).
+    actor: Option<String>,
+    /// Staff see which entries are internal.
+    internal: bool,
+}
+
+#[derive(Object)]
+struct ReportDetail {
+    report: ReportView,
+    history: Vec<EventView>,
+}
+
+#[derive(Object)]
+struct CommentInput {
+    #[oai(validator(max_length = 8000))]
+    text: String,
+    #[oai(default, validator(max_items = 20))]
+    media_ids: Vec<Uuid>,
+    /// Staff only: an internal note residents never see.
+    #[oai(default)]
+    internal: bool,
+}
+
+#[derive(Object)]
+struct RatingInput {
+    stars: i32,
+    #[oai(default, validator(max_length = 8000))]
+    comment: String,
+}
+
+#[derive(Object)]
+struct ReasonInput {
+    #[oai(validator(max_length = 8000))]
+    reason: String,
+}
+
+/// What staff do to a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, poem_openapi::Enum)]
+#[oai(rename_all = "snake_case")]
+enum ActionKind {
+    Receive,
+    Assign,
+    Start,
+    Resolve,
+    Reject,
+    Duplicate,
+    Close,
+}
+
+#[derive(Object)]
+struct TransitionInput {
+    action: ActionKind,
+    /// assign: the unit (*đơn vị xử lý*).
+    unit_id: Option<Uuid>,
+    /// assign: optionally a person in that unit.
+    assignee_id: Option<Uuid>,
+    /// resolve: the answer the resident and the public read.
+    #[oai(validator(max_length = 8000))]
+    public_reply: Option<String>,
+    /// resolve: "after" photos (1–5), uploaded first.
+    #[oai(default, validator(max_items = 20))]
+    evidence_media_ids: Vec<Uuid>,
+    /// reject: the reason given to the resident.
+    #[oai(validator(max_length = 8000))]
+    reason: Option<String>,
+    /// duplicate: the report this one duplicates.
+    duplicate_of: Option<Uuid>,
+    /// Internal note (staff only).
+    #[oai(default, validator(max_length = 8000))]
+    note: String,
+}
+
+#[derive(ApiResponse)]
+enum Done {
+    /// Done.
+    #[oai(status = 204)]
+    Done,
+}
+
+#[derive(Object)]
+struct NotificationView {
+    id: Uuid,
+    report_id: Option<Uuid>,
+    kind: String,
+    /// In the account's language.
+    text: String,
+    read: bool,
+    created_at: DateTime<Utc>,
+}
+
+#[derive(Object)]
+struct NotificationPage {
+    items: Vec<NotificationView>,
+    next_before: Option<Uuid>,
+}
+
+#[derive(Object)]
+struct MarkRead {
+    #[oai(validator(max_items = 200))]
+    ids: Vec<Uuid>,
+}
+
+#[derive(Object)]
+struct MapCell {
+    /// H3 cell id (decimal string) of the cluster, or absent for a single report.
+    cell: Option<String>,
+    lat: f64,
+    lon: f64,
+    count: i64,
+    /// Single reports at high zoom.
+    report_id: Option<Uuid>,
+    status: Option<Status>,
+    category_code: Option<String>,
+}
+
+fn parse_statuses(raw: Option<&str>) -> Result<Vec<String>, Error> {
+    let Some(raw) = raw.filter(|r| !r.is_empty()) else {
+        return Ok(vec![]);
+    };
+    raw.split(',')
+        .map(|s| Status::parse(s.trim()).map(|s| s.as_str().to_string()))
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| {
+            Error::validation(
+                "status",
+                "unknown_status",
+                "Trạng thái không hợp lệ",
+                "Unknown status",
+            )
+        })
+}
+
+async fn category_id(state: &AppState, code: Option<&str>) -> Result<Option<Uuid>, Error> {
+    match code {
+        None => Ok(None),
+        Some(code) => Ok(Some(
+            catalog::by_code(&state.db, code)
+                .await?
+                .ok_or(Error::NotFound("category_not_found"))?
+                .category_id,
+        )),
+    }
+}
+
+pub struct ReportsApi {
+    pub state: AppState,
+}
+
+const SIX_MONTHS_DAYS: i64 = 183;
+
+#[OpenApi(tag = "ApiTags::Reports")]
+impl ReportsApi {
+    /// The categories residents can report (public)
+    #[oai(
+        path = "/v1/categories",
+        method = "get",
+        operation_id = "categories_list"
+    )]
+    async fn categories(&self) -> Result<Json<Vec<CategoryView>>, ApiError> {
+        Ok(Json(
+            catalog::list(&self.state.db, false)
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+        ))
+    }
+
+    /// All categories, including inactive ones (admins)
+    #[oai(
+        path = "/v1/admin/categories",
+        method = "get",
+        operation_id = "admin_list_categories"
+    )]
+    async fn admin_categories(
+        &self,
+        auth: BearerAuth,
+    ) -> Result<Json<Vec<CategoryView>>, ApiError> {
+        self.state.caller_with(&auth, &[Role::Admin]).await?;
+        Ok(Json(
+            catalog::list(&self.state.db, true)
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+        ))
+    }
+
+    /// Create a category (admins)
+    #[oai(
+        path = "/v1/admin/categories",
+        method = "post",
+        operation_id = "admin_create_category"
+    )]
+    async fn create_category(
+        &self,
+        auth: BearerAuth,
+        body: Json<CategoryInput>,
+    ) -> Result<CategoryCreated, ApiError> {
+        self.state.caller_with(&auth, &[Role::Admin]).await?;
+        let code = body.code.clone().unwrap_or_default();
+        let c = catalog::create(
+            &self.state.db,
+            &code,
+            &body.fields(),
+            self.state.clock.now(),
+        )
+        .await?;
+        Ok(CategoryCreated::Created(Json(c.into())))
+    }
+
+    /// Change a category (admins)
+    #[oai(
+        path = "/v1/admin/categories/:code",
+        method = "patch",
+        operation_id = "admin_update_category"
+    )]
+    async fn update_category(
+        &self,
+        auth: BearerAuth,
+        code: Path<String>,
+        body: Json<CategoryInput>,
+    ) -> Result<Json<CategoryView>, ApiError> {
+        self.state.caller_with(&auth, &[Role::Admin]).await?;
+        let c = catalog::update(
+            &self.state.db,
+            &code.0,
+            &body.fields(),
+            self.state.clock.now(),
+        )
+        .await?;
+        Ok(Json(c.into()))
+    }
+
+    /// Report a problem
+    ///
+    /// Residents report from the app; staff enter walk-ins (`counter`) and calls (`phone`). Send an
+    /// `Idempotency-Key` so a retry on a flaky network returns the first answer and creates nothing.
+    #[oai(path = "/v1/reports", method = "post", operation_id = "reports_create")]
+    async fn create(
+        &self,
+        auth: BearerAuth,
+        /// Unique per submission (e.g. a UUID made when the resident pressed Send), up to 100 characters.
+        #[oai(name = "Idempotency-Key", validator(max_length = 100))]
+        idempotency_key: Header<Option<String>>,
+        body: Json<CreateReport>,
+    ) -> Result<ReportCreated, ApiError> {
+        let caller = self.state.caller(&auth).await?;
+        let body = body.0;
+        let request_hash = idempotency::hash_request(&[
+            &body.category_code,
+            &body.description,
+            &body.lat.to_string(),
+            &body.lon.to_string(),
+            &format!("{:?}", body.media_ids),
+            &serde_json::to_string(&body.answers).unwrap_or_default(),
+            body.address.as_deref().unwrap_or(""),
+        ]);
+        let state = &self.state;
+        let claimed = match idempotency_key.0.filter(|k| !k.is_empty()) {
+            None => None,
+            Some(key) => match idempotency::claim(
+                &state.db,
+                caller.account_id,
+                "reports_create",
+                &key,
+                &request_hash,
+                state.clock.now(),
+            )
+            .await?
+            {
+                idempotency::Claim::Claimed(k) => Some(k),
+                idempotency::Claim::Done(id) => {
+                    // A retry: the report the first request created, as it is now.
+                    let id = Uuid::parse_str(&id)
+                        .map_err(|e| Error::Internal(anyhow::anyhow!("stored id: {e}")))?;
+                    let row = repo::report(&state.db, id)
+                        .await?
+                        .ok_or(Error::NotFound("report_not_found"))?;
+                    return Ok(ReportCreated::Created(Json(
+                        view(state, row, Some(&caller)).await?,
+                    )));
+                }
+            },
+        };
+        let new = NewReport {
+            category_code: body.category_code,
+            description: body.description,
+            lat: body.lat,
+            lon: body.lon,
+            accuracy_m: body.accuracy_m,
+            address: body.address,
+            media_ids: body.media_ids,
+            answers: body.answers,
+            captured_at: body.captured_at,
+            channel: body.channel.unwrap_or(Channel::App),
+            reporter_phone: body.reporter_phone,
+        };
+        let created = match rules::create(state, &caller, new, claimed.as_ref()).await {
+            Ok(r) => r,
+            Err(e) => {
+                if let Some(k) = &claimed {
+                    idempotency::release(&state.db, k).await?;
+                }
+                return Err(e.into());
+            }
+        };
+        let view = view(state, created, Some(&caller)).await?;
+        Ok(ReportCreated::Created(Json(view)))
+    }
+
+    /// Public feed
+    ///
+    /// By default: open reports, and resolved or closed ones of the last 6 months. Newest first.
+    #[oai(path = "/v1/reports", method = "get", operation_id = "reports_list")]
+    #[allow(clippy::too_many_arguments)]
+    async fn list(
+        &self,
+        req: &poem::Request,
+        /// Comma-separated statuses.
+        status: Query<Option<String>>,
+        category: Query<Option<String>>,
+        /// `min_lon,min_lat,max_lon,max_lat`.
+        bbox: Query<Option<String>>,
+        since: Query<Option<DateTime<Utc>>>,
+        until: Query<Option<DateTime<Utc>>>,
+        before: Query<Option<Uuid>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))] limit: Query<Option<i64>>,
+    ) -> Result<Json<ReportPage>, ApiError> {
+        let caller = self.state.optional_caller(req).await?;
+        let statuses = parse_statuses(status.0.as_deref())?;
+        let limit = limit.0.unwrap_or(50);
+        let now = self.state.clock.now();
+        let mut f = Filter {
+            category_id: category_id(&self.state, category.0.as_deref()).await?,
+            bbox: bbox.0.as_deref().map(BBox::parse).transpose()?,
+            since: since.0,
+            until: until.0,
+            before: before.0,
+            limit,
+            ..Filter::default()
+        };
+        if statuses.is_empty() {
+            f.statuses = [
+                "submitted",
+                "received",
+                "assigned",
+                "in_progress",
+                "reopened",
+                "resolved",
+                "closed",
+            ]
+            .map(String::from)
+            .to_vec();
+            f.open_or_updated_since = Some(now - chrono::Duration::days(SIX_MONTHS_DAYS));
+        } else {
+            f.statuses = statuses;
+        }
+        let rows = repo::list(&self.state.db, &f).await?;
+        let next_before = if rows.len() as i64 == limit {
+            rows.last().map(|r| r.report_id)
+        } else {
+            None
+        };
+        let mut items = Vec::with_capacity(rows.len());
+        for r in rows {
+            items.push(view(&self.state, r, caller.as_ref()).await?);
+        }
+        Ok(Json(ReportPage { items, next_before }))
+    }
+
+    /// Open reports of a category near a point (offer "me too" before reporting again)
+    #[oai(
+        path = "/v1/reports/nearby",
+        method = "get",
+        operation_id = "reports_nearby"
+    )]
+    async fn nearby(
+        &self,
+        req: &poem::Request,
+        lat: Query<f64>,
+        lon: Query<f64>,
+        category: Query<String>,
+    ) -> Result<Json<Vec<NearbyReport>>, ApiError> {
+        let caller = self.state.optional_caller(req).await?;
+        let mut out = vec![];
+        for (r, d) in rules::nearby(&self.state, lat.0, lon.0, &category.0).await? {
+            out.push(NearbyReport {
+                report: view(&self.state, r, caller.as_ref()).await?,
+                distance_m: d.round(),
+            });
+        }
+        Ok(Json(out))
+    }
+
+    /// Map: clusters per H3 cell at low zoom, single reports at high zoom
+    #[oai(path = "/v1/reports/map", method = "get", operation_id = "reports_map")]
+    async fn map(
+        &self,
+        bbox: Query<String>,
+        #[oai(validator(minimum(value = "0"), maximum(value = "22")))] zoom: Query<i32>,
+    ) -> Result<Json<Vec<MapCell>>, ApiError> {
+        let b = BBox::parse(&bbox.0)?;
+        let since = self.state.clock.now() - chrono::Duration::days(SIX_MONTHS_DAYS);
+        if zoom.0 >= 15 {
+            let f = Filter {
+                statuses: [
+                    "submitted",
+                    "received",
+                    "assigned",
+                    "in_progress",
+                    "reopened",
+                    "resolved",
+                    "closed",
+                ]
+                .map(String::from)
+                .to_vec(),
+                open_or_updated_since: Some(since),
+                bbox: Some(b),
+                limit: 500,
+                ..Filter::default()
+            };
+            let mut out = vec![];
+            for r in repo::list(&self.state.db, &f).await? {
+                let v = view(&self.state, r, None).await?;
+                out.push(MapCell {
+                    cell: None,
+                    lat: v.lat,
+                    lon: v.lon,
+                    count: 1,
+                    report_id: Some(v.id),
+                    status: Some(v.status),
+                    category_code: Some(v.category_code),
+                });
+            }
+            return Ok(Json(out));
+        }
+        let column = match zoom.0 {
+            0..=8 => "h3_r4",
+            9..=11 => "h3_r6",
+            _ => "h3_r8",
+        };
+        let cells = repo::clusters(&self.state.db, column, b, since).await?;
+        Ok(Json(
+            cells
+                .into_iter()
+                .filter_map(|(cell, count)| {
+                    let c = crate::geo::cell_center(cell)?;
+                    Some(MapCell {
+                        cell: Some(cell.to_string()),
+                        lat: c.lat,
+                        lon: c.lon,
+                        count,
+                        report_id: None,
+                        status: None,
+                        category_code: None,
+                    })
+                })
+                .collect(),
+        ))
+    }
+
+    /// One report with its history (what each caller may see)
+    #[oai(
+        path = "/v1/reports/:report_id",
+        method = "get",
+        operation_id = "reports_get"
+    )]
+    async fn get(
+        &self,
+        req: &poem::Request,
+        report_id: Path<Uuid>,
+    ) -> Result<Json<ReportDetail>, ApiError> {
+        let caller = self.state.optional_caller(req).await?;
+        let row = repo::report(&self.state.db, report_id.0)
+            .await?
+            .ok_or(Error::NotFound("report_not_found"))?;
+        let staff = caller.is_some_and(|c| matches!(c.role, Role::Staff | Role::Admin));
+        let follower = match caller {
+            Some(c) => {
+                Some(c.account_id) == row.reporter_id
+                    || repo::is_subscriber(&self.state.db, row.report_id, c.account_id).await?
+            }
+            None => false,
+        };
+        let events = repo::events(&self.state.db, row.report_id).await?;
+        let reporter_id = row.reporter_id;
+        let report = view(&self.state, row, caller.as_ref()).await?;
+        let history = events
+            .into_iter()
+            .filter(|e| match e.visibility.as_str() {
+                "public" => true,
+                "reporter" => staff || follower,
+                _ => staff,
+            })
+            .map(|e| EventView {
+                at: e.created_at,
+                kind: e.kind,
+                from_status: e.from_status.as_deref().and_then(Status::parse),
+                to_status: e.to_status.as_deref().and_then(Status::parse),
+                note: e.note,
+                actor: e.actor_id.map(|a| {
+                    if Some(a) == reporter_id {
+                        "resident".to_string()
+                    } else {
+                        "staff".to_string()
+                    }
+                }),
+                internal: e.visibility == "internal",
+            })
+            .collect();
+        Ok(Json(ReportDetail { report, history }))
+    }
+
+    /// My reports (residents)
+    #[oai(path = "/v1/me/reports", method = "get", operation_id = "me_reports")]
+    async fn mine(
+        &self,
+        auth: BearerAuth,
+        before: Query<Option<Uuid>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))] limit: Query<Option<i64>>,
+    ) -> Result<Json<ReportPage>, ApiError> {
+        let caller = self.state.caller(&auth).await?;
+        let limit = limit.0.unwrap_or(50);
+        let f = Filter {
+            reporter_id: Some(caller.account_id),
+            before: before.0,
+            limit,
+            ..Filter::default()
+        };
+        let rows = repo::list(&self.state.db, &f).await?;
+        let next_before = if rows.len() as i64 == limit {
+            rows.last().map(|r| r.report_id)
+        } else {
+            None
+        };
+        let mut items = vec![];
+        for r in rows {
+            items.push(view(&self.state, r, Some(&caller)).await?);
+        }
+        Ok(Json(ReportPage { items, next_before }))
+    }
+
+    /// "Me too": I have the same problem (residents)
+    #[oai(
+        path = "/v1/reports/:report_id/me-too",
+        method = "post",
+        operation_id = "reports_me_too"
+    )]
+    async fn me_too(
+        &self,
+        auth: BearerAuth,
+        report_id: Path<Uuid>,
+    ) -> Result<Json<ReportView>, ApiError> {
+        let caller = self.state.caller(&auth).await?;
+        let r = rules::me_too(&self.state, &caller, report_id.0).await?;
+        Ok(Json(view(&self.state, r, Some(&caller)).await?))
+    }
+
+    /// Add a comment or photo (the reporter and followers while open; staff any time)
+    #[oai(
+        path = "/v1/reports/:report_id/comments",
+        method = "post",
+        operation_id = "reports_comment"
+    )]
+    async fn comment(
+        &self,
+        auth: BearerAuth,
+        report_id: Path<Uuid>,
+        body: Json<CommentInput>,
+    ) -> Result<Done, ApiError> {
+        let caller = self.state.caller(&auth).await?;
+        rules::comment(
+            &self.state,
+            &caller,
+            report_id.0,
+            &body.text,
+            &body.media_ids,
+            body.internal,
+        )
+        .await?;
+        Ok(Done::Done)
+    }
+
+    /// Rate the result, 1–5 (the reporter, once resolved)
+    #[oai(
+        path = "/v1/reports/:report_id/rating",
+        method = "post",
+        operation_id = "reports_rate"
+    )]
+    async fn rate(
+        &self,
+        auth: BearerAuth,
+        report_id: Path<Uuid>,
+        body: Json<RatingInput>,
+    ) -> Result<Json<ReportView>, ApiError> {
+        let caller = self.state.caller(&auth).await?;
+        let r = rules::rate(&self.state, &caller, report_id.0, body.stars, &body.comment).await?;
+        Ok(Json(view(&self.state, r, Some(&caller)).await?))
+    }
+
+    /// Reopen: it is not fixed (the reporter, within 7 days of resolution)
+    #[oai(
+        path = "/v1/reports/:report_id/reopen",
+        method = "post",
+        operation_id = "reports_reopen"
+    )]
+    async fn reopen(
+        &self,
+        auth: BearerAuth,
+        report_id: Path<Uuid>,
+        body: Json<ReasonInput>,
+    ) -> Result<Json<ReportView>, ApiError> {
+        let caller = self.state.caller(&auth).await?;
+        let r = rules::reopen(&self.state, &caller, report_id.0, &body.reason).await?;
+        Ok(Json(view(&self.state, r, Some(&caller)).await?))
+    }
+
+    /// Staff queue: reports of my units and unrouted ones, soonest deadline (overdue) first
+    #[oai(
+        path = "/v1/staff/reports",
+        method = "get",
+        operation_id = "staff_queue"
+    )]
+    async fn queue(
+        &self,
+        auth: BearerAuth,
+        /// A unit; default: every unit of mine plus unrouted reports.
+        unit_id: Query<Option<Uuid>>,
+        /// Comma-separated statuses; default: open ones.
+        status: Query<Option<String>>,
+        /// Only reports past their resolve-by deadline.
+        #[oai(default)]
+        overdue: Query<bool>,
+        /// Only reports due within this many hours (wall-clock).
+        due_within_hours: Query<Option<u32>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<Option<i64>>,
+    ) -> Result<Json<Vec<ReportView>>, ApiError> {
+        let caller = self
+            .state
+            .caller_with(&auth, &[Role::Staff, Role::Admin])
+            .await?;
+        let mut statuses = parse_statuses(status.0.as_deref())?;
+        if statuses.is_empty() {
+            statuses = Status::OPEN
+                .iter()
+                .map(|s| s.as_str().to_string())
+                .collect();
+        }
+        let now = self.state.clock.now();
+        let due_before = if overdue.0 {
+            Some(now)
+        } else {
+            due_within_hours
+                .0
+                .map(|h| now + chrono::Duration::hours(i64::from(h.min(10_000))))
+        };
+        let limit = limit.0.unwrap_or(100);
+        let units: Vec<UnitFilter> = match unit_id.0 {
+            Some(u) => vec![UnitFilter::Unit(u)],
+            None if caller.role == Role::Admin => vec![UnitFilter::Any],
+            None => {
+                let mut u: Vec<UnitFilter> = repo::units_of(&self.state.db, caller.account_id)
+                    .await?
+                    .into_iter()
+                    .map(UnitFilter::Unit)
+                    .collect();
+                u.push(UnitFilter::Unrouted);
+                u
+            }
+        };
+        let mut rows = vec![];
+        for unit in units {
+            let f = Filter {
+                statuses: statuses.clone(),
+                unit,
+                due_before,
+                by_deadline: true,
+                limit,
+                ..Filter::default()
+            };
+            rows.extend(repo::list(&self.state.db, &f).await?);
+        }
+        rows.sort_by(|a, b| {
+            a.resolve_by
+                .cmp(&b.resolve_by)
+                .then(a.report_id.cmp(&b.report_id))
+        });
+        rows.truncate(limit as usize);
+        let mut out = vec![];
+        for r in rows {
+            out.push(view(&self.state, r, Some(&caller)).await?);
+        }
+        Ok(Json(out))
+    }
+
+    /// Move a report through its lifecycle (staff of its unit, or triage of unrouted reports)
+    ///
+    /// `receive` (tiếp nhận), `assign` (chuyển xử lý, needs `unit_id`), `start`, `resolve` (needs
+    /// `public_reply` and evidence photos), `reject` (needs `reason`), `duplicate` (needs
+    /// `duplicate_of`), `close` (after the reopen window). Anything else from the current status is 409.
+    #[oai(
+        path = "/v1/staff/reports/:report_id/transition",
+        method = "post",
+        operation_id = "staff_transition"
+    )]
+    async fn transition(
+        &self,
+        auth: BearerAuth,
+        report_id: Path<Uuid>,
+        body: Json<TransitionInput>,
+    ) -> Result<Json<ReportView>, ApiError> {
+        let caller = self
+            .state
+            .caller_with(&auth, &[Role::Staff, Role::Admin])
+            .await?;
+        let b = body.0;
+        let missing = |field: &str| {
+            Error::validation(
+                field,
+                "required",
+                "Thiếu thông tin bắt buộc",
+                "Required for this action",
+            )
+        };
+        let action = match b.action {
+            ActionKind::Receive => Action::Receive,
+            ActionKind::Assign => Action::Assign {
+                unit_id: b.unit_id.ok_or_else(|| missing("unit_id"))?,
+                assignee_id: b.assignee_id,
+            },
+            ActionKind::Start => Action::Start,
+            ActionKind::Resolve => Action::Resolve {
+                public_reply: b.public_reply.unwrap_or_default(),
+                evidence: b.evidence_media_ids,
+            },
+            ActionKind::Reject => Action::Reject {
+                reason: b.reason.unwrap_or_default(),
+            },
+            ActionKind::Duplicate => Action::MarkDuplicate {
+                of: b.duplicate_of.ok_or_else(|| missing("duplicate_of"))?,
+            },
+            ActionKind::Close => Action::Close,
+        };
+        let r = rules::transition(&self.state, &caller, report_id.0, action, &b.note).await?;
+        Ok(Json(view(&self.state, r, Some(&caller)).await?))
+    }
+
+    /// My notifications, newest first
+    #[oai(
+        path = "/v1/notifications",
+        method = "get",
+        operation_id = "notifications_list"
+    )]
+    async fn notifications(
+        &self,
+        auth: BearerAuth,
+        #[oai(default)] unread: Query<bool>,
+        before: Query<Option<Uuid>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))] limit: Query<Option<i64>>,
+    ) -> Result<Json<NotificationPage>, ApiError> {
+        let caller = self.state.caller(&auth).await?;
+        let account = self.state.auth.account(caller.account_id).await?;
+        let limit = limit.0.unwrap_or(50);
+        let rows =
+            repo::notifications(&self.state.db, caller.account_id, unread.0, before.0, limit)
+                .await?;
+        let next_before = if rows.len() as i64 == limit {
+            rows.last().map(|n| n.notification_id)
+        } else {
+            None
+        };
+        let items = rows
+            .into_iter()
+            .map(|n| NotificationView {
+                id: n.notification_id,
+                report_id: n.report_id,
+                kind: n.kind,
+                text: if account.language == crate::auth::Language::En {
+                    n.body_en
+                } else {
+                    n.body_vi
+                },
+                read: n.read_at.is_some(),
+                created_at: n.created_at,
+            })
+            .collect();
+        Ok(Json(NotificationPage { items, next_before }))
+    }
+
+    /// Mark notifications read
+    #[oai(
+        path = "/v1/notifications/read",
+        method = "post",
+        operation_id = "notifications_mark_read"
+    )]
+    async fn mark_read(&self, auth: BearerAuth, body: Json<MarkRead>) -> Result<Done, ApiError> {
+        let caller = self.state.caller(&auth).await?;
+        repo::mark_read(
+            &self.state.db,
+            caller.account_id,
+            &body.ids,
+            self.state.clock.now(),
+        )
+        .await?;
+        Ok(Done::Done)
+    }
+}

@@ -1,0 +1,931 @@
+//! Field reports (*phản ánh hiện trường*): a resident's geotagged report with photos, the ward's
+//! lifecycle from receipt to resolution inside working-hour deadlines, history, subscriptions,
+//! notifications, ratings and reopening.
+
+pub mod api;
+pub mod calendar;
+pub mod catalog;
+pub mod repo;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::auth::{Caller, Role};
+use crate::error::{Error, FieldError, Result};
+use crate::geo::{self, Point};
+use calendar::WorkCalendar;
+use catalog::{Category, Severity};
+use repo::ReportRow;
+
+/// Where a report is in the ward's process. Vietnamese terms are the ones staff use.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, poem_openapi::Enum,
+)]
+#[serde(rename_all = "snake_case")]
+#[oai(rename_all = "snake_case")]
+pub enum Status {
+    /// Sent by the resident, not yet looked at.
+    Submitted,
+    /// *Tiếp nhận*: acknowledged by the ward.
+    Received,
+    /// *Chuyển xử lý*: routed to a unit (and maybe a person).
+    Assigned,
+    /// *Đang xử lý*.
+    InProgress,
+    /// *Đã xử lý*: done, with evidence and a public reply; may be reopened for 7 days.
+    Resolved,
+    /// *Từ chối*: not the ward's to handle, or not a real problem (reason given).
+    Rejected,
+    /// The same problem as another report, which carries on.
+    Duplicate,
+    /// Resolved and past the reopen window.
+    Closed,
+    /// The resident says it is not fixed; goes back to a unit.
+    Reopened,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Submitted => "submitted",
+            Status::Received => "received",
+            Status::Assigned => "assigned",
+            Status::InProgress => "in_progress",
+            Status::Resolved => "resolved",
+            Status::Rejected => "rejected",
+            Status::Duplicate => "duplicate",
+            Status::Closed => "closed",
+            Status::Reopened => "reopened",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Status> {
+        Some(match s {
+            "submitted" => Status::Submitted,
+            "received" => Status::Received,
+            "assigned" => Status::Assigned,
+            "in_progress" => Status::InProgress,
+            "resolved" => Status::Resolved,
+            "rejected" => Status::Rejected,
+            "duplicate" => Status::Duplicate,
+            "closed" => Status::Closed,
+            "reopened" => Status::Reopened,
+            _ => return None,
+        })
+    }
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            Status::Submitted
+                | Status::Received
+                | Status::Assigned
+                | Status::InProgress
+                | Status::Reopened
+        )
+    }
+    pub const OPEN: [Status; 5] = [
+        Status::Submitted,
+        Status::Received,
+        Status::Assigned,
+        Status::InProgress,
+        Status::Reopened,
+    ];
+}
+
+/// How the report reached the ward: the app (online) or staff entering it for a walk-in or a call.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, poem_openapi::Enum,
+)]
+#[serde(rename_all = "lowercase")]
+#[oai(rename_all = "lowercase")]
+pub enum Channel {
+    App,
+    Counter,
+    Phone,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::App => "app",
+            Channel::Counter => "counter",
+            Channel::Phone => "phone",
+        }
+    }
+}
+
+/// A staff action on a report.
+#[derive(Debug, Clone)]
+pub enum Action {
+    Receive,
+    Assign {
+        unit_id: Uuid,
+        assignee_id: Option<Uuid>,
+    },
+    Start,
+    Resolve {
+        public_reply: String,
+        evidence: Vec<Uuid>,
+    },
+    Reject {
+        reason: String,
+    },
+    MarkDuplicate {
+        of: Uuid,
+    },
+    Close,
+}
+
+impl Action {
+    fn name(&self) -> &'static str {
+        match self {
+            Action::Receive => "receive",
+            Action::Assign { .. } => "assign",
+            Action::Start => "start",
+            Action::Resolve { .. } => "resolve",
+            Action::Reject { .. } => "reject",
+            Action::MarkDuplicate { .. } => "duplicate",
+            Action::Close => "close",
+        }
+    }
+}
+
+/// The lifecycle: which status an action leads to from which status. Anything else is a 409.
+pub fn next_status(from: Status, action: &Action) -> Option<Status> {
+    use Status::*;
+    match (from, action) {
+        (Submitted, Action::Receive) => Some(Received),
+        (Submitted | Received | Assigned | InProgress | Reopened, Action::Assign { .. }) => {
+            Some(Assigned)
+        }
+        (Assigned, Action::Start) => Some(InProgress),
+        (Assigned | InProgress, Action::Resolve { .. }) => Some(Resolved),
+        (Submitted | Received | Assigned | InProgress | Reopened, Action::Reject { .. }) => {
+            Some(Rejected)
+        }
+        (Submitted | Received | Assigned | InProgress | Reopened, Action::MarkDuplicate { .. }) => {
+            Some(Duplicate)
+        }
+        (Resolved, Action::Close) => Some(Closed),
+        _ => None,
+    }
+}
+
+/// Days after resolution during which the reporter may reopen.
+pub const REOPEN_WINDOW_DAYS: i64 = 7;
+const MAX_PHOTOS: usize = 5;
+const MAX_DESCRIPTION: usize = 4000;
+
+/// Acknowledge-by and resolve-by for a report of `severity` filed at `at`.
+pub fn deadlines(
+    cal: &WorkCalendar,
+    at: DateTime<Utc>,
+    severity: Severity,
+) -> (DateTime<Utc>, DateTime<Utc>) {
+    let (ack, resolve) = severity.deadlines_hours();
+    let minutes = |h: f64| chrono::Duration::minutes((h * 60.0).round() as i64);
+    (
+        cal.add_working(at, minutes(ack)),
+        cal.add_working(at, minutes(resolve)),
+    )
+}
+
+/// What a resident (or staff, for a walk-in) submits.
+#[derive(Debug, Clone)]
+pub struct NewReport {
+    pub category_code: String,
+    pub description: String,
+    pub lat: f64,
+    pub lon: f64,
+    pub accuracy_m: Option<f64>,
+    pub address: Option<String>,
+    pub media_ids: Vec<Uuid>,
+    pub answers: BTreeMap<String, serde_json::Value>,
+    pub captured_at: Option<DateTime<Utc>>,
+    /// Staff only: counter or phone, and the resident's phone if they have one.
+    pub channel: Channel,
+    pub reporter_phone: Option<String>,
+}
+
+fn text_error(field: &str) -> FieldError {
+    FieldError::new(
+        field,
+        "invalid_text",
+        "Nội dung không hợp lệ hoặc quá dài",
+        "Invalid or too long",
+    )
+}
+
+/// Create a report. Residents report through the app; staff enter walk-ins and calls.
+pub async fn create(
+    state: &AppState,
+    caller: &Caller,
+    new: NewReport,
+    idempotency: Option<&crate::store::idempotency::Key>,
+) -> Result<ReportRow> {
+    let mut errors = Vec::new();
+    let channel = match caller.role {
+        Role::Resident => Channel::App,
+        Role::Staff | Role::Admin => {
+            if new.channel == Channel::App {
+                errors.push(FieldError::new(
+                    "channel",
+                    "invalid_channel",
+                    "Cán bộ nhập phản ánh qua quầy hoặc điện thoại",
+                    "Staff enter reports with channel counter or phone",
+                ));
+            }
+            new.channel
+        }
+        Role::Doctor => return Err(Error::Forbidden),
+    };
+    let description = new.description.trim();
+    if description.is_empty()
+        || description.chars().count() > MAX_DESCRIPTION
+        || description
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    {
+        errors.push(FieldError::new(
+            "description",
+            "invalid_description",
+            "Mô tả từ 1 đến 4000 ký tự",
+            "Description must be 1 to 4000 characters",
+        ));
+    }
+    let address = new.address.as_deref().unwrap_or("").trim().to_string();
+    if address.chars().count() > 300 || address.chars().any(char::is_control) {
+        errors.push(text_error("address"));
+    }
+    if let Some(a) = new.accuracy_m
+        && (!a.is_finite() || !(0.0..=100_000.0).contains(&a))
+    {
+        errors.push(FieldError::new(
+            "accuracy_m",
+            "invalid_accuracy",
+            "Độ chính xác không hợp lệ",
+            "Invalid accuracy",
+        ));
+    }
+    if new.media_ids.len() > MAX_PHOTOS {
+        errors.push(FieldError::new(
+            "media_ids",
+            "too_many_photos",
+            "Tối đa 5 ảnh",
+            "At most 5 photos",
+        ));
+    }
+    let point = match Point::parse(new.lat, new.lon) {
+        Ok(p) => Some(p),
+        Err(Error::Validation(e)) => {
+            errors.extend(e);
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    let category = catalog::by_code(&state.db, &new.category_code)
+        .await?
+        .filter(|c| c.active);
+    let Some(category) = category else {
+        errors.push(FieldError::new(
+            "category_code",
+            "unknown_category",
+            "Lĩnh vực không tồn tại",
+            "No such category",
+        ));
+        return Err(Error::Validation(errors));
+    };
+    if category.photo_required && new.media_ids.is_empty() && channel == Channel::App {
+        errors.push(FieldError::new(
+            "media_ids",
+            "photo_required",
+            "Lĩnh vực này cần ít nhất một ảnh",
+            "This category needs at least one photo",
+        ));
+    }
+    let answers = match catalog::check_answers(&category, &new.answers) {
+        Ok(a) => a,
+        Err(Error::Validation(e)) => {
+            errors.extend(e);
+            serde_json::Value::Null
+        }
+        Err(e) => return Err(e),
+    };
+    let mut unique = new.media_ids.clone();
+    unique.sort();
+    unique.dedup();
+    if unique.len() != new.media_ids.len() {
+        errors.push(FieldError::new(
+            "media_ids",
+            "duplicate_photo",
+            "Ảnh bị lặp",
+            "A photo is listed twice",
+        ));
+    } else if !new.media_ids.is_empty()
+        && new.media_ids.len() <= MAX_PHOTOS
+        && repo::owned_media_count(&state.db, caller.account_id, &new.media_ids).await?
+            != new.media_ids.len()
+    {
+        // Someone else's photo, or none at all: the same answer, so ids cannot be probed.
+        errors.push(FieldError::new(
+            "media_ids",
+            "unknown_photo",
+            "Ảnh không tồn tại",
+            "No such photo",
+        ));
+    }
+    let (Some(point), true) = (point, errors.is_empty()) else {
+        return Err(Error::Validation(errors));
+    };
+    let reporter_id = match (caller.role, &new.reporter_phone) {
+        (Role::Resident, _) => Some(caller.account_id),
+        (_, Some(phone)) => Some(state.auth.resident_for_phone(phone).await?),
+        (_, None) => None,
+    };
+
+    let now = state.clock.now();
+    let severity = category.default_severity;
+    let (ack_by, resolve_by) = deadlines(&state.calendar, now, severity);
+    let report_id = Uuid::now_v7();
+    let answers = answers.to_string();
+    let row = repo::NewReportRow {
+        report_id,
+        category_id: category.category_id,
+        reporter_id,
+        channel: channel.as_str(),
+        entered_by: (caller.role != Role::Resident).then_some(caller.account_id),
+        description,
+        lat: point.lat,
+        lon: point.lon,
+        accuracy_m: new.accuracy_m,
+        address: &address,
+        cells: geo::cells(point),
+        area_id: None,
+        unit_id: category.unit_id,
+        severity: severity.as_str(),
+        answers: &answers,
+        ack_by,
+        resolve_by,
+        captured_at: new.captured_at,
+    };
+    let mut tx = state.db.begin().await?;
+    repo::insert_report(&mut tx, &row, now).await?;
+    repo::attach_media(&mut tx, report_id, &new.media_ids, "report", now).await?;
+    repo::add_event(
+        &mut tx,
+        report_id,
+        Some(caller.account_id),
+        "status",
+        None,
+        Some("submitted"),
+        "",
+        "public",
+        now,
+    )
+    .await?;
+    if let Some(r) = reporter_id {
+        repo::subscribe(&mut tx, report_id, r, "reporter", now).await?;
+    }
+    if let Some(k) = idempotency {
+        crate::store::idempotency::complete(&mut tx, k, &report_id.to_string(), now).await?;
+    }
+    tx.commit().await?;
+    publish(state, report_id, "created").await;
+    repo::report(&state.db, report_id)
+        .await?
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("report vanished")))
+}
+
+/// Tell live staff consoles (and, at scale, other instances) that a report changed.
+async fn publish(state: &AppState, report_id: Uuid, what: &str) {
+    let payload = serde_json::json!({ "report_id": report_id, "event": what });
+    if let Err(e) = state.bus.publish("reports", payload).await {
+        tracing::warn!(error = %e, "could not publish report event");
+    }
+}
+
+/// May this staff member act on the report? Admins always; staff on reports of their units and on
+/// reports not yet routed to a unit (triage).
+async fn require_handler(state: &AppState, caller: &Caller, report: &ReportRow) -> Result<()> {
+    match caller.role {
+        Role::Admin => Ok(()),
+        Role::Staff => match report.unit_id {
+            None => Ok(()),
+            Some(unit)
+                if repo::units_of(&state.db, caller.account_id)
+                    .await?
+                    .contains(&unit) =>
+            {
+                Ok(())
+            }
+            Some(_) => Err(Error::Forbidden),
+        },
+        _ => Err(Error::Forbidden),
+    }
+}
+
+/// Apply a staff action, enforcing the lifecycle; writes history and notifies followers.
+pub async fn transition(
+    state: &AppState,
+    caller: &Caller,
+    report_id: Uuid,
+    action: Action,
+    note: &str,
+) -> Result<ReportRow> {
+    caller.require(&[Role::Staff, Role::Admin])?;
+    let report = repo::report(&state.db, report_id)
+        .await?
+        .ok_or(Error::NotFound("report_not_found"))?;
+    require_handler(state, caller, &report).await?;
+    let from =
+        Status::parse(&report.status).ok_or_else(|| anyhow::anyhow!("bad status in reports"))?;
+    let to = next_status(from, &action).ok_or(Error::Conflict("illegal_transition"))?;
+    let note = note.trim();
+    if note.chars().count() > 2000 {
+        return Err(Error::Validation(vec![text_error("note")]));
+    }
+    let now = state.clock.now();
+    let mut change = repo::StatusChange {
+        status: to.as_str(),
+        unit_id: report.unit_id,
+        assignee_id: report.assignee_id,
+        public_reply: report.public_reply.as_deref(),
+        duplicate_of: report.duplicate_of,
+        // The first staff action acknowledges the report (tiếp nhận), whatever it is.
+        acknowledged_at: report.acknowledged_at.or(Some(now)),
+        resolved_at: report.resolved_at,
+        closed_at: report.closed_at,
+        resolve_by: report.resolve_by,
+    };
+    let mut public_note = String::new();
+    match &action {
+        Action::Assign {
+            unit_id,
+            assignee_id,
+        } => {
+            if !repo::unit_exists(&state.db, *unit_id).await? {
+                return Err(Error::NotFound("unit_not_found"));
+            }
+            if let Some(a) = assignee_id
+                && !crate::org::is_member(&state.db, *unit_id, *a).await?
+            {
+                return Err(Error::validation(
+                    "assignee_id",
+                    "not_in_unit",
+                    "Người được giao không thuộc đơn vị",
+                    "The assignee is not in that unit",
+                ));
+            }
+            change.unit_id = Some(*unit_id);
+            change.assignee_id = *assignee_id;
+        }
+        Action::Resolve {
+            public_reply,
+            evidence,
+        } => {
+            let reply = public_reply.trim();
+            let mut errors = Vec::new();
+            if reply.is_empty() || reply.chars().count() > 2000 {
+                errors.push(FieldError::new(
+                    "public_reply",
+                    "public_reply_required",
+                    "Cần trả lời công khai cho người dân",
+                    "A public reply to the resident is required",
+                ));
+            }
+            if evidence.is_empty() || evidence.len() > MAX_PHOTOS {
+                errors.push(FieldError::new(
+                    "evidence_media_ids",
+                    "evidence_required",
+                    "Cần 1 đến 5 ảnh kết quả xử lý",
+                    "1 to 5 evidence photos are required",
+                ));
+            } else if repo::owned_media_count(&state.db, caller.account_id, evidence).await?
+                != evidence.len()
+            {
+                errors.push(FieldError::new(
+                    "evidence_media_ids",
+                    "unknown_photo",
+                    "Ảnh không tồn tại",
+                    "No such photo",
+                ));
+            }
+            if !errors.is_empty() {
+                return Err(Error::Validation(errors));
+            }
+            change.public_reply = Some(reply);
+            change.resolved_at = Some(now);
+            public_note = reply.to_string();
+        }
+        Action::Reject { reason } => {
+            let reason = reason.trim();
+            if reason.is_empty() || reason.chars().count() > 2000 {
+                return Err(Error::validation(
+                    "reason",
+                    "reason_required",
+                    "Cần nêu lý do từ chối",
+                    "A reason is required",
+                ));
+            }
+            public_note = reason.to_string();
+        }
+        Action::MarkDuplicate { of } => {
+            if *of == report_id {
+                return Err(Error::validation(
+                    "duplicate_of",
+                    "invalid_parent",
+                    "Không thể trùng với chính nó",
+                    "A report cannot duplicate itself",
+                ));
+            }
+            let parent = repo::report(&state.db, *of)
+                .await?
+                .ok_or(Error::NotFound("report_not_found"))?;
+            if !Status::parse(&parent.status).is_some_and(|s| s.is_open() || s == Status::Resolved)
+            {
+                return Err(Error::Conflict("parent_not_open"));
+            }
+            change.duplicate_of = Some(*of);
+        }
+        Action::Close => {
+            let window_end = report
+                .resolved_at
+                .map(|t| t + chrono::Duration::days(REOPEN_WINDOW_DAYS));
+            if window_end.is_none_or(|end| now < end) {
+                return Err(Error::Conflict("reopen_window_open"));
+            }
+            change.closed_at = Some(now);
+        }
+        Action::Receive | Action::Start => {}
+    }
+    let mut tx = state.db.begin().await?;
+    if !repo::change_status(&mut tx, report_id, from.as_str(), &change, now).await? {
+        return Err(Error::Conflict("changed_concurrently"));
+    }
+    if let Action::Resolve { evidence, .. } = &action {
+        repo::attach_media(&mut tx, report_id, evidence, "evidence", now).await?;
+    }
+    if let Action::MarkDuplicate { of } = &action {
+        repo::move_subscribers(&mut tx, report_id, *of, now).await?;
+        repo::bump_me_too(&mut tx, *of, 1 + i64::from(report.me_too_count), now).await?;
+    }
+    repo::add_event(
+        &mut tx,
+        report_id,
+        Some(caller.account_id),
+        action.name(),
+        Some(from.as_str()),
+        Some(to.as_str()),
+        &public_note,
+        "public",
+        now,
+    )
+    .await?;
+    if !note.is_empty() {
+        repo::add_event(
+            &mut tx,
+            report_id,
+            Some(caller.account_id),
+            "internal_note",
+            None,
+            None,
+            note,
+            "internal",
+            now,
+        )
+        .await?;
+    }
+    notify_followers(&mut tx, report_id, caller.account_id, to, now).await?;
+    tx.commit().await?;
+    publish(state, report_id, to.as_str()).await;
+    repo::report(&state.db, report_id)
+        .await?
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("report vanished")))
+}
+
+async fn notify_followers(
+    tx: &mut crate::store::Tx,
+    report_id: Uuid,
+    actor: Uuid,
+    to: Status,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let (vi, en) = match to {
+        Status::Received => (
+            "Phường đã tiếp nhận phản ánh của bạn.",
+            "The ward has received your report.",
+        ),
+        Status::Assigned => (
+            "Phản ánh đã được chuyển đến đơn vị xử lý.",
+            "Your report was routed to the unit that handles it.",
+        ),
+        Status::InProgress => ("Phản ánh đang được xử lý.", "Your report is being handled."),
+        Status::Resolved => (
+            "Phản ánh đã được xử lý. Hãy đánh giá kết quả.",
+            "Your report was resolved. Please rate the result.",
+        ),
+        Status::Rejected => (
+            "Phản ánh không được tiếp nhận; xem lý do.",
+            "Your report was declined; see the reason.",
+        ),
+        Status::Duplicate => (
+            "Phản ánh trùng với một phản ánh khác; bạn sẽ nhận tin từ phản ánh đó.",
+            "Your report duplicates another; you now follow that one.",
+        ),
+        Status::Closed => ("Phản ánh đã đóng.", "Your report is closed."),
+        Status::Reopened => ("Phản ánh đã được mở lại.", "The report was reopened."),
+        Status::Submitted => return Ok(()),
+    };
+    for account in repo::subscribers_tx(tx, report_id).await? {
+        if account != actor {
+            repo::notify(tx, account, report_id, to.as_str(), vi, en, now).await?;
+        }
+    }
+    Ok(())
+}
+
+/// "Me too": a resident has the same problem; counts it and subscribes them.
+pub async fn me_too(state: &AppState, caller: &Caller, report_id: Uuid) -> Result<ReportRow> {
+    caller.require(&[Role::Resident])?;
+    let report = repo::report(&state.db, report_id)
+        .await?
+        .ok_or(Error::NotFound("report_not_found"))?;
+    if !Status::parse(&report.status).is_some_and(Status::is_open) {
+        return Err(Error::Conflict("report_not_open"));
+    }
+    if report.reporter_id == Some(caller.account_id) {
+        return Err(Error::Conflict("own_report"));
+    }
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    if repo::subscribe(&mut tx, report_id, caller.account_id, "me_too", now).await? {
+        repo::bump_me_too(&mut tx, report_id, 1, now).await?;
+        repo::add_event(
+            &mut tx,
+            report_id,
+            Some(caller.account_id),
+            "me_too",
+            None,
+            None,
+            "",
+            "public",
+            now,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    repo::report(&state.db, report_id)
+        .await?
+        .ok_or(Error::NotFound("report_not_found"))
+}
+
+/// A comment (with photos) by the reporter or a follower while open, or by staff any time. Staff
+/// comments with `internal` are notes other residents never see.
+pub async fn comment(
+    state: &AppState,
+    caller: &Caller,
+    report_id: Uuid,
+    text: &str,
+    media: &[Uuid],
+    internal: bool,
+) -> Result<()> {
+    let report = repo::report(&state.db, report_id)
+        .await?
+        .ok_or(Error::NotFound("report_not_found"))?;
+    let staff = matches!(caller.role, Role::Staff | Role::Admin);
+    if staff {
+        require_handler(state, caller, &report).await?;
+    } else {
+        let own = report.reporter_id == Some(caller.account_id)
+            || repo::is_subscriber(&state.db, report_id, caller.account_id).await?;
+        if caller.role != Role::Resident || !own {
+            return Err(Error::Forbidden);
+        }
+        if internal {
+            return Err(Error::Forbidden);
+        }
+        if !Status::parse(&report.status).is_some_and(Status::is_open) {
+            return Err(Error::Conflict("report_not_open"));
+        }
+    }
+    let text = text.trim();
+    if text.is_empty() || text.chars().count() > 2000 {
+        return Err(Error::Validation(vec![text_error("text")]));
+    }
+    if media.len() > MAX_PHOTOS
+        || repo::owned_media_count(&state.db, caller.account_id, media).await? != media.len()
+    {
+        return Err(Error::validation(
+            "media_ids",
+            "unknown_photo",
+            "Ảnh không tồn tại",
+            "No such photo",
+        ));
+    }
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    let visibility = if internal { "internal" } else { "reporter" };
+    repo::add_event(
+        &mut tx,
+        report_id,
+        Some(caller.account_id),
+        if internal { "internal_note" } else { "comment" },
+        None,
+        None,
+        text,
+        visibility,
+        now,
+    )
+    .await?;
+    if !internal {
+        repo::attach_media(&mut tx, report_id, media, "comment", now).await?;
+    }
+    tx.commit().await?;
+    publish(state, report_id, "comment").await;
+    Ok(())
+}
+
+/// The reporter rates the result once, after resolution.
+pub async fn rate(
+    state: &AppState,
+    caller: &Caller,
+    report_id: Uuid,
+    stars: i32,
+    comment: &str,
+) -> Result<ReportRow> {
+    let report = repo::report(&state.db, report_id)
+        .await?
+        .ok_or(Error::NotFound("report_not_found"))?;
+    if report.reporter_id != Some(caller.account_id) {
+        return Err(Error::Forbidden);
+    }
+    if !(1..=5).contains(&stars) {
+        return Err(Error::validation(
+            "stars",
+            "out_of_range",
+            "Đánh giá từ 1 đến 5 sao",
+            "Rate 1 to 5 stars",
+        ));
+    }
+    let comment = comment.trim();
+    if comment.chars().count() > 2000 {
+        return Err(Error::Validation(vec![text_error("comment")]));
+    }
+    if !matches!(
+        Status::parse(&report.status),
+        Some(Status::Resolved | Status::Closed)
+    ) {
+        return Err(Error::Conflict("not_resolved"));
+    }
+    if !repo::set_rating(&state.db, report_id, stars, comment, state.clock.now()).await? {
+        return Err(Error::Conflict("already_rated"));
+    }
+    repo::report(&state.db, report_id)
+        .await?
+        .ok_or(Error::NotFound("report_not_found"))
+}
+
+/// The reporter says it is not fixed, within the window; it goes back to the unit with a new deadline.
+pub async fn reopen(
+    state: &AppState,
+    caller: &Caller,
+    report_id: Uuid,
+    reason: &str,
+) -> Result<ReportRow> {
+    let report = repo::report(&state.db, report_id)
+        .await?
+        .ok_or(Error::NotFound("report_not_found"))?;
+    if report.reporter_id != Some(caller.account_id) {
+        return Err(Error::Forbidden);
+    }
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 2000 {
+        return Err(Error::validation(
+            "reason",
+            "reason_required",
+            "Cần nêu lý do mở lại",
+            "A reason is required",
+        ));
+    }
+    let now = state.clock.now();
+    let in_window = report
+        .resolved_at
+        .is_some_and(|t| now < t + chrono::Duration::days(REOPEN_WINDOW_DAYS));
+    if report.status != Status::Resolved.as_str() || !in_window {
+        return Err(Error::Conflict("cannot_reopen"));
+    }
+    let severity = Severity::parse(&report.severity).unwrap_or(Severity::Normal);
+    let (_, resolve_by) = deadlines(&state.calendar, now, severity);
+    let change = repo::StatusChange {
+        status: Status::Reopened.as_str(),
+        unit_id: report.unit_id,
+        assignee_id: report.assignee_id,
+        public_reply: report.public_reply.as_deref(),
+        duplicate_of: None,
+        acknowledged_at: report.acknowledged_at,
+        resolved_at: None,
+        closed_at: None,
+        resolve_by,
+    };
+    let mut tx = state.db.begin().await?;
+    if !repo::change_status(&mut tx, report_id, "resolved", &change, now).await? {
+        return Err(Error::Conflict("changed_concurrently"));
+    }
+    repo::add_event(
+        &mut tx,
+        report_id,
+        Some(caller.account_id),
+        "reopen",
+        Some("resolved"),
+        Some("reopened"),
+        reason,
+        "public",
+        now,
+    )
+    .await?;
+    notify_followers(&mut tx, report_id, caller.account_id, Status::Reopened, now).await?;
+    tx.commit().await?;
+    publish(state, report_id, "reopened").await;
+    repo::report(&state.db, report_id)
+        .await?
+        .ok_or(Error::NotFound("report_not_found"))
+}
+
+/// Open reports of the same category near a point, nearest first (to offer "me too" instead).
+pub async fn nearby(
+    state: &AppState,
+    lat: f64,
+    lon: f64,
+    category_code: &str,
+) -> Result<Vec<(ReportRow, f64)>> {
+    let p = Point::parse(lat, lon)?;
+    let category: Category = catalog::by_code(&state.db, category_code)
+        .await?
+        .ok_or(Error::NotFound("category_not_found"))?;
+    let radius = f64::from(category.duplicate_radius_m);
+    let rows = repo::open_in_box(
+        &state.db,
+        category.category_id,
+        geo::BBox::around(p, radius),
+        200,
+    )
+    .await?;
+    let mut near: Vec<(ReportRow, f64)> = rows
+        .into_iter()
+        .map(|r| {
+            let d = p.distance_m(Point {
+                lat: r.lat,
+                lon: r.lon,
+            });
+            (r, d)
+        })
+        .filter(|(_, d)| *d <= radius)
+        .collect();
+    near.sort_by(|a, b| a.1.total_cmp(&b.1));
+    near.truncate(10);
+    Ok(near)
+}
+
+/// Close resolved reports whose reopen window has passed. Run periodically; returns how many.
+pub async fn close_expired(state: &AppState) -> Result<usize> {
+    let cutoff = state.clock.now() - chrono::Duration::days(REOPEN_WINDOW_DAYS);
+    let ids = repo::resolved_before(&state.db, cutoff, 500).await?;
+    let mut closed = 0;
+    for id in ids {
+        let now = state.clock.now();
+        let Some(report) = repo::report(&state.db, id).await? else {
+            continue;
+        };
+        let change = repo::StatusChange {
+            status: Status::Closed.as_str(),
+            unit_id: report.unit_id,
+            assignee_id: report.assignee_id,
+            public_reply: report.public_reply.as_deref(),
+            duplicate_of: report.duplicate_of,
+            acknowledged_at: report.acknowledged_at,
+            resolved_at: report.resolved_at,
+            closed_at: Some(now),
+            resolve_by: report.resolve_by,
+        };
+        let mut tx = state.db.begin().await?;
+        if repo::change_status(&mut tx, id, "resolved", &change, now).await? {
+            repo::add_event(
+                &mut tx,
+                id,
+                None,
+                "close",
+                Some("resolved"),
+                Some("closed"),
+                "",
+                "public",
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+            closed += 1;
+        }
+    }
+    Ok(closed)
+}

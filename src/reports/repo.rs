@@ -1,0 +1,576 @@
+//! SQL of reports, their photos, history, subscribers and notifications.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::geo::{BBox, Cells};
+use crate::store::{Db, Tx};
+use crate::{on_db, on_tx};
+
+/// A report as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ReportRow {
+    pub report_id: Uuid,
+    pub category_id: Uuid,
+    pub reporter_id: Option<Uuid>,
+    pub channel: String,
+    pub entered_by: Option<Uuid>,
+    pub description: String,
+    pub lat: f64,
+    pub lon: f64,
+    pub accuracy_m: Option<f64>,
+    pub address: String,
+    pub h3_r10: i64,
+    pub area_id: Option<Uuid>,
+    pub unit_id: Option<Uuid>,
+    pub assignee_id: Option<Uuid>,
+    pub status: String,
+    pub severity: String,
+    pub answers: String,
+    pub public_reply: Option<String>,
+    pub duplicate_of: Option<Uuid>,
+    pub me_too_count: i32,
+    pub ack_by: DateTime<Utc>,
+    pub resolve_by: DateTime<Utc>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub rating: Option<i32>,
+    pub rating_comment: Option<String>,
+    pub captured_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+macro_rules! select_reports {
+    ($rest:literal) => {
+        concat!(
+            "SELECT report_id, category_id, reporter_id, channel, entered_by, description, lat, lon, accuracy_m, ",
+            "address, h3_r10, area_id, unit_id, assignee_id, status, severity, answers, public_reply, duplicate_of, ",
+            "me_too_count, ack_by, resolve_by, acknowledged_at, resolved_at, closed_at, rating, rating_comment, ",
+            "captured_at, created_at, updated_at FROM reports ",
+            $rest
+        )
+    };
+}
+
+pub struct NewReportRow<'a> {
+    pub report_id: Uuid,
+    pub category_id: Uuid,
+    pub reporter_id: Option<Uuid>,
+    pub channel: &'a str,
+    pub entered_by: Option<Uuid>,
+    pub description: &'a str,
+    pub lat: f64,
+    pub lon: f64,
+    pub accuracy_m: Option<f64>,
+    pub address: &'a str,
+    pub cells: Cells,
+    pub area_id: Option<Uuid>,
+    pub unit_id: Option<Uuid>,
+    pub severity: &'a str,
+    pub answers: &'a str,
+    pub ack_by: DateTime<Utc>,
+    pub resolve_by: DateTime<Utc>,
+    pub captured_at: Option<DateTime<Utc>>,
+}
+
+pub async fn insert_report(
+    tx: &mut Tx,
+    r: &NewReportRow<'_>,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    on_tx!(tx, conn => sqlx::query(
+        "INSERT INTO reports (report_id, category_id, reporter_id, channel, entered_by, description, lat, lon,
+             accuracy_m, address, h3_r10, h3_r8, h3_r6, h3_r4, area_id, unit_id, status, severity, answers,
+             ack_by, resolve_by, captured_at, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'submitted', $17, $18,
+             $19, $20, $21, $22, $22)",
+    )
+    .bind(r.report_id)
+    .bind(r.category_id)
+    .bind(r.reporter_id)
+    .bind(r.channel)
+    .bind(r.entered_by)
+    .bind(r.description)
+    .bind(r.lat)
+    .bind(r.lon)
+    .bind(r.accuracy_m)
+    .bind(r.address)
+    .bind(r.cells.r10)
+    .bind(r.cells.r8)
+    .bind(r.cells.r6)
+    .bind(r.cells.r4)
+    .bind(r.area_id)
+    .bind(r.unit_id)
+    .bind(r.severity)
+    .bind(r.answers)
+    .bind(r.ack_by)
+    .bind(r.resolve_by)
+    .bind(r.captured_at)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map(|_| ()))
+}
+
+pub async fn report(db: &Db, id: Uuid) -> Result<Option<ReportRow>, sqlx::Error> {
+    on_db!(db, pool => sqlx::query_as::<_, ReportRow>(select_reports!("WHERE report_id = $1")).bind(id).fetch_optional(pool).await)
+}
+
+pub async fn report_tx(tx: &mut Tx, id: Uuid) -> Result<Option<ReportRow>, sqlx::Error> {
+    on_tx!(tx, conn => sqlx::query_as::<_, ReportRow>(select_reports!("WHERE report_id = $1")).bind(id).fetch_optional(conn).await)
+}
+
+/// The fields a transition may change, written together with the new status.
+pub struct StatusChange<'a> {
+    pub status: &'a str,
+    pub unit_id: Option<Uuid>,
+    pub assignee_id: Option<Uuid>,
+    pub public_reply: Option<&'a str>,
+    pub duplicate_of: Option<Uuid>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub resolve_by: DateTime<Utc>,
+}
+
+/// Write a transition, but only if the report is still in `from` (optimistic: a concurrent change
+/// makes this return false and the caller answers 409).
+pub async fn change_status(
+    tx: &mut Tx,
+    id: Uuid,
+    from: &str,
+    c: &StatusChange<'_>,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let n = on_tx!(tx, conn => sqlx::query(
+        "UPDATE reports SET status = $3, unit_id = $4, assignee_id = $5, public_reply = $6, duplicate_of = $7,
+             acknowledged_at = $8, resolved_at = $9, closed_at = $10, resolve_by = $11, updated_at = $12
+         WHERE report_id = $1 AND status = $2",
+    )
+    .bind(id)
+    .bind(from)
+    .bind(c.status)
+    .bind(c.unit_id)
+    .bind(c.assignee_id)
+    .bind(c.public_reply)
+    .bind(c.duplicate_of)
+    .bind(c.acknowledged_at)
+    .bind(c.resolved_at)
+    .bind(c.closed_at)
+    .bind(c.resolve_by)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
+// One history row is naturally this wide; a struct would only rename the columns.
+#[allow(clippy::too_many_arguments)]
+pub async fn add_event(
+    tx: &mut Tx,
+    report_id: Uuid,
+    actor: Option<Uuid>,
+    kind: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+    note: &str,
+    visibility: &str,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    on_tx!(tx, conn => sqlx::query(
+        "INSERT INTO report_events (report_event_id, report_id, actor_id, kind, from_status, to_status, note, visibility, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(report_id)
+    .bind(actor)
+    .bind(kind)
+    .bind(from)
+    .bind(to)
+    .bind(note)
+    .bind(visibility)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map(|_| ()))
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EventRow {
+    pub report_event_id: Uuid,
+    pub actor_id: Option<Uuid>,
+    pub kind: String,
+    pub from_status: Option<String>,
+    pub to_status: Option<String>,
+    pub note: String,
+    pub visibility: String,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn events(db: &Db, report_id: Uuid) -> Result<Vec<EventRow>, sqlx::Error> {
+    on_db!(db, pool => sqlx::query_as::<_, EventRow>(
+        "SELECT report_event_id, actor_id, kind, from_status, to_status, note, visibility, created_at
+         FROM report_events WHERE report_id = $1 ORDER BY created_at, report_event_id",
+    )
+    .bind(report_id)
+    .fetch_all(pool)
+    .await)
+}
+
+pub async fn attach_media(
+    tx: &mut Tx,
+    report_id: Uuid,
+    media: &[Uuid],
+    role: &str,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    for (i, m) in media.iter().enumerate() {
+        on_tx!(tx, conn => sqlx::query(
+            "INSERT INTO report_media (report_id, media_id, role, position, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (report_id, media_id) DO NOTHING",
+        )
+        .bind(report_id)
+        .bind(m)
+        .bind(role)
+        .bind(i as i32)
+        .bind(now)
+        .execute(conn)
+        .await
+        .map(|_| ()))?;
+    }
+    Ok(())
+}
+
+/// (media id, role) of a report's photos, in order.
+pub async fn report_media(db: &Db, report_id: Uuid) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
+    on_db!(db, pool => sqlx::query_as::<_, (Uuid, String)>(
+        "SELECT media_id, role FROM report_media WHERE report_id = $1 ORDER BY created_at, position",
+    )
+    .bind(report_id)
+    .fetch_all(pool)
+    .await)
+}
+
+/// How many of `ids` exist and belong to `owner`.
+pub async fn owned_media_count(db: &Db, owner: Uuid, ids: &[Uuid]) -> Result<usize, sqlx::Error> {
+    let mut n = 0;
+    for id in ids {
+        let c = on_db!(db, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM media WHERE media_id = $1 AND owner_id = $2")
+            .bind(id).bind(owner).fetch_one(pool).await)?;
+        n += c as usize;
+    }
+    Ok(n)
+}
+
+pub async fn subscribe(
+    tx: &mut Tx,
+    report_id: Uuid,
+    account: Uuid,
+    kind: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let n = on_tx!(tx, conn => sqlx::query(
+        "INSERT INTO report_subscribers (report_id, account_id, kind, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)
+         ON CONFLICT (report_id, account_id) DO NOTHING",
+    )
+    .bind(report_id)
+    .bind(account)
+    .bind(kind)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
+pub async fn subscribers_tx(tx: &mut Tx, report_id: Uuid) -> Result<Vec<Uuid>, sqlx::Error> {
+    on_tx!(tx, conn => sqlx::query_scalar::<_, Uuid>("SELECT account_id FROM report_subscribers WHERE report_id = $1 ORDER BY created_at")
+        .bind(report_id).fetch_all(conn).await)
+}
+
+pub async fn is_subscriber(db: &Db, report_id: Uuid, account: Uuid) -> Result<bool, sqlx::Error> {
+    let n = on_db!(db, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM report_subscribers WHERE report_id = $1 AND account_id = $2")
+        .bind(report_id).bind(account).fetch_one(pool).await)?;
+    Ok(n > 0)
+}
+
+/// Move the children's subscribers to the parent (a duplicate's followers follow the original).
+pub async fn move_subscribers(
+    tx: &mut Tx,
+    from: Uuid,
+    to: Uuid,
+    now: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    let subs = subscribers_tx(tx, from).await?;
+    let mut moved = 0;
+    for s in subs {
+        if subscribe(tx, to, s, "follower", now).await? {
+            moved += 1;
+        }
+    }
+    Ok(moved)
+}
+
+pub async fn bump_me_too(
+    tx: &mut Tx,
+    report_id: Uuid,
+    by: i64,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    on_tx!(tx, conn => sqlx::query("UPDATE reports SET me_too_count = me_too_count + $2, updated_at = $3 WHERE report_id = $1")
+        .bind(report_id).bind(by as i32).bind(now).execute(conn).await.map(|_| ()))
+}
+
+pub async fn set_rating(
+    db: &Db,
+    report_id: Uuid,
+    stars: i32,
+    comment: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let n = on_db!(db, pool => sqlx::query(
+        "UPDATE reports SET rating = $2, rating_comment = $3, rated_at = $4, updated_at = $4 WHERE report_id = $1 AND rating IS NULL",
+    )
+    .bind(report_id)
+    .bind(stars)
+    .bind(comment)
+    .bind(now)
+    .execute(pool)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
+pub async fn notify(
+    tx: &mut Tx,
+    account: Uuid,
+    report_id: Uuid,
+    kind: &str,
+    vi: &str,
+    en: &str,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    on_tx!(tx, conn => sqlx::query(
+        "INSERT INTO notifications (notification_id, account_id, report_id, kind, body_vi, body_en, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(account)
+    .bind(report_id)
+    .bind(kind)
+    .bind(vi)
+    .bind(en)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map(|_| ()))
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct NotificationRow {
+    pub notification_id: Uuid,
+    pub report_id: Option<Uuid>,
+    pub kind: String,
+    pub body_vi: String,
+    pub body_en: String,
+    pub read_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn notifications(
+    db: &Db,
+    account: Uuid,
+    unread_only: bool,
+    before: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<NotificationRow>, sqlx::Error> {
+    on_db!(db, pool => sqlx::query_as::<_, NotificationRow>(
+        "SELECT notification_id, report_id, kind, body_vi, body_en, read_at, created_at FROM notifications
+         WHERE account_id = $1 AND (NOT $2 OR read_at IS NULL) AND ($3 IS NULL OR notification_id < $3)
+         ORDER BY notification_id DESC LIMIT $4",
+    )
+    .bind(account)
+    .bind(unread_only)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(pool)
+    .await)
+}
+
+/// Mark read; only the owner's own notifications are touched.
+pub async fn mark_read(
+    db: &Db,
+    account: Uuid,
+    ids: &[Uuid],
+    now: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    let mut n = 0;
+    for id in ids {
+        n += on_db!(db, pool => sqlx::query("UPDATE notifications SET read_at = $3, updated_at = $3 WHERE notification_id = $1 AND account_id = $2 AND read_at IS NULL")
+            .bind(id).bind(account).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
+    }
+    Ok(n)
+}
+
+/// Which unit's reports.
+#[derive(Debug, Default, Clone, Copy)]
+pub enum UnitFilter {
+    #[default]
+    Any,
+    Unit(Uuid),
+    /// Not yet routed to any unit (triage).
+    Unrouted,
+}
+
+/// Filters of the public feed and the staff queue.
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    pub statuses: Vec<String>,
+    pub category_id: Option<Uuid>,
+    pub reporter_id: Option<Uuid>,
+    pub unit: UnitFilter,
+    pub bbox: Option<BBox>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    /// Open reports, plus others updated since then (the feed's "resolved in the last 6 months").
+    pub open_or_updated_since: Option<DateTime<Utc>>,
+    /// Only reports whose resolve-by deadline is before this instant.
+    pub due_before: Option<DateTime<Utc>>,
+    /// Cursor: reports with a smaller id (newest-first order only).
+    pub before: Option<Uuid>,
+    /// Order by the resolve-by deadline (staff queue) instead of newest first.
+    pub by_deadline: bool,
+    pub limit: i64,
+}
+
+/// Reports matching `f`: newest first by id (UUIDv7 sorts by creation; cursor = last id seen), or
+/// soonest deadline first.
+pub async fn list(db: &Db, f: &Filter) -> Result<Vec<ReportRow>, sqlx::Error> {
+    // The status set as ",a,b," matched with a LIKE: portable, no arrays needed on SQLite.
+    let statuses = format!(",{},", f.statuses.join(","));
+    let (min_lat, min_lon, max_lat, max_lon) = match f.bbox {
+        Some(b) => (
+            Some(b.min_lat),
+            Some(b.min_lon),
+            Some(b.max_lat),
+            Some(b.max_lon),
+        ),
+        None => (None, None, None, None),
+    };
+    let (unit_mode, unit_id) = match f.unit {
+        UnitFilter::Any => (0i32, None),
+        UnitFilter::Unit(u) => (1, Some(u)),
+        UnitFilter::Unrouted => (2, None),
+    };
+    let sql = if f.by_deadline {
+        select_reports!(
+            "WHERE ($1 = ',,' OR $1 LIKE '%,' || status || ',%')
+               AND ($2 IS NULL OR category_id = $2) AND ($3 IS NULL OR reporter_id = $3)
+               AND ($4 IS NULL OR (lat >= $4 AND lat <= $6 AND lon >= $5 AND lon <= $7))
+               AND ($8 IS NULL OR created_at >= $8) AND ($9 IS NULL OR created_at < $9)
+               AND ($10 IS NULL OR status IN ('submitted', 'received', 'assigned', 'in_progress', 'reopened') OR updated_at >= $10)
+               AND ($11 IS NULL OR report_id < $11)
+               AND ($12 = 0 OR ($12 = 1 AND unit_id = $13) OR ($12 = 2 AND unit_id IS NULL))
+               AND ($14 IS NULL OR resolve_by < $14)
+             ORDER BY resolve_by, report_id LIMIT $15"
+        )
+    } else {
+        select_reports!(
+            "WHERE ($1 = ',,' OR $1 LIKE '%,' || status || ',%')
+               AND ($2 IS NULL OR category_id = $2) AND ($3 IS NULL OR reporter_id = $3)
+               AND ($4 IS NULL OR (lat >= $4 AND lat <= $6 AND lon >= $5 AND lon <= $7))
+               AND ($8 IS NULL OR created_at >= $8) AND ($9 IS NULL OR created_at < $9)
+               AND ($10 IS NULL OR status IN ('submitted', 'received', 'assigned', 'in_progress', 'reopened') OR updated_at >= $10)
+               AND ($11 IS NULL OR report_id < $11)
+               AND ($12 = 0 OR ($12 = 1 AND unit_id = $13) OR ($12 = 2 AND unit_id IS NULL))
+               AND ($14 IS NULL OR resolve_by < $14)
+             ORDER BY report_id DESC LIMIT $15"
+        )
+    };
+    on_db!(db, pool => sqlx::query_as::<_, ReportRow>(sql)
+        .bind(&statuses)
+        .bind(f.category_id)
+        .bind(f.reporter_id)
+        .bind(min_lat)
+        .bind(min_lon)
+        .bind(max_lat)
+        .bind(max_lon)
+        .bind(f.since)
+        .bind(f.until)
+        .bind(f.open_or_updated_since)
+        .bind(f.before)
+        .bind(unit_mode)
+        .bind(unit_id)
+        .bind(f.due_before)
+        .bind(f.limit)
+        .fetch_all(pool)
+        .await)
+}
+
+/// Open reports of a category in a box (for "nearby" duplicates).
+pub async fn open_in_box(
+    db: &Db,
+    category_id: Uuid,
+    b: BBox,
+    limit: i64,
+) -> Result<Vec<ReportRow>, sqlx::Error> {
+    on_db!(db, pool => sqlx::query_as::<_, ReportRow>(select_reports!(
+        "WHERE category_id = $1 AND status IN ('submitted', 'received', 'assigned', 'in_progress', 'reopened')
+           AND lat >= $2 AND lat <= $4 AND lon >= $3 AND lon <= $5
+         ORDER BY report_id DESC LIMIT $6"
+    ))
+    .bind(category_id)
+    .bind(b.min_lat)
+    .bind(b.min_lon)
+    .bind(b.max_lat)
+    .bind(b.max_lon)
+    .bind(limit)
+    .fetch_all(pool)
+    .await)
+}
+
+/// Report counts per H3 cell of the given resolution column inside a box (public statuses only).
+pub async fn clusters(
+    db: &Db,
+    column: &'static str,
+    b: BBox,
+    since: DateTime<Utc>,
+) -> Result<Vec<(i64, i64)>, sqlx::Error> {
+    let sql = match column {
+        "h3_r4" => {
+            "SELECT h3_r4, COUNT(*) FROM reports WHERE lat >= $1 AND lat <= $3 AND lon >= $2 AND lon <= $4 AND status NOT IN ('rejected', 'duplicate') AND (status IN ('submitted', 'received', 'assigned', 'in_progress', 'reopened') OR updated_at >= $5) GROUP BY h3_r4"
+        }
+        "h3_r6" => {
+            "SELECT h3_r6, COUNT(*) FROM reports WHERE lat >= $1 AND lat <= $3 AND lon >= $2 AND lon <= $4 AND status NOT IN ('rejected', 'duplicate') AND (status IN ('submitted', 'received', 'assigned', 'in_progress', 'reopened') OR updated_at >= $5) GROUP BY h3_r6"
+        }
+        _ => {
+            "SELECT h3_r8, COUNT(*) FROM reports WHERE lat >= $1 AND lat <= $3 AND lon >= $2 AND lon <= $4 AND status NOT IN ('rejected', 'duplicate') AND (status IN ('submitted', 'received', 'assigned', 'in_progress', 'reopened') OR updated_at >= $5) GROUP BY h3_r8"
+        }
+    };
+    on_db!(db, pool => sqlx::query_as::<_, (i64, i64)>(sql)
+        .bind(b.min_lat).bind(b.min_lon).bind(b.max_lat).bind(b.max_lon).bind(since)
+        .fetch_all(pool).await)
+}
+
+/// Resolved reports whose reopen window has passed (to close them).
+pub async fn resolved_before(
+    db: &Db,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    on_db!(db, pool => sqlx::query_scalar::<_, Uuid>("SELECT report_id FROM reports WHERE status = 'resolved' AND resolved_at < $1 ORDER BY resolved_at LIMIT $2")
+        .bind(before).bind(limit).fetch_all(pool).await)
+}
+
+/// The units a staff member belongs to.
+pub async fn units_of(db: &Db, account: Uuid) -> Result<Vec<Uuid>, sqlx::Error> {
+    on_db!(db, pool => sqlx::query_scalar::<_, Uuid>("SELECT unit_id FROM unit_members WHERE account_id = $1").bind(account).fetch_all(pool).await)
+}
+
+pub async fn unit_exists(db: &Db, unit: Uuid) -> Result<bool, sqlx::Error> {
+    let n = on_db!(db, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM units WHERE unit_id = $1").bind(unit).fetch_one(pool).await)?;
+    Ok(n > 0)
+}

@@ -1,0 +1,123 @@
+//! Test photos made in code: plain JPEGs, a JPEG with GPS metadata, hostile files; and a multipart
+//! upload helper.
+
+use image::{ImageEncoder, RgbImage};
+use serde_json::Value;
+
+use crate::helpers::{Resp, TestApp};
+
+pub fn jpeg(width: u32, height: u32, seed: u8) -> Vec<u8> {
+    let img = RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, seed])
+    });
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85)
+        .write_image(img.as_raw(), width, height, image::ExtendedColorType::Rgb8)
+        .unwrap();
+    out
+}
+
+/// A JPEG whose EXIF says it was taken at 10°46'36.84"N 106°42'3.24"E (central Hồ Chí Minh City).
+pub fn jpeg_with_gps(seed: u8) -> Vec<u8> {
+    // Little-endian TIFF: IFD0 with one entry pointing at the GPS IFD, then the rationals.
+    let mut t: Vec<u8> = b"II\x2a\x00\x08\x00\x00\x00".to_vec();
+    let entry = |t: &mut Vec<u8>, tag: u16, kind: u16, count: u32, value: u32| {
+        t.extend_from_slice(&tag.to_le_bytes());
+        t.extend_from_slice(&kind.to_le_bytes());
+        t.extend_from_slice(&count.to_le_bytes());
+        t.extend_from_slice(&value.to_le_bytes());
+    };
+    t.extend_from_slice(&1u16.to_le_bytes());
+    entry(&mut t, 0x8825, 4, 1, 26);
+    t.extend_from_slice(&0u32.to_le_bytes());
+    t.extend_from_slice(&4u16.to_le_bytes());
+    entry(&mut t, 1, 2, 2, u32::from_le_bytes(*b"N\0\0\0"));
+    entry(&mut t, 2, 5, 3, 80);
+    entry(&mut t, 3, 2, 2, u32::from_le_bytes(*b"E\0\0\0"));
+    entry(&mut t, 4, 5, 3, 104);
+    t.extend_from_slice(&0u32.to_le_bytes());
+    for (n, d) in [
+        (10u32, 1u32),
+        (46, 1),
+        (3684, 100),
+        (106, 1),
+        (42, 1),
+        (324, 100),
+    ] {
+        t.extend_from_slice(&n.to_le_bytes());
+        t.extend_from_slice(&d.to_le_bytes());
+    }
+    let plain = jpeg(640, 480, seed);
+    let mut out = plain[..2].to_vec();
+    out.extend_from_slice(&[0xFF, 0xE1]);
+    out.extend_from_slice(&((2 + 6 + t.len()) as u16).to_be_bytes());
+    out.extend_from_slice(b"Exif\0\0");
+    out.extend_from_slice(&t);
+    out.extend_from_slice(&plain[2..]);
+    out
+}
+
+/// A PNG header claiming 30000×30000 pixels (2.7 GB decoded): must be refused from the header.
+pub fn png_bomb() -> Vec<u8> {
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&30000u32.to_be_bytes());
+    ihdr.extend_from_slice(&30000u32.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    out.extend_from_slice(&(ihdr.len() as u32).to_be_bytes());
+    let mut chunk = b"IHDR".to_vec();
+    chunk.extend_from_slice(&ihdr);
+    out.extend_from_slice(&chunk);
+    out.extend_from_slice(&crc32(&chunk).to_be_bytes());
+    // A token IDAT (an empty zlib stream): the fuse of the bomb.
+    let idat = b"IDAT\x78\x9c\x03\x00\x00\x00\x00\x01";
+    out.extend_from_slice(&8u32.to_be_bytes());
+    out.extend_from_slice(idat);
+    out.extend_from_slice(&crc32(idat).to_be_bytes());
+    out.extend_from_slice(&[0, 0, 0, 0]);
+    out.extend_from_slice(b"IEND");
+    out.extend_from_slice(&crc32(b"IEND").to_be_bytes());
+    out
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// Upload one file as multipart field `file`.
+pub async fn upload(app: &TestApp, token: &str, bytes: &[u8], content_type: &str) -> Resp {
+    let boundary = "wardline-test-boundary";
+    let mut body = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"p.jpg\"\r\nContent-Type: {content_type}\r\n\r\n").into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let r = app
+        .client
+        .post(app.url("/v1/media"))
+        .bearer_auth(token)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    Resp::read(r).await
+}
+
+pub async fn upload_ok(app: &TestApp, token: &str, bytes: &[u8]) -> Value {
+    let r = upload(app, token, bytes, "image/jpeg").await;
+    assert_eq!(r.status.as_u16(), 201, "{:?}", r.body);
+    r.body
+}
