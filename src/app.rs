@@ -79,6 +79,8 @@ pub struct AppState {
     /// Bounds how many photos are decoded at once.
     pub photo_slots: Arc<tokio::sync::Semaphore>,
     shutting_down: Arc<AtomicBool>,
+    /// Tells long-lived connections (WebSockets) to close when the server stops.
+    shutdown: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl AppState {
@@ -101,6 +103,12 @@ impl AppState {
 
     pub fn begin_shutdown(&self) {
         self.shutting_down.store(true, Ordering::Relaxed);
+        self.shutdown.send_replace(true);
+    }
+
+    /// Changes when the server begins to shut down.
+    pub fn shutdown_signal(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.shutdown.subscribe()
     }
 }
 
@@ -165,6 +173,10 @@ pub fn routes(state: AppState) -> impl Endpoint + 'static {
         .nest("/docs", docs)
         .at("/openapi.json", spec_json)
         .at("/openapi.yaml", spec_yaml)
+        .at(
+            "/v1/staff/reports/live",
+            poem::get(crate::reports::live::live).data(state.clone()),
+        )
         .with(CatchPanic::new())
         .around(move |ep, req| crate::ops::observe(ep, req, observe_state.clone()))
 }
@@ -216,6 +228,7 @@ impl AppState {
             clock,
             metrics: Arc::new(Metrics::default()),
             shutting_down: Arc::new(AtomicBool::new(false)),
+            shutdown: Arc::new(tokio::sync::watch::channel(false).0),
         })
     }
 }

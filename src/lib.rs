@@ -4,6 +4,8 @@
 
 /// Shared state, the route tree, the server's start and stop.
 pub mod app;
+/// The ward's service area and neighbourhoods (khu phố), from GeoJSON.
+pub mod areas;
 /// Accounts, roles, sign-in (OTP and password), tokens, role guards.
 pub mod auth;
 /// Publish/subscribe between connections and instances.

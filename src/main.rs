@@ -64,6 +64,13 @@ enum AdminCommand {
         #[arg(long)]
         name: String,
     },
+    /// Import the ward's service area and neighbourhoods from a GeoJSON file of Polygon or
+    /// MultiPolygon features (properties: `name`, `kind` ward|neighbourhood, optional `unit`);
+    /// areas with the same name and kind are replaced.
+    ImportAreas {
+        /// The GeoJSON FeatureCollection (or Feature).
+        file: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -124,6 +131,35 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     account.phone
                 );
                 println!("{password}");
+                Ok(())
+            }
+            Command::Admin {
+                command: AdminCommand::ImportAreas { file },
+            } => {
+                let text = std::fs::read_to_string(&file)
+                    .with_context(|| format!("reading {}", file.display()))?;
+                // Parse before touching the database: a bad file changes nothing and fails fast.
+                let areas = wardline::areas::parse_geojson(&text)
+                    .with_context(|| format!("{} is not a usable area file", file.display()))?;
+                let db = Db::connect(&settings.database_url(), 2).await?;
+                db.migrate().await?;
+                // Redraw in place on a terminal; in a log, print only the final line.
+                let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+                let mut drawn = false;
+                let summary =
+                    wardline::areas::import(&db, areas, chrono::Utc::now(), |done, total| {
+                        if tty || done == total {
+                            eprint!("\r{}", wardline::areas::progress_line(done, total));
+                            drawn = true;
+                        }
+                    })
+                    .await
+                    .with_context(|| format!("importing {}", file.display()));
+                if drawn {
+                    eprintln!();
+                }
+                db.close().await;
+                println!("{}", summary?);
                 Ok(())
             }
             Command::Openapi { .. } | Command::Config => Ok(()),

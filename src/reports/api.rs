@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use poem_openapi::param::{Header, Path, Query};
-use poem_openapi::payload::Json;
+use poem_openapi::payload::{Json, PlainText};
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -16,6 +16,7 @@ use crate::error::{ApiError, Error};
 use crate::geo::{BBox, Point};
 use crate::reports::catalog::{self, Category, CategoryFields, Question, Severity};
 use crate::reports::repo::{self, Filter, ReportRow, UnitFilter};
+use crate::reports::stats::{self, Figures, GroupBy};
 use crate::reports::{self as rules, Action, Channel, NewReport, Status};
 use crate::store::idempotency;
 
@@ -176,7 +177,7 @@ enum Audience {
 
 /// Render a report for an audience. The reporter's identity appears only for staff on
 /// non-anonymous categories; private fields only for the reporter and staff.
-async fn view(
+pub(crate) async fn view(
     state: &AppState,
     r: ReportRow,
     caller: Option<&Caller>,
@@ -392,6 +393,13 @@ enum Done {
     /// Done.
     #[oai(status = 204)]
     Done,
+}
+
+#[derive(ApiResponse)]
+enum Csv {
+    /// CSV, one line per group.
+    #[oai(status = 200, content_type = "text/csv; charset=utf-8")]
+    Ok(PlainText<String>),
 }
 
 #[derive(Object)]
@@ -1061,6 +1069,50 @@ impl ReportsApi {
         };
         let r = rules::transition(&self.state, &caller, report_id.0, action, &b.note).await?;
         Ok(Json(view(&self.state, r, Some(&caller)).await?))
+    }
+
+    /// Statistics of reports received in a period (staff, admins)
+    ///
+    /// Received, resolved, on-time rate, median working hours to acknowledge and to resolve, online
+    /// share (app vs counter and phone), satisfaction. The last row is the total (`all`).
+    #[oai(
+        path = "/v1/stats/reports",
+        method = "get",
+        operation_id = "stats_reports"
+    )]
+    async fn stats(
+        &self,
+        auth: BearerAuth,
+        from: Query<DateTime<Utc>>,
+        to: Query<DateTime<Utc>>,
+        group_by: Query<Option<GroupBy>>,
+    ) -> Result<Json<Vec<Figures>>, ApiError> {
+        self.state
+            .caller_with(&auth, &[Role::Staff, Role::Admin])
+            .await?;
+        Ok(Json(
+            stats::compute(&self.state, from.0, to.0, group_by.0).await?,
+        ))
+    }
+
+    /// The same statistics as CSV
+    #[oai(
+        path = "/v1/stats/reports.csv",
+        method = "get",
+        operation_id = "stats_reports_csv"
+    )]
+    async fn stats_csv(
+        &self,
+        auth: BearerAuth,
+        from: Query<DateTime<Utc>>,
+        to: Query<DateTime<Utc>>,
+        group_by: Query<Option<GroupBy>>,
+    ) -> Result<Csv, ApiError> {
+        self.state
+            .caller_with(&auth, &[Role::Staff, Role::Admin])
+            .await?;
+        let rows = stats::compute(&self.state, from.0, to.0, group_by.0).await?;
+        Ok(Csv::Ok(PlainText(stats::to_csv(&rows))))
     }
 
     /// My notifications, newest first

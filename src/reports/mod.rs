@@ -5,7 +5,9 @@
 pub mod api;
 pub mod calendar;
 pub mod catalog;
+pub mod live;
 pub mod repo;
+pub mod stats;
 
 use std::collections::BTreeMap;
 
@@ -339,6 +341,20 @@ pub async fn create(
     let (Some(point), true) = (point, errors.is_empty()) else {
         return Err(Error::Validation(errors));
     };
+    // Inside the ward? Which khu phố? (Everything is accepted until the ward's area is imported.)
+    let located = crate::areas::locate(&state.db, point).await?;
+    if !located.in_service {
+        return Err(Error::validation(
+            "lat",
+            "outside_service_area",
+            "Vị trí nằm ngoài địa bàn phường",
+            "This place is outside the ward's service area",
+        ));
+    }
+    let area_id = located.neighbourhood.as_ref().map(|a| a.area_id);
+    let unit_id = category
+        .unit_id
+        .or_else(|| located.neighbourhood.as_ref().and_then(|a| a.unit_id));
     let reporter_id = match (caller.role, &new.reporter_phone) {
         (Role::Resident, _) => Some(caller.account_id),
         (_, Some(phone)) => Some(state.auth.resident_for_phone(phone).await?),
@@ -362,8 +378,8 @@ pub async fn create(
         accuracy_m: new.accuracy_m,
         address: &address,
         cells: geo::cells(point),
-        area_id: None,
-        unit_id: category.unit_id,
+        area_id,
+        unit_id,
         severity: severity.as_str(),
         answers: &answers,
         ack_by,

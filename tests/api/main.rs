@@ -4,6 +4,7 @@
 //! chosen by `WARDLINE_TEST_BACKEND` (see `helpers`).
 
 mod admin;
+mod areas;
 mod auth;
 mod cli;
 mod helpers;

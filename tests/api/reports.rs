@@ -788,3 +788,289 @@ async fn feed_map_and_deadlines() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn statistics_count_on_time_online_share_and_satisfaction() {
+    let app = TestApp::spawn().await;
+    let w = ward(&app).await;
+    let a = app.resident_token("0977000001").await;
+    let from = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+    let p = upload_ok(&app, &a, &jpeg(64, 64, 1)).await;
+    let online = create(&app, &a, None, report_body(&[p["id"].as_str().unwrap()])).await;
+    let online_id = online.body["id"].as_str().unwrap().to_string();
+    // A walk-in entered at the counter for a resident with a phone.
+    let mut walk_in = report_body(&[]);
+    walk_in["channel"] = json!("counter");
+    walk_in["reporter_phone"] = json!("0977000002");
+    let counter = create(&app, &w.staff, None, walk_in).await;
+    assert_eq!(counter.status, StatusCode::CREATED, "{:?}", counter.body);
+    assert_eq!(counter.body["channel"], "counter");
+    assert_eq!(counter.body["reporter"]["phone"], "+84977000002");
+    let mut app_channel = report_body(&[]);
+    app_channel["channel"] = json!("app");
+    create(&app, &w.staff, None, app_channel)
+        .await
+        .assert_problem(422, "validation_failed");
+
+    for body in [
+        json!({ "action": "assign", "unit_id": w.unit_id }),
+        json!({ "action": "start" }),
+    ] {
+        assert_eq!(
+            app.post(
+                &format!("/v1/staff/reports/{online_id}/transition"),
+                Some(&w.staff),
+                body
+            )
+            .await
+            .status,
+            StatusCode::OK
+        );
+    }
+    let ev = upload_ok(&app, &w.staff, &jpeg(64, 64, 2)).await;
+    app.post(
+        &format!("/v1/staff/reports/{online_id}/transition"),
+        Some(&w.staff),
+        json!({ "action": "resolve", "public_reply": "Xong", "evidence_media_ids": [ev["id"]] }),
+    )
+    .await;
+    app.post(
+        &format!("/v1/reports/{online_id}/rating"),
+        Some(&a),
+        json!({ "stars": 4 }),
+    )
+    .await;
+
+    app.state.clock.advance(chrono::Duration::days(30));
+    let staff = app.login(STAFF_PHONE, &w.staff_password).await;
+    let to = (app.state.clock.now() + chrono::Duration::hours(1)).to_rfc3339();
+    let q = format!("from={}&to={}", urlencode(&from), urlencode(&to));
+    let s = app
+        .get(
+            &format!("/v1/stats/reports?{q}&group_by=category"),
+            Some(&staff),
+        )
+        .await;
+    assert_eq!(s.status, StatusCode::OK, "{:?}", s.body);
+    let rows = s.body.as_array().unwrap();
+    let road = rows.iter().find(|r| r["group"] == "road_damage").unwrap();
+    assert_eq!(road["received"], 2);
+    assert_eq!(road["resolved"], 1);
+    assert_eq!(road["resolved_on_time"], 1);
+    assert_eq!(road["on_time_rate"], 1.0);
+    assert_eq!(road["online_share"], 0.5);
+    assert_eq!(road["overdue_open"], 1);
+    assert_eq!(road["satisfaction_avg"], 4.0);
+    assert!(road["median_resolve_hours"].as_f64().unwrap() >= 0.0);
+    assert_eq!(rows.last().unwrap()["group"], "all");
+    let by_unit = app
+        .get(
+            &format!("/v1/stats/reports?{q}&group_by=unit"),
+            Some(&staff),
+        )
+        .await;
+    assert!(
+        by_unit
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["group"] == "Tổ công trình")
+    );
+
+    let csv = app
+        .client
+        .get(app.url(&format!("/v1/stats/reports.csv?{q}&group_by=month")))
+        .bearer_auth(&staff)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), StatusCode::OK);
+    assert!(
+        csv.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let text = csv.text().await.unwrap();
+    assert!(
+        text.starts_with("group,received,resolved,resolved_on_time,on_time_rate"),
+        "{text}"
+    );
+    assert!(text.contains("\"all\",2,1,1,1,1,"), "{text}");
+
+    let resident = app.resident_token("0977000003").await;
+    app.get(&format!("/v1/stats/reports?{q}"), Some(&resident))
+        .await
+        .assert_problem(403, "forbidden");
+    app.get(
+        &format!(
+            "/v1/stats/reports?from={}&to={}",
+            urlencode(&to),
+            urlencode(&from)
+        ),
+        Some(&staff),
+    )
+    .await
+    .assert_problem(422, "validation_failed");
+    app.stop().await;
+}
+
+fn urlencode(s: &str) -> String {
+    s.replace('+', "%2B").replace(':', "%3A")
+}
+
+#[tokio::test]
+async fn staff_receive_their_units_reports_live_over_a_websocket() {
+    let app = TestApp::spawn().await;
+    let w = ward(&app).await;
+    let (_, outsider) = app.member(Role::Staff, "0978000009").await;
+    let a = app.resident_token("0978000001").await;
+    let ws_url = app.base.replace("http://", "ws://") + "/v1/staff/reports/live";
+
+    // Residents and anonymous callers are refused before the upgrade.
+    assert!(
+        tokio_tungstenite::connect_async(format!("{ws_url}?access_token={a}"))
+            .await
+            .is_err()
+    );
+    assert!(
+        tokio_tungstenite::connect_async(ws_url.clone())
+            .await
+            .is_err()
+    );
+
+    let (mut mine, _) =
+        tokio_tungstenite::connect_async(format!("{ws_url}?access_token={}", w.staff))
+            .await
+            .unwrap();
+    let (mut theirs, _) =
+        tokio_tungstenite::connect_async(format!("{ws_url}?access_token={outsider}"))
+            .await
+            .unwrap();
+    let p = upload_ok(&app, &a, &jpeg(64, 64, 1)).await;
+    let created = create(&app, &a, None, report_body(&[p["id"].as_str().unwrap()])).await;
+    let id = created.body["id"].as_str().unwrap();
+
+    let msg = next_text(&mut mine).await.unwrap();
+    assert_eq!(msg["event"], "created");
+    assert_eq!(msg["report"]["id"], id);
+    assert_eq!(msg["report"]["reporter"]["phone"], "+84978000001");
+    // Staff of another unit hear nothing about a report routed to this unit.
+    assert!(
+        next_text(&mut theirs).await.is_none(),
+        "the outsider got a message"
+    );
+
+    app.post(
+        &format!("/v1/staff/reports/{id}/transition"),
+        Some(&w.staff),
+        json!({ "action": "receive" }),
+    )
+    .await;
+    let msg = next_text(&mut mine).await.unwrap();
+    assert_eq!(msg["event"], "received");
+    assert_eq!(msg["report"]["status"], "received");
+
+    // On shutdown the socket is closed with 1001 (going away).
+    app.state.begin_shutdown();
+    let msg = next_text(&mut mine).await.unwrap();
+    assert_eq!(msg["close"], 1001);
+    app.stop().await;
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next text message as JSON (or `{"close": code}`), or None after 3 s of silence.
+async fn next_text(ws: &mut Ws) -> Option<Value> {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let fut = async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Text(t))) => return serde_json::from_str::<Value>(&t).ok(),
+                Some(Ok(Message::Close(frame))) => {
+                    return frame.map(|f| json!({ "close": u16::from(f.code) }));
+                }
+                Some(Ok(_)) => continue,
+                _ => return None,
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(3), fut)
+        .await
+        .ok()
+        .flatten()
+}
+
+#[tokio::test]
+async fn reports_outside_the_ward_are_refused_and_inside_are_routed_by_khu_pho() {
+    let app = TestApp::spawn().await;
+    let w = ward(&app).await;
+    let a = app.resident_token("0979000001").await;
+    // Before any area exists, anywhere valid is accepted.
+    let mut body = report_body(&[]);
+    body["category_code"] = json!("trash");
+    body["answers"] = json!({});
+    let p = upload_ok(&app, &a, &jpeg(64, 64, 1)).await;
+    body["media_ids"] = json!([p["id"]]);
+    body["lat"] = json!(21.0);
+    body["lon"] = json!(105.8);
+    assert_eq!(
+        create(&app, &a, None, body.clone()).await.status,
+        StatusCode::CREATED
+    );
+
+    let square = |min_lon: f64, min_lat: f64, max_lon: f64, max_lat: f64| {
+        json!([[
+            [min_lon, min_lat],
+            [max_lon, min_lat],
+            [max_lon, max_lat],
+            [min_lon, max_lat],
+            [min_lon, min_lat]
+        ]])
+    };
+    let geojson = json!({
+        "type": "FeatureCollection",
+        "features": [
+            { "type": "Feature", "properties": { "name": "Phường Bến Nghé", "kind": "ward" }, "geometry": { "type": "Polygon", "coordinates": square(106.69, 10.77, 106.71, 10.79) } },
+            { "type": "Feature", "properties": { "name": "Khu phố 3", "unit": "Tổ công trình" }, "geometry": { "type": "Polygon", "coordinates": square(106.70, 10.775, 106.705, 10.78) } }
+        ]
+    });
+    let parsed = wardline::areas::parse_geojson(&geojson.to_string()).unwrap();
+    wardline::areas::import(&app.state.db, parsed, app.state.clock.now(), |_, _| {})
+        .await
+        .unwrap();
+
+    let outside = create(&app, &a, None, body.clone()).await;
+    outside.assert_problem(422, "validation_failed");
+    assert_eq!(outside.body["errors"][0]["code"], "outside_service_area");
+
+    body["lat"] = json!(10.7769);
+    body["lon"] = json!(106.7009);
+    let inside = create(&app, &a, None, body).await;
+    assert_eq!(inside.status, StatusCode::CREATED, "{:?}", inside.body);
+    let id = inside.body["id"].as_str().unwrap();
+    // Trash has no unit of its own; the khu phố's unit takes it.
+    let staff_view = app.get(&format!("/v1/reports/{id}"), Some(&w.staff)).await;
+    assert_eq!(staff_view.body["report"]["unit_id"], w.unit_id.as_str());
+    let from = urlencode(&(app.state.clock.now() - chrono::Duration::hours(1)).to_rfc3339());
+    let to = urlencode(&(app.state.clock.now() + chrono::Duration::hours(1)).to_rfc3339());
+    let s = app
+        .get(
+            &format!("/v1/stats/reports?from={from}&to={to}&group_by=area"),
+            Some(&w.staff),
+        )
+        .await;
+    assert!(
+        s.body
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["group"] == "Khu phố 3" && r["received"] == 1),
+        "{:?}",
+        s.body
+    );
+    app.stop().await;
+}

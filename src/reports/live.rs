@@ -1,0 +1,124 @@
+//! The staff console's live feed: a WebSocket on which staff receive new and changed reports of
+//! their units (and unrouted ones) as they happen, fanned out through the `bus`.
+//!
+//! Browsers cannot put an `Authorization` header on a WebSocket, so the access token may also come
+//! as the `access_token` query parameter. Messages are JSON: `{"event": "...", "report": {...}}`.
+//! The server pings every 15 s and closes with 1001 (going away) when it shuts down.
+
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use poem::web::websocket::{CloseCode, Message, WebSocket};
+use poem::web::{Data, Query};
+use poem::{IntoResponse, Request, handler};
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::auth::{Caller, Role};
+use crate::bus::Received;
+use crate::error::{Error, problem_response};
+use crate::reports::repo;
+
+#[derive(serde::Deserialize)]
+pub struct LiveQuery {
+    access_token: Option<String>,
+}
+
+async fn authenticate(state: &AppState, req: &Request, q: &LiveQuery) -> Result<Caller, Error> {
+    let caller = match (state.optional_caller(req).await?, &q.access_token) {
+        (Some(c), _) => c,
+        (None, Some(token)) => state.auth.caller(token).await?,
+        (None, None) => return Err(Error::Unauthorized("missing_token")),
+    };
+    caller.require(&[Role::Staff, Role::Admin])?;
+    Ok(caller)
+}
+
+/// `GET /v1/staff/reports/live` (WebSocket).
+#[handler]
+pub async fn live(
+    req: &Request,
+    ws: WebSocket,
+    Query(q): Query<LiveQuery>,
+    Data(state): Data<&AppState>,
+) -> poem::Response {
+    let caller = match authenticate(state, req, &q).await {
+        Ok(c) => c,
+        Err(e) => return problem_response(&e),
+    };
+    let mut sub = match state.bus.subscribe("reports").await {
+        Ok(s) => s,
+        Err(e) => return problem_response(&Error::Internal(e)),
+    };
+    let state = state.clone();
+    let mut shutdown = state.shutdown_signal();
+    ws.on_upgrade(move |socket| async move {
+        let (mut tx, mut rx) = socket.split();
+        let mut ping = tokio::time::interval(Duration::from_secs(15));
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => {
+                    let _ = tx.send(Message::Close(Some((CloseCode::Away, "server shutting down".into())))).await;
+                    break;
+                }
+                _ = ping.tick() => {
+                    if tx.send(Message::Ping(vec![])).await.is_err() {
+                        break;
+                    }
+                }
+                incoming = rx.next() => match incoming {
+                    None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
+                    Some(Ok(_)) => {}
+                },
+                event = sub.recv() => match event {
+                    Received::Event(e) => {
+                        let Some(id) = e.payload.get("report_id").and_then(|v| v.as_str()).and_then(|s| Uuid::parse_str(s).ok()) else { continue };
+                        let what = e.payload.get("event").and_then(|v| v.as_str()).unwrap_or("changed").to_string();
+                        match message_for(&state, &caller, id, &what).await {
+                            Ok(Some(text)) => {
+                                if tx.send(Message::Text(text)).await.is_err() {
+                                    break;
+                                }
+                            }
+                            Ok(None) => {}
+                            Err(e) => tracing::warn!(error = %e, "live feed"),
+                        }
+                    }
+                    // Fell behind: tell the console to reload its queue.
+                    Received::Lagged(n) => {
+                        let text = serde_json::json!({ "event": "resync", "missed": n }).to_string();
+                        if tx.send(Message::Text(text)).await.is_err() {
+                            break;
+                        }
+                    }
+                    Received::Closed => break,
+                },
+            }
+        }
+    })
+    .into_response()
+}
+
+/// The message for a staff member about a report, if it concerns their units.
+async fn message_for(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+    what: &str,
+) -> Result<Option<String>, Error> {
+    let Some(row) = repo::report(&state.db, id).await? else {
+        return Ok(None);
+    };
+    if caller.role == Role::Staff
+        && let Some(unit) = row.unit_id
+        && !repo::units_of(&state.db, caller.account_id)
+            .await?
+            .contains(&unit)
+    {
+        return Ok(None);
+    }
+    let view = crate::reports::api::view(state, row, Some(caller)).await?;
+    Ok(Some(
+        serde_json::json!({ "event": what, "report": view }).to_string(),
+    ))
+}
