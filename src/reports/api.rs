@@ -263,6 +263,19 @@ pub(crate) async fn view(
     })
 }
 
+/// Render many rows for one caller.
+async fn views(
+    state: &AppState,
+    rows: Vec<ReportRow>,
+    caller: Option<&Caller>,
+) -> Result<Vec<ReportView>, Error> {
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        out.push(view(state, r, caller).await?);
+    }
+    Ok(out)
+}
+
 #[derive(Object)]
 struct CreateReport {
     #[oai(validator(max_length = 40))]
@@ -687,10 +700,7 @@ impl ReportsApi {
         } else {
             None
         };
-        let mut items = Vec::with_capacity(rows.len());
-        for r in rows {
-            items.push(view(&self.state, r, caller.as_ref()).await?);
-        }
+        let items = views(&self.state, rows, caller.as_ref()).await?;
         Ok(Json(ReportPage { items, next_before }))
     }
 
@@ -859,10 +869,7 @@ impl ReportsApi {
         } else {
             None
         };
-        let mut items = vec![];
-        for r in rows {
-            items.push(view(&self.state, r, Some(&caller)).await?);
-        }
+        let items = views(&self.state, rows, Some(&caller)).await?;
         Ok(Json(ReportPage { items, next_before }))
     }
 
@@ -1012,11 +1019,7 @@ impl ReportsApi {
                 .then(a.report_id.cmp(&b.report_id))
         });
         rows.truncate(limit as usize);
-        let mut out = vec![];
-        for r in rows {
-            out.push(view(&self.state, r, Some(&caller)).await?);
-        }
-        Ok(Json(out))
+        Ok(Json(views(&self.state, rows, Some(&caller)).await?))
     }
 
     /// Move a report through its lifecycle (staff of its unit, or triage of unrouted reports)

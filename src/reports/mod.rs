@@ -463,18 +463,9 @@ pub async fn transition(
         return Err(Error::Validation(vec![text_error("note")]));
     }
     let now = state.clock.now();
-    let mut change = repo::StatusChange {
-        status: to.as_str(),
-        unit_id: report.unit_id,
-        assignee_id: report.assignee_id,
-        public_reply: report.public_reply.as_deref(),
-        duplicate_of: report.duplicate_of,
-        // The first staff action acknowledges the report (tiếp nhận), whatever it is.
-        acknowledged_at: report.acknowledged_at.or(Some(now)),
-        resolved_at: report.resolved_at,
-        closed_at: report.closed_at,
-        resolve_by: report.resolve_by,
-    };
+    let mut change = repo::StatusChange::keeping(&report, to.as_str());
+    // The first staff action acknowledges the report (tiếp nhận), whatever it is.
+    change.acknowledged_at = report.acknowledged_at.or(Some(now));
     let mut public_note = String::new();
     match &action {
         Action::Assign {
@@ -834,17 +825,11 @@ pub async fn reopen(
     }
     let severity = Severity::parse(&report.severity).unwrap_or(Severity::Normal);
     let (_, resolve_by) = deadlines(&state.calendar, now, severity);
-    let change = repo::StatusChange {
-        status: Status::Reopened.as_str(),
-        unit_id: report.unit_id,
-        assignee_id: report.assignee_id,
-        public_reply: report.public_reply.as_deref(),
-        duplicate_of: None,
-        acknowledged_at: report.acknowledged_at,
-        resolved_at: None,
-        closed_at: None,
-        resolve_by,
-    };
+    let mut change = repo::StatusChange::keeping(&report, Status::Reopened.as_str());
+    change.duplicate_of = None;
+    change.resolved_at = None;
+    change.closed_at = None;
+    change.resolve_by = resolve_by;
     let mut tx = state.db.begin().await?;
     if !repo::change_status(&mut tx, report_id, "resolved", &change, now).await? {
         return Err(Error::Conflict("changed_concurrently"));
@@ -914,17 +899,8 @@ pub async fn close_expired(state: &AppState) -> Result<usize> {
         let Some(report) = repo::report(&state.db, id).await? else {
             continue;
         };
-        let change = repo::StatusChange {
-            status: Status::Closed.as_str(),
-            unit_id: report.unit_id,
-            assignee_id: report.assignee_id,
-            public_reply: report.public_reply.as_deref(),
-            duplicate_of: report.duplicate_of,
-            acknowledged_at: report.acknowledged_at,
-            resolved_at: report.resolved_at,
-            closed_at: Some(now),
-            resolve_by: report.resolve_by,
-        };
+        let mut change = repo::StatusChange::keeping(&report, Status::Closed.as_str());
+        change.closed_at = Some(now);
         let mut tx = state.db.begin().await?;
         if repo::change_status(&mut tx, id, "resolved", &change, now).await? {
             repo::add_event(

@@ -135,6 +135,23 @@ pub struct StatusChange<'a> {
     pub resolve_by: DateTime<Utc>,
 }
 
+impl<'a> StatusChange<'a> {
+    /// A change to `status` that keeps everything else as the report has it.
+    pub fn keeping(report: &'a ReportRow, status: &'a str) -> StatusChange<'a> {
+        StatusChange {
+            status,
+            unit_id: report.unit_id,
+            assignee_id: report.assignee_id,
+            public_reply: report.public_reply.as_deref(),
+            duplicate_of: report.duplicate_of,
+            acknowledged_at: report.acknowledged_at,
+            resolved_at: report.resolved_at,
+            closed_at: report.closed_at,
+            resolve_by: report.resolve_by,
+        }
+    }
+}
+
 /// Write a transition, but only if the report is still in `from` (optimistic: a concurrent change
 /// makes this return false and the caller answers 409).
 pub async fn change_status(
