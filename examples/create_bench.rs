@@ -1,0 +1,250 @@
+//! Benchmark P2: report-create throughput on embedded SQLite against a bare poem handler that parses
+//! the same JSON and answers the same JSON, in the same run, over real loopback HTTP.
+//!
+//! `cargo run --release --example create_bench -- [seconds] [concurrency]` (defaults 10 s, 16).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use wardline::app::{AppState, Server};
+use wardline::config::{Secret, Settings};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let args: Vec<String> = std::env::args().collect();
+    let seconds: u64 = args.get(1).map(|s| s.parse()).transpose()?.unwrap_or(10);
+    let concurrency: usize = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(16);
+
+    let dir = std::env::temp_dir().join(format!("wardline-bench-{}", uuid::Uuid::now_v7()));
+    let settings = Settings {
+        listen: "127.0.0.1:0".into(),
+        data_dir: dir.clone(),
+        jwt_secret: Some(Secret::new("bench-secret-bench-secret-bench-secret")),
+        log_filter: "error".into(),
+        ..Settings::default()
+    };
+    let state = AppState::build(settings).await?;
+    let server = Server::bind(state.clone()).await?;
+    let base = format!("http://{}", server.local_addr);
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let handle = tokio::spawn(server.run_until(async move {
+        let _ = stop_rx.await;
+    }));
+
+    // A resident, signed in by code, with one photo uploaded beforehand.
+    let phone = "+84912000777";
+    state
+        .auth
+        .request_otp(phone, "127.0.0.1")
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let sms = wardline::auth::sms::outbox_for(&state.db, phone, 1).await?;
+    let code = sms
+        .first()
+        .and_then(|b| {
+            b.split(|c: char| !c.is_ascii_digit())
+                .find(|w| w.len() == 6)
+        })
+        .context("no code")?
+        .to_string();
+    let (session, _) = state
+        .auth
+        .verify_otp(phone, &code)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let token = session.access_token;
+    let client = reqwest::Client::new();
+    let photo = jpeg();
+    let boundary = "bench";
+    let mut body = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"p.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n").into_bytes();
+    body.extend_from_slice(&photo);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let media: serde_json::Value = client
+        .post(format!("{base}/v1/media"))
+        .bearer_auth(&token)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let media_id = media["id"].as_str().context("upload failed")?.to_string();
+    let report = serde_json::json!({
+        "category_code": "road_damage",
+        "description": "Ổ gà lớn trước số 12 Lê Lợi, xe máy dễ ngã",
+        "lat": 10.7769, "lon": 106.7009, "accuracy_m": 8.0,
+        "address": "12 Lê Lợi",
+        "media_ids": [media_id],
+        "answers": { "size": "large" }
+    });
+    // The bare handler answers exactly what a real create answers.
+    let sample = client
+        .post(format!("{base}/v1/reports"))
+        .bearer_auth(&token)
+        .json(&report)
+        .send()
+        .await?
+        .text()
+        .await?;
+
+    let bare_addr = bare_server(sample.clone()).await?;
+    let wardline = load(
+        &client,
+        &format!("{base}/v1/reports"),
+        &token,
+        &report,
+        seconds,
+        concurrency,
+    )
+    .await;
+    let bare = load(
+        &client,
+        &format!("http://{bare_addr}/v1/reports"),
+        &token,
+        &report,
+        seconds,
+        concurrency,
+    )
+    .await;
+    println!("wardline create (SQLite, {concurrency} concurrent, {seconds} s): {wardline}");
+    println!("bare poem handler, same JSON in and out:          {bare}");
+    println!("ratio: {:.2}x (target >= 0.5x)", wardline.rps / bare.rps);
+
+    let _ = stop_tx.send(());
+    let _ = handle.await;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+struct Figures {
+    rps: f64,
+    errors: u64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+impl std::fmt::Display for Figures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:.0} req/s, p50 {:.1} ms, p99 {:.1} ms, {} errors",
+            self.rps, self.p50_ms, self.p99_ms, self.errors
+        )
+    }
+}
+
+async fn load(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    body: &serde_json::Value,
+    seconds: u64,
+    concurrency: usize,
+) -> Figures {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let errors = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = vec![];
+    for _ in 0..concurrency {
+        let (client, url, token, body, errors) = (
+            client.clone(),
+            url.to_string(),
+            token.to_string(),
+            body.clone(),
+            errors.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = vec![];
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                match client
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .json(&body)
+                    .send()
+                    .await
+                {
+                    Ok(r) if r.status().is_success() => {
+                        let _ = r.bytes().await;
+                        latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+                    }
+                    _ => {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            latencies
+        }));
+    }
+    let mut all = vec![];
+    for t in tasks {
+        if let Ok(l) = t.await {
+            all.extend(l);
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort_by(f64::total_cmp);
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0.0)
+    };
+    Figures {
+        rps: all.len() as f64 / elapsed,
+        errors: errors.load(Ordering::Relaxed),
+        p50_ms: pct(0.5),
+        p99_ms: pct(0.99),
+    }
+}
+
+/// A poem server whose one handler parses the request JSON and returns `answer`.
+async fn bare_server(answer: String) -> anyhow::Result<std::net::SocketAddr> {
+    use poem::listener::{Acceptor, Listener};
+    use poem::web::Json;
+    use poem::{EndpointExt, Route, handler, post};
+    #[handler]
+    async fn create(
+        Json(body): Json<serde_json::Value>,
+        answer: poem::web::Data<&Arc<String>>,
+    ) -> poem::Response {
+        let _ = body;
+        poem::Response::builder()
+            .status(poem::http::StatusCode::CREATED)
+            .content_type("application/json")
+            .body(answer.0.as_str().to_string())
+    }
+    let acceptor = poem::listener::TcpListener::bind("127.0.0.1:0")
+        .into_acceptor()
+        .await?;
+    let addr = acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr().copied())
+        .context("no address")?;
+    let app = Route::new()
+        .at("/v1/reports", post(create))
+        .data(Arc::new(answer));
+    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(app));
+    Ok(addr)
+}
+
+fn jpeg() -> Vec<u8> {
+    use image::ImageEncoder;
+    let img = image::RgbImage::from_fn(640, 480, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
+    });
+    let mut out = Vec::new();
+    let _ = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85).write_image(
+        img.as_raw(),
+        640,
+        480,
+        image::ExtendedColorType::Rgb8,
+    );
+    out
+}
