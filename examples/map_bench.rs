@@ -231,7 +231,8 @@ fn make_row(
     let ack_by = created_at + hours(8.0);
     let resolve_by = created_at + hours(72.0);
     let cap = |t: DateTime<Utc>| t.min(now);
-    let acknowledged_at = (status != "submitted").then(|| cap(created_at + hours(rng.range(0.5, 12.0))));
+    let acknowledged_at =
+        (status != "submitted").then(|| cap(created_at + hours(rng.range(0.5, 12.0))));
     let resolved_at = matches!(status, "resolved" | "closed" | "reopened")
         .then(|| cap(created_at + hours(rng.range(4.0, 120.0))));
     let closed_at = match (status, resolved_at) {
@@ -246,8 +247,9 @@ fn make_row(
     let mut random = [0u8; 10];
     random[..8].copy_from_slice(&rng.next_u64().to_le_bytes());
     random[8..].copy_from_slice(&(i as u16).to_le_bytes());
-    let id = uuid::Builder::from_unix_timestamp_millis(created_at.timestamp_millis() as u64, &random)
-        .into_uuid();
+    let id =
+        uuid::Builder::from_unix_timestamp_millis(created_at.timestamp_millis() as u64, &random)
+            .into_uuid();
     Row {
         id,
         category_id: categories[rng.below(categories.len())],
@@ -316,7 +318,8 @@ async fn reporter(db: &Db, now: DateTime<Utc>) -> anyhow::Result<Uuid> {
     .bind(phone)
     .bind(now)
     .execute(pool)
-    .await)?;
+    .await
+    .map(|_| ()))?;
     let id = on_db!(db, pool => sqlx::query_scalar::<_, Uuid>("SELECT account_id FROM accounts WHERE phone = $1")
         .bind(phone).fetch_one(pool).await)?;
     Ok(id)
@@ -376,7 +379,7 @@ async fn load(db: &Db, wanted: usize, now: DateTime<Utc>) -> anyhow::Result<()> 
     }
     let load_s = started.elapsed().as_secs_f64();
     let analyze = Instant::now();
-    on_db!(db, pool => sqlx::query("ANALYZE").execute(pool).await)?;
+    on_db!(db, pool => sqlx::query("ANALYZE").execute(pool).await.map(|_| ()))?;
     println!(
         "load: {to_load} rows in {load_s:.1} s ({:.0} rows/s); ANALYZE {:.1} s",
         to_load as f64 / load_s,
@@ -433,7 +436,11 @@ async fn run(db: &Db, kind: Kind, b: BBox, since: DateTime<Utc>) -> anyhow::Resu
                 statuses: statuses(),
                 open_or_updated_since: Some(since),
                 bbox: Some(b),
-                limit: if matches!(kind, Kind::PointsZ16) { 500 } else { 50 },
+                limit: if matches!(kind, Kind::PointsZ16) {
+                    500
+                } else {
+                    50
+                },
                 ..Filter::default()
             };
             repo::list(db, &f).await?.len()
@@ -472,7 +479,12 @@ async fn main() -> anyhow::Result<()> {
         "query", "p50 ms", "p95 ms", "p99 ms", "max ms", "mean ms", "avg rows"
     );
     let mut all_met = true;
-    for kind in [Kind::ClustersZ10, Kind::ClustersZ13, Kind::PointsZ16, Kind::Feed] {
+    for kind in [
+        Kind::ClustersZ10,
+        Kind::ClustersZ13,
+        Kind::PointsZ16,
+        Kind::Feed,
+    ] {
         for _ in 0..20 {
             let b = BBox::around(places.point(&mut rng), kind.radius_m());
             run(&db, kind, b, since).await?;

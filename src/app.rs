@@ -193,8 +193,10 @@ pub fn spec(yaml: bool) -> anyhow::Result<String> {
             ..Settings::default()
         };
         // A lazy pool never connects unless a query runs, and none does here.
-        let db =
-            Db::Sqlite(sqlx::sqlite::SqlitePoolOptions::new().connect_lazy("sqlite::memory:")?);
+        let db = Db::Sqlite(
+            sqlx::sqlite::SqlitePoolOptions::new().connect_lazy("sqlite::memory:")?,
+            Default::default(),
+        );
         let api = api_service(AppState::from_parts(settings, db)?);
         Ok(if yaml { api.spec_yaml() } else { api.spec() })
     })

@@ -17,16 +17,20 @@ use sqlx::{PgPool, SqlitePool};
 /// A pool on one of the two backends, picked by the URL scheme.
 #[derive(Clone, Debug)]
 pub enum Db {
-    Sqlite(SqlitePool),
+    /// SQLite has one writer at a time. Writers queue on the lock here, in order, instead of in
+    /// SQLite's busy handler, which polls with growing sleeps and turns contention into long tails.
+    Sqlite(SqlitePool, WriteLock),
     Postgres(PgPool),
 }
+
+pub type WriteLock = std::sync::Arc<tokio::sync::Mutex<()>>;
 
 /// Run `$body` with `$pool` bound to the concrete pool (`&SqlitePool` or `&PgPool`).
 #[macro_export]
 macro_rules! on_db {
     ($db:expr, $pool:ident => $body:expr) => {
         match $db {
-            $crate::store::Db::Sqlite($pool) => $body,
+            $crate::store::Db::Sqlite($pool, _) => $body,
             $crate::store::Db::Postgres($pool) => $body,
         }
     };
@@ -37,7 +41,7 @@ macro_rules! on_db {
 macro_rules! on_tx {
     ($tx:expr, $conn:ident => $body:expr) => {
         match $tx {
-            $crate::store::Tx::Sqlite(t) => {
+            $crate::store::Tx::Sqlite(t, _) => {
                 let $conn = &mut **t;
                 $body
             }
@@ -51,14 +55,17 @@ macro_rules! on_tx {
 
 /// An open transaction: commit it, or drop it to roll back.
 pub enum Tx {
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Sqlite(
+        sqlx::Transaction<'static, sqlx::Sqlite>,
+        tokio::sync::OwnedMutexGuard<()>,
+    ),
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
 }
 
 impl Tx {
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         match self {
-            Tx::Sqlite(t) => t.commit().await,
+            Tx::Sqlite(t, _guard) => t.commit().await,
             Tx::Postgres(t) => t.commit().await,
         }
     }
@@ -89,7 +96,7 @@ impl Db {
                 .connect_with(opts)
                 .await
                 .with_context(|| format!("opening {url}"))?;
-            Ok(Db::Sqlite(pool))
+            Ok(Db::Sqlite(pool, WriteLock::default()))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let opts = PgConnectOptions::from_str(url).context("bad PostgreSQL URL")?;
             let pool = PgPoolOptions::new()
@@ -111,7 +118,7 @@ impl Db {
     /// Apply the backend's pending migrations.
     pub async fn migrate(&self) -> anyhow::Result<()> {
         match self {
-            Db::Sqlite(pool) => sqlx::migrate!("migrations/sqlite").run(pool).await?,
+            Db::Sqlite(pool, _) => sqlx::migrate!("migrations/sqlite").run(pool).await?,
             Db::Postgres(pool) => sqlx::migrate!("migrations/postgres").run(pool).await?,
         }
         Ok(())
@@ -119,7 +126,7 @@ impl Db {
 
     pub fn backend(&self) -> &'static str {
         match self {
-            Db::Sqlite(_) => "sqlite",
+            Db::Sqlite(..) => "sqlite",
             Db::Postgres(_) => "postgres",
         }
     }
@@ -128,7 +135,10 @@ impl Db {
     /// writers queue on the busy timeout instead of failing when they both try to upgrade.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
-            Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Sqlite(pool, lock) => {
+                let guard = lock.clone().lock_owned().await;
+                Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?, guard)
+            }
             Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }
