@@ -76,8 +76,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Working time for deadlines.
     pub calendar: Arc<crate::reports::calendar::WorkCalendar>,
-    /// Bounds how many photos are decoded at once.
-    pub photo_slots: Arc<tokio::sync::Semaphore>,
+    /// Decode photos, a bounded number at once.
+    pub photo_workers: Arc<crate::media::PhotoWorkers>,
     shutting_down: Arc<AtomicBool>,
     /// Tells long-lived connections (WebSockets) to close when the server stops.
     shutdown: Arc<tokio::sync::watch::Sender<bool>>,
@@ -219,9 +219,9 @@ impl AppState {
         let auth = Auth::new(db.clone(), secret, sms, clock.clone(), settings.clone())?;
         Ok(AppState {
             calendar: Arc::new(settings.calendar()?),
-            photo_slots: Arc::new(tokio::sync::Semaphore::new(
+            photo_workers: Arc::new(crate::media::PhotoWorkers::new(
                 settings.photo_concurrency as usize,
-            )),
+            )?),
             settings,
             db,
             objects,

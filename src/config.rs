@@ -127,7 +127,7 @@ impl Default for Settings {
             login_failures_per_15min: 10,
             trust_forwarded_for: false,
             max_upload_bytes: 20 * 1024 * 1024,
-            photo_concurrency: 2,
+            photo_concurrency: 1,
             work_schedule: String::new(),
             work_holidays: String::new(),
             work_utc_offset: "+07:00".into(),

@@ -114,20 +114,19 @@ pub async fn intake(state: &AppState, owner: Uuid, upload: Upload) -> Result<Med
     if upload.size() as u64 > limits.max_bytes {
         return Err(Error::PayloadTooLarge);
     }
-    // Decoding takes tens of megabytes per photo; a few at a time keep memory bounded however many
-    // residents upload at once (the rest wait here, holding only their temporary file).
-    let _permit = state
-        .photo_slots
-        .acquire()
-        .await
-        .map_err(|_| Error::Unavailable("shutting_down"))?;
-    let bytes = upload
-        .into_vec()
-        .await
-        .map_err(|e| Error::BadRequest(format!("reading upload: {e}")))?;
-    let processed = tokio::task::spawn_blocking(move || pipeline::process(&bytes, &limits))
-        .await
-        .map_err(|e| anyhow::anyhow!("photo task: {e}"))?
+    // The file is read and decoded on the photo workers, never on the async threads.
+    let file = upload.into_file().into_std().await;
+    let processed = state
+        .photo_workers
+        .run(move || {
+            use std::io::Read;
+            let mut bytes = Vec::new();
+            let mut file = file;
+            file.read_to_end(&mut bytes)
+                .map_err(|e| pipeline::MediaError::Corrupt(format!("reading upload: {e}")))?;
+            pipeline::process(&bytes, &limits)
+        })
+        .await?
         .map_err(map_pipeline_error)?;
     let hash = &processed.content_hash;
     let public_key = format!("photos/{}/{hash}.jpg", &hash[..2]);
@@ -187,6 +186,58 @@ pub async fn intake(state: &AppState, owner: Uuid, upload: Upload) -> Result<Med
         .await?
         .map(Into::into)
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("media vanished")))
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A few long-lived threads that decode photos, one at a time each.
+///
+/// Decoding takes tens of megabytes per photo. Bounding how many run at once bounds that, and
+/// running them always on the same threads matters as much: the allocator keeps freed memory per
+/// thread (glibc arenas), so photos spread over the blocking pool's many threads would each leave
+/// their peak behind. Uploads beyond the workers wait in the queue holding only their temporary file.
+pub struct PhotoWorkers {
+    jobs: std::sync::mpsc::Sender<Job>,
+}
+
+impl PhotoWorkers {
+    pub fn new(threads: usize) -> std::io::Result<PhotoWorkers> {
+        let (jobs, rx) = std::sync::mpsc::channel::<Job>();
+        let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+        for i in 0..threads.max(1) {
+            let rx = rx.clone();
+            std::thread::Builder::new()
+                .name(format!("photo-{i}"))
+                .spawn(move || {
+                    loop {
+                        let job = match rx.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                })?;
+        }
+        Ok(PhotoWorkers { jobs })
+    }
+
+    /// Run `f` on a worker and wait for its result.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Box::new(move || {
+                let _ = tx.send(f());
+            }))
+            .map_err(|_| Error::Unavailable("shutting_down"))?;
+        rx.await
+            .map_err(|_| Error::Internal(anyhow::anyhow!("photo worker stopped")))
+    }
 }
 
 #[derive(Multipart)]

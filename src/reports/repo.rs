@@ -494,6 +494,19 @@ pub async fn list(db: &Db, f: &Filter) -> Result<Vec<ReportRow>, sqlx::Error> {
                AND ($14 IS NULL OR resolve_by < $14)
              ORDER BY resolve_by, report_id LIMIT $15"
         )
+    } else if f.bbox.is_some() {
+        // The box unwrapped from `$4 IS NULL OR …`, so SQLite can use the (lat, lon) index.
+        select_reports!(
+            "WHERE ($1 = ',,' OR $1 LIKE '%,' || status || ',%')
+               AND ($2 IS NULL OR category_id = $2) AND ($3 IS NULL OR reporter_id = $3)
+               AND lat >= $4 AND lat <= $6 AND lon >= $5 AND lon <= $7
+               AND ($8 IS NULL OR created_at >= $8) AND ($9 IS NULL OR created_at < $9)
+               AND ($10 IS NULL OR status IN ('submitted', 'received', 'assigned', 'in_progress', 'reopened') OR updated_at >= $10)
+               AND ($11 IS NULL OR report_id < $11)
+               AND ($12 = 0 OR ($12 = 1 AND unit_id = $13) OR ($12 = 2 AND unit_id IS NULL))
+               AND ($14 IS NULL OR resolve_by < $14)
+             ORDER BY report_id DESC LIMIT $15"
+        )
     } else {
         select_reports!(
             "WHERE ($1 = ',,' OR $1 LIKE '%,' || status || ',%')
