@@ -76,6 +76,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Working time for deadlines.
     pub calendar: Arc<crate::reports::calendar::WorkCalendar>,
+    /// Push notifications to phones (logs by default).
+    pub notifier: Arc<dyn crate::reports::push::Notifier>,
     /// Decode photos, a bounded number at once.
     pub photo_workers: Arc<crate::media::PhotoWorkers>,
     shutting_down: Arc<AtomicBool>,
@@ -219,6 +221,7 @@ impl AppState {
         let auth = Auth::new(db.clone(), secret, sms, clock.clone(), settings.clone())?;
         Ok(AppState {
             calendar: Arc::new(settings.calendar()?),
+            notifier: Arc::new(crate::reports::push::LogNotifier),
             photo_workers: Arc::new(crate::media::PhotoWorkers::new(
                 settings.photo_concurrency as usize,
             )?),

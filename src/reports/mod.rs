@@ -6,6 +6,7 @@ pub mod api;
 pub mod calendar;
 pub mod catalog;
 pub mod live;
+pub mod push;
 pub mod repo;
 pub mod stats;
 
@@ -604,8 +605,9 @@ pub async fn transition(
         )
         .await?;
     }
-    notify_followers(&mut tx, report_id, caller.account_id, to, now).await?;
+    let pushes = notify_followers(&mut tx, report_id, caller.account_id, to, now).await?;
     tx.commit().await?;
+    send_pushes(state, pushes).await;
     publish(state, report_id, to.as_str()).await;
     repo::report(&state.db, report_id)
         .await?
@@ -618,7 +620,7 @@ async fn notify_followers(
     actor: Uuid,
     to: Status,
     now: DateTime<Utc>,
-) -> Result<()> {
+) -> Result<Vec<push::Push>> {
     let (vi, en) = match to {
         Status::Received => (
             "Phường đã tiếp nhận phản ánh của bạn.",
@@ -643,14 +645,31 @@ async fn notify_followers(
         ),
         Status::Closed => ("Phản ánh đã đóng.", "Your report is closed."),
         Status::Reopened => ("Phản ánh đã được mở lại.", "The report was reopened."),
-        Status::Submitted => return Ok(()),
+        Status::Submitted => return Ok(vec![]),
     };
+    let mut pushes = vec![];
     for account in repo::subscribers_tx(tx, report_id).await? {
         if account != actor {
             repo::notify(tx, account, report_id, to.as_str(), vi, en, now).await?;
+            pushes.push(push::Push {
+                account_id: account,
+                report_id,
+                kind: to.as_str().into(),
+                text_vi: vi.into(),
+                text_en: en.into(),
+            });
         }
     }
-    Ok(())
+    Ok(pushes)
+}
+
+/// Hand committed inbox items to the push notifier; failures are logged, the inbox has them.
+async fn send_pushes(state: &AppState, pushes: Vec<push::Push>) {
+    for p in pushes {
+        if let Err(e) = state.notifier.push(p).await {
+            tracing::warn!(error = %e, "push notification failed");
+        }
+    }
 }
 
 /// "Me too": a resident has the same problem; counts it and subscribes them.
@@ -846,8 +865,10 @@ pub async fn reopen(
         now,
     )
     .await?;
-    notify_followers(&mut tx, report_id, caller.account_id, Status::Reopened, now).await?;
+    let pushes =
+        notify_followers(&mut tx, report_id, caller.account_id, Status::Reopened, now).await?;
     tx.commit().await?;
+    send_pushes(state, pushes).await;
     publish(state, report_id, "reopened").await;
     repo::report(&state.db, report_id)
         .await?

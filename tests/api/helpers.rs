@@ -89,10 +89,19 @@ impl TestApp {
     }
 
     pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+        Self::spawn_custom(tweak, |_| {}).await
+    }
+
+    /// Tweak the settings, then the built state (e.g. swap the push notifier), then serve.
+    pub async fn spawn_custom(
+        tweak: impl FnOnce(&mut Settings),
+        tweak_state: impl FnOnce(&mut AppState),
+    ) -> TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut settings = test_settings(dir.path()).await;
         tweak(&mut settings);
-        let state = AppState::build(settings).await.expect("build app");
+        let mut state = AppState::build(settings).await.expect("build app");
+        tweak_state(&mut state);
         let server = Server::bind(state.clone()).await.expect("bind");
         let base = format!("http://{}", server.local_addr);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();

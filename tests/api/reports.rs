@@ -1074,3 +1074,47 @@ async fn reports_outside_the_ward_are_refused_and_inside_are_routed_by_khu_pho()
     );
     app.stop().await;
 }
+
+/// Records what would be pushed to phones.
+#[derive(Clone)]
+struct Recorder(std::sync::Arc<std::sync::Mutex<Vec<wardline::reports::push::Push>>>);
+
+#[async_trait::async_trait]
+impl wardline::reports::push::Notifier for Recorder {
+    async fn push(&self, push: wardline::reports::push::Push) -> anyhow::Result<()> {
+        self.0.lock().unwrap().push(push);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn every_inbox_item_is_also_pushed_to_the_phone_but_not_to_the_actor() {
+    let recorder = Recorder(Default::default());
+    let r2 = recorder.clone();
+    let app = TestApp::spawn_custom(
+        |_| {},
+        move |state| state.notifier = std::sync::Arc::new(r2),
+    )
+    .await;
+    let w = ward(&app).await;
+    let a = app.resident_token("0979500001").await;
+    let me = app.get("/v1/me", Some(&a)).await;
+    let p = upload_ok(&app, &a, &jpeg(64, 64, 1)).await;
+    let r = create(&app, &a, None, report_body(&[p["id"].as_str().unwrap()])).await;
+    let id = r.body["id"].as_str().unwrap();
+    app.post(
+        &format!("/v1/staff/reports/{id}/transition"),
+        Some(&w.staff),
+        json!({ "action": "receive" }),
+    )
+    .await;
+    let pushed = recorder.0.lock().unwrap().clone();
+    assert_eq!(pushed.len(), 1, "{pushed:?}");
+    assert_eq!(
+        pushed[0].account_id.to_string(),
+        me.body["id"].as_str().unwrap()
+    );
+    assert_eq!(pushed[0].kind, "received");
+    assert!(pushed[0].text_vi.contains("tiếp nhận"));
+    app.stop().await;
+}

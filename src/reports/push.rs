@@ -1,0 +1,31 @@
+//! Push notifications to phones. Every inbox item is also handed to a [`Notifier`]; the default
+//! only logs, and a deployment plugs in FCM/APNs behind the same trait. A push that fails is logged
+//! and dropped: the inbox (`GET /v1/notifications`) stays the record.
+
+use uuid::Uuid;
+
+/// One notification for one account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Push {
+    pub account_id: Uuid,
+    pub report_id: Uuid,
+    pub kind: String,
+    pub text_vi: String,
+    pub text_en: String,
+}
+
+#[async_trait::async_trait]
+pub trait Notifier: Send + Sync + 'static {
+    async fn push(&self, push: Push) -> anyhow::Result<()>;
+}
+
+/// The default: a log line per notification.
+pub struct LogNotifier;
+
+#[async_trait::async_trait]
+impl Notifier for LogNotifier {
+    async fn push(&self, push: Push) -> anyhow::Result<()> {
+        tracing::info!(account_id = %push.account_id, report_id = %push.report_id, kind = %push.kind, "push notification");
+        Ok(())
+    }
+}
