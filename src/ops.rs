@@ -1,6 +1,8 @@
 //! Operating the service: health and readiness probes, Prometheus metrics, the request middleware
 //! (request id, language, problem responses, body limit, access log, security headers), logging.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use poem::http::HeaderValue;
@@ -119,6 +121,7 @@ async fn enforce_body_limit(
     req: &mut Request,
     limit: usize,
     buffer_chunked: bool,
+    tripped: &Arc<AtomicBool>,
 ) -> Result<(), Error> {
     if let Some(len) = req.header("content-length") {
         let len: u64 = len
@@ -131,9 +134,10 @@ async fn enforce_body_limit(
         return Ok(());
     }
     if !buffer_chunked {
-        // Count as it streams instead of buffering; past the limit the stream fails (see `LimitedBody`).
+        // Count as it streams instead of buffering; past the limit the stream fails and `tripped`
+        // tells the middleware to answer 413 whatever the handler made of the broken body.
         let body = req.take_body();
-        req.set_body(limited(body, limit));
+        req.set_body(limited(body, limit, tripped.clone()));
         return Ok(());
     }
     let body = req.take_body();
@@ -152,13 +156,14 @@ async fn enforce_body_limit(
 }
 
 /// A body that fails once more than `limit` bytes have passed through it.
-fn limited(body: Body, limit: usize) -> Body {
+fn limited(body: Body, limit: usize, tripped: Arc<AtomicBool>) -> Body {
     use futures::StreamExt;
     let mut seen = 0usize;
     let stream = body.into_bytes_stream().map(move |chunk| {
         let chunk = chunk?;
         seen += chunk.len();
         if seen > limit {
+            tripped.store(true, Ordering::Relaxed);
             return Err(std::io::Error::other("request body over the limit"));
         }
         Ok(chunk)
@@ -188,10 +193,16 @@ pub async fn observe<E: Endpoint>(
     };
     let buffer_chunked = req.uri().path() != "/v1/media";
 
+    let tripped = Arc::new(AtomicBool::new(false));
     let work = async move {
-        let outcome = match enforce_body_limit(&mut req, limit, buffer_chunked).await {
+        let outcome = match enforce_body_limit(&mut req, limit, buffer_chunked, &tripped).await {
             Err(e) => Err(e),
             Ok(()) => Ok(next.call(req).await),
+        };
+        let outcome = if tripped.load(Ordering::Relaxed) {
+            Err(Error::PayloadTooLarge)
+        } else {
+            outcome
         };
         let (mut resp, route, fallback) = match outcome {
             Err(e) => (problem_response(&e), None, None),

@@ -185,6 +185,16 @@ pub(crate) async fn view(
     let category = catalog::by_id(&state.db, r.category_id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("report without category"))?;
+    view_in(state, r, caller, category).await
+}
+
+/// [`view`] with the report's category already at hand (pages load the catalog once).
+async fn view_in(
+    state: &AppState,
+    r: ReportRow,
+    caller: Option<&Caller>,
+    category: Category,
+) -> Result<ReportView, Error> {
     let mine = caller.is_some_and(|c| Some(c.account_id) == r.reporter_id);
     let audience = match caller {
         Some(c) if matches!(c.role, Role::Staff | Role::Admin) => Audience::Staff,
@@ -269,9 +279,19 @@ async fn views(
     rows: Vec<ReportRow>,
     caller: Option<&Caller>,
 ) -> Result<Vec<ReportView>, Error> {
+    // One catalog read per page instead of one category query per report.
+    let categories: std::collections::HashMap<Uuid, Category> = catalog::list(&state.db, true)
+        .await?
+        .into_iter()
+        .map(|c| (c.category_id, c))
+        .collect();
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
-        out.push(view(state, r, caller).await?);
+        let category = categories
+            .get(&r.category_id)
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("report without category"))?;
+        out.push(view_in(state, r, caller, category).await?);
     }
     Ok(out)
 }
@@ -755,17 +775,31 @@ impl ReportsApi {
                 limit: 500,
                 ..Filter::default()
             };
+            // Points need no photos or history: one catalog read for codes and public rounding.
+            let categories: std::collections::HashMap<Uuid, Category> =
+                catalog::list(&self.state.db, true)
+                    .await?
+                    .into_iter()
+                    .map(|c| (c.category_id, c))
+                    .collect();
             let mut out = vec![];
             for r in repo::list(&self.state.db, &f).await? {
-                let v = view(&self.state, r, None).await?;
+                let Some(c) = categories.get(&r.category_id) else {
+                    continue;
+                };
+                let p = Point {
+                    lat: r.lat,
+                    lon: r.lon,
+                }
+                .rounded(c.public_decimals);
                 out.push(MapCell {
                     cell: None,
-                    lat: v.lat,
-                    lon: v.lon,
+                    lat: p.lat,
+                    lon: p.lon,
                     count: 1,
-                    report_id: Some(v.id),
-                    status: Some(v.status),
-                    category_code: Some(v.category_code),
+                    report_id: Some(r.report_id),
+                    status: Status::parse(&r.status),
+                    category_code: Some(c.code.clone()),
                 });
             }
             return Ok(Json(out));

@@ -118,10 +118,6 @@ pub async fn report(db: &Db, id: Uuid) -> Result<Option<ReportRow>, sqlx::Error>
     on_db!(db, pool => sqlx::query_as::<_, ReportRow>(select_reports!("WHERE report_id = $1")).bind(id).fetch_optional(pool).await)
 }
 
-pub async fn report_tx(tx: &mut Tx, id: Uuid) -> Result<Option<ReportRow>, sqlx::Error> {
-    on_tx!(tx, conn => sqlx::query_as::<_, ReportRow>(select_reports!("WHERE report_id = $1")).bind(id).fetch_optional(conn).await)
-}
-
 /// The fields a transition may change, written together with the new status.
 pub struct StatusChange<'a> {
     pub status: &'a str,

@@ -1118,3 +1118,141 @@ async fn every_inbox_item_is_also_pushed_to_the_phone_but_not_to_the_actor() {
     assert!(pushed[0].text_vi.contains("tiếp nhận"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_chunked_photo_over_the_upload_limit_gets_413() {
+    let app = TestApp::spawn_with(|s| s.max_upload_bytes = 64 * 1024).await;
+    let a = app.resident_token("0979600001").await;
+    let photo = jpeg(1200, 900, 3);
+    assert!(photo.len() > 64 * 1024);
+    let mut body = b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"p.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n".to_vec();
+    body.extend_from_slice(&photo);
+    body.extend_from_slice(b"\r\n--b--\r\n");
+    // Chunked (no Content-Length), so only the streaming limit can catch it.
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        body.chunks(8192).map(|c| Ok(c.to_vec())).collect();
+    let r = app
+        .client
+        .post(app.url("/v1/media"))
+        .bearer_auth(&a)
+        .header("content-type", "multipart/form-data; boundary=b")
+        .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
+        .send()
+        .await
+        .unwrap();
+    crate::helpers::Resp::read(r)
+        .await
+        .assert_problem(413, "payload_too_large");
+    // With Content-Length it is refused before reading.
+    upload(&app, &a, &photo, "image/jpeg")
+        .await
+        .assert_problem(413, "payload_too_large");
+    // A small one still goes through.
+    upload_ok(&app, &a, &jpeg(64, 64, 1)).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn category_administration_photos_and_notifications_per_role() {
+    let app = TestApp::spawn().await;
+    let w = ward(&app).await;
+    let resident = app.resident_token("0979700001").await;
+    let (_, doctor) = app.member(Role::Doctor, "0979700002").await;
+    let new_category = json!({ "code": "stray_dogs", "name_vi": "Chó thả rông", "name_en": "Stray dogs", "group": "urban_order" });
+    for token in [&resident, &w.staff, &doctor] {
+        app.get("/v1/admin/categories", Some(token))
+            .await
+            .assert_problem(403, "forbidden");
+        app.post("/v1/admin/categories", Some(token), new_category.clone())
+            .await
+            .assert_problem(403, "forbidden");
+        app.call(
+            Method::PATCH,
+            "/v1/admin/categories/trash",
+            Some(token),
+            Some(json!({ "active": false })),
+        )
+        .await
+        .assert_problem(403, "forbidden");
+    }
+    app.get("/v1/admin/categories", None)
+        .await
+        .assert_problem(401, "missing_token");
+    let created = app
+        .post("/v1/admin/categories", Some(&w.admin), new_category.clone())
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    app.post("/v1/admin/categories", Some(&w.admin), new_category)
+        .await
+        .assert_problem(409, "category_code_taken");
+    let off = app
+        .call(
+            Method::PATCH,
+            "/v1/admin/categories/stray_dogs",
+            Some(&w.admin),
+            Some(json!({ "active": false })),
+        )
+        .await;
+    assert_eq!(off.body["active"], false);
+    let public = app.get("/v1/categories", None).await;
+    assert!(
+        public
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["code"] != "stray_dogs"),
+        "inactive categories are not offered"
+    );
+    app.call(
+        Method::PATCH,
+        "/v1/admin/categories/nope",
+        Some(&w.admin),
+        Some(json!({})),
+    )
+    .await
+    .assert_problem(404, "category_not_found");
+
+    // Doctors do not upload report photos; nobody anonymous reads notifications.
+    upload(&app, &doctor, &jpeg(64, 64, 1), "image/jpeg")
+        .await
+        .assert_problem(403, "forbidden");
+    app.get("/v1/notifications", None)
+        .await
+        .assert_problem(401, "missing_token");
+    app.get("/v1/me/reports", None)
+        .await
+        .assert_problem(401, "missing_token");
+    // Marking someone else's notification read does nothing to it.
+    let a = app.resident_token("0979700003").await;
+    let p = upload_ok(&app, &a, &jpeg(64, 64, 2)).await;
+    let r = create(&app, &a, None, report_body(&[p["id"].as_str().unwrap()])).await;
+    let id = r.body["id"].as_str().unwrap();
+    app.post(
+        &format!("/v1/staff/reports/{id}/transition"),
+        Some(&w.staff),
+        json!({ "action": "receive" }),
+    )
+    .await;
+    let theirs = app.get("/v1/notifications", Some(&a)).await.body["items"][0]["id"].clone();
+    assert_eq!(
+        app.post(
+            "/v1/notifications/read",
+            Some(&resident),
+            json!({ "ids": [theirs] })
+        )
+        .await
+        .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.get("/v1/notifications?unread=true", Some(&a))
+            .await
+            .body["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    app.stop().await;
+}
