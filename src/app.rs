@@ -22,6 +22,7 @@ use crate::ops::{Metrics, OpsApi};
 use crate::org::api::OrgApi;
 use crate::reports::api::ReportsApi;
 use crate::store::Db;
+use crate::telehealth::api::{RecordsApi, TelehealthApi};
 
 /// The areas of the API, as the docs group them.
 #[derive(Tags)]
@@ -40,6 +41,10 @@ pub enum ApiTags {
     Media,
     /// Presigned object URLs served by this server (local disk storage).
     Objects,
+    /// Telehealth: stations, doctors, slots, appointments, the waiting room and consultations.
+    Telehealth,
+    /// Medical records, consent and the access log (residents and their doctors only).
+    MedicalRecords,
     /// Probes and metrics.
     Ops,
 }
@@ -123,6 +128,8 @@ pub type Apis = (
     ReportsApi,
     MediaApi,
     ObjectsApi,
+    TelehealthApi,
+    RecordsApi,
     OpsApi,
 );
 
@@ -149,6 +156,12 @@ pub fn api_service(state: AppState) -> OpenApiService<Apis, ()> {
                 state: state.clone(),
             },
             ObjectsApi {
+                state: state.clone(),
+            },
+            TelehealthApi {
+                state: state.clone(),
+            },
+            RecordsApi {
                 state: state.clone(),
             },
             OpsApi { state },
@@ -292,6 +305,17 @@ impl Server {
                 }
             }
         });
+        // Appointment reminders, missed calls and no-shows.
+        let sweep_state = state.clone();
+        let sweeper = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(30));
+            loop {
+                tick.tick().await;
+                if let Err(e) = crate::telehealth::sweep(&sweep_state).await {
+                    tracing::warn!(error = %e, "telehealth sweep");
+                }
+            }
+        });
         let signal = async move {
             stop.await;
             flag.begin_shutdown();
@@ -302,6 +326,7 @@ impl Server {
             .await
             .context("server")?;
         closer.abort();
+        sweeper.abort();
         state.db.close().await;
         tracing::info!("stopped");
         Ok(())

@@ -96,6 +96,18 @@ pub struct Settings {
     pub work_holidays: String,
     /// The ward's UTC offset.
     pub work_utc_offset: String,
+    /// How many days ahead residents may book a telehealth slot.
+    pub telehealth_booking_days: u32,
+    /// Future bookings one resident may hold at once.
+    pub telehealth_max_open_appointments: u32,
+    /// Residents may cancel or move a booking until this many minutes before it starts.
+    pub telehealth_cancel_cutoff_minutes: u32,
+    /// Check-in for a booking opens this many minutes before its start and closes as long after.
+    pub telehealth_check_in_minutes: u32,
+    /// Seconds an admitted resident has to connect before the call counts as missed.
+    pub telehealth_answer_secs: u64,
+    /// Longest call a room token allows.
+    pub telehealth_max_call_minutes: u32,
 }
 
 impl Default for Settings {
@@ -131,6 +143,12 @@ impl Default for Settings {
             work_schedule: String::new(),
             work_holidays: String::new(),
             work_utc_offset: "+07:00".into(),
+            telehealth_booking_days: 30,
+            telehealth_max_open_appointments: 3,
+            telehealth_cancel_cutoff_minutes: 120,
+            telehealth_check_in_minutes: 30,
+            telehealth_answer_secs: 120,
+            telehealth_max_call_minutes: 120,
         }
     }
 }
@@ -210,6 +228,14 @@ impl Settings {
         }
         if self.max_body_bytes < 1024 {
             bail!("max_body_bytes must be at least 1024");
+        }
+        if self.telehealth_booking_days == 0 || self.telehealth_booking_days > 366 {
+            bail!("telehealth_booking_days must be 1 to 366");
+        }
+        if self.telehealth_answer_secs < 10 || self.telehealth_max_call_minutes == 0 {
+            bail!(
+                "telehealth_answer_secs must be at least 10 and telehealth_max_call_minutes at least 1"
+            );
         }
         if self.photo_concurrency == 0 {
             bail!("photo_concurrency must be at least 1");

@@ -28,3 +28,6 @@ pub mod org;
 pub mod reports;
 /// The database: pools for SQLite and PostgreSQL, migrations, transactions.
 pub mod store;
+/// Telehealth: stations and doctors, slots, bookings, the waiting room, consultations, consent,
+/// clinical records and their access log.
+pub mod telehealth;

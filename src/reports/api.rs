@@ -438,7 +438,10 @@ enum Csv {
 #[derive(Object)]
 struct NotificationView {
     id: Uuid,
+    /// What the item is about: a field report, a telehealth appointment or a consultation.
     report_id: Option<Uuid>,
+    appointment_id: Option<Uuid>,
+    consultation_id: Option<Uuid>,
     kind: String,
     /// In the account's language.
     text: String,
@@ -1181,6 +1184,8 @@ impl ReportsApi {
             .map(|n| NotificationView {
                 id: n.notification_id,
                 report_id: n.report_id,
+                appointment_id: n.appointment_id,
+                consultation_id: n.consultation_id,
                 kind: n.kind,
                 text: if account.language == crate::auth::Language::En {
                     n.body_en

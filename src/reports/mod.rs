@@ -653,7 +653,9 @@ async fn notify_followers(
             repo::notify(tx, account, report_id, to.as_str(), vi, en, now).await?;
             pushes.push(push::Push {
                 account_id: account,
-                report_id,
+                report_id: Some(report_id),
+                appointment_id: None,
+                consultation_id: None,
                 kind: to.as_str().into(),
                 text_vi: vi.into(),
                 text_en: en.into(),

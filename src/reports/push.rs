@@ -8,7 +8,10 @@ use uuid::Uuid;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Push {
     pub account_id: Uuid,
-    pub report_id: Uuid,
+    /// What the item is about: a field report, an appointment or a consultation.
+    pub report_id: Option<Uuid>,
+    pub appointment_id: Option<Uuid>,
+    pub consultation_id: Option<Uuid>,
     pub kind: String,
     pub text_vi: String,
     pub text_en: String,
@@ -25,7 +28,7 @@ pub struct LogNotifier;
 #[async_trait::async_trait]
 impl Notifier for LogNotifier {
     async fn push(&self, push: Push) -> anyhow::Result<()> {
-        tracing::info!(account_id = %push.account_id, report_id = %push.report_id, kind = %push.kind, "push notification");
+        tracing::info!(account_id = %push.account_id, report_id = ?push.report_id, appointment_id = ?push.appointment_id, consultation_id = ?push.consultation_id, kind = %push.kind, "push notification");
         Ok(())
     }
 }

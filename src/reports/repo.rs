@@ -386,6 +386,8 @@ pub async fn notify(
 pub struct NotificationRow {
     pub notification_id: Uuid,
     pub report_id: Option<Uuid>,
+    pub appointment_id: Option<Uuid>,
+    pub consultation_id: Option<Uuid>,
     pub kind: String,
     pub body_vi: String,
     pub body_en: String,
@@ -401,7 +403,7 @@ pub async fn notifications(
     limit: i64,
 ) -> Result<Vec<NotificationRow>, sqlx::Error> {
     on_db!(db, pool => sqlx::query_as::<_, NotificationRow>(
-        "SELECT notification_id, report_id, kind, body_vi, body_en, read_at, created_at FROM notifications
+        "SELECT notification_id, report_id, appointment_id, consultation_id, kind, body_vi, body_en, read_at, created_at FROM notifications
          WHERE account_id = $1 AND (NOT $2 OR read_at IS NULL) AND ($3 IS NULL OR notification_id < $3)
          ORDER BY notification_id DESC LIMIT $4",
     )

@@ -8,6 +8,7 @@ pub mod idempotency;
 
 use std::str::FromStr;
 use std::time::Duration;
+use uuid::Uuid;
 
 use anyhow::Context;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -67,6 +68,23 @@ impl Tx {
         match self {
             Tx::Sqlite(t, _guard) => t.commit().await,
             Tx::Postgres(t) => t.commit().await,
+        }
+    }
+
+    /// Serialize this transaction with every other one that locks the same `key` until it ends
+    /// (check-then-insert rules, e.g. a doctor's bookings). PostgreSQL takes a transaction-level
+    /// advisory lock; SQLite transactions already run one at a time.
+    pub async fn lock_key(&mut self, key: Uuid) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(..) => Ok(()),
+            Tx::Postgres(t) => {
+                let (hi, lo) = key.as_u64_pair();
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind((hi ^ lo) as i64)
+                    .execute(&mut **t)
+                    .await
+                    .map(|_| ())
+            }
         }
     }
 }

@@ -14,3 +14,4 @@ mod ops;
 mod photos;
 mod reports;
 mod store_contract;
+mod telehealth;

@@ -1,0 +1,237 @@
+//! Telehealth at the ward health station (*Trạm Y tế phường*): the public directory of stations and
+//! doctors, weekly availability and bookable slots, appointments, the on-demand waiting room,
+//! consultations (encounters) and their lifecycle, consent, clinical records and the audit trail of
+//! every access to medical data.
+//!
+//! The shape follows FHIR so records can be exported later: availability is a Schedule, slots are
+//! computed Slots, an [`schedule::Appointment`] is an Appointment, a consultation is an Encounter of
+//! class VR (virtual), consent rows are Consents and prescription items are MedicationRequests.
+//!
+//! Who sees what, everywhere in this module:
+//! - a resident sees their own appointments, consultations and signed records;
+//! - a doctor sees the appointments booked with them, the waiting room of their stations, and the
+//!   consultations (with records) they take part in;
+//! - staff never see any of it; admins see counts only.
+//!
+//! The WebRTC broker asks [`queue::participant`] who may join which consultation, and moves the
+//! consultation with [`queue::call_connected`] and [`queue::call_ended`].
+
+pub mod api;
+pub mod queue;
+pub mod records;
+pub mod schedule;
+pub mod stats;
+
+use chrono::{DateTime, FixedOffset, Utc};
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::error::{Error, Result};
+use crate::on_tx;
+use crate::reports::push::Push;
+use crate::store::Tx;
+
+/// What brings the resident (optional, helps the doctor triage the queue).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, poem_openapi::Enum,
+)]
+#[serde(rename_all = "snake_case")]
+#[oai(rename_all = "snake_case")]
+pub enum Symptom {
+    General,
+    Fever,
+    Respiratory,
+    Digestive,
+    Skin,
+    ChronicFollowUp,
+    MaternalChild,
+    MentalHealth,
+    Injury,
+    Other,
+}
+
+impl Symptom {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Symptom::General => "general",
+            Symptom::Fever => "fever",
+            Symptom::Respiratory => "respiratory",
+            Symptom::Digestive => "digestive",
+            Symptom::Skin => "skin",
+            Symptom::ChronicFollowUp => "chronic_follow_up",
+            Symptom::MaternalChild => "maternal_child",
+            Symptom::MentalHealth => "mental_health",
+            Symptom::Injury => "injury",
+            Symptom::Other => "other",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Symptom> {
+        [
+            Symptom::General,
+            Symptom::Fever,
+            Symptom::Respiratory,
+            Symptom::Digestive,
+            Symptom::Skin,
+            Symptom::ChronicFollowUp,
+            Symptom::MaternalChild,
+            Symptom::MentalHealth,
+            Symptom::Injury,
+            Symptom::Other,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+    }
+}
+
+/// The ward's UTC offset (slots and reminders are in local time).
+pub fn ward_offset(state: &AppState) -> FixedOffset {
+    state.calendar.utc_offset()
+}
+
+/// The free-text reason a resident gives: required, up to 1000 characters, no control characters
+/// other than line breaks.
+pub fn validate_reason(raw: &str) -> Result<String> {
+    let reason = raw.trim();
+    let bad = reason.is_empty()
+        || reason.chars().count() > 1000
+        || reason
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t');
+    if bad {
+        return Err(Error::validation(
+            "reason",
+            "invalid_reason",
+            "Hãy mô tả lý do khám (tối đa 1000 ký tự)",
+            "Describe the reason for the consultation (up to 1000 characters)",
+        ));
+    }
+    Ok(reason.to_string())
+}
+
+/// Free text in clinical fields and comments: up to `max` characters, no control characters other
+/// than line breaks and tabs.
+pub fn validate_text(raw: &str, field: &str, max: usize) -> Result<String> {
+    let text = raw.trim();
+    if text.chars().count() > max
+        || text
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    {
+        return Err(Error::validation(
+            field,
+            "invalid_text",
+            "Nội dung quá dài hoặc có ký tự không hợp lệ",
+            "Text too long or contains invalid characters",
+        ));
+    }
+    Ok(text.to_string())
+}
+
+/// What an inbox item is about.
+#[derive(Debug, Clone, Copy)]
+pub enum About {
+    Appointment(Uuid),
+    Consultation(Uuid),
+}
+
+/// Put an item in an account's notifications inbox (inside the caller's transaction) and return the
+/// push to send once it commits. Texts never carry clinical content.
+pub async fn notify(
+    tx: &mut Tx,
+    account: Uuid,
+    about: About,
+    kind: &str,
+    vi: String,
+    en: String,
+    now: DateTime<Utc>,
+) -> Result<Push> {
+    let (appointment, consultation) = match about {
+        About::Appointment(id) => (Some(id), None),
+        About::Consultation(id) => (None, Some(id)),
+    };
+    on_tx!(tx, conn => sqlx::query(
+        "INSERT INTO notifications (notification_id, account_id, appointment_id, consultation_id, kind, body_vi, body_en, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(account)
+    .bind(appointment)
+    .bind(consultation)
+    .bind(kind)
+    .bind(&vi)
+    .bind(&en)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map(|_| ()))?;
+    Ok(Push {
+        account_id: account,
+        report_id: None,
+        appointment_id: appointment,
+        consultation_id: consultation,
+        kind: kind.to_string(),
+        text_vi: vi,
+        text_en: en,
+    })
+}
+
+/// Hand committed inbox items to the push notifier; a failed push is logged, the inbox keeps it.
+pub async fn send_pushes(state: &AppState, pushes: Vec<Push>) {
+    for p in pushes {
+        if let Err(e) = state.notifier.push(p).await {
+            tracing::warn!(error = %e, "push notification failed");
+        }
+    }
+}
+
+/// Local wall-clock text of a time, for notification texts: `14:30 26/11/2026`.
+pub fn local_text(at: DateTime<Utc>, offset: FixedOffset) -> String {
+    at.with_timezone(&offset)
+        .format("%H:%M %d/%m/%Y")
+        .to_string()
+}
+
+/// Periodic work: reminders for upcoming appointments, missed calls, no-shows. Safe to run on every
+/// instance at once: each change is claimed by a conditional update.
+pub async fn sweep(state: &AppState) -> Result<SweepOutcome> {
+    let reminders = schedule::send_reminders(state).await?;
+    let missed = queue::expire_unanswered(state).await?;
+    let no_shows = schedule::mark_no_shows(state).await?;
+    Ok(SweepOutcome {
+        reminders,
+        missed,
+        no_shows,
+    })
+}
+
+/// What one [`sweep`] changed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SweepOutcome {
+    pub reminders: usize,
+    pub missed: usize,
+    pub no_shows: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symptoms_round_trip() {
+        for s in [Symptom::ChronicFollowUp, Symptom::Other, Symptom::General] {
+            assert_eq!(Symptom::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(Symptom::parse("nope"), None);
+    }
+
+    #[test]
+    fn reasons_are_bounded() {
+        assert!(validate_reason("  ").is_err());
+        assert!(validate_reason(&"x".repeat(1001)).is_err());
+        assert!(validate_reason("sốt\u{0}").is_err());
+        assert_eq!(
+            validate_reason(" Ho, sốt 3 ngày\n").ok().as_deref(),
+            Some("Ho, sốt 3 ngày")
+        );
+    }
+}

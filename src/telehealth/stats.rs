@@ -1,0 +1,203 @@
+//! The station's figures without clinical content: how many consultations and how they ended, how
+//! long residents waited, how long calls lasted, the no-show rate of bookings, ratings, and each
+//! doctor's workload. For admins and the station's doctors.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use uuid::Uuid;
+
+use super::schedule::{is_station_doctor, station};
+use crate::app::AppState;
+use crate::auth::{Caller, Role};
+use crate::error::{Error, Result};
+use crate::on_db;
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DoctorLoad {
+    pub doctor_id: Uuid,
+    pub name: String,
+    pub consultations: i64,
+    pub minutes_in_call: i64,
+    pub average_rating: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StationFigures {
+    pub station_id: Uuid,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// Consultations created in the window, by status.
+    pub consultations: BTreeMap<String, i64>,
+    /// From joining the waiting room to being admitted.
+    pub median_wait_seconds: Option<i64>,
+    pub median_call_seconds: Option<i64>,
+    /// Appointments starting in the window, by status.
+    pub appointments: BTreeMap<String, i64>,
+    /// No-shows among appointments that reached their time (fulfilled + no-show).
+    pub no_show_rate: Option<f64>,
+    pub ratings: i64,
+    pub average_rating: Option<f64>,
+    pub records_signed: i64,
+    pub doctors: Vec<DoctorLoad>,
+}
+
+pub fn median(mut v: Vec<i64>) -> Option<i64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_unstable();
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2
+    })
+}
+
+type ConsultationFacts = (
+    String,
+    Option<Uuid>,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    Option<i32>,
+);
+
+pub async fn station_figures(
+    state: &AppState,
+    caller: &Caller,
+    station_id: Uuid,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> Result<StationFigures> {
+    caller.require(&[Role::Admin, Role::Doctor])?;
+    station(&state.db, station_id).await?;
+    if caller.role == Role::Doctor
+        && !is_station_doctor(&state.db, station_id, caller.account_id).await?
+    {
+        return Err(Error::Forbidden);
+    }
+    let now = state.clock.now();
+    let to = to.unwrap_or(now);
+    let from = from.unwrap_or(to - Duration::days(30));
+    if to <= from || to - from > Duration::days(366) {
+        return Err(Error::validation(
+            "to",
+            "invalid_range",
+            "Khoảng thời gian không hợp lệ (tối đa 366 ngày)",
+            "Invalid range (at most 366 days)",
+        ));
+    }
+    let rows = on_db!(&state.db, pool => sqlx::query_as::<_, ConsultationFacts>(
+        "SELECT status, doctor_id, queued_at, admitted_at, call_started_at, ended_at, rating FROM consultations
+         WHERE station_id = $1 AND created_at >= $2 AND created_at < $3",
+    )
+    .bind(station_id)
+    .bind(from)
+    .bind(to)
+    .fetch_all(pool)
+    .await)?;
+    let mut out = StationFigures {
+        station_id,
+        from,
+        to,
+        ..StationFigures::default()
+    };
+    let mut waits = vec![];
+    let mut calls = vec![];
+    let mut ratings = vec![];
+    let mut per_doctor: BTreeMap<Uuid, (i64, i64, Vec<i32>)> = BTreeMap::new();
+    for (status, doctor, queued, admitted, started, ended, rating) in rows {
+        *out.consultations.entry(status.clone()).or_default() += 1;
+        if let Some(a) = admitted {
+            waits.push((a - queued).num_seconds().max(0));
+        }
+        let call = match (started, ended) {
+            (Some(s), Some(e)) if status == "ended" => Some((e - s).num_seconds().max(0)),
+            _ => None,
+        };
+        if let Some(c) = call {
+            calls.push(c);
+        }
+        if let Some(r) = rating {
+            ratings.push(r);
+        }
+        if let Some(d) = doctor
+            && status == "ended"
+        {
+            let e = per_doctor.entry(d).or_default();
+            e.0 += 1;
+            e.1 += call.unwrap_or(0);
+            if let Some(r) = rating {
+                e.2.push(r);
+            }
+        }
+    }
+    out.median_wait_seconds = median(waits);
+    out.median_call_seconds = median(calls);
+    out.ratings = ratings.len() as i64;
+    out.average_rating = average(&ratings);
+    let appointments = on_db!(&state.db, pool => sqlx::query_as::<_, (String, i64)>(
+        "SELECT status, COUNT(*) FROM appointments WHERE station_id = $1 AND starts_at >= $2 AND starts_at < $3
+         GROUP BY status",
+    )
+    .bind(station_id)
+    .bind(from)
+    .bind(to)
+    .fetch_all(pool)
+    .await)?;
+    out.appointments = appointments.into_iter().collect();
+    let fulfilled = out.appointments.get("fulfilled").copied().unwrap_or(0);
+    let no_show = out.appointments.get("noshow").copied().unwrap_or(0);
+    if fulfilled + no_show > 0 {
+        out.no_show_rate = Some(no_show as f64 / (fulfilled + no_show) as f64);
+    }
+    out.records_signed = on_db!(&state.db, pool => sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM clinical_records r JOIN consultations c ON c.consultation_id = r.consultation_id
+         WHERE c.station_id = $1 AND r.status = 'signed' AND r.signed_at >= $2 AND r.signed_at < $3",
+    )
+    .bind(station_id)
+    .bind(from)
+    .bind(to)
+    .fetch_one(pool)
+    .await)?;
+    let names: BTreeMap<Uuid, String> = super::schedule::doctors(&state.db)
+        .await?
+        .into_iter()
+        .map(|d| (d.account_id, d.name))
+        .collect();
+    out.doctors = per_doctor
+        .into_iter()
+        .map(|(doctor_id, (n, secs, r))| DoctorLoad {
+            doctor_id,
+            name: names.get(&doctor_id).cloned().unwrap_or_default(),
+            consultations: n,
+            minutes_in_call: secs / 60,
+            average_rating: average(&r),
+        })
+        .collect();
+    Ok(out)
+}
+
+fn average(v: &[i32]) -> Option<f64> {
+    if v.is_empty() {
+        None
+    } else {
+        Some(v.iter().map(|x| f64::from(*x)).sum::<f64>() / v.len() as f64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians() {
+        assert_eq!(median(vec![]), None);
+        assert_eq!(median(vec![5]), Some(5));
+        assert_eq!(median(vec![9, 1, 5]), Some(5));
+        assert_eq!(median(vec![4, 1, 3, 2]), Some(2));
+    }
+}
