@@ -166,13 +166,28 @@ fn split_urls(list: &str) -> Vec<String> {
         .collect()
 }
 
+impl crate::app::AppState {
+    /// The ICE servers to hand `participant` now (fresh TURN credentials each time).
+    pub fn ice_servers(&self, participant: &str) -> Vec<IceServer> {
+        ice_servers(
+            &self.settings,
+            &self.turn_secret,
+            participant,
+            self.clock.now(),
+            self.turn_addr.get().copied(),
+        )
+    }
+}
+
 /// The ICE servers for one participant: STUN without credentials, TURN with fresh REST
-/// credentials. With no servers configured, the embedded STUN/TURN server.
+/// credentials. With no servers configured, the embedded STUN/TURN server (at `embedded_addr`
+/// once it is bound, else at `turn_listen`'s port).
 pub fn ice_servers(
     settings: &Settings,
     turn_secret: &Secret,
     participant: &str,
     now: DateTime<Utc>,
+    embedded_addr: Option<std::net::SocketAddr>,
 ) -> Vec<IceServer> {
     let embedded = settings.turn_listen.trim();
     let (stun, turn) =
@@ -180,7 +195,9 @@ pub fn ice_servers(
             if embedded.is_empty() {
                 (vec![], vec![])
             } else {
-                let port = embedded.rsplit(':').next().unwrap_or("3478");
+                let port = embedded_addr
+                    .map(|a| a.port().to_string())
+                    .unwrap_or_else(|| embedded.rsplit(':').next().unwrap_or("3478").to_string());
                 let host = settings.turn_public_ip.trim();
                 (
                     vec![format!("stun:{host}:{port}")],
@@ -281,17 +298,17 @@ mod tests {
         let secret = Secret::new("s".repeat(20));
         let now = Utc::now();
         let mut s = Settings::default();
-        let servers = ice_servers(&s, &secret, "p", now);
+        let servers = ice_servers(&s, &secret, "p", now, None);
         assert_eq!(servers[0].urls, ["stun:127.0.0.1:3478"]);
         assert_eq!(servers[1].urls, ["turn:127.0.0.1:3478?transport=udp"]);
         assert!(servers[1].username.as_deref().unwrap_or("").ends_with(":p"));
         s.turn_urls = "turn:turn.example.vn:3478?transport=udp, turns:turn.example.vn:5349".into();
         s.stun_urls = "stun:stun.example.vn:3478".into();
-        let servers = ice_servers(&s, &secret, "p", now);
+        let servers = ice_servers(&s, &secret, "p", now, None);
         assert_eq!(servers[1].urls.len(), 2);
         s.turn_urls.clear();
         s.stun_urls.clear();
         s.turn_listen.clear();
-        assert!(ice_servers(&s, &secret, "p", now).is_empty());
+        assert!(ice_servers(&s, &secret, "p", now, None).is_empty());
     }
 }
