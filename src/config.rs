@@ -96,6 +96,8 @@ pub struct Settings {
     pub work_holidays: String,
     /// The ward's UTC offset.
     pub work_utc_offset: String,
+    /// Writes (new requests, comments) one Open311 client app may make per hour.
+    pub open311_writes_per_hour: u32,
 }
 
 impl Default for Settings {
@@ -131,6 +133,7 @@ impl Default for Settings {
             work_schedule: String::new(),
             work_holidays: String::new(),
             work_utc_offset: "+07:00".into(),
+            open311_writes_per_hour: 120,
         }
     }
 }
