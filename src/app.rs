@@ -18,6 +18,7 @@ use crate::bus::{Bus, LocalBus};
 use crate::config::Settings;
 use crate::media::MediaApi;
 use crate::objects::{Objects, ObjectsApi};
+use crate::open311::api::Open311Api;
 use crate::ops::{Metrics, OpsApi};
 use crate::org::api::OrgApi;
 use crate::reports::api::ReportsApi;
@@ -40,6 +41,10 @@ pub enum ApiTags {
     Media,
     /// Presigned object URLs served by this server (local disk storage).
     Objects,
+    /// Open311 GeoReport v2 for third-party civic apps: services are the report categories,
+    /// service requests are reports. Answers and errors are the spec's documents (JSON or XML by
+    /// the path's suffix), not problem+json.
+    Open311,
     /// Probes and metrics.
     Ops,
 }
@@ -123,6 +128,7 @@ pub type Apis = (
     ReportsApi,
     MediaApi,
     ObjectsApi,
+    Open311Api,
     OpsApi,
 );
 
@@ -149,6 +155,9 @@ pub fn api_service(state: AppState) -> OpenApiService<Apis, ()> {
                 state: state.clone(),
             },
             ObjectsApi {
+                state: state.clone(),
+            },
+            Open311Api {
                 state: state.clone(),
             },
             OpsApi { state },
