@@ -244,7 +244,7 @@ pub async fn authorize_write(state: &AppState, api_key: Option<&str>) -> O311Res
         }
         .into());
     }
-    repo::record_use(&state.db, client.open311_client_id, now).await?;
+    repo::record_use(&state.db, client.open311_client_id, now, now - hour).await?;
     Ok(client)
 }
 

@@ -97,8 +97,22 @@ pub async fn uses_since(
     .await)
 }
 
-/// Count one keyed write and note when the key was last used.
-pub async fn record_use(db: &Db, client: Uuid, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
+/// Count one keyed write and note when the key was last used. Entries older than `keep_since` are
+/// no longer needed for the limit and are dropped, so the ledger stays small.
+pub async fn record_use(
+    db: &Db,
+    client: Uuid,
+    now: DateTime<Utc>,
+    keep_since: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    on_db!(db, pool => sqlx::query(
+        "DELETE FROM open311_key_uses WHERE open311_client_id = $1 AND created_at < $2",
+    )
+    .bind(client)
+    .bind(keep_since)
+    .execute(pool)
+    .await
+    .map(|_| ()))?;
     on_db!(db, pool => sqlx::query(
         "INSERT INTO open311_key_uses (open311_key_use_id, open311_client_id, created_at, updated_at) VALUES ($1, $2, $3, $3)",
     )

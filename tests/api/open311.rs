@@ -715,6 +715,7 @@ async fn hostile_input_gets_the_spec_error_list_in_the_asked_format() {
             ("lat", "NaN"),
             ("lat", "91"),
             ("long", "inf"),
+            ("lat", "1e400"),
             ("long", ""),
         ] {
             let d = check(send(ok_form(&[(k, v.into())]), xml).await, xml, 400);
@@ -774,6 +775,9 @@ async fn hostile_input_gets_the_spec_error_list_in_the_asked_format() {
             "extensions=maybe",
             "page_size=0",
             "page=-1",
+            "page=99999999999999999999",
+            "lat=10.7&long=106.7&radius=nan",
+            "service_request_id=%00",
             "lat=10.7&radius=5",
             "lat=10.7&long=106.7&radius=-1",
             "service_request_id=not-a-uuid",
@@ -821,6 +825,20 @@ async fn hostile_input_gets_the_spec_error_list_in_the_asked_format() {
             get(&app, &format!("/open311/v2/tokens/nope.{ext}")).await,
             xml,
             404,
+        );
+        check(
+            get(
+                &app,
+                &format!("/open311/v2/tokens/{}.{ext}", "t".repeat(5000)),
+            )
+            .await,
+            xml,
+            404,
+        );
+        check(
+            get(&app, &format!("/open311/v2/requests/%00%FF.{ext}")).await,
+            xml,
+            400,
         );
         check(
             get(&app, &format!("/open311/v2/services/no_such.{ext}")).await,
@@ -1155,4 +1173,73 @@ async fn the_open311_migration_keeps_existing_reports() {
         "foreign keys are enforced after the migration"
     );
     db.close().await;
+}
+
+/// Reports from the ward's own app through Open311: `media_url` is the metadata-free public copy of
+/// the first photo, served by this server; the resident's account and phone never appear.
+#[tokio::test]
+async fn app_reports_show_their_public_photo_and_never_the_reporter() {
+    let app = TestApp::spawn().await;
+    let resident = app.resident_token("0969000061").await;
+    let photo = crate::photos::upload_ok(&app, &resident, &crate::photos::jpeg(64, 64, 7)).await;
+    let photo_id = photo["id"].as_str().unwrap().to_string();
+    let r = app
+        .post(
+            "/v1/reports",
+            Some(&resident),
+            json!({
+                "category_code": "road_damage", "description": "Ổ gà trước nhà văn hoá",
+                "lat": 10.7769, "lon": 106.7009, "media_ids": [photo_id], "answers": { "size": "small" }
+            }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let account_id = app.get("/v1/me", Some(&resident)).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let one = get(
+        &app,
+        &format!("/open311/v2/requests/{id}.json?extensions=true"),
+    )
+    .await
+    .json();
+    let media_url = one[0]["media_url"].as_str().unwrap().to_string();
+    assert_eq!(
+        media_url,
+        format!("{}/v1/media/{photo_id}/public.jpg", app.base)
+    );
+    assert_eq!(
+        one[0]["extended_attributes"]["photos"],
+        json!([media_url.clone()])
+    );
+    assert_eq!(one[0]["extended_attributes"]["channel"], "app");
+    let fetched = app.client.get(&media_url).send().await.unwrap();
+    assert_eq!(fetched.status(), StatusCode::OK);
+    assert!(
+        fetched
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .starts_with("image/jpeg")
+    );
+
+    let x = get(
+        &app,
+        &format!("/open311/v2/requests/{id}.xml?extensions=true"),
+    )
+    .await;
+    let doc = x.xml();
+    let reqs = items(&doc, "service_requests", "request");
+    assert_eq!(child_text(&reqs[0], "media_url"), media_url);
+    let photos = child(&child(&reqs[0], "extended_attributes"), "photos");
+    assert_eq!(names(&photos), ["photo"]);
+    let list = get(&app, "/open311/v2/requests.json?extensions=true").await;
+    for text in [&x.text, &one.to_string(), &list.text] {
+        assert!(!text.contains(&account_id), "{text}");
+        assert!(!text.contains("969000061"), "{text}");
+    }
 }
