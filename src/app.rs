@@ -18,6 +18,7 @@ use crate::bus::{Bus, LocalBus};
 use crate::config::Settings;
 use crate::media::MediaApi;
 use crate::objects::{Objects, ObjectsApi};
+use crate::open311::api::Open311Api;
 use crate::ops::{Metrics, OpsApi};
 use crate::org::api::OrgApi;
 use crate::reports::api::ReportsApi;
@@ -45,6 +46,10 @@ pub enum ApiTags {
     Telehealth,
     /// Medical records, consent and the access log (residents and their doctors only).
     MedicalRecords,
+    /// Open311 GeoReport v2 for third-party civic apps: services are the report categories,
+    /// service requests are reports. Answers and errors are the spec's documents (JSON or XML by
+    /// the path's suffix), not problem+json.
+    Open311,
     /// Probes and metrics.
     Ops,
 }
@@ -136,6 +141,7 @@ pub type Apis = (
     ObjectsApi,
     TelehealthApi,
     RecordsApi,
+    Open311Api,
     OpsApi,
 );
 
@@ -168,6 +174,9 @@ pub fn api_service(state: AppState) -> OpenApiService<Apis, ()> {
                 state: state.clone(),
             },
             RecordsApi {
+                state: state.clone(),
+            },
+            Open311Api {
                 state: state.clone(),
             },
             OpsApi { state },

@@ -10,6 +10,7 @@ mod cli;
 mod helpers;
 mod hostile;
 mod objects;
+mod open311;
 mod ops;
 mod photos;
 mod reports;
