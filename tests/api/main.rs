@@ -14,5 +14,6 @@ mod open311;
 mod ops;
 mod photos;
 mod reports;
+mod rtc_signal;
 mod store_contract;
 mod telehealth;
