@@ -248,6 +248,9 @@ impl Settings {
                         .with_context(|| format!("{name} must be a whole number"))?
                         .into(),
                 ),
+                // A string setting set empty means empty (e.g. `WARDLINE_TURN_LISTEN=` turns the
+                // embedded TURN server off); an optional one set empty means unset.
+                serde_json::Value::String(_) => serde_json::Value::String(raw.clone()),
                 _ if raw.is_empty() => serde_json::Value::Null,
                 _ => serde_json::Value::String(raw.clone()),
             };
