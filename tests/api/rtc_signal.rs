@@ -651,3 +651,57 @@ async fn a_call_spans_two_instances_sharing_postgresql() {
     other.stop().await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn call_quality_summaries_feed_the_station_figures() {
+    let app = TestApp::spawn().await;
+    let call = admitted_call(&app).await;
+    let path = format!("/v1/telehealth/consultations/{}/quality", call.consultation);
+    let good = json!({ "rtt_ms": 80.0, "jitter_ms": 8.0, "loss_percent": 0.5, "bitrate_kbps": 900.0, "candidate_type": "relay" });
+    let r = app.post(&path, Some(&call.resident), good.clone()).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
+    let r = app
+        .post(
+            &path,
+            Some(&call.doctor),
+            json!({ "rtt_ms": 600.0, "loss_percent": 9.0, "candidate_type": "relay" }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    // Nonsense numbers, outsiders, staff.
+    let r = app
+        .post(
+            &path,
+            Some(&call.resident),
+            json!({ "loss_percent": 250.0 }),
+        )
+        .await;
+    r.assert_problem(422, "validation_failed");
+    let r = app
+        .post(
+            &path,
+            Some(&call.resident),
+            json!({ "candidate_type": "carrier-pigeon" }),
+        )
+        .await;
+    assert!(r.status.is_client_error());
+    let outsider = app.resident_token("0964000009").await;
+    app.post(&path, Some(&outsider), good.clone())
+        .await
+        .assert_problem(404, "consultation_not_found");
+    app.post(&path, Some(&call.staff), good.clone())
+        .await
+        .assert_problem(403, "forbidden");
+    let stats = app
+        .get(
+            &format!("/v1/telehealth/stations/{}/stats", call.station),
+            Some(&call.admin),
+        )
+        .await;
+    assert_eq!(stats.status, StatusCode::OK, "{:?}", stats.body);
+    assert_eq!(stats.body["calls_measured"], 1);
+    assert_eq!(stats.body["relayed_share"], 1.0);
+    // Fine for the resident, poor for the doctor (9 % loss, 600 ms): a poor call.
+    assert_eq!(stats.body["poor_quality_share"], 1.0, "{:?}", stats.body);
+    app.stop().await;
+}
