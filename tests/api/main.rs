@@ -7,6 +7,7 @@ mod admin;
 mod areas;
 mod auth;
 mod cli;
+mod crash;
 mod helpers;
 mod hostile;
 mod objects;
