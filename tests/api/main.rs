@@ -8,6 +8,7 @@ mod areas;
 mod auth;
 mod cli;
 mod crash;
+mod faults;
 mod helpers;
 mod hostile;
 mod objects;
