@@ -21,6 +21,7 @@ use crate::objects::{Objects, ObjectsApi};
 use crate::ops::{Metrics, OpsApi};
 use crate::org::api::OrgApi;
 use crate::reports::api::ReportsApi;
+use crate::rtc::echo::EchoApi;
 use crate::store::Db;
 use crate::telehealth::api::{RecordsApi, TelehealthApi};
 
@@ -45,6 +46,8 @@ pub enum ApiTags {
     Telehealth,
     /// Medical records, consent and the access log (residents and their doctors only).
     MedicalRecords,
+    /// Video calls: joining a consultation's call, signaling, the pre-call test.
+    Calls,
     /// Probes and metrics.
     Ops,
 }
@@ -136,6 +139,7 @@ pub type Apis = (
     ObjectsApi,
     TelehealthApi,
     RecordsApi,
+    EchoApi,
     OpsApi,
 );
 
@@ -170,6 +174,7 @@ pub fn api_service(state: AppState) -> OpenApiService<Apis, ()> {
             RecordsApi {
                 state: state.clone(),
             },
+            EchoApi::new(state.clone()),
             OpsApi { state },
         ),
         "Wardline",
@@ -267,6 +272,8 @@ pub struct Server {
     pub state: AppState,
     pub local_addr: std::net::SocketAddr,
     acceptor: poem::listener::TcpAcceptor,
+    /// The embedded STUN/TURN server, unless `turn_listen` is empty.
+    turn: Option<crate::rtc::turn::TurnServer>,
 }
 
 impl Server {
@@ -284,10 +291,24 @@ impl Server {
         if state.settings.public_url.is_none() {
             state.objects.set_public_url(format!("http://{local_addr}"));
         }
+        let turn = if state.settings.turn_listen.trim().is_empty() {
+            None
+        } else {
+            let turn = crate::rtc::turn::TurnServer::start(
+                &state.settings,
+                state.turn_secret.clone(),
+                state.clock.clone(),
+            )
+            .await?;
+            // The ICE servers handed out name the port actually bound (port 0 in tests).
+            let _ = state.turn_addr.set(turn.local_addr);
+            Some(turn)
+        };
         Ok(Server {
             state,
             local_addr,
             acceptor,
+            turn,
         })
     }
 
@@ -338,6 +359,9 @@ impl Server {
             .context("server")?;
         closer.abort();
         sweeper.abort();
+        if let Some(turn) = &self.turn {
+            turn.close().await;
+        }
         state.db.close().await;
         tracing::info!("stopped");
         Ok(())
