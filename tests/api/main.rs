@@ -13,5 +13,7 @@ mod objects;
 mod ops;
 mod photos;
 mod reports;
+mod rtc_media;
+mod rtc_peer;
 mod store_contract;
 mod telehealth;
