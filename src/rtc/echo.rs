@@ -483,7 +483,19 @@ async fn start_peer(
             username: s.username.unwrap_or_default(),
             credential: s.credential.unwrap_or_default(),
         })
-        .collect();
+        .collect::<Vec<_>>();
+    if force_relay
+        && !ice_servers
+            .iter()
+            .any(|s: &RTCIceServer| s.urls.iter().any(|u| u.starts_with("turn")))
+    {
+        return Err(Error::validation(
+            "force_relay",
+            "no_turn_server",
+            "Máy chủ không cấu hình TURN nên không thể thử đường chuyển tiếp",
+            "No TURN server is configured, so the relay path cannot be tested",
+        ));
+    }
     let config = RTCConfiguration {
         ice_servers,
         ice_transport_policy: if force_relay {

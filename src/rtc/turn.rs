@@ -182,6 +182,25 @@ fn is_transient(err: &std::io::Error) -> bool {
     )
 }
 
+/// A STUN message (header with the magic cookie, length matching the datagram) or TURN
+/// ChannelData (channel 0x4000–0x7FFF, length within the datagram).
+fn looks_like_turn(datagram: &[u8]) -> bool {
+    if datagram.len() < 4 {
+        return false;
+    }
+    let declared = usize::from(u16::from_be_bytes([datagram[2], datagram[3]]));
+    match datagram[0] {
+        0x00..=0x3f => {
+            datagram.len() >= 20
+                && datagram[4..8] == MAGIC_COOKIE.to_be_bytes()
+                && declared % 4 == 0
+                && 20 + declared == datagram.len()
+        }
+        0x40..=0x7f => 4 + declared <= datagram.len(),
+        _ => false,
+    }
+}
+
 /// The peers a CreatePermission or ChannelBind request names (its XOR-PEER-ADDRESS attributes);
 /// `None` for anything else (other requests, indications, channel data, garbage).
 fn requested_peers(datagram: &[u8]) -> Option<(Message, Vec<SocketAddr>)> {
@@ -284,6 +303,11 @@ impl Conn for GuardedListener {
             let Some(datagram) = buf.get(..n) else {
                 continue;
             };
+            // Noise never reaches the crate (which logs every datagram it cannot parse at error
+            // level: a flood of garbage would otherwise become a flood of log lines).
+            if !looks_like_turn(datagram) {
+                continue;
+            }
             if let Some((request, peers)) = requested_peers(datagram)
                 && let Some(refused) = peers.iter().find(|p| !self.policy.allows(p))
             {
@@ -492,6 +516,15 @@ mod tests {
         );
         assert_eq!(decode_xor_address(&v[..5], &tid), None);
         assert!(requested_peers(&[0u8; 3]).is_none());
+        assert!(!looks_like_turn(&[0xffu8; 64]));
+        assert!(!looks_like_turn(&[0x00, 0x01, 0x00, 0x00]));
+        assert!(looks_like_turn(&[0x40, 0x00, 0x00, 0x01, 0xaa]));
+        let mut binding = vec![0x00, 0x01, 0x00, 0x00];
+        binding.extend_from_slice(&MAGIC_COOKIE.to_be_bytes());
+        binding.extend_from_slice(&[1; 12]);
+        assert!(looks_like_turn(&binding));
+        binding.push(0);
+        assert!(!looks_like_turn(&binding), "length must match");
         assert!(requested_peers(&[0xffu8; 64]).is_none());
     }
 }

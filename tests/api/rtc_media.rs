@@ -226,6 +226,40 @@ async fn embedded_turn_checks_rest_credentials_and_survives_garbage() {
                 .collect(),
         );
     }
+    // STUN-framed messages of every TURN method with random attributes (usernames, integrity,
+    // peer addresses, lifetimes, channel numbers…), and random ChannelData.
+    {
+        use rand::Rng;
+        let mut rng = rand::rng();
+        let types: [u16; 9] = [
+            0x0001, 0x0003, 0x0004, 0x0008, 0x0009, 0x0016, 0x0017, 0x0111, 0x000a,
+        ];
+        let attrs: [u16; 12] = [
+            0x0006, 0x0008, 0x0009, 0x000c, 0x000d, 0x0012, 0x0013, 0x0014, 0x0015, 0x0019, 0x0020,
+            0x8028,
+        ];
+        for i in 0..600 {
+            let mut body = Vec::new();
+            for _ in 0..rng.random_range(0..7) {
+                let len: u16 = rng.random_range(0..48);
+                body.extend_from_slice(&attrs[rng.random_range(0..attrs.len())].to_be_bytes());
+                body.extend_from_slice(&len.to_be_bytes());
+                body.extend((0..len).map(|_| rng.random::<u8>()));
+                body.resize(body.len().next_multiple_of(4), 0);
+            }
+            let mut m = types[i % types.len()].to_be_bytes().to_vec();
+            m.extend_from_slice(&(body.len() as u16).to_be_bytes());
+            m.extend_from_slice(&[0x21, 0x12, 0xa4, 0x42]);
+            m.extend((0..12).map(|_| rng.random::<u8>()));
+            m.extend_from_slice(&body);
+            junk.push(m);
+            let mut cd = vec![rng.random_range(0x40..0x80), rng.random()];
+            let len: u16 = rng.random_range(0..64);
+            cd.extend_from_slice(&len.to_be_bytes());
+            cd.extend((0..len).map(|_| rng.random::<u8>()));
+            junk.push(cd);
+        }
+    }
     for j in &junk {
         let _ = noise.send_to(j, server).await;
     }
@@ -507,5 +541,26 @@ async fn two_test_peers_trickle_through_the_embedded_turn_and_restart_ice() {
     let _ = tokio::join!(a, b);
     resident.close().await;
     doctor.close().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn without_any_turn_server_the_relay_test_is_refused_and_the_direct_one_still_works() {
+    let app = TestApp::spawn_with(|s| s.turn_listen.clear()).await;
+    assert!(app.state.turn_addr.get().is_none(), "no embedded TURN");
+    assert_eq!(ice_json(&app, "r"), json!([]));
+    let token = app.resident_token("0975000031").await;
+    let peer = TestPeer::new(PeerOptions::audio_and_data(json!([]))).await;
+    let r = start_echo(&app, &token, &peer, true).await;
+    r.assert_problem(422, "validation_failed");
+    assert_eq!(r.body["errors"][0]["code"], "no_turn_server");
+    // The refused attempt did not take the account's slot.
+    let r = start_echo(&app, &token, &peer, false).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    peer.accept_answer(&r.body).await;
+    assert!(peer.wait_connected(WITHIN).await);
+    peer.send_text("direct").await;
+    assert_eq!(peer.next_message(WITHIN).await.as_deref(), Some("direct"));
+    peer.close().await;
     app.stop().await;
 }
