@@ -368,17 +368,31 @@ impl EchoApi {
             caller.account_id,
             settings.rtc_echo_max_sessions.max(1) as usize,
         )?;
-        match start_peer(&self.state, id, offer, body.0.force_relay, measure).await {
+        // On its own task: a phone that hangs up mid-request must not leave a half-built peer
+        // (or a slot that never frees) behind; the task finishes, and the supervisor ends it.
+        let started = tokio::spawn(start_peer(
+            self.state.clone(),
+            id,
+            offer,
+            body.0.force_relay,
+            measure,
+        ));
+        let sessions = self.sessions.clone();
+        let outcome = match started.await {
+            Ok(outcome) => outcome,
+            Err(e) => Err(Error::Internal(anyhow::anyhow!("echo peer task: {e}"))),
+        };
+        if outcome.is_err() {
+            sessions.forget(id);
+        }
+        match outcome {
             Ok(sdp) => Ok(Json(EchoAnswer {
                 kind: "answer".into(),
                 sdp,
                 session_id: id,
                 max_secs: settings.rtc_echo_max_secs,
             })),
-            Err(e) => {
-                self.sessions.forget(id);
-                Err(e.into())
-            }
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -450,7 +464,7 @@ fn media_engine() -> Result<MediaEngine, Error> {
 
 /// Build the server's peer for session `id`, answer `offer` and leave the peer running.
 async fn start_peer(
-    state: &AppState,
+    state: AppState,
     id: Uuid,
     offer: RTCSessionDescription,
     force_relay: bool,
@@ -465,6 +479,17 @@ async fn start_peer(
     let mut setting = SettingEngine::default();
     setting.set_ice_multicast_dns_mode(MulticastDnsMode::Disabled);
     setting.set_network_types(vec![NetworkType::Udp4, NetworkType::Udp6]);
+    // Behind a 1:1 NAT (a cloud VM) the host's own addresses are private: also offer the
+    // public IP the TURN server advertises, as a server-reflexive candidate on the same ports.
+    if let Ok(ip) = state
+        .settings
+        .turn_public_ip
+        .trim()
+        .parse::<std::net::IpAddr>()
+        && super::turn::is_public(ip)
+    {
+        setting.set_nat_1to1_ips(vec![ip.to_string()], RTCIceCandidateType::Srflx);
+    }
     setting.set_ice_timeouts(
         Some(Duration::from_secs(5)),
         Some(Duration::from_secs(10)),
@@ -515,7 +540,7 @@ async fn start_peer(
         let _ = pc.close().await;
         return outcome;
     }
-    supervise(state, pc, measure);
+    supervise(&state, pc, measure);
     outcome
 }
 
