@@ -8,6 +8,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::net::UdpSocket;
+use webrtc::peer_connection::signaling_state::RTCSignalingState;
 use webrtc::turn::client::{Client, ClientConfig};
 use webrtc::util::Conn;
 
@@ -503,8 +504,13 @@ async fn two_test_peers_trickle_through_the_embedded_turn_and_restart_ice() {
     );
     let offer = resident.offer(Gather::Trickle).await;
     assert!(!offer["sdp"].as_str().unwrap_or("").contains("a=candidate"));
+    assert_eq!(
+        resident.signaling_state(),
+        RTCSignalingState::HaveLocalOffer
+    );
     let answer = doctor.answer(&offer, Gather::Trickle).await;
     resident.accept_answer(&answer).await;
+    assert_eq!(resident.signaling_state(), RTCSignalingState::Stable);
     let a = tokio::spawn(trickle(resident.clone(), doctor.clone()));
     let b = tokio::spawn(trickle(doctor.clone(), resident.clone()));
     assert!(resident.wait_connected(WITHIN).await);

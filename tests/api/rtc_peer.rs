@@ -37,6 +37,7 @@ use webrtc::peer_connection::offer_answer_options::RTCOfferOptions;
 use webrtc::peer_connection::peer_connection_state::RTCPeerConnectionState;
 use webrtc::peer_connection::policy::ice_transport_policy::RTCIceTransportPolicy;
 use webrtc::peer_connection::sdp::session_description::RTCSessionDescription;
+use webrtc::peer_connection::signaling_state::RTCSignalingState;
 use webrtc::rtp::header::Header;
 use webrtc::rtp::packet::Packet;
 use webrtc::rtp_transceiver::rtp_codec::RTCRtpCodecCapability;
@@ -279,6 +280,16 @@ impl TestPeer {
             .expect("set remote offer");
         let answer = self.pc.create_answer(None).await.expect("create answer");
         self.set_local(answer, gather).await
+    }
+
+    /// `stable`, `have-local-offer`, … (perfect negotiation looks at it on every remote offer).
+    ///
+    /// webrtc-rs 0.17 cannot roll back a local offer (its signaling state machine has no
+    /// `rollback` transition: `ErrSignalingStateProposedTransitionInvalid`), so a polite test
+    /// peer caught in an offer collision cannot answer the other offer on the same connection;
+    /// on the first negotiation, build a fresh `TestPeer` and answer with it.
+    pub fn signaling_state(&self) -> RTCSignalingState {
+        self.pc.signaling_state()
     }
 
     /// Take the remote answer (`{"type":"answer","sdp":…}`).
