@@ -23,6 +23,7 @@ use crate::ops::{Metrics, OpsApi};
 use crate::org::api::OrgApi;
 use crate::reports::api::ReportsApi;
 use crate::rtc::api::RtcApi;
+use crate::rtc::echo::EchoApi;
 use crate::store::Db;
 use crate::telehealth::api::{RecordsApi, TelehealthApi};
 
@@ -154,6 +155,7 @@ pub type Apis = (
     RecordsApi,
     RtcApi,
     Open311Api,
+    EchoApi,
     OpsApi,
 );
 
@@ -194,6 +196,7 @@ pub fn api_service(state: AppState) -> OpenApiService<Apis, ()> {
             Open311Api {
                 state: state.clone(),
             },
+            EchoApi::new(state.clone()),
             OpsApi { state },
         ),
         "Wardline",
@@ -296,6 +299,8 @@ pub struct Server {
     pub state: AppState,
     pub local_addr: std::net::SocketAddr,
     acceptor: poem::listener::TcpAcceptor,
+    /// The embedded STUN/TURN server, unless `turn_listen` is empty.
+    turn: Option<crate::rtc::turn::TurnServer>,
 }
 
 impl Server {
@@ -313,10 +318,24 @@ impl Server {
         if state.settings.public_url.is_none() {
             state.objects.set_public_url(format!("http://{local_addr}"));
         }
+        let turn = if state.settings.turn_listen.trim().is_empty() {
+            None
+        } else {
+            let turn = crate::rtc::turn::TurnServer::start(
+                &state.settings,
+                state.turn_secret.clone(),
+                state.clock.clone(),
+            )
+            .await?;
+            // The ICE servers handed out name the port actually bound (port 0 in tests).
+            let _ = state.turn_addr.set(turn.local_addr);
+            Some(turn)
+        };
         Ok(Server {
             state,
             local_addr,
             acceptor,
+            turn,
         })
     }
 
@@ -381,6 +400,9 @@ impl Server {
         closer.abort();
         sweeper.abort();
         gc.abort();
+        if let Some(turn) = &self.turn {
+            turn.close().await;
+        }
         state.db.close().await;
         tracing::info!("stopped");
         Ok(())

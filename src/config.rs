@@ -133,6 +133,10 @@ pub struct Settings {
     pub rtc_messages_per_sec: u32,
     /// Writes (new requests, comments) one Open311 client app may make per hour.
     pub open311_writes_per_hour: u32,
+    /// Pre-call tests (`POST /v1/rtc/echo`) running at once on this instance (503 above).
+    pub rtc_echo_max_sessions: u32,
+    /// Longest pre-call test, in seconds; the server's peer hangs up then.
+    pub rtc_echo_max_secs: u64,
 }
 
 impl Default for Settings {
@@ -186,6 +190,8 @@ impl Default for Settings {
             rtc_max_message_bytes: 64 * 1024,
             rtc_messages_per_sec: 50,
             open311_writes_per_hour: 120,
+            rtc_echo_max_sessions: 8,
+            rtc_echo_max_secs: 60,
         }
     }
 }
@@ -284,6 +290,18 @@ impl Settings {
             bail!(
                 "rtc_max_message_bytes must be at least 1024, rtc_messages_per_sec and rtc_ping_secs at least 1"
             );
+        }
+        if self.rtc_echo_max_sessions == 0 || !(5..=600).contains(&self.rtc_echo_max_secs) {
+            bail!("rtc_echo_max_sessions must be at least 1 and rtc_echo_max_secs 5 to 600");
+        }
+        if !self.turn_listen.trim().is_empty()
+            && self
+                .turn_public_ip
+                .trim()
+                .parse::<std::net::IpAddr>()
+                .is_err()
+        {
+            bail!("turn_public_ip must be an IP address when the embedded TURN server runs");
         }
         if let Some(s) = &self.turn_secret
             && s.expose().len() < 16

@@ -312,6 +312,15 @@ fn detail_for(code: &str, lang: Lang) -> Option<&'static str> {
             "Kho lưu trữ ảnh tạm thời không truy cập được",
             "Photo storage is temporarily unreachable",
         ),
+        "echo_session_live" => (
+            "Bạn đang có một cuộc gọi thử đang chạy; hãy kết thúc nó trước",
+            "You already have a pre-call test running; end it first",
+        ),
+        "echo_busy" => (
+            "Máy chủ đang bận với các cuộc gọi thử khác, vui lòng thử lại sau",
+            "The server is busy with other pre-call tests, try again shortly",
+        ),
+        "echo_session_not_found" => ("Không tìm thấy cuộc gọi thử", "Pre-call test not found"),
         _ => return None,
     };
     Some(lang.pick(vi, en))

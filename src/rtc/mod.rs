@@ -2,7 +2,14 @@
 //! WebSocket that relays the session negotiation between the participants, and the ICE servers
 //! (STUN/TURN with coturn's REST credentials) handed to them.
 //!
-//! Media never passes through here: it flows peer to peer, or through TURN.
+//! Media between participants never passes through here: it flows peer to peer, or through
+//! TURN (coturn, or the embedded server in [`turn`]). The one exception is the pre-call test
+//! peer in [`echo`], which a phone calls to check its camera, microphone and network.
+
+/// The pre-call test peer: `POST /v1/rtc/echo` echoes media back and measures the path.
+pub mod echo;
+/// The embedded STUN/TURN server, checking the same REST credentials as coturn.
+pub mod turn;
 
 pub mod api;
 pub mod quality;

@@ -232,6 +232,7 @@ fn serve(data: &std::path::Path) -> (std::process::Child, String) {
         .arg("serve")
         .env("WARDLINE_DATA_DIR", data)
         .env("WARDLINE_LISTEN", "127.0.0.1:0")
+        .env("WARDLINE_TURN_LISTEN", "127.0.0.1:0")
         .env("WARDLINE_LOG_FORMAT", "json")
         .env_remove("WARDLINE_DATABASE_URL")
         .env_remove("WARDLINE_STORAGE_URL")

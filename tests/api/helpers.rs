@@ -44,6 +44,10 @@ pub async fn test_settings(dir: &std::path::Path) -> Settings {
         jwt_secret: Some(Secret::new(format!("test-secret-{}", Uuid::new_v4()))),
         log_filter: "warn".into(),
         shutdown_grace_secs: 2,
+        // Every test app runs its own embedded TURN server on a free port; peers in tests sit
+        // on this machine's own (private) addresses.
+        turn_listen: "127.0.0.1:0".into(),
+        turn_allow_private_peers: true,
         ..Settings::default()
     };
     if backend() == "postgres" {

@@ -16,6 +16,8 @@ mod open311;
 mod ops;
 mod photos;
 mod reports;
+mod rtc_media;
+mod rtc_peer;
 mod rtc_signal;
 mod store_contract;
 mod telehealth;
