@@ -46,7 +46,9 @@ pub trait Bus: Send + Sync + 'static {
     async fn subscribe(&self, topic: &str) -> anyhow::Result<Subscription>;
 }
 
-const CAPACITY: usize = 256;
+/// Events a topic keeps for a reader that falls behind. The bus has a handful of topics (the
+/// staff feed, the call rooms), so each can afford a deep buffer.
+const CAPACITY: usize = 4096;
 
 /// The in-process bus: a broadcast channel per topic, dropped when its last subscriber leaves.
 #[derive(Default)]

@@ -34,9 +34,16 @@ const OUTBOX: usize = 1024;
 /// How long candidates for a participant who is not (yet) present are held.
 const HOLD: Duration = Duration::from_secs(10);
 
-/// The bus topic of a consultation's room.
-pub fn topic(consultation: Uuid) -> String {
-    format!("rtc:{consultation}")
+/// The bus topic of every room's events (each names its room): one channel and one listener
+/// per instance, however many rooms it holds.
+pub const TOPIC: &str = "rtc";
+
+/// An event for the room's bus topic.
+fn event(room: Uuid, mut body: Value) -> Value {
+    if let Some(o) = body.as_object_mut() {
+        o.insert("room".into(), json!(room));
+    }
+    body
 }
 
 /// What a socket task receives to write.
@@ -98,8 +105,6 @@ struct Inner {
 pub struct Room {
     pub id: Uuid,
     inner: Mutex<Inner>,
-    /// Wakes the listener to stop when the room closes here.
-    stop: tokio::sync::Notify,
 }
 
 /// This instance's rooms.
@@ -108,6 +113,8 @@ pub struct Hub {
     pub instance: Uuid,
     rooms: Mutex<HashMap<Uuid, Arc<Room>>>,
     next_conn: std::sync::atomic::AtomicU64,
+    /// The instance's listener on the rooms' topic, started with the first room.
+    listening: tokio::sync::OnceCell<()>,
 }
 
 impl Default for Hub {
@@ -116,6 +123,7 @@ impl Default for Hub {
             instance: Uuid::new_v4(),
             rooms: Mutex::new(HashMap::new()),
             next_conn: std::sync::atomic::AtomicU64::new(1),
+            listening: tokio::sync::OnceCell::new(),
         }
     }
 }
@@ -205,13 +213,21 @@ impl Hub {
         lock(&self.rooms).get(&id).cloned()
     }
 
-    /// Open the room on this instance (subscribing to its topic first, so no announcement is
+    /// Open the room on this instance (listening on the rooms' topic first, so no announcement is
     /// missed), or return it if open.
     async fn open(self: &Arc<Self>, state: &AppState, id: Uuid) -> anyhow::Result<Arc<Room>> {
+        self.listening
+            .get_or_try_init(|| async {
+                let sub = state.bus.subscribe(TOPIC).await?;
+                let hub = self.clone();
+                let st = state.clone();
+                tokio::spawn(async move { hub.listen(st, sub).await });
+                anyhow::Ok(())
+            })
+            .await?;
         if let Some(r) = self.room(id) {
             return Ok(r);
         }
-        let sub = state.bus.subscribe(&topic(id)).await?;
         let room = {
             let mut rooms = lock(&self.rooms);
             if let Some(r) = rooms.get(&id) {
@@ -220,18 +236,16 @@ impl Hub {
             let room = Arc::new(Room {
                 id,
                 inner: Mutex::new(Inner::default()),
-                stop: tokio::sync::Notify::new(),
             });
             rooms.insert(id, room.clone());
             room
         };
-        let hub = self.clone();
-        let st = state.clone();
-        let r = room.clone();
-        tokio::spawn(async move { hub.listen(st, r, sub).await });
         state
             .bus
-            .publish(&topic(id), json!({ "k": "who", "from": self.instance }))
+            .publish(
+                TOPIC,
+                event(id, json!({ "k": "who", "from": self.instance })),
+            )
             .await?;
         Ok(room)
     }
@@ -358,16 +372,8 @@ impl Hub {
         if let Some(old) = old {
             let _ = old.tx.try_send(Out::Close(close::REPLACED, "replaced"));
         }
-        announce(
-            state,
-            consultation,
-            self.instance,
-            account,
-            role,
-            presence,
-            None,
-        )
-        .await;
+        self.announce(state, &room, account, role, presence, None)
+            .await;
         Ok(Attached {
             room,
             conn,
@@ -404,30 +410,14 @@ impl Hub {
             role
         };
         if left {
-            announce(
-                state,
-                room.id,
-                self.instance,
-                account,
-                role,
-                "left",
-                Some("left"),
-            )
-            .await;
+            self.announce(state, room, account, role, "left", Some("left"))
+                .await;
             self.after_departure(state, room).await;
             self.close_if_idle(room);
             return;
         }
-        announce(
-            state,
-            room.id,
-            self.instance,
-            account,
-            role,
-            "reconnecting",
-            None,
-        )
-        .await;
+        self.announce(state, room, account, role, "reconnecting", None)
+            .await;
         let session = {
             let inner = lock(&room.inner);
             inner.local.get(&account).map(|m| m.session)
@@ -449,16 +439,8 @@ impl Hub {
                 }
             };
             if expired {
-                announce(
-                    &st,
-                    r.id,
-                    hub.instance,
-                    account,
-                    role,
-                    "left",
-                    Some("timeout"),
-                )
-                .await;
+                hub.announce(&st, &r, account, role, "left", Some("timeout"))
+                    .await;
                 hub.after_departure(&st, &r).await;
                 hub.close_if_idle(&r);
             }
@@ -474,7 +456,6 @@ impl Hub {
             if rooms.get(&room.id).is_some_and(|r| Arc::ptr_eq(r, room)) {
                 rooms.remove(&room.id);
             }
-            room.stop.notify_one();
         }
     }
 
@@ -493,28 +474,25 @@ impl Hub {
         }
     }
 
-    /// The room's listener: apply what the bus carries to this instance's participants.
-    async fn listen(
-        self: Arc<Self>,
-        state: AppState,
-        room: Arc<Room>,
-        mut sub: crate::bus::Subscription,
-    ) {
+    /// The instance's listener: apply what the bus carries to the participants of the rooms here.
+    async fn listen(self: Arc<Self>, state: AppState, mut sub: crate::bus::Subscription) {
         loop {
-            let received = tokio::select! {
-                r = sub.recv() => r,
-                _ = room.stop.notified() => break,
-            };
-            let event = match received {
+            let payload = match sub.recv().await {
                 Received::Event(e) => e.payload,
                 Received::Lagged(n) => {
-                    tracing::warn!(missed = n, room = %room.id, "signaling fell behind the bus");
+                    tracing::warn!(missed = n, "signaling fell behind the bus");
                     continue;
                 }
                 Received::Closed => break,
             };
-            if self.apply(&state, &room, event).await {
-                break;
+            let room = payload
+                .get("room")
+                .and_then(Value::as_str)
+                .and_then(|s| Uuid::parse_str(s).ok())
+                .and_then(|id| self.room(id));
+            // Rooms with nobody here are none of this instance's business.
+            if let Some(room) = room {
+                self.apply(&state, &room, payload).await;
             }
         }
     }
@@ -547,107 +525,12 @@ impl Hub {
                     .and_then(Value::as_str)
                     .unwrap_or("left");
                 let again = event.get("again").and_then(Value::as_bool).unwrap_or(false);
-                if mine && again {
+                // This instance applied its own changes when it made them.
+                if mine {
                     return false;
                 }
-                let mut relays = vec![];
-                let connect_call;
-                {
-                    let mut inner = lock(&room.inner);
-                    let known = inner.remote.get(&account).map(|(_, p)| *p);
-                    if !mine {
-                        match what {
-                            "present" | "resumed" => {
-                                inner.remote.insert(account, (role, Presence::Present));
-                            }
-                            "reconnecting" => {
-                                inner.remote.insert(account, (role, Presence::Reconnecting));
-                            }
-                            _ => {
-                                inner.remote.remove(&account);
-                            }
-                        }
-                    }
-                    // A re-announcement of someone already known is not news.
-                    let news = !(again && known == Some(Presence::Present) && what == "present");
-                    let others: Vec<(Uuid, ParticipantRole)> = inner
-                        .local
-                        .iter()
-                        .filter(|(id, _)| news && **id != account)
-                        .map(|(id, m)| (*id, m.role))
-                        .collect();
-                    for (id, my_role) in others {
-                        let message = match what {
-                            "present" => json!({
-                                "type": "peer_joined",
-                                "participant_id": account,
-                                "role": role,
-                                "polite": polite((id, my_role), (account, role)),
-                            }),
-                            "resumed" => json!({
-                                "type": "peer_resumed",
-                                "participant_id": account,
-                                "ice_restart": true,
-                            }),
-                            "reconnecting" => json!({
-                                "type": "peer_reconnecting",
-                                "participant_id": account,
-                            }),
-                            _ => json!({
-                                "type": "peer_left",
-                                "participant_id": account,
-                                "reason": reason,
-                            }),
-                        };
-                        Room::deliver(&mut inner, id, message);
-                    }
-                    if matches!(what, "present" | "resumed") {
-                        // Candidates that waited for this participant.
-                        let now = Instant::now();
-                        inner.held.retain(|h| now.duration_since(h.at) < HOLD);
-                        let (ready, keep): (Vec<Held>, Vec<Held>) = std::mem::take(&mut inner.held)
-                            .into_iter()
-                            .partition(|h| h.to == account);
-                        inner.held = keep;
-                        for h in ready {
-                            if inner.local.contains_key(&account) {
-                                Room::deliver(&mut inner, account, h.message);
-                            } else {
-                                relays.push(h.message);
-                            }
-                        }
-                    }
-                    let roster = Room::roster(&inner, None);
-                    // Whichever instance first sees both sides present starts the call (the
-                    // change is conditional, so a second start is a harmless no-op).
-                    connect_call = matches!(what, "present" | "resumed")
-                        && roster.iter().any(|(_, r, p)| {
-                            *r == ParticipantRole::Patient && *p == Presence::Present
-                        })
-                        && roster.iter().any(|(_, r, p)| {
-                            *r != ParticipantRole::Patient && *p == Presence::Present
-                        });
-                }
-                for message in relays {
-                    let _ = state
-                        .bus
-                        .publish(
-                            &topic(room.id),
-                            json!({ "k": "relay", "to": account, "message": message }),
-                        )
-                        .await;
-                }
-                if connect_call
-                    && let Ok(Some(c)) = queue::consultation_row(&state.db, room.id).await
-                    && c.status().ok() == Some(ConsultationStatus::Admitted)
-                {
-                    match queue::call_connected(state, room.id).await {
-                        Ok(_) | Err(crate::error::Error::Conflict(_)) => {}
-                        Err(e) => {
-                            tracing::warn!(error = %e, consultation = %room.id, "starting the call")
-                        }
-                    }
-                }
+                self.presence_changed(state, room, account, role, what, reason, again, true)
+                    .await;
                 false
             }
             "who" => {
@@ -683,21 +566,10 @@ impl Hub {
                     .get("account")
                     .and_then(Value::as_str)
                     .and_then(|s| Uuid::parse_str(s).ok());
-                if let Some(from) = from {
-                    let mut inner = lock(&room.inner);
-                    let others: Vec<Uuid> = inner
-                        .local
-                        .keys()
-                        .copied()
-                        .filter(|id| *id != from)
-                        .collect();
-                    for id in others {
-                        Room::deliver(
-                            &mut inner,
-                            id,
-                            json!({ "type": "peer_network_changed", "participant_id": from, "ice_restart": true }),
-                        );
-                    }
+                if let Some(from) = from
+                    && !mine
+                {
+                    Self::tell_network_changed(room, from);
                 }
                 false
             }
@@ -733,6 +605,159 @@ impl Hub {
             }
             _ => false,
         }
+    }
+
+    /// Someone's presence changed: here (`remote` false, applied as it happens) or on another
+    /// instance (from the bus). Tells this instance's other participants, hands over candidates
+    /// that waited, and starts the call when both sides are present.
+    #[allow(clippy::too_many_arguments)]
+    async fn presence_changed(
+        &self,
+        state: &AppState,
+        room: &Arc<Room>,
+        account: Uuid,
+        role: ParticipantRole,
+        what: &str,
+        reason: &str,
+        again: bool,
+        remote: bool,
+    ) {
+        let mut relays = vec![];
+        let connect_call;
+        {
+            let mut inner = lock(&room.inner);
+            let known = inner.remote.get(&account).map(|(_, p)| *p);
+            if remote {
+                match what {
+                    "present" | "resumed" => {
+                        inner.remote.insert(account, (role, Presence::Present));
+                    }
+                    "reconnecting" => {
+                        inner.remote.insert(account, (role, Presence::Reconnecting));
+                    }
+                    _ => {
+                        inner.remote.remove(&account);
+                    }
+                }
+            }
+            // A re-announcement of someone already known is not news.
+            let news = !(again && known == Some(Presence::Present) && what == "present");
+            let others: Vec<(Uuid, ParticipantRole)> = inner
+                .local
+                .iter()
+                .filter(|(id, _)| news && **id != account)
+                .map(|(id, m)| (*id, m.role))
+                .collect();
+            for (id, my_role) in others {
+                let message = match what {
+                    "present" => json!({
+                        "type": "peer_joined",
+                        "participant_id": account,
+                        "role": role,
+                        "polite": polite((id, my_role), (account, role)),
+                    }),
+                    "resumed" => json!({
+                        "type": "peer_resumed",
+                        "participant_id": account,
+                        "ice_restart": true,
+                    }),
+                    "reconnecting" => json!({
+                        "type": "peer_reconnecting",
+                        "participant_id": account,
+                    }),
+                    _ => json!({
+                        "type": "peer_left",
+                        "participant_id": account,
+                        "reason": reason,
+                    }),
+                };
+                Room::deliver(&mut inner, id, message);
+            }
+            if matches!(what, "present" | "resumed") {
+                // Candidates that waited for this participant.
+                let now = Instant::now();
+                inner.held.retain(|h| now.duration_since(h.at) < HOLD);
+                let (ready, keep): (Vec<Held>, Vec<Held>) = std::mem::take(&mut inner.held)
+                    .into_iter()
+                    .partition(|h| h.to == account);
+                inner.held = keep;
+                for h in ready {
+                    if inner.local.contains_key(&account) {
+                        Room::deliver(&mut inner, account, h.message);
+                    } else {
+                        relays.push(h.message);
+                    }
+                }
+            }
+            let roster = Room::roster(&inner, None);
+            // Whichever instance first sees both sides present starts the call (the
+            // change is conditional, so a second start is a harmless no-op).
+            connect_call = matches!(what, "present" | "resumed")
+                && roster
+                    .iter()
+                    .any(|(_, r, p)| *r == ParticipantRole::Patient && *p == Presence::Present)
+                && roster
+                    .iter()
+                    .any(|(_, r, p)| *r != ParticipantRole::Patient && *p == Presence::Present);
+        }
+        for message in relays {
+            let _ = state
+                .bus
+                .publish(
+                    TOPIC,
+                    event(
+                        room.id,
+                        json!({ "k": "relay", "to": account, "message": message }),
+                    ),
+                )
+                .await;
+        }
+        if connect_call
+            && let Ok(Some(c)) = queue::consultation_row(&state.db, room.id).await
+            && c.status().ok() == Some(ConsultationStatus::Admitted)
+        {
+            match queue::call_connected(state, room.id).await {
+                Ok(_) | Err(crate::error::Error::Conflict(_)) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, consultation = %room.id, "starting the call")
+                }
+            }
+        }
+    }
+
+    /// A local participant's presence changed: apply it here at once, then tell the other instances.
+    #[allow(clippy::too_many_arguments)]
+    async fn announce(
+        &self,
+        state: &AppState,
+        room: &Arc<Room>,
+        account: Uuid,
+        role: ParticipantRole,
+        what: &str,
+        reason: Option<&str>,
+    ) {
+        self.presence_changed(
+            state,
+            room,
+            account,
+            role,
+            what,
+            reason.unwrap_or("left"),
+            false,
+            false,
+        )
+        .await;
+        announce_as(
+            state,
+            room.id,
+            self.instance,
+            account,
+            role,
+            what,
+            reason,
+            false,
+        )
+        .await;
     }
 
     /// Hand a message to a participant of the room wherever they are connected. If they are an
@@ -777,11 +802,22 @@ impl Hub {
             });
             return Ok(());
         }
+        {
+            // Here: straight into their outbox, in order with everything else they receive.
+            let mut inner = lock(&room.inner);
+            if inner.local.contains_key(&to) {
+                Room::deliver(&mut inner, to, message);
+                return Ok(());
+            }
+        }
         state
             .bus
             .publish(
-                &topic(room.id),
-                json!({ "k": "relay", "to": to, "message": message }),
+                TOPIC,
+                event(
+                    room.id,
+                    json!({ "k": "relay", "to": to, "message": message }),
+                ),
             )
             .await
             .map_err(|_| "unavailable")
@@ -795,10 +831,34 @@ impl Hub {
 
     /// Tell the room a participant's network changed.
     pub async fn network_changed(&self, state: &AppState, room: &Arc<Room>, account: Uuid) {
+        Self::tell_network_changed(room, account);
         let _ = state
             .bus
-            .publish(&topic(room.id), json!({ "k": "net", "account": account }))
+            .publish(
+                TOPIC,
+                event(
+                    room.id,
+                    json!({ "k": "net", "from": self.instance, "account": account }),
+                ),
+            )
             .await;
+    }
+
+    fn tell_network_changed(room: &Arc<Room>, from: Uuid) {
+        let mut inner = lock(&room.inner);
+        let others: Vec<Uuid> = inner
+            .local
+            .keys()
+            .copied()
+            .filter(|id| *id != from)
+            .collect();
+        for id in others {
+            Room::deliver(
+                &mut inner,
+                id,
+                json!({ "type": "peer_network_changed", "participant_id": from, "ice_restart": true }),
+            );
+        }
     }
 
     /// Local participants across rooms (for tests and metrics).
@@ -816,18 +876,6 @@ impl Hub {
     }
 }
 
-async fn announce(
-    state: &AppState,
-    room: Uuid,
-    instance: Uuid,
-    account: Uuid,
-    role: ParticipantRole,
-    what: &str,
-    reason: Option<&str>,
-) {
-    announce_as(state, room, instance, account, role, what, reason, false).await
-}
-
 /// `again`: a re-announcement answering another instance's `who` (not news to anyone who knew).
 #[allow(clippy::too_many_arguments)]
 async fn announce_as(
@@ -840,7 +888,7 @@ async fn announce_as(
     reason: Option<&str>,
     again: bool,
 ) {
-    let event = json!({
+    let body = json!({
         "k": "presence",
         "from": instance,
         "account": account,
@@ -849,7 +897,7 @@ async fn announce_as(
         "reason": reason,
         "again": again,
     });
-    if let Err(e) = state.bus.publish(&topic(room), event).await {
+    if let Err(e) = state.bus.publish(TOPIC, event(room, body)).await {
         tracing::warn!(error = %e, "announcing presence");
     }
 }
@@ -859,8 +907,8 @@ pub async fn end_room(state: &AppState, consultation: Uuid, reason: &str) {
     if let Err(e) = state
         .bus
         .publish(
-            &topic(consultation),
-            json!({ "k": "end", "reason": reason }),
+            TOPIC,
+            event(consultation, json!({ "k": "end", "reason": reason })),
         )
         .await
     {
