@@ -9,6 +9,7 @@ mod auth;
 mod cli;
 mod helpers;
 mod hostile;
+mod infra;
 mod objects;
 mod ops;
 mod photos;
