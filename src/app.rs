@@ -85,6 +85,12 @@ pub struct AppState {
     pub notifier: Arc<dyn crate::reports::push::Notifier>,
     /// Decode photos, a bounded number at once.
     pub photo_workers: Arc<crate::media::PhotoWorkers>,
+    /// Signs and checks room tokens (audience `rtc`).
+    pub room_keys: crate::rtc::RoomKeys,
+    /// The TURN REST secret shared with coturn or the embedded TURN server.
+    pub turn_secret: crate::config::Secret,
+    /// Where the embedded STUN/TURN server listens, once it runs.
+    pub turn_addr: Arc<std::sync::OnceLock<std::net::SocketAddr>>,
     shutting_down: Arc<AtomicBool>,
     /// Tells long-lived connections (WebSockets) to close when the server stops.
     shutdown: Arc<tokio::sync::watch::Sender<bool>>,
@@ -231,8 +237,13 @@ impl AppState {
             )?),
             None => Arc::new(OutboxSender { db: db.clone() }),
         };
+        let turn_secret = settings.resolve_turn_secret(&secret);
+        let room_keys = crate::rtc::RoomKeys::new(&secret);
         let auth = Auth::new(db.clone(), secret, sms, clock.clone(), settings.clone())?;
         Ok(AppState {
+            room_keys,
+            turn_secret,
+            turn_addr: Arc::new(std::sync::OnceLock::new()),
             calendar: Arc::new(settings.calendar()?),
             notifier: Arc::new(crate::reports::push::LogNotifier),
             photo_workers: Arc::new(crate::media::PhotoWorkers::new(

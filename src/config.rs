@@ -108,6 +108,29 @@ pub struct Settings {
     pub telehealth_answer_secs: u64,
     /// Longest call a room token allows.
     pub telehealth_max_call_minutes: u32,
+    /// STUN servers handed to callers, comma-separated (`stun:host:port`); empty = the embedded one.
+    pub stun_urls: String,
+    /// TURN servers handed to callers, comma-separated (`turn:host:3478?transport=udp`, `turns:…`);
+    /// empty = the embedded one. Their credentials use coturn's REST scheme with `turn_secret`.
+    pub turn_urls: String,
+    /// coturn's `static-auth-secret`; unset = derived from the JWT secret (embedded use only).
+    pub turn_secret: Option<Secret>,
+    /// Life of minted TURN credentials.
+    pub turn_ttl_secs: u64,
+    /// UDP address of the embedded STUN/TURN server; empty = do not run it (use coturn).
+    pub turn_listen: String,
+    /// The address the embedded TURN server puts in relayed candidates (this host as callers reach it).
+    pub turn_public_ip: String,
+    /// Let the embedded TURN server relay to loopback and private addresses (tests, a LAN).
+    pub turn_allow_private_peers: bool,
+    /// A participant whose signaling socket dropped may resume within this many seconds.
+    pub rtc_resume_grace_secs: u64,
+    /// Clients ping this often; a socket silent for three intervals is dropped.
+    pub rtc_ping_secs: u64,
+    /// Largest signaling message, in bytes.
+    pub rtc_max_message_bytes: usize,
+    /// Signaling messages a participant may send per second (bursts of twice that).
+    pub rtc_messages_per_sec: u32,
 }
 
 impl Default for Settings {
@@ -149,6 +172,17 @@ impl Default for Settings {
             telehealth_check_in_minutes: 30,
             telehealth_answer_secs: 120,
             telehealth_max_call_minutes: 120,
+            stun_urls: String::new(),
+            turn_urls: String::new(),
+            turn_secret: None,
+            turn_ttl_secs: 6 * 3600,
+            turn_listen: "127.0.0.1:3478".into(),
+            turn_public_ip: "127.0.0.1".into(),
+            turn_allow_private_peers: false,
+            rtc_resume_grace_secs: 30,
+            rtc_ping_secs: 15,
+            rtc_max_message_bytes: 64 * 1024,
+            rtc_messages_per_sec: 50,
         }
     }
 }
@@ -237,6 +271,19 @@ impl Settings {
                 "telehealth_answer_secs must be at least 10 and telehealth_max_call_minutes at least 1"
             );
         }
+        if self.rtc_max_message_bytes < 1024
+            || self.rtc_messages_per_sec == 0
+            || self.rtc_ping_secs == 0
+        {
+            bail!(
+                "rtc_max_message_bytes must be at least 1024, rtc_messages_per_sec and rtc_ping_secs at least 1"
+            );
+        }
+        if let Some(s) = &self.turn_secret
+            && s.expose().len() < 16
+        {
+            bail!("turn_secret must be at least 16 characters");
+        }
         if self.photo_concurrency == 0 {
             bail!("photo_concurrency must be at least 1");
         }
@@ -307,6 +354,19 @@ impl Settings {
     }
 
     /// The signing secret: configured, or (embedded only) generated once and kept in the data dir.
+    /// The TURN REST secret: the configured one, or one derived from the JWT secret (so an embedded
+    /// install needs no setup; a deployment with coturn sets it explicitly on both sides).
+    pub fn resolve_turn_secret(&self, jwt: &Secret) -> Secret {
+        use hmac::{Hmac, Mac};
+        if let Some(s) = &self.turn_secret {
+            return s.clone();
+        }
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(jwt.expose().as_bytes())
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        mac.update(b"wardline turn rest secret");
+        Secret::new(hex::encode(mac.finalize().into_bytes()))
+    }
+
     pub fn resolve_jwt_secret(&self) -> anyhow::Result<Secret> {
         if let Some(secret) = &self.jwt_secret {
             return Ok(secret.clone());

@@ -26,6 +26,8 @@ pub mod ops;
 pub mod org;
 /// Field reports (phản ánh hiện trường): categories, lifecycle, deadlines, feeds, statistics.
 pub mod reports;
+/// The WebRTC broker: room tokens, signaling, ICE servers and TURN credentials.
+pub mod rtc;
 /// The database: pools for SQLite and PostgreSQL, migrations, transactions.
 pub mod store;
 /// Telehealth: stations and doctors, slots, bookings, the waiting room, consultations, consent,
