@@ -245,6 +245,10 @@ impl Settings {
                         .with_context(|| format!("{name} must be a whole number"))?
                         .into(),
                 ),
+                // Empty clears: an optional setting becomes unset, a text one empty.
+                serde_json::Value::String(_) if raw.is_empty() => {
+                    serde_json::Value::String(String::new())
+                }
                 _ if raw.is_empty() => serde_json::Value::Null,
                 _ => serde_json::Value::String(raw.clone()),
             };
@@ -462,6 +466,24 @@ mod tests {
         assert_eq!(s.max_body_bytes, 4096);
         assert!(!s.s3_path_style);
         assert_eq!(s.database_url(), "sqlite://./data/wardline.db");
+    }
+
+    /// An empty variable clears a setting: an optional one becomes unset, a text one empty (how a
+    /// deployment turns the embedded TURN server off: `WARDLINE_TURN_LISTEN=`).
+    #[test]
+    fn an_empty_variable_clears_a_setting() {
+        let s = Settings::load_from(
+            None,
+            &env(&[
+                ("WARDLINE_TURN_LISTEN", ""),
+                ("WARDLINE_STORAGE_URL", ""),
+                ("WARDLINE_WORK_SCHEDULE", ""),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.turn_listen, "");
+        assert_eq!(s.storage_url, None);
+        assert_eq!(s.work_schedule, "");
     }
 
     #[test]

@@ -12,12 +12,6 @@ use wardline::config::Settings;
 
 const BIN: &str = env!("CARGO_BIN_EXE_wardline");
 
-/// Settings the WebRTC broker work adds to `src/config.rs` (branch main, issue 6). The infra files
-/// already pass them; until that work is merged they are accepted here. Delete this list when they
-/// land: the test fails as soon as one of them is a real setting, to say so.
-const SETTINGS_ADDED_BY_THE_RTC_WORK: &[&str] =
-    &["turn_secret", "turn_urls", "stun_urls", "turn_ttl_secs"];
-
 fn infra_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("infra")
 }
@@ -60,32 +54,30 @@ fn setting_keys() -> BTreeSet<String> {
     table.as_object().unwrap().keys().cloned().collect()
 }
 
-/// Setting keys a deployment file may name: the real ones plus the pending rtc list.
+/// Setting keys a deployment file may name.
 fn accepted_keys() -> BTreeSet<String> {
-    let mut keys = setting_keys();
-    keys.extend(SETTINGS_ADDED_BY_THE_RTC_WORK.iter().map(|k| k.to_string()));
-    keys
+    setting_keys()
 }
 
-/// The settings whose values are secrets (they serialize redacted), plus the TURN secret.
+/// The settings whose values are secrets (they serialize redacted).
 fn secret_keys() -> BTreeSet<String> {
     let table = serde_json::to_value(Settings {
         database_url: Some(wardline::config::Secret::new("x")),
         s3_secret_access_key: Some(wardline::config::Secret::new("x")),
         jwt_secret: Some(wardline::config::Secret::new("x")),
         sms_webhook_token: Some(wardline::config::Secret::new("x")),
+        turn_secret: Some(wardline::config::Secret::new("x")),
         ..Settings::default()
     })
     .unwrap();
-    let mut keys: BTreeSet<String> = table
+    let keys: BTreeSet<String> = table
         .as_object()
         .unwrap()
         .iter()
         .filter(|(_, v)| v.as_str() == Some("[redacted]"))
         .map(|(k, _)| k.clone())
         .collect();
-    assert!(keys.contains("jwt_secret") && keys.contains("database_url"));
-    keys.insert("turn_secret".into());
+    assert!(keys.contains("jwt_secret") && keys.contains("turn_secret"));
     keys
 }
 
@@ -269,6 +261,28 @@ fn interpolation(value: &str) -> Option<&str> {
     (!name.is_empty() && !inner[name.len()..].contains('$')).then_some(name)
 }
 
+/// A value with every `${...}` replaced by a stand-in long enough for any secret.
+fn substitute(value: &str) -> String {
+    let mut out = String::new();
+    let mut rest = value;
+    while let Some(pos) = rest.find("${") {
+        out.push_str(&rest[..pos]);
+        let end = rest[pos..].find('}').expect("unclosed ${") + pos;
+        out.push_str(&"x".repeat(48));
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The server accepts these variables as its settings (types, ranges, lengths).
+fn assert_loads(what: &str, vars: impl IntoIterator<Item = (String, String)>) {
+    let env: Vec<(String, String)> = vars.into_iter().collect();
+    if let Err(e) = Settings::load_from(None, &env) {
+        panic!("{what}: the server refuses these settings: {e:#}");
+    }
+}
+
 /// The compose file's services.
 fn compose() -> Yaml {
     let mut docs = yaml_docs("compose.yaml");
@@ -366,17 +380,6 @@ fn dockerfile_env(stage: &[(String, String)]) -> BTreeMap<String, String> {
 
 fn json_array(rest: &str) -> Vec<String> {
     serde_json::from_str(rest).unwrap_or_else(|_| panic!("use the exec (JSON) form: {rest}"))
-}
-
-#[test]
-fn the_pending_rtc_settings_list_is_still_needed() {
-    let real = setting_keys();
-    for key in SETTINGS_ADDED_BY_THE_RTC_WORK {
-        assert!(
-            !real.contains(*key),
-            "`{key}` is now a real setting: delete it from SETTINGS_ADDED_BY_THE_RTC_WORK in tests/api/infra.rs"
-        );
-    }
 }
 
 #[test]
@@ -516,6 +519,7 @@ fn compose_runs_two_instances_behind_a_proxy_with_settings_by_environment() {
         );
         let port = port_of(&env["WARDLINE_LISTEN"]);
         assert_eq!(*listen_port.get_or_insert(port), port);
+        assert_loads(name, env.iter().map(|(k, v)| (k.clone(), substitute(v))));
         assert!(env["WARDLINE_DATABASE_URL"].starts_with("postgres://"));
         assert!(env["WARDLINE_STORAGE_URL"].starts_with("s3://"));
     }
@@ -655,6 +659,13 @@ fn coturn_shares_the_turn_secret_with_the_instances() {
                 "compose: coturn and {} use different TURN secrets",
                 s(name)
             );
+            assert_eq!(
+                env.get("WARDLINE_TURN_LISTEN").map(String::as_str),
+                Some(""),
+                "{}: with coturn the embedded TURN server must be off",
+                s(name)
+            );
+            assert!(env["WARDLINE_TURN_URLS"].contains("turn:"));
         }
     }
     assert!(
@@ -685,6 +696,13 @@ fn coturn_shares_the_turn_secret_with_the_instances() {
         (&turn_ref.1, &turn_ref.2),
         "k8s: coturn and the instances use different TURN secrets"
     );
+    let config = &k8s(&objects, "ConfigMap", "wardline-config")["data"];
+    assert_eq!(
+        config["WARDLINE_TURN_LISTEN"].as_str(),
+        Some(""),
+        "k8s: with coturn the embedded TURN server must be off"
+    );
+    assert!(s(&config["WARDLINE_TURN_URLS"]).contains("turn:"));
     // The ConfigMap coturn mounts is turnserver.conf itself.
     let cm = k8s(&objects, "ConfigMap", "coturn-config");
     assert_eq!(
@@ -713,6 +731,15 @@ fn kubernetes_manifests_agree_with_the_server_and_each_other() {
         assert!(v.is_string(), "ConfigMap: {var} must be a quoted string");
     }
     let listen_port = port_of(s(&config["data"]["WARDLINE_LISTEN"]));
+    let mut vars: Vec<(String, String)> = config["data"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (s(k).to_string(), s(v).to_string()))
+        .collect();
+    vars.push(("WARDLINE_JWT_SECRET".into(), "x".repeat(48)));
+    vars.push(("WARDLINE_TURN_SECRET".into(), "x".repeat(48)));
+    assert_loads("k8s ConfigMap", vars);
 
     // Secrets: every reference names the Secret and one of its keys; every key is used.
     let secret_objects: Vec<&Yaml> = objects
