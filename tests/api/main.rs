@@ -6,6 +6,7 @@
 mod admin;
 mod areas;
 mod auth;
+mod authz_matrix;
 mod cli;
 mod helpers;
 mod hostile;
