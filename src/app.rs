@@ -18,9 +18,11 @@ use crate::bus::{Bus, LocalBus};
 use crate::config::Settings;
 use crate::media::MediaApi;
 use crate::objects::{Objects, ObjectsApi};
+use crate::open311::api::Open311Api;
 use crate::ops::{Metrics, OpsApi};
 use crate::org::api::OrgApi;
 use crate::reports::api::ReportsApi;
+use crate::rtc::api::RtcApi;
 use crate::store::Db;
 use crate::telehealth::api::{RecordsApi, TelehealthApi};
 
@@ -45,6 +47,12 @@ pub enum ApiTags {
     Telehealth,
     /// Medical records, consent and the access log (residents and their doctors only).
     MedicalRecords,
+    /// Video calls: joining a consultation's call, signaling, the pre-call test.
+    Calls,
+    /// Open311 GeoReport v2 for third-party civic apps: services are the report categories,
+    /// service requests are reports. Answers and errors are the spec's documents (JSON or XML by
+    /// the path's suffix), not problem+json.
+    Open311,
     /// Probes and metrics.
     Ops,
 }
@@ -91,6 +99,8 @@ pub struct AppState {
     pub turn_secret: crate::config::Secret,
     /// Where the embedded STUN/TURN server listens, once it runs.
     pub turn_addr: Arc<std::sync::OnceLock<std::net::SocketAddr>>,
+    /// This instance's call rooms (signaling).
+    pub rtc: Arc<crate::rtc::room::Hub>,
     shutting_down: Arc<AtomicBool>,
     /// Tells long-lived connections (WebSockets) to close when the server stops.
     shutdown: Arc<tokio::sync::watch::Sender<bool>>,
@@ -136,6 +146,8 @@ pub type Apis = (
     ObjectsApi,
     TelehealthApi,
     RecordsApi,
+    RtcApi,
+    Open311Api,
     OpsApi,
 );
 
@@ -170,6 +182,12 @@ pub fn api_service(state: AppState) -> OpenApiService<Apis, ()> {
             RecordsApi {
                 state: state.clone(),
             },
+            RtcApi {
+                state: state.clone(),
+            },
+            Open311Api {
+                state: state.clone(),
+            },
             OpsApi { state },
         ),
         "Wardline",
@@ -197,6 +215,10 @@ pub fn routes(state: AppState) -> impl Endpoint + 'static {
         .at(
             "/v1/staff/reports/live",
             poem::get(crate::reports::live::live).data(state.clone()),
+        )
+        .at(
+            "/v1/rtc/signal",
+            poem::get(crate::rtc::signal::signal).data(state.clone()),
         )
         .with(CatchPanic::new())
         .around(move |ep, req| crate::ops::observe(ep, req, observe_state.clone()))
@@ -244,6 +266,7 @@ impl AppState {
             room_keys,
             turn_secret,
             turn_addr: Arc::new(std::sync::OnceLock::new()),
+            rtc: Arc::new(crate::rtc::room::Hub::default()),
             calendar: Arc::new(settings.calendar()?),
             notifier: Arc::new(crate::reports::push::LogNotifier),
             photo_workers: Arc::new(crate::media::PhotoWorkers::new(

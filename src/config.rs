@@ -131,6 +131,8 @@ pub struct Settings {
     pub rtc_max_message_bytes: usize,
     /// Signaling messages a participant may send per second (bursts of twice that).
     pub rtc_messages_per_sec: u32,
+    /// Writes (new requests, comments) one Open311 client app may make per hour.
+    pub open311_writes_per_hour: u32,
 }
 
 impl Default for Settings {
@@ -183,6 +185,7 @@ impl Default for Settings {
             rtc_ping_secs: 15,
             rtc_max_message_bytes: 64 * 1024,
             rtc_messages_per_sec: 50,
+            open311_writes_per_hour: 120,
         }
     }
 }

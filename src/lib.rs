@@ -20,6 +20,8 @@ pub mod geo;
 pub mod media;
 /// Object storage (local disk, S3, memory) and locally presigned URLs.
 pub mod objects;
+/// Open311 GeoReport v2 (JSON and XML) for third-party civic apps, a facade over `reports`.
+pub mod open311;
 /// Health, readiness, metrics, the request middleware, logging, shutdown.
 pub mod ops;
 /// Ward units with their staff, health stations with their doctors.

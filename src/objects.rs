@@ -178,6 +178,14 @@ impl Objects {
         }
     }
 
+    /// Where clients reach this server, without a trailing slash (for absolute links).
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .read()
+            .map(|u| u.trim_end_matches('/').to_string())
+            .unwrap_or_default()
+    }
+
     pub fn kind(&self) -> &'static str {
         match self.backend {
             Backend::Local => "file",

@@ -194,6 +194,7 @@ pub async fn observe<E: Endpoint>(
     let buffer_chunked = req.uri().path() != "/v1/media";
 
     let tripped = Arc::new(AtomicBool::new(false));
+    let req_path = path.clone();
     let work = async move {
         let outcome = match enforce_body_limit(&mut req, limit, buffer_chunked, &tripped).await {
             Err(e) => Err(e),
@@ -205,6 +206,11 @@ pub async fn observe<E: Endpoint>(
             outcome
         };
         let (mut resp, route, fallback) = match outcome {
+            Err(e) if req_path.starts_with("/open311/") => (
+                crate::open311::api::framework_error(&req_path, &e),
+                None,
+                None,
+            ),
             Err(e) => (problem_response(&e), None, None),
             Ok(Ok(resp)) => {
                 let resp = resp.into_response();
@@ -219,11 +225,18 @@ pub async fn observe<E: Endpoint>(
             }
         };
         let status = resp.status();
+        // Open311 answers carry the spec's own error list.
         let is_problem = resp
             .content_type()
-            .is_some_and(|ct| ct.starts_with("application/problem+json"));
+            .is_some_and(|ct| ct.starts_with("application/problem+json"))
+            || resp.data::<crate::open311::api::Shaped>().is_some();
         if (status.is_client_error() || status.is_server_error()) && !is_problem {
             let err = fallback.unwrap_or_else(|| from_poem(&poem::Error::from_status(status)));
+            if req_path.starts_with("/open311/") {
+                let mut shaped = crate::open311::api::framework_error(&req_path, &err);
+                shaped.set_status(status);
+                return (shaped, route);
+            }
             let retry_after = resp.headers().get("retry-after").cloned();
             resp = problem_response(&err);
             resp.set_status(status);

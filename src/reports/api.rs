@@ -259,11 +259,8 @@ async fn view_in(
         answers: private
             .then(|| serde_json::from_str(&r.answers).unwrap_or(serde_json::Value::Null)),
         rating_comment: if private { r.rating_comment } else { None },
-        channel: (audience == Audience::Staff).then_some(match r.channel.as_str() {
-            "counter" => Channel::Counter,
-            "phone" => Channel::Phone,
-            _ => Channel::App,
-        }),
+        channel: (audience == Audience::Staff)
+            .then(|| Channel::parse(&r.channel).unwrap_or(Channel::App)),
         unit_id: (audience == Audience::Staff).then_some(r.unit_id).flatten(),
         assignee_id: (audience == Audience::Staff)
             .then_some(r.assignee_id)

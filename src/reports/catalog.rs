@@ -56,10 +56,15 @@ impl Severity {
 #[serde(rename_all = "snake_case")]
 #[oai(rename_all = "snake_case")]
 pub enum QuestionKind {
+    /// Free text, up to 1000 characters, several lines allowed.
     Text,
     Number,
     SingleChoice,
     MultiChoice,
+    /// One short line (up to 200 characters).
+    String,
+    /// A date and time (RFC 3339, e.g. `2026-05-01T08:00:00+07:00`).
+    Datetime,
 }
 
 /// An extra question a category asks (Open311 "attributes").
@@ -398,6 +403,12 @@ pub fn check_answers(
         };
         let ok = match q.kind {
             QuestionKind::Text => v.as_str().is_some_and(|s| s.chars().count() <= 1000),
+            QuestionKind::String => v
+                .as_str()
+                .is_some_and(|s| s.chars().count() <= 200 && !s.chars().any(char::is_control)),
+            QuestionKind::Datetime => v
+                .as_str()
+                .is_some_and(|s| DateTime::parse_from_rfc3339(s).is_ok()),
             QuestionKind::Number => v.as_f64().is_some_and(f64::is_finite),
             QuestionKind::SingleChoice => {
                 v.as_str().is_some_and(|s| q.choices.iter().any(|c| c == s))

@@ -107,6 +107,8 @@ pub enum Channel {
     App,
     Counter,
     Phone,
+    /// A third-party civic app through the Open311 facade (counts as online).
+    Open311,
 }
 
 impl Channel {
@@ -115,8 +117,29 @@ impl Channel {
             Channel::App => "app",
             Channel::Counter => "counter",
             Channel::Phone => "phone",
+            Channel::Open311 => "open311",
         }
     }
+    pub fn parse(s: &str) -> Option<Channel> {
+        Some(match s {
+            "app" => Channel::App,
+            "counter" => Channel::Counter,
+            "phone" => Channel::Phone,
+            "open311" => Channel::Open311,
+            _ => return None,
+        })
+    }
+}
+
+/// Who submits a report: a signed-in person, or a third-party app through Open311.
+#[derive(Debug, Clone, Copy)]
+pub enum Submitter<'a> {
+    Account(&'a Caller),
+    /// An Open311 client app. `staff_note` (the contact details the app sent, a link to its photo)
+    /// goes into the history as an internal note, which only staff read.
+    Open311 {
+        staff_note: &'a str,
+    },
 }
 
 /// A staff action on a report.
@@ -228,11 +251,27 @@ pub async fn create(
     new: NewReport,
     idempotency: Option<&crate::store::idempotency::Key>,
 ) -> Result<ReportRow> {
+    create_as(state, Submitter::Account(caller), new, idempotency).await
+}
+
+/// Create a report for any submitter, by the same rules (text limits, service area, category,
+/// required answers). Open311 apps have no account: no reporter, no photos of ours, no actor.
+pub async fn create_as(
+    state: &AppState,
+    submitter: Submitter<'_>,
+    new: NewReport,
+    idempotency: Option<&crate::store::idempotency::Key>,
+) -> Result<ReportRow> {
     let mut errors = Vec::new();
-    let channel = match caller.role {
-        Role::Resident => Channel::App,
-        Role::Staff | Role::Admin => {
-            if new.channel == Channel::App {
+    let caller = match submitter {
+        Submitter::Account(c) => Some(*c),
+        Submitter::Open311 { .. } => None,
+    };
+    let channel = match caller.map(|c| c.role) {
+        None => Channel::Open311,
+        Some(Role::Resident) => Channel::App,
+        Some(Role::Staff | Role::Admin) => {
+            if matches!(new.channel, Channel::App | Channel::Open311) {
                 errors.push(FieldError::new(
                     "channel",
                     "invalid_channel",
@@ -242,7 +281,7 @@ pub async fn create(
             }
             new.channel
         }
-        Role::Doctor => return Err(Error::Forbidden),
+        Some(Role::Doctor) => return Err(Error::Forbidden),
     };
     let description = new.description.trim();
     if description.is_empty()
@@ -328,8 +367,14 @@ pub async fn create(
         ));
     } else if !new.media_ids.is_empty()
         && new.media_ids.len() <= MAX_PHOTOS
-        && repo::owned_media_count(&state.db, caller.account_id, &new.media_ids).await?
-            != new.media_ids.len()
+        && match caller {
+            Some(c) => {
+                repo::owned_media_count(&state.db, c.account_id, &new.media_ids).await?
+                    != new.media_ids.len()
+            }
+            // Photos are uploaded by accounts; an app without one cannot own any.
+            None => true,
+        }
     {
         // Someone else's photo, or none at all: the same answer, so ids cannot be probed.
         errors.push(FieldError::new(
@@ -356,11 +401,12 @@ pub async fn create(
     let unit_id = category
         .unit_id
         .or_else(|| located.neighbourhood.as_ref().and_then(|a| a.unit_id));
-    let reporter_id = match (caller.role, &new.reporter_phone) {
-        (Role::Resident, _) => Some(caller.account_id),
-        (_, Some(phone)) => Some(state.auth.resident_for_phone(phone).await?),
-        (_, None) => None,
+    let reporter_id = match (caller, &new.reporter_phone) {
+        (Some(c), _) if c.role == Role::Resident => Some(c.account_id),
+        (Some(_), Some(phone)) => Some(state.auth.resident_for_phone(phone).await?),
+        _ => None,
     };
+    let actor = caller.map(|c| c.account_id);
 
     let now = state.clock.now();
     let severity = category.default_severity;
@@ -372,7 +418,9 @@ pub async fn create(
         category_id: category.category_id,
         reporter_id,
         channel: channel.as_str(),
-        entered_by: (caller.role != Role::Resident).then_some(caller.account_id),
+        entered_by: caller
+            .filter(|c| c.role != Role::Resident)
+            .map(|c| c.account_id),
         description,
         lat: point.lat,
         lon: point.lon,
@@ -393,7 +441,7 @@ pub async fn create(
     repo::add_event(
         &mut tx,
         report_id,
-        Some(caller.account_id),
+        actor,
         "status",
         None,
         Some("submitted"),
@@ -402,6 +450,22 @@ pub async fn create(
         now,
     )
     .await?;
+    if let Submitter::Open311 { staff_note } = submitter
+        && !staff_note.is_empty()
+    {
+        repo::add_event(
+            &mut tx,
+            report_id,
+            None,
+            "internal_note",
+            None,
+            None,
+            staff_note,
+            "internal",
+            now,
+        )
+        .await?;
+    }
     if let Some(r) = reporter_id {
         repo::subscribe(&mut tx, report_id, r, "reporter", now).await?;
     }
@@ -773,6 +837,36 @@ pub async fn comment(
     tx.commit().await?;
     publish(state, report_id, "comment").await;
     Ok(())
+}
+
+/// A comment from a third-party app (Open311 `servicerequestupdates`) while the report is open.
+/// Like a resident's comment it is for the ward and the report's followers, not the public feed.
+/// Returns the history entry's id.
+pub async fn app_comment(state: &AppState, report_id: Uuid, text: &str) -> Result<Uuid> {
+    let report = repo::report(&state.db, report_id)
+        .await?
+        .ok_or(Error::NotFound("report_not_found"))?;
+    let text = text.trim();
+    if text.is_empty()
+        || text.chars().count() > 2000
+        || text
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    {
+        return Err(Error::Validation(vec![text_error("description")]));
+    }
+    if !Status::parse(&report.status).is_some_and(Status::is_open) {
+        return Err(Error::Conflict("report_not_open"));
+    }
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    let id = repo::add_event(
+        &mut tx, report_id, None, "comment", None, None, text, "reporter", now,
+    )
+    .await?;
+    tx.commit().await?;
+    publish(state, report_id, "comment").await;
+    Ok(id)
 }
 
 /// The reporter rates the result once, after resolution.

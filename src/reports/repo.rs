@@ -192,12 +192,13 @@ pub async fn add_event(
     note: &str,
     visibility: &str,
     now: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
+) -> Result<Uuid, sqlx::Error> {
+    let id = Uuid::now_v7();
     on_tx!(tx, conn => sqlx::query(
         "INSERT INTO report_events (report_event_id, report_id, actor_id, kind, from_status, to_status, note, visibility, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
     )
-    .bind(Uuid::now_v7())
+    .bind(id)
     .bind(report_id)
     .bind(actor)
     .bind(kind)
@@ -208,7 +209,7 @@ pub async fn add_event(
     .bind(now)
     .execute(conn)
     .await
-    .map(|_| ()))
+    .map(|_| id))
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -601,4 +602,89 @@ pub async fn units_of(db: &Db, account: Uuid) -> Result<Vec<Uuid>, sqlx::Error> 
 pub async fn unit_exists(db: &Db, unit: Uuid) -> Result<bool, sqlx::Error> {
     let n = on_db!(db, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM units WHERE unit_id = $1").bind(unit).fetch_one(pool).await)?;
     Ok(n > 0)
+}
+
+/// An Open311 search (`GET requests`): category codes and statuses as lists, windows on creation
+/// and on the last change, a box, and pages.
+#[derive(Debug, Default, Clone)]
+pub struct Search {
+    pub category_codes: Vec<String>,
+    pub statuses: Vec<String>,
+    pub created_from: Option<DateTime<Utc>>,
+    pub created_to: Option<DateTime<Utc>>,
+    pub updated_from: Option<DateTime<Utc>>,
+    pub updated_to: Option<DateTime<Utc>>,
+    pub bbox: Option<BBox>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// Reports matching `s`, newest first.
+pub async fn search(db: &Db, s: &Search) -> Result<Vec<ReportRow>, sqlx::Error> {
+    // Lists as ",a,b," matched with LIKE, as in `list`: portable, no arrays on SQLite.
+    let codes = format!(",{},", s.category_codes.join(","));
+    let statuses = format!(",{},", s.statuses.join(","));
+    let (min_lat, min_lon, max_lat, max_lon) = match s.bbox {
+        Some(b) => (
+            Some(b.min_lat),
+            Some(b.min_lon),
+            Some(b.max_lat),
+            Some(b.max_lon),
+        ),
+        None => (None, None, None, None),
+    };
+    on_db!(db, pool => sqlx::query_as::<_, ReportRow>(select_reports!(
+        "WHERE ($1 = ',,' OR $1 LIKE '%,' || (SELECT c.code FROM categories c WHERE c.category_id = reports.category_id) || ',%')
+           AND ($2 = ',,' OR $2 LIKE '%,' || status || ',%')
+           AND ($3 IS NULL OR created_at >= $3) AND ($4 IS NULL OR created_at <= $4)
+           AND ($5 IS NULL OR updated_at >= $5) AND ($6 IS NULL OR updated_at <= $6)
+           AND ($7 IS NULL OR (lat >= $7 AND lat <= $9 AND lon >= $8 AND lon <= $10))
+         ORDER BY created_at DESC, report_id DESC LIMIT $11 OFFSET $12"
+    ))
+    .bind(&codes)
+    .bind(&statuses)
+    .bind(s.created_from)
+    .bind(s.created_to)
+    .bind(s.updated_from)
+    .bind(s.updated_to)
+    .bind(min_lat)
+    .bind(min_lon)
+    .bind(max_lat)
+    .bind(max_lon)
+    .bind(s.limit)
+    .bind(s.offset)
+    .fetch_all(pool)
+    .await)
+}
+
+/// A public history entry with its report, for feeds of changes across reports.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PublicEventRow {
+    pub report_event_id: Uuid,
+    pub report_id: Uuid,
+    pub kind: String,
+    pub to_status: Option<String>,
+    pub note: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Public history entries (status changes and public replies) of every report in a window, oldest
+/// first.
+pub async fn public_events_between(
+    db: &Db,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<PublicEventRow>, sqlx::Error> {
+    on_db!(db, pool => sqlx::query_as::<_, PublicEventRow>(
+        "SELECT report_event_id, report_id, kind, to_status, note, created_at FROM report_events
+         WHERE visibility = 'public' AND created_at >= $1 AND created_at <= $2
+           AND (to_status IS NOT NULL OR note <> '')
+         ORDER BY created_at, report_event_id LIMIT $3",
+    )
+    .bind(from)
+    .bind(to)
+    .bind(limit)
+    .fetch_all(pool)
+    .await)
 }

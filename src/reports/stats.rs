@@ -137,7 +137,8 @@ pub async fn compute(
         };
         for acc in [groups.entry(key).or_default(), &mut total] {
             acc.received += 1;
-            if r.channel == "app" {
+            // Online: the ward's app and third-party apps through Open311.
+            if matches!(r.channel.as_str(), "app" | "open311") {
                 acc.online += 1;
             }
             if let Some(ack) = r.acknowledged_at {

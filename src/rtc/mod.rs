@@ -4,6 +4,10 @@
 //!
 //! Media never passes through here: it flows peer to peer, or through TURN.
 
+pub mod api;
+pub mod room;
+pub mod signal;
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use chrono::{DateTime, Utc};

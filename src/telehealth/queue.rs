@@ -744,6 +744,7 @@ pub async fn decline(
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
     finish(&mut tx, &row, Event::Decline, "doctor_declined", now).await?;
+    let was_admitted = row.status()? == ConsultationStatus::Admitted;
     settle_appointment(&mut tx, &row, "cancelled", now).await?;
     let (vi, en) = if reason.is_empty() {
         (
@@ -767,6 +768,9 @@ pub async fn decline(
     )
     .await?;
     tx.commit().await?;
+    if was_admitted {
+        crate::rtc::room::end_room(state, id, "doctor_declined").await;
+    }
     send_pushes(state, vec![push]).await;
     load(state, id).await
 }
@@ -792,6 +796,7 @@ pub async fn cancel(state: &AppState, caller: &Caller, id: Uuid) -> Result<Consu
     finish(&mut tx, &row, Event::Cancel, "resident_left", now).await?;
     settle_appointment(&mut tx, &row, "cancelled", now).await?;
     tx.commit().await?;
+    crate::rtc::room::end_room(state, id, "resident_left").await;
     load(state, id).await
 }
 
@@ -820,6 +825,7 @@ pub async fn call_ended(state: &AppState, id: Uuid, reason: &str) -> Result<Cons
     finish(&mut tx, &row, Event::End, reason, now).await?;
     settle_appointment(&mut tx, &row, "fulfilled", now).await?;
     tx.commit().await?;
+    crate::rtc::room::end_room(state, id, reason).await;
     load(state, id).await
 }
 
@@ -979,6 +985,7 @@ pub async fn expire_unanswered(state: &AppState) -> Result<usize> {
             .await?,
         );
         tx.commit().await?;
+        crate::rtc::room::end_room(state, row.consultation_id, "no_answer").await;
         n += 1;
     }
     send_pushes(state, pushes).await;

@@ -1,0 +1,101 @@
+//! HTTP: joining a consultation's call.
+
+use chrono::{DateTime, TimeZone, Utc};
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+use uuid::Uuid;
+
+use super::IceServer;
+use crate::app::{ApiTags, AppState};
+use crate::auth::Role;
+use crate::auth::api::BearerAuth;
+use crate::error::{ApiError, Error};
+use crate::telehealth::queue::{self, ConsultationStatus, ParticipantRole, Relation};
+
+#[derive(Object)]
+struct RoomTicket {
+    /// Short-lived room token (JWT, audience `rtc`) for the signaling socket.
+    token: String,
+    /// The signaling WebSocket, token included.
+    url: String,
+    /// Signaling protocol version.
+    protocol: u32,
+    participant_id: Uuid,
+    role: ParticipantRole,
+    consultation_id: Uuid,
+    expires_at: DateTime<Utc>,
+    /// STUN and TURN servers with fresh TURN credentials, as `RTCPeerConnection` takes them.
+    ice_servers: Vec<IceServer>,
+    ping_interval_ms: u64,
+    ping_timeout_ms: u64,
+}
+
+pub struct RtcApi {
+    pub state: AppState,
+}
+
+#[OpenApi(tag = "ApiTags::Calls")]
+impl RtcApi {
+    /// Join a consultation's call
+    ///
+    /// For the consultation's resident and doctors while it is admitted or in call: a room token,
+    /// the signaling WebSocket URL and the ICE servers. Staff and admins: 403; anyone else: 404;
+    /// the right person at the wrong time (waiting, ended): 409 `not_admitted`.
+    #[oai(
+        path = "/v1/telehealth/consultations/:consultation_id/join",
+        method = "post",
+        operation_id = "rtc_join"
+    )]
+    async fn join(
+        &self,
+        auth: BearerAuth,
+        consultation_id: Path<Uuid>,
+    ) -> Result<Json<RoomTicket>, ApiError> {
+        let state = &self.state;
+        let caller = state.caller(&auth).await?;
+        caller.require(&[Role::Resident, Role::Doctor])?;
+        let (row, relation) = queue::get(state, &caller, consultation_id.0).await?;
+        let Some(p) = queue::participant(state, row.consultation_id, caller.account_id).await?
+        else {
+            return Err(match (relation, row.status()?) {
+                (Relation::StationDoctor, _) => Error::NotFound("consultation_not_found"),
+                (_, ConsultationStatus::Admitted | ConsultationStatus::InCall) => {
+                    Error::NotFound("consultation_not_found")
+                }
+                _ => Error::Conflict("not_admitted"),
+            }
+            .into());
+        };
+        let now = state.clock.now();
+        let token = state
+            .room_keys
+            .issue(p.account_id, p.consultation_id, p.role, now, p.until)
+            .map_err(Error::Internal)?;
+        // The server's address as clients reach it (the bound port when none is configured).
+        let base = state.objects.public_url();
+        let ws = if let Some(rest) = base.strip_prefix("https://") {
+            format!("wss://{rest}")
+        } else if let Some(rest) = base.strip_prefix("http://") {
+            format!("ws://{rest}")
+        } else {
+            base
+        };
+        let ping = state.settings.rtc_ping_secs * 1000;
+        Ok(Json(RoomTicket {
+            url: format!("{}/v1/rtc/signal?token={token}", ws.trim_end_matches('/')),
+            token,
+            protocol: super::PROTOCOL,
+            participant_id: p.account_id,
+            role: p.role,
+            consultation_id: p.consultation_id,
+            expires_at: Utc
+                .timestamp_opt(p.until.timestamp(), 0)
+                .single()
+                .unwrap_or(p.until),
+            ice_servers: state.ice_servers(&p.account_id.to_string()),
+            ping_interval_ms: ping,
+            ping_timeout_ms: ping * 3,
+        }))
+    }
+}

@@ -1,0 +1,864 @@
+//! Rooms: who is in each consultation's call, and the relay of signaling messages between them.
+//!
+//! Every instance keeps the participants connected to it (their sockets' outboxes, sequence numbers
+//! and the recent messages a resuming participant may have missed). Everything that crosses
+//! participants goes through the bus topic of the room, also between participants of the same
+//! instance, so a room works the same when the resident's socket is on one instance and the
+//! doctor's on another:
+//!
+//! - `presence`: a participant is present, reconnecting (socket dropped, within the grace), resumed,
+//!   or left;
+//! - `who`: an instance that just opened the room asks the others to announce their participants;
+//! - `relay`: an offer, answer or candidate addressed to one participant;
+//! - `net`: a participant's network changed (its peers expect an ICE restart);
+//! - `end`: the call is over (the doctor ended it, or the consultation left `in_call`).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::bus::Received;
+use crate::telehealth::queue::{self, ConsultationStatus, ParticipantRole};
+
+/// Most participants in one call: the resident, the doctor and up to three invited doctors.
+pub const MAX_PARTICIPANTS: usize = 5;
+/// Messages kept per participant for a resume.
+const REPLAY: usize = 512;
+/// Messages waiting to be written to one socket before it counts as stuck.
+const OUTBOX: usize = 1024;
+/// How long candidates for a participant who is not (yet) present are held.
+const HOLD: Duration = Duration::from_secs(10);
+
+/// The bus topic of a consultation's room.
+pub fn topic(consultation: Uuid) -> String {
+    format!("rtc:{consultation}")
+}
+
+/// What a socket task receives to write.
+#[derive(Debug, Clone)]
+pub enum Out {
+    Text(Arc<str>),
+    /// Close with this code and reason, then stop.
+    Close(u16, &'static str),
+}
+
+/// Close codes of the signaling socket (4000–4999 are the application's).
+pub mod close {
+    pub const NORMAL: u16 = 1000;
+    pub const GOING_AWAY: u16 = 1001;
+    pub const TOO_BIG: u16 = 1009;
+    pub const BAD_MESSAGE: u16 = 4400;
+    pub const FORBIDDEN: u16 = 4403;
+    pub const TIMEOUT: u16 = 4408;
+    pub const REPLACED: u16 = 4409;
+    pub const SESSION_EXPIRED: u16 = 4410;
+    pub const RATE_LIMITED: u16 = 4429;
+}
+
+struct Conn {
+    id: u64,
+    tx: mpsc::Sender<Out>,
+}
+
+struct Member {
+    session: Uuid,
+    role: ParticipantRole,
+    conn: Option<Conn>,
+    next_seq: u64,
+    replay: VecDeque<(u64, Arc<str>)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Presence {
+    Present,
+    Reconnecting,
+}
+
+struct Held {
+    to: Uuid,
+    at: Instant,
+    message: Value,
+}
+
+#[derive(Default)]
+struct Inner {
+    local: HashMap<Uuid, Member>,
+    /// Participants connected to other instances, as announced on the bus.
+    remote: HashMap<Uuid, (ParticipantRole, Presence)>,
+    held: Vec<Held>,
+    /// Closed on this instance: a new socket opens a fresh room.
+    closed: bool,
+}
+
+pub struct Room {
+    pub id: Uuid,
+    inner: Mutex<Inner>,
+    /// Wakes the listener to stop when the room closes here.
+    stop: tokio::sync::Notify,
+}
+
+/// This instance's rooms.
+pub struct Hub {
+    /// Distinguishes this instance's announcements on the bus from the others'.
+    pub instance: Uuid,
+    rooms: Mutex<HashMap<Uuid, Arc<Room>>>,
+    next_conn: std::sync::atomic::AtomicU64,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Hub {
+            instance: Uuid::new_v4(),
+            rooms: Mutex::new(HashMap::new()),
+            next_conn: std::sync::atomic::AtomicU64::new(1),
+        }
+    }
+}
+
+/// How a socket enters a room.
+#[derive(Debug, Clone, Copy)]
+pub enum Entry {
+    Join,
+    Resume { session: Uuid, last_seq: u64 },
+}
+
+/// A socket attached to a room.
+pub struct Attached {
+    pub room: Arc<Room>,
+    pub conn: u64,
+    pub session: Uuid,
+    pub rx: mpsc::Receiver<Out>,
+}
+
+fn rank(role: ParticipantRole) -> u8 {
+    match role {
+        ParticipantRole::Patient => 1,
+        ParticipantRole::Specialist => 2,
+        ParticipantRole::Doctor => 3,
+    }
+}
+
+/// Perfect negotiation: of each pair exactly one is polite (it yields on an offer collision). The
+/// doctor's side is impolite towards the resident; between equals, the smaller id yields.
+pub fn polite(me: (Uuid, ParticipantRole), them: (Uuid, ParticipantRole)) -> bool {
+    (rank(me.1), me.0) < (rank(them.1), them.0)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Room {
+    /// Number a message for a local member, keep it for a resume, and queue it on its socket.
+    fn deliver(inner: &mut Inner, to: Uuid, mut message: Value) {
+        let Some(m) = inner.local.get_mut(&to) else {
+            return;
+        };
+        let seq = m.next_seq;
+        m.next_seq += 1;
+        if let Some(obj) = message.as_object_mut() {
+            obj.insert("seq".into(), json!(seq));
+        }
+        let text: Arc<str> = Arc::from(message.to_string());
+        m.replay.push_back((seq, text.clone()));
+        while m.replay.len() > REPLAY {
+            m.replay.pop_front();
+        }
+        if let Some(c) = &m.conn
+            && c.tx.try_send(Out::Text(text)).is_err()
+        {
+            // The socket cannot keep up (or is gone): drop it; the participant resumes from the
+            // replay buffer.
+            m.conn = None;
+        }
+    }
+
+    /// Everyone present in the room (here and elsewhere) except `except`.
+    fn roster(inner: &Inner, except: Option<Uuid>) -> Vec<(Uuid, ParticipantRole, Presence)> {
+        let mut out: Vec<_> = inner
+            .local
+            .iter()
+            .map(|(id, m)| {
+                let p = if m.conn.is_some() {
+                    Presence::Present
+                } else {
+                    Presence::Reconnecting
+                };
+                (*id, m.role, p)
+            })
+            .chain(inner.remote.iter().map(|(id, (r, p))| (*id, *r, *p)))
+            .filter(|(id, _, _)| Some(*id) != except)
+            .collect();
+        out.sort_by_key(|(id, _, _)| *id);
+        out.dedup_by_key(|(id, _, _)| *id);
+        out
+    }
+}
+
+impl Hub {
+    fn room(&self, id: Uuid) -> Option<Arc<Room>> {
+        lock(&self.rooms).get(&id).cloned()
+    }
+
+    /// Open the room on this instance (subscribing to its topic first, so no announcement is
+    /// missed), or return it if open.
+    async fn open(self: &Arc<Self>, state: &AppState, id: Uuid) -> anyhow::Result<Arc<Room>> {
+        if let Some(r) = self.room(id) {
+            return Ok(r);
+        }
+        let sub = state.bus.subscribe(&topic(id)).await?;
+        let room = {
+            let mut rooms = lock(&self.rooms);
+            if let Some(r) = rooms.get(&id) {
+                return Ok(r.clone());
+            }
+            let room = Arc::new(Room {
+                id,
+                inner: Mutex::new(Inner::default()),
+                stop: tokio::sync::Notify::new(),
+            });
+            rooms.insert(id, room.clone());
+            room
+        };
+        let hub = self.clone();
+        let st = state.clone();
+        let r = room.clone();
+        tokio::spawn(async move { hub.listen(st, r, sub).await });
+        state
+            .bus
+            .publish(&topic(id), json!({ "k": "who", "from": self.instance }))
+            .await?;
+        Ok(room)
+    }
+
+    /// Attach a socket of `account` to the consultation's room.
+    pub async fn attach(
+        self: &Arc<Self>,
+        state: &AppState,
+        consultation: Uuid,
+        account: Uuid,
+        role: ParticipantRole,
+        entry: Entry,
+    ) -> Result<Attached, (u16, &'static str)> {
+        let (tx, rx) = mpsc::channel(OUTBOX);
+        let conn = self
+            .next_conn
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let ice = state.ice_servers(&account.to_string());
+        let ping_ms = state.settings.rtc_ping_secs * 1000;
+        let mut attempts = 0;
+        let room = loop {
+            let room = self
+                .open(state, consultation)
+                .await
+                .map_err(|_| (close::GOING_AWAY, "unavailable"))?;
+            if !lock(&room.inner).closed {
+                break room;
+            }
+            attempts += 1;
+            if attempts > 3 {
+                return Err((close::GOING_AWAY, "unavailable"));
+            }
+        };
+        let (session, presence, old) = {
+            let mut inner = lock(&room.inner);
+            if inner.closed {
+                return Err((close::GOING_AWAY, "unavailable"));
+            }
+            let roster = Room::roster(&inner, Some(account));
+            match entry {
+                Entry::Join => {
+                    if roster.len() + 1 > MAX_PARTICIPANTS {
+                        return Err((close::FORBIDDEN, "room_full"));
+                    }
+                    let old = inner.local.remove(&account).and_then(|m| m.conn);
+                    let session = Uuid::new_v4();
+                    inner.local.insert(
+                        account,
+                        Member {
+                            session,
+                            role,
+                            conn: Some(Conn { id: conn, tx }),
+                            next_seq: 1,
+                            replay: VecDeque::new(),
+                        },
+                    );
+                    let peers: Vec<Value> = roster
+                        .iter()
+                        .map(|(id, r, p)| {
+                            json!({
+                                "participant_id": id,
+                                "role": r,
+                                "reconnecting": *p == Presence::Reconnecting,
+                                "polite": polite((account, role), (*id, *r)),
+                            })
+                        })
+                        .collect();
+                    Room::deliver(
+                        &mut inner,
+                        account,
+                        json!({
+                            "type": "joined",
+                            "protocol": super::PROTOCOL,
+                            "session_id": session,
+                            "participant_id": account,
+                            "role": role,
+                            "room": consultation,
+                            "peers": peers,
+                            "ice_servers": ice,
+                            "ping_interval_ms": ping_ms,
+                            "ping_timeout_ms": ping_ms * 3,
+                            "max_message_bytes": state.settings.rtc_max_message_bytes,
+                            "messages_per_sec": state.settings.rtc_messages_per_sec,
+                        }),
+                    );
+                    (session, "present", old)
+                }
+                Entry::Resume { session, last_seq } => {
+                    let Some(m) = inner.local.get_mut(&account) else {
+                        return Err((close::SESSION_EXPIRED, "session_expired"));
+                    };
+                    if m.session != session {
+                        return Err((close::SESSION_EXPIRED, "session_expired"));
+                    }
+                    let old = m.conn.take();
+                    // Replay what the participant missed, then tell it to restart ICE.
+                    let missed: Vec<Arc<str>> = m
+                        .replay
+                        .iter()
+                        .filter(|(s, _)| *s > last_seq)
+                        .map(|(_, t)| t.clone())
+                        .collect();
+                    let gap = m.replay.front().is_some_and(|(s, _)| *s > last_seq + 1);
+                    for t in &missed {
+                        let _ = tx.try_send(Out::Text(t.clone()));
+                    }
+                    m.conn = Some(Conn { id: conn, tx });
+                    Room::deliver(
+                        &mut inner,
+                        account,
+                        json!({
+                            "type": "resumed",
+                            "session_id": session,
+                            "replayed": missed.len(),
+                            "gap": gap,
+                            "ice_servers": ice,
+                            "ice_restart": true,
+                        }),
+                    );
+                    (session, "resumed", old)
+                }
+            }
+        };
+        if let Some(old) = old {
+            let _ = old.tx.try_send(Out::Close(close::REPLACED, "replaced"));
+        }
+        announce(
+            state,
+            consultation,
+            self.instance,
+            account,
+            role,
+            presence,
+            None,
+        )
+        .await;
+        Ok(Attached {
+            room,
+            conn,
+            session,
+            rx,
+        })
+    }
+
+    /// A socket ended. If the participant left on purpose they are gone at once; otherwise they
+    /// are reconnecting until the grace runs out.
+    pub async fn detach(
+        self: &Arc<Self>,
+        state: &AppState,
+        room: &Arc<Room>,
+        account: Uuid,
+        conn: u64,
+        left: bool,
+    ) {
+        let role = {
+            let mut inner = lock(&room.inner);
+            let Some(m) = inner.local.get_mut(&account) else {
+                return;
+            };
+            // A newer socket replaced this one: nothing changes.
+            if m.conn.as_ref().is_some_and(|c| c.id != conn) {
+                return;
+            }
+            let role = m.role;
+            if left {
+                inner.local.remove(&account);
+            } else {
+                m.conn = None;
+            }
+            role
+        };
+        if left {
+            announce(
+                state,
+                room.id,
+                self.instance,
+                account,
+                role,
+                "left",
+                Some("left"),
+            )
+            .await;
+            self.after_departure(state, room).await;
+            self.close_if_idle(room);
+            return;
+        }
+        announce(
+            state,
+            room.id,
+            self.instance,
+            account,
+            role,
+            "reconnecting",
+            None,
+        )
+        .await;
+        let session = {
+            let inner = lock(&room.inner);
+            inner.local.get(&account).map(|m| m.session)
+        };
+        let hub = self.clone();
+        let st = state.clone();
+        let r = room.clone();
+        let grace = Duration::from_secs(state.settings.rtc_resume_grace_secs);
+        tokio::spawn(async move {
+            tokio::time::sleep(grace).await;
+            let expired = {
+                let mut inner = lock(&r.inner);
+                match inner.local.get(&account) {
+                    Some(m) if m.conn.is_none() && Some(m.session) == session => {
+                        inner.local.remove(&account);
+                        true
+                    }
+                    _ => false,
+                }
+            };
+            if expired {
+                announce(
+                    &st,
+                    r.id,
+                    hub.instance,
+                    account,
+                    role,
+                    "left",
+                    Some("timeout"),
+                )
+                .await;
+                hub.after_departure(&st, &r).await;
+                hub.close_if_idle(&r);
+            }
+        });
+    }
+
+    /// Close the room on this instance once nobody here is in it.
+    fn close_if_idle(&self, room: &Arc<Room>) {
+        let mut rooms = lock(&self.rooms);
+        let mut inner = lock(&room.inner);
+        if inner.local.is_empty() && !inner.closed {
+            inner.closed = true;
+            if rooms.get(&room.id).is_some_and(|r| Arc::ptr_eq(r, room)) {
+                rooms.remove(&room.id);
+            }
+            room.stop.notify_one();
+        }
+    }
+
+    /// When nobody is left in the room anywhere, an ongoing call is over.
+    async fn after_departure(&self, state: &AppState, room: &Arc<Room>) {
+        let empty = {
+            let inner = lock(&room.inner);
+            Room::roster(&inner, None).is_empty()
+        };
+        if empty
+            && let Ok(Some(c)) = queue::consultation_row(&state.db, room.id).await
+            && c.status().ok() == Some(ConsultationStatus::InCall)
+            && let Err(e) = queue::call_ended(state, room.id, "all_left").await
+        {
+            tracing::warn!(error = %e, consultation = %room.id, "ending an empty call");
+        }
+    }
+
+    /// The room's listener: apply what the bus carries to this instance's participants.
+    async fn listen(
+        self: Arc<Self>,
+        state: AppState,
+        room: Arc<Room>,
+        mut sub: crate::bus::Subscription,
+    ) {
+        loop {
+            let received = tokio::select! {
+                r = sub.recv() => r,
+                _ = room.stop.notified() => break,
+            };
+            let event = match received {
+                Received::Event(e) => e.payload,
+                Received::Lagged(n) => {
+                    tracing::warn!(missed = n, room = %room.id, "signaling fell behind the bus");
+                    continue;
+                }
+                Received::Closed => break,
+            };
+            if self.apply(&state, &room, event).await {
+                break;
+            }
+        }
+    }
+
+    /// Apply one bus event; true when the room is closed for good.
+    async fn apply(&self, state: &AppState, room: &Arc<Room>, event: Value) -> bool {
+        let kind = event.get("k").and_then(Value::as_str).unwrap_or("");
+        let from_instance = event
+            .get("from")
+            .and_then(Value::as_str)
+            .and_then(|s| Uuid::parse_str(s).ok());
+        let mine = from_instance == Some(self.instance);
+        match kind {
+            "presence" => {
+                let (Some(account), Some(role), Some(what)) = (
+                    event
+                        .get("account")
+                        .and_then(Value::as_str)
+                        .and_then(|s| Uuid::parse_str(s).ok()),
+                    event
+                        .get("role")
+                        .cloned()
+                        .and_then(|r| serde_json::from_value::<ParticipantRole>(r).ok()),
+                    event.get("state").and_then(Value::as_str),
+                ) else {
+                    return false;
+                };
+                let reason = event
+                    .get("reason")
+                    .and_then(Value::as_str)
+                    .unwrap_or("left");
+                let mut relays = vec![];
+                let connect_call;
+                {
+                    let mut inner = lock(&room.inner);
+                    if !mine {
+                        match what {
+                            "present" | "resumed" => {
+                                inner.remote.insert(account, (role, Presence::Present));
+                            }
+                            "reconnecting" => {
+                                inner.remote.insert(account, (role, Presence::Reconnecting));
+                            }
+                            _ => {
+                                inner.remote.remove(&account);
+                            }
+                        }
+                    }
+                    let others: Vec<(Uuid, ParticipantRole)> = inner
+                        .local
+                        .iter()
+                        .filter(|(id, _)| **id != account)
+                        .map(|(id, m)| (*id, m.role))
+                        .collect();
+                    for (id, my_role) in others {
+                        let message = match what {
+                            "present" => json!({
+                                "type": "peer_joined",
+                                "participant_id": account,
+                                "role": role,
+                                "polite": polite((id, my_role), (account, role)),
+                            }),
+                            "resumed" => json!({
+                                "type": "peer_resumed",
+                                "participant_id": account,
+                                "ice_restart": true,
+                            }),
+                            "reconnecting" => json!({
+                                "type": "peer_reconnecting",
+                                "participant_id": account,
+                            }),
+                            _ => json!({
+                                "type": "peer_left",
+                                "participant_id": account,
+                                "reason": reason,
+                            }),
+                        };
+                        Room::deliver(&mut inner, id, message);
+                    }
+                    if matches!(what, "present" | "resumed") {
+                        // Candidates that waited for this participant.
+                        let now = Instant::now();
+                        inner.held.retain(|h| now.duration_since(h.at) < HOLD);
+                        let (ready, keep): (Vec<Held>, Vec<Held>) = std::mem::take(&mut inner.held)
+                            .into_iter()
+                            .partition(|h| h.to == account);
+                        inner.held = keep;
+                        for h in ready {
+                            if inner.local.contains_key(&account) {
+                                Room::deliver(&mut inner, account, h.message);
+                            } else {
+                                relays.push(h.message);
+                            }
+                        }
+                    }
+                    let roster = Room::roster(&inner, None);
+                    connect_call = what == "present"
+                        && roster.iter().any(|(_, r, p)| {
+                            *r == ParticipantRole::Patient && *p == Presence::Present
+                        })
+                        && roster.iter().any(|(_, r, p)| {
+                            *r != ParticipantRole::Patient && *p == Presence::Present
+                        });
+                }
+                for message in relays {
+                    let _ = state
+                        .bus
+                        .publish(
+                            &topic(room.id),
+                            json!({ "k": "relay", "to": account, "message": message }),
+                        )
+                        .await;
+                }
+                if connect_call
+                    && mine
+                    && let Ok(Some(c)) = queue::consultation_row(&state.db, room.id).await
+                    && c.status().ok() == Some(ConsultationStatus::Admitted)
+                    && let Err(e) = queue::call_connected(state, room.id).await
+                {
+                    tracing::warn!(error = %e, consultation = %room.id, "starting the call");
+                }
+                false
+            }
+            "who" => {
+                if !mine {
+                    let members: Vec<(Uuid, ParticipantRole, bool)> = lock(&room.inner)
+                        .local
+                        .iter()
+                        .map(|(id, m)| (*id, m.role, m.conn.is_some()))
+                        .collect();
+                    for (id, role, connected) in members {
+                        let what = if connected { "present" } else { "reconnecting" };
+                        announce(state, room.id, self.instance, id, role, what, None).await;
+                    }
+                }
+                false
+            }
+            "relay" => {
+                let to = event
+                    .get("to")
+                    .and_then(Value::as_str)
+                    .and_then(|s| Uuid::parse_str(s).ok());
+                if let (Some(to), Some(message)) = (to, event.get("message")) {
+                    let mut inner = lock(&room.inner);
+                    if inner.local.contains_key(&to) {
+                        Room::deliver(&mut inner, to, message.clone());
+                    }
+                }
+                false
+            }
+            "net" => {
+                let from = event
+                    .get("account")
+                    .and_then(Value::as_str)
+                    .and_then(|s| Uuid::parse_str(s).ok());
+                if let Some(from) = from {
+                    let mut inner = lock(&room.inner);
+                    let others: Vec<Uuid> = inner
+                        .local
+                        .keys()
+                        .copied()
+                        .filter(|id| *id != from)
+                        .collect();
+                    for id in others {
+                        Room::deliver(
+                            &mut inner,
+                            id,
+                            json!({ "type": "peer_network_changed", "participant_id": from, "ice_restart": true }),
+                        );
+                    }
+                }
+                false
+            }
+            "end" => {
+                let reason = event
+                    .get("reason")
+                    .and_then(Value::as_str)
+                    .unwrap_or("ended")
+                    .to_string();
+                let mut inner = lock(&room.inner);
+                let ids: Vec<Uuid> = inner.local.keys().copied().collect();
+                for id in &ids {
+                    Room::deliver(
+                        &mut inner,
+                        *id,
+                        json!({ "type": "call_ended", "reason": reason }),
+                    );
+                    if let Some(m) = inner.local.get(id)
+                        && let Some(c) = &m.conn
+                    {
+                        let _ = c.tx.try_send(Out::Close(close::NORMAL, "call_ended"));
+                    }
+                }
+                inner.local.clear();
+                inner.remote.clear();
+                inner.closed = true;
+                drop(inner);
+                let mut rooms = lock(&self.rooms);
+                if rooms.get(&room.id).is_some_and(|r| Arc::ptr_eq(r, room)) {
+                    rooms.remove(&room.id);
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Hand a message to a participant of the room wherever they are connected. If they are an
+    /// allowed participant who is not present yet, candidates wait briefly; anything else is refused.
+    pub async fn relay(
+        &self,
+        state: &AppState,
+        room: &Arc<Room>,
+        to: Uuid,
+        message: Value,
+        hold_if_absent: bool,
+    ) -> Result<(), &'static str> {
+        // Present, or reconnecting (its instance keeps the message for the resume).
+        let present = {
+            let inner = lock(&room.inner);
+            Room::roster(&inner, None)
+                .iter()
+                .any(|(id, _, _)| *id == to)
+        };
+        if !present {
+            let allowed = queue::participant(state, room.id, to)
+                .await
+                .ok()
+                .flatten()
+                .is_some();
+            if !allowed {
+                return Err("unknown_peer");
+            }
+            if !hold_if_absent {
+                return Err("peer_not_present");
+            }
+            let mut inner = lock(&room.inner);
+            let now = Instant::now();
+            inner.held.retain(|h| now.duration_since(h.at) < HOLD);
+            if inner.held.len() >= 256 {
+                return Err("too_many_held");
+            }
+            inner.held.push(Held {
+                to,
+                at: now,
+                message,
+            });
+            return Ok(());
+        }
+        state
+            .bus
+            .publish(
+                &topic(room.id),
+                json!({ "k": "relay", "to": to, "message": message }),
+            )
+            .await
+            .map_err(|_| "unavailable")
+    }
+
+    /// Queue a message for one local participant (answers to their own requests).
+    pub fn reply(&self, room: &Arc<Room>, to: Uuid, message: Value) {
+        let mut inner = lock(&room.inner);
+        Room::deliver(&mut inner, to, message);
+    }
+
+    /// Tell the room a participant's network changed.
+    pub async fn network_changed(&self, state: &AppState, room: &Arc<Room>, account: Uuid) {
+        let _ = state
+            .bus
+            .publish(&topic(room.id), json!({ "k": "net", "account": account }))
+            .await;
+    }
+
+    /// Local participants across rooms (for tests and metrics).
+    pub fn connected(&self) -> usize {
+        lock(&self.rooms)
+            .values()
+            .map(|r| {
+                lock(&r.inner)
+                    .local
+                    .values()
+                    .filter(|m| m.conn.is_some())
+                    .count()
+            })
+            .sum()
+    }
+}
+
+async fn announce(
+    state: &AppState,
+    room: Uuid,
+    instance: Uuid,
+    account: Uuid,
+    role: ParticipantRole,
+    what: &str,
+    reason: Option<&str>,
+) {
+    let event = json!({
+        "k": "presence",
+        "from": instance,
+        "account": account,
+        "role": role,
+        "state": what,
+        "reason": reason,
+    });
+    if let Err(e) = state.bus.publish(&topic(room), event).await {
+        tracing::warn!(error = %e, "announcing presence");
+    }
+}
+
+/// Tell a consultation's room that the call is over (the consultation left `admitted`/`in_call`).
+pub async fn end_room(state: &AppState, consultation: Uuid, reason: &str) {
+    if let Err(e) = state
+        .bus
+        .publish(
+            &topic(consultation),
+            json!({ "k": "end", "reason": reason }),
+        )
+        .await
+    {
+        tracing::warn!(error = %e, "ending the room");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_pair_has_exactly_one_polite_side() {
+        let (a, b, c) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let patient = (a, ParticipantRole::Patient);
+        let doctor = (b, ParticipantRole::Doctor);
+        let specialist = (c, ParticipantRole::Specialist);
+        for (x, y) in [
+            (patient, doctor),
+            (patient, specialist),
+            (doctor, specialist),
+        ] {
+            assert_ne!(polite(x, y), polite(y, x));
+        }
+        assert!(polite(patient, doctor));
+        assert!(polite(specialist, doctor));
+        let other = (Uuid::now_v7(), ParticipantRole::Specialist);
+        assert_ne!(polite(specialist, other), polite(other, specialist));
+    }
+}

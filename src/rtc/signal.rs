@@ -1,0 +1,437 @@
+//! The signaling WebSocket: `GET /v1/rtc/signal?token=<room token>`.
+//!
+//! Protocol (JSON text frames, version [`super::PROTOCOL`]). The first client message is
+//! `{"type":"join","protocol":1}` or `{"type":"resume","protocol":1,"session_id","last_seq"}`
+//! (within 10 s). Then:
+//!
+//! | client → server | |
+//! |---|---|
+//! | `offer` / `answer` `{to, sdp}` | relayed to participant `to` as `{type, from, sdp}` |
+//! | `candidate` `{to, candidate}`, `end_of_candidates` `{to}` | relayed; held up to 10 s for a participant not yet present |
+//! | `ping` | answered by `pong`; a socket silent for three ping intervals is dropped |
+//! | `network_changed` | answered by `ice_restart` with fresh ICE servers; peers get `peer_network_changed` |
+//! | `leave` | gone at once (peers: `peer_left`, reason `left`) |
+//! | `end_call` | the consultation's doctor ends the call for everyone |
+//!
+//! Server messages all carry `seq` (per participant, from 1): `joined` (session id, peers with the
+//! `polite` role of perfect negotiation, ICE servers, ping interval and timeout, limits),
+//! `peer_joined`, `peer_left` (with `reason`), `peer_reconnecting`, `peer_resumed`, the relayed
+//! messages, `resumed` (after a resume: the missed messages come first, then this, with fresh ICE
+//! servers and `ice_restart: true`), `ice_restart`, `pong`, `error` `{code}` (the socket stays
+//! open), `call_ended`.
+//!
+//! A participant whose socket drops may resume within `rtc_resume_grace_secs`; past that they
+//! have left. Every close carries a code and reason: 1000 `left`/`call_ended`, 1001 shutting down,
+//! 1009 message too big, 4400 bad message, 4403 not allowed / room full, 4408 timeout, 4409
+//! replaced by a newer connection, 4410 session expired, 4429 too many messages.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::{SinkExt, StreamExt};
+use poem::web::websocket::{CloseCode, Message, WebSocket, WebSocketConfig};
+use poem::web::{Data, Query};
+use poem::{IntoResponse, Request, handler};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::RoomPass;
+use super::room::{Entry, Out, close};
+use crate::app::AppState;
+use crate::error::{Error, problem_response};
+use crate::telehealth::queue::{self, ParticipantRole};
+
+#[derive(serde::Deserialize)]
+pub struct SignalQuery {
+    token: Option<String>,
+}
+
+/// Token bucket: `rate` per second, bursts of twice that.
+struct Bucket {
+    tokens: f64,
+    rate: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    fn new(rate: u32) -> Bucket {
+        Bucket {
+            tokens: f64::from(rate) * 2.0,
+            rate: f64::from(rate),
+            last: Instant::now(),
+        }
+    }
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate)
+            .min(self.rate * 2.0);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// `GET /v1/rtc/signal` (WebSocket). Refused before the upgrade, with a problem document, when
+/// the room token is missing, invalid or expired (401) or its holder may not join now (403).
+#[handler]
+pub async fn signal(
+    req: &Request,
+    ws: WebSocket,
+    Query(q): Query<SignalQuery>,
+    Data(state): Data<&AppState>,
+) -> poem::Response {
+    let token = q.token.or_else(|| {
+        req.header("authorization")
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(|t| t.trim().to_string())
+    });
+    let Some(token) = token else {
+        return problem_response(&Error::Unauthorized("missing_token"));
+    };
+    let Some(pass) = state.room_keys.verify(&token, state.clock.now()) else {
+        return problem_response(&Error::Unauthorized("invalid_room_token"));
+    };
+    match queue::participant(state, pass.consultation_id, pass.account_id).await {
+        Ok(Some(p)) if p.role == pass.role => {}
+        Ok(_) => return problem_response(&Error::Forbidden),
+        Err(e) => return problem_response(&e),
+    }
+    let max = state.settings.rtc_max_message_bytes;
+    // Small buffers: thousands of idle signaling sockets must stay cheap.
+    let config = WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0)
+        .max_write_buffer_size(max * 4)
+        .max_message_size(Some(max))
+        .max_frame_size(Some(max));
+    let state = state.clone();
+    ws.config(config)
+        .on_upgrade(move |socket| run(state, pass, socket))
+        .into_response()
+}
+
+fn close_frame(code: u16, reason: &str) -> Message {
+    Message::Close(Some((CloseCode::from(code), reason.to_string())))
+}
+
+/// Send a close frame and wait (briefly) for the client's, reading and dropping whatever it still
+/// sends: closing the TCP connection with unread data would reset it and lose the close frame.
+async fn close_with<S, R>(tx: &mut S, rx: &mut R, code: u16, reason: &str)
+where
+    S: futures::Sink<Message> + Unpin,
+    R: futures::Stream<Item = std::io::Result<Message>> + Unpin,
+{
+    if tx.send(close_frame(code, reason)).await.is_err() {
+        return;
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        while let Some(Ok(m)) = rx.next().await {
+            if matches!(m, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+fn error_message(code: &str) -> Value {
+    json!({ "type": "error", "code": code })
+}
+
+async fn run(state: AppState, pass: RoomPass, socket: poem::web::websocket::WebSocketStream) {
+    let (mut tx, mut rx) = socket.split();
+    let mut shutdown = state.shutdown_signal();
+    // The first message says whether this is a new join or a resume.
+    let first = tokio::time::timeout(Duration::from_secs(10), rx.next()).await;
+    let entry = match first {
+        Ok(Some(Ok(Message::Text(text)))) => match parse_entry(&text) {
+            Ok(e) => e,
+            Err(reason) => {
+                close_with(&mut tx, &mut rx, close::BAD_MESSAGE, reason).await;
+                return;
+            }
+        },
+        Ok(Some(Err(_))) => {
+            close_with(&mut tx, &mut rx, close::TOO_BIG, "message_too_big").await;
+            return;
+        }
+        Ok(_) => {
+            close_with(&mut tx, &mut rx, close::BAD_MESSAGE, "expected_join").await;
+            return;
+        }
+        Err(_) => {
+            close_with(&mut tx, &mut rx, close::TIMEOUT, "join_timeout").await;
+            return;
+        }
+    };
+    let hub = state.rtc.clone();
+    let attached = match hub
+        .attach(
+            &state,
+            pass.consultation_id,
+            pass.account_id,
+            pass.role,
+            entry,
+        )
+        .await
+    {
+        Ok(a) => a,
+        Err((code, reason)) => {
+            close_with(&mut tx, &mut rx, code, reason).await;
+            return;
+        }
+    };
+    let room = attached.room.clone();
+    let mut outbox = attached.rx;
+    let ping = Duration::from_secs(state.settings.rtc_ping_secs);
+    let mut bucket = Bucket::new(state.settings.rtc_messages_per_sec);
+    let mut last_heard = Instant::now();
+    let mut check = tokio::time::interval(ping);
+    // Whether the participant left for good (leave, call ended) or may resume.
+    let mut left = false;
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => {
+                close_with(&mut tx, &mut rx, close::GOING_AWAY, "server_shutting_down").await;
+                break;
+            }
+            _ = check.tick() => {
+                if last_heard.elapsed() > ping * 3 {
+                    close_with(&mut tx, &mut rx, close::TIMEOUT, "ping_timeout").await;
+                    break;
+                }
+            }
+            out = outbox.recv() => match out {
+                Some(Out::Text(text)) => {
+                    if tx.send(Message::Text(text.to_string())).await.is_err() {
+                        break;
+                    }
+                }
+                Some(Out::Close(code, reason)) => {
+                    close_with(&mut tx, &mut rx, code, reason).await;
+                    // Replaced: the newer socket carries on. Call ended: nothing to resume.
+                    left = code == close::NORMAL;
+                    break;
+                }
+                None => {
+                    close_with(&mut tx, &mut rx, close::TIMEOUT, "too_slow").await;
+                    break;
+                }
+            },
+            incoming = rx.next() => match incoming {
+                None | Some(Ok(Message::Close(_))) => break,
+                Some(Err(_)) => {
+                    // The frame broke a limit (size) or the stream is broken.
+                    close_with(&mut tx, &mut rx, close::TOO_BIG, "message_too_big").await;
+                    break;
+                }
+                Some(Ok(Message::Text(text))) => {
+                    last_heard = Instant::now();
+                    if !bucket.take() {
+                        close_with(&mut tx, &mut rx, close::RATE_LIMITED, "rate_limited").await;
+                        break;
+                    }
+                    match handle(&state, &room, &pass, &text).await {
+                        Flow::Continue => {}
+                        Flow::Leave => {
+                            left = true;
+                            close_with(&mut tx, &mut rx, close::NORMAL, "left").await;
+                            break;
+                        }
+                        Flow::Close(code, reason) => {
+                            close_with(&mut tx, &mut rx, code, reason).await;
+                            break;
+                        }
+                    }
+                }
+                Some(Ok(Message::Binary(_))) => {
+                    close_with(&mut tx, &mut rx, close::BAD_MESSAGE, "text_only").await;
+                    break;
+                }
+                Some(Ok(_)) => {
+                    // Ping/pong frames keep the socket alive.
+                    last_heard = Instant::now();
+                }
+            },
+        }
+    }
+    hub.detach(&state, &room, pass.account_id, attached.conn, left)
+        .await;
+}
+
+fn parse_entry(text: &str) -> Result<Entry, &'static str> {
+    let v: Value = serde_json::from_str(text).map_err(|_| "bad_json")?;
+    let kind = v.get("type").and_then(Value::as_str);
+    if !matches!(kind, Some("join" | "resume")) {
+        return Err("expected_join");
+    }
+    if v.get("protocol").and_then(Value::as_u64) != Some(u64::from(super::PROTOCOL)) {
+        return Err("unsupported_protocol");
+    }
+    match kind {
+        Some("join") => Ok(Entry::Join),
+        Some("resume") => {
+            let session = v
+                .get("session_id")
+                .and_then(Value::as_str)
+                .and_then(|s| Uuid::parse_str(s).ok())
+                .ok_or("bad_session_id")?;
+            let last_seq = v.get("last_seq").and_then(Value::as_u64).unwrap_or(0);
+            Ok(Entry::Resume { session, last_seq })
+        }
+        _ => Err("expected_join"),
+    }
+}
+
+enum Flow {
+    Continue,
+    Leave,
+    Close(u16, &'static str),
+}
+
+/// An SDP must look like one: starts with `v=0` and has at least one media section.
+pub fn plausible_sdp(sdp: &str) -> bool {
+    sdp.starts_with("v=0") && (sdp.contains("\nm=") || sdp.contains("\rm=")) && !sdp.contains('\0')
+}
+
+async fn handle(
+    state: &AppState,
+    room: &Arc<super::room::Room>,
+    pass: &RoomPass,
+    text: &str,
+) -> Flow {
+    let hub = &state.rtc;
+    let me = pass.account_id;
+    let Ok(v) = serde_json::from_str::<Value>(text) else {
+        hub.reply(room, me, error_message("bad_json"));
+        return Flow::Continue;
+    };
+    let kind = v.get("type").and_then(Value::as_str).unwrap_or("");
+    let to = v
+        .get("to")
+        .and_then(Value::as_str)
+        .and_then(|s| Uuid::parse_str(s).ok());
+    match kind {
+        "ping" => {
+            hub.reply(room, me, json!({ "type": "pong", "ts": v.get("ts") }));
+        }
+        "offer" | "answer" => {
+            let Some(to) = to else {
+                hub.reply(room, me, error_message("missing_to"));
+                return Flow::Continue;
+            };
+            let sdp = v.get("sdp").and_then(Value::as_str).unwrap_or("");
+            if !plausible_sdp(sdp) {
+                hub.reply(
+                    room,
+                    me,
+                    json!({ "type": "error", "code": "invalid_sdp", "ref": kind }),
+                );
+                return Flow::Continue;
+            }
+            let message = json!({ "type": kind, "from": me, "sdp": sdp });
+            if let Err(code) = hub.relay(state, room, to, message, false).await {
+                hub.reply(
+                    room,
+                    me,
+                    json!({ "type": "error", "code": code, "ref": kind, "to": to }),
+                );
+            }
+        }
+        "candidate" | "end_of_candidates" => {
+            let Some(to) = to else {
+                hub.reply(room, me, error_message("missing_to"));
+                return Flow::Continue;
+            };
+            let message = if kind == "candidate" {
+                let candidate = v.get("candidate").cloned().unwrap_or(Value::Null);
+                let ok = candidate
+                    .get("candidate")
+                    .and_then(Value::as_str)
+                    .is_some_and(|c| c.len() < 2048);
+                if !ok {
+                    hub.reply(room, me, error_message("invalid_candidate"));
+                    return Flow::Continue;
+                }
+                json!({ "type": "candidate", "from": me, "candidate": candidate })
+            } else {
+                json!({ "type": "end_of_candidates", "from": me })
+            };
+            if let Err(code) = hub.relay(state, room, to, message, true).await {
+                hub.reply(
+                    room,
+                    me,
+                    json!({ "type": "error", "code": code, "ref": kind, "to": to }),
+                );
+            }
+        }
+        "network_changed" => {
+            let ice = state.ice_servers(&me.to_string());
+            hub.reply(
+                room,
+                me,
+                json!({ "type": "ice_restart", "ice_servers": ice }),
+            );
+            hub.network_changed(state, room, me).await;
+        }
+        "leave" => return Flow::Leave,
+        "end_call" => {
+            if pass.role != ParticipantRole::Doctor {
+                hub.reply(room, me, error_message("only_the_doctor_ends"));
+                return Flow::Continue;
+            }
+            match queue::call_ended(state, pass.consultation_id, "doctor_ended").await {
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "ending a call");
+                    hub.reply(room, me, error_message("cannot_end"));
+                }
+            }
+        }
+        "join" | "resume" => {
+            return Flow::Close(close::BAD_MESSAGE, "already_joined");
+        }
+        _ => {
+            hub.reply(room, me, error_message("unknown_type"));
+        }
+    }
+    Flow::Continue
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_and_sdp() {
+        assert!(matches!(
+            parse_entry(r#"{"type":"join","protocol":1}"#),
+            Ok(Entry::Join)
+        ));
+        assert_eq!(
+            parse_entry(r#"{"type":"join","protocol":2}"#).err(),
+            Some("unsupported_protocol")
+        );
+        assert_eq!(parse_entry("{").err(), Some("bad_json"));
+        assert_eq!(
+            parse_entry(r#"{"type":"resume","protocol":1}"#).err(),
+            Some("bad_session_id")
+        );
+        assert!(plausible_sdp(
+            "v=0\r\no=- 1 2 IN IP4 0.0.0.0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
+        ));
+        assert!(!plausible_sdp("hello"));
+        assert!(!plausible_sdp("v=0\r\no=- 1 2 IN IP4 0.0.0.0\r\n"));
+    }
+
+    #[test]
+    fn the_bucket_allows_bursts_then_the_rate() {
+        let mut b = Bucket::new(5);
+        let allowed = (0..100).filter(|_| b.take()).count();
+        assert_eq!(allowed, 10);
+    }
+}
