@@ -107,6 +107,9 @@ struct Fx {
     slots: Vec<String>,
     consent_version: String,
     leave_day: String,
+    /// An Open311 client app's key (issued by the admin), and a client the admin row revokes.
+    open311_key: String,
+    open311_spare_client: String,
 }
 
 impl Fx {
@@ -130,6 +133,8 @@ enum Body {
     /// One photo as multipart field `file`.
     Photo(Vec<u8>),
     Raw(Vec<u8>),
+    /// `application/x-www-form-urlencoded` (Open311 writes).
+    Form(Vec<(&'static str, String)>),
 }
 
 struct Req {
@@ -891,6 +896,135 @@ fn table() -> Vec<Row> {
         row("me_record_access", "", "401 ok ok ok ok ok ok", |_, _| {
             none()
         }),
+        // --- Open311 (GeoReport v2): public reads; writes need the client app's key, whatever
+        // bearer token comes along --------------------------------------------------------------------
+        row(
+            "open311_discovery_json",
+            "",
+            "ok ok ok ok ok ok ok",
+            |_, _| none(),
+        ),
+        row(
+            "open311_discovery_xml",
+            "",
+            "ok ok ok ok ok ok ok",
+            |_, _| none(),
+        ),
+        row(
+            "open311_services_json",
+            "",
+            "ok ok ok ok ok ok ok",
+            |_, _| none(),
+        ),
+        row(
+            "open311_services_xml",
+            "",
+            "ok ok ok ok ok ok ok",
+            |_, _| none(),
+        ),
+        row(
+            "open311_service_definition",
+            "road damage",
+            "ok ok ok ok ok ok ok",
+            |_, _| req(&[("service_code", "road_damage.json")], "", Body::None),
+        ),
+        row(
+            "open311_requests_json",
+            "",
+            "ok ok ok ok ok ok ok",
+            |_, _| none(),
+        ),
+        row(
+            "open311_requests_xml",
+            "",
+            "ok ok ok ok ok ok ok",
+            |_, _| none(),
+        ),
+        row(
+            "open311_request",
+            "A's report",
+            "ok ok ok ok ok ok ok",
+            |f, _| {
+                let id = format!("{}.json", f.report);
+                req(&[("service_request_id", &id)], "", Body::None)
+            },
+        ),
+        row(
+            "open311_token",
+            "a forged token",
+            "404 404 404 404 404 404 404",
+            |_, _| req(&[("token", "forged-token.json")], "", Body::None),
+        ),
+        row(
+            "open311_updates_json",
+            "",
+            "ok ok ok ok ok ok ok",
+            |_, _| none(),
+        ),
+        row("open311_updates_xml", "", "ok ok ok ok ok ok ok", |_, _| {
+            none()
+        }),
+        row(
+            "open311_create_request_json",
+            "with the key",
+            "ok ok ok ok ok ok ok",
+            |f, w| req(&[], "", open311_request(Some(&f.open311_key), w, 0.0)),
+        ),
+        row(
+            "open311_create_request_json",
+            "without a key",
+            "403 403 403 403 403 403 403",
+            |_, w| req(&[], "", open311_request(None, w, 0.0)),
+        ),
+        row(
+            "open311_create_request_xml",
+            "with the key",
+            "ok ok ok ok ok ok ok",
+            |f, w| req(&[], "", open311_request(Some(&f.open311_key), w, 0.001)),
+        ),
+        row(
+            "open311_create_update_json",
+            "A's report, with the key",
+            "ok ok ok ok ok ok ok",
+            |f, _| req(&[], "", open311_update(Some(&f.open311_key), &f.report)),
+        ),
+        row(
+            "open311_create_update_json",
+            "A's report, without a key",
+            "403 403 403 403 403 403 403",
+            |f, _| req(&[], "", open311_update(None, &f.report)),
+        ),
+        row(
+            "open311_create_update_xml",
+            "A's report, with the key",
+            "ok ok ok ok ok ok ok",
+            |f, _| req(&[], "", open311_update(Some(&f.open311_key), &f.report)),
+        ),
+        row(
+            "admin_open311_clients",
+            "",
+            "401 403 403 403 403 403 ok",
+            |_, _| none(),
+        ),
+        row(
+            "admin_open311_issue_client",
+            "",
+            "401 403 403 403 403 403 ok",
+            |_, _| json_body(json!({ "name": "Ứng dụng phường", "contact": "ops@example.org" })),
+        ),
+        row(
+            "admin_open311_revoke_client",
+            "",
+            "401 403 403 403 403 403 ok",
+            |f, _| req(&[("client_id", &f.open311_spare_client)], "", Body::None),
+        ),
+        // --- video calls: a room ticket for the consultation's two people only ----------------------
+        row(
+            "rtc_join",
+            "A's, ended",
+            "401 409 404 403 409 404 403",
+            |f, _| req(&[("consultation_id", &f.consultation)], "", Body::None),
+        ),
         // --- operations ---------------------------------------------------------------------------------
         row("ops_healthz", "", "ok ok ok ok ok ok ok", |_, _| none()),
         row("ops_readyz", "", "ok ok ok ok ok ok ok", |_, _| none()),
@@ -913,6 +1047,34 @@ fn table() -> Vec<Row> {
             },
         ),
     ]
+}
+
+/// An Open311 service request from a client app, at a point of its own per caller.
+fn open311_request(key: Option<&str>, w: Who, shift: f64) -> Body {
+    let mut fields = vec![
+        ("service_code", "drain_blocked".to_string()),
+        (
+            "lat",
+            format!("{:.4}", 10.80 + (w as u8) as f64 * 0.002 + shift),
+        ),
+        ("long", "106.7100".to_string()),
+        ("description", "Rác chất đống cạnh chợ".to_string()),
+    ];
+    if let Some(k) = key {
+        fields.push(("api_key", k.to_string()));
+    }
+    Body::Form(fields)
+}
+
+fn open311_update(key: Option<&str>, id: &str) -> Body {
+    let mut fields = vec![
+        ("service_request_id", id.to_string()),
+        ("description", "Hôm nay vẫn còn".to_string()),
+    ];
+    if let Some(k) = key {
+        fields.push(("api_key", k.to_string()));
+    }
+    Body::Form(fields)
 }
 
 /// The operations of the published spec: id → (method, path template).
@@ -965,6 +1127,13 @@ async fn send(app: &TestApp, method: &Method, path: &str, token: Option<&str>, r
         Body::None => b,
         Body::Json(v) => b.json(&v),
         Body::Raw(bytes) => b.body(bytes),
+        Body::Form(fields) => {
+            let encoded: String = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(fields.iter().map(|(k, v)| (*k, v.as_str())))
+                .finish();
+            b.header("content-type", "application/x-www-form-urlencoded")
+                .body(encoded)
+        }
         Body::Photo(bytes) => {
             let boundary = "authz-matrix-boundary";
             let mut body = format!(
@@ -1220,6 +1389,21 @@ async fn fixtures(app: &TestApp) -> Fx {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
 
+    let mut open311 = vec![];
+    for name in ["Ứng dụng góp ý", "Ứng dụng cũ"] {
+        let r = app
+            .post(
+                "/v1/admin/open311/clients",
+                Some(&admin),
+                json!({ "name": name }),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        open311.push((
+            r.body["api_key"].as_str().unwrap().to_string(),
+            r.body["client"]["id"].as_str().unwrap().to_string(),
+        ));
+    }
     let leave_day = (app.state.clock.now() + Duration::days(25))
         .date_naive()
         .to_string();
@@ -1245,6 +1429,8 @@ async fn fixtures(app: &TestApp) -> Fx {
         slots,
         consent_version,
         leave_day,
+        open311_key: open311[0].0.clone(),
+        open311_spare_client: open311[1].1.clone(),
     }
 }
 
@@ -1445,6 +1631,49 @@ async fn properties(app: &TestApp, fx: &Fx) {
             "{who:?} does not list A's appointment"
         );
     }
+    // Open311 clients read every request; none carries who reported it.
+    for path in ["/open311/v2/requests.json", "/open311/v2/requests.xml"] {
+        let r = get(path.into(), Who::Anonymous).await;
+        let text = r.body.to_string();
+        assert!(text.contains(&fx.report), "{path} lists A's report");
+        assert!(
+            !mentions(&r.body, fx.a_id, A_PHONE),
+            "{path} names A: {text}"
+        );
+    }
+
+    // A room ticket for a live call goes to its two people only. The doctor admitted A from the
+    // waiting room in the `telehealth_queue_admit` row.
+    let list = get("/v1/telehealth/consultations".into(), Who::ResidentA).await;
+    let live = list
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["status"] == "admitted")
+        .unwrap_or_else(|| panic!("A has an admitted consultation: {}", list.body))["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let join = format!("/v1/telehealth/consultations/{live}/join");
+    for (who, want) in [
+        (Who::Anonymous, 401),
+        (Who::ResidentA, 200),
+        (Who::ResidentB, 404),
+        (Who::Staff, 403),
+        (Who::Doctor, 200),
+        (Who::OtherDoctor, 404),
+        (Who::Admin, 403),
+    ] {
+        let r = app.post(&join, fx.token(who), json!({})).await;
+        assert_eq!(
+            r.status.as_u16(),
+            want,
+            "rtc_join of A's live call as {who:?}: {:?}",
+            r.body
+        );
+    }
+
     let log = get("/v1/me/record-access".into(), Who::ResidentA).await;
     assert!(
         log.body.to_string().contains(&fx.doctor_id.to_string()),
@@ -1482,7 +1711,11 @@ async fn run_cell(
         label,
         want: row.cells[col],
         got: resp.status,
-        code: resp.body["code"].as_str().unwrap_or("").to_string(),
+        code: match resp.body["code"].as_str() {
+            Some(code) => code.to_string(),
+            None if resp.status.is_success() => String::new(),
+            None => resp.body.to_string().chars().take(160).collect(),
+        },
     }
 }
 
