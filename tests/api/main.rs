@@ -3,6 +3,7 @@
 //! The integration suite: one binary, one module per area. Every test runs on the backend pair
 //! chosen by `WARDLINE_TEST_BACKEND` (see `helpers`).
 
+mod abuse;
 mod admin;
 mod areas;
 mod auth;
