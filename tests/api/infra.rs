@@ -586,6 +586,15 @@ fn compose_runs_two_instances_behind_a_proxy_with_settings_by_environment() {
             .any(|l| l.trim() == format!("health_uri {readyz}")),
         "the proxy takes instances that are not ready out of rotation"
     );
+    let metrics = caddyfile
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("@metrics path "))
+        .expect("the proxy names the metrics path");
+    assert!(
+        metrics.split_whitespace().any(|p| p == "/metrics")
+            && caddyfile.lines().any(|l| l.trim() == "respond @metrics 404"),
+        "the proxy must not publish /metrics"
+    );
 
     // Every ${VAR} compose needs is documented in .env.example.
     let example = read(".env.example");
