@@ -113,7 +113,13 @@ impl AppState {
         settings.resolve_jwt_secret()?;
         let db = Db::connect(&settings.database_url(), settings.database_max_connections).await?;
         db.migrate().await.context("applying migrations")?;
-        let state = AppState::from_parts(settings, db)?;
+        let mut state = AppState::from_parts(settings, db)?;
+        // Instances sharing a PostgreSQL database share events (rooms, live feeds) through it.
+        if let Db::Postgres(pool) = &state.db {
+            state.bus = crate::bus::PgBus::start(pool.clone())
+                .await
+                .context("starting the PostgreSQL bus")?;
+        }
         crate::reports::catalog::seed_defaults(&state.db, state.clock.now())
             .await
             .map_err(|e| anyhow::anyhow!("seeding the category catalog: {e}"))?;

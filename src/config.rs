@@ -259,10 +259,9 @@ impl Settings {
                         .with_context(|| format!("{name} must be a whole number"))?
                         .into(),
                 ),
-                // Empty clears: an optional setting becomes unset, a text one empty.
-                serde_json::Value::String(_) if raw.is_empty() => {
-                    serde_json::Value::String(String::new())
-                }
+                // A string setting set empty means empty (e.g. `WARDLINE_TURN_LISTEN=` turns the
+                // embedded TURN server off); an optional one set empty means unset.
+                serde_json::Value::String(_) => serde_json::Value::String(raw.clone()),
                 _ if raw.is_empty() => serde_json::Value::Null,
                 _ => serde_json::Value::String(raw.clone()),
             };

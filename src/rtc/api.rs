@@ -3,7 +3,7 @@
 use chrono::{DateTime, TimeZone, Utc};
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
-use poem_openapi::{Object, OpenApi};
+use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
 use super::IceServer;
@@ -31,12 +31,64 @@ struct RoomTicket {
     ping_timeout_ms: u64,
 }
 
+#[derive(Object)]
+struct QualitySample {
+    /// Round-trip time of the selected candidate pair.
+    rtt_ms: Option<f64>,
+    jitter_ms: Option<f64>,
+    /// Inbound packets lost, in percent, since the previous summary.
+    loss_percent: Option<f64>,
+    bitrate_kbps: Option<f64>,
+    /// How the media flows: `relay` means through TURN.
+    candidate_type: Option<super::quality::CandidateType>,
+}
+
+#[derive(ApiResponse)]
+enum Stored {
+    /// Stored.
+    #[oai(status = 204)]
+    Stored,
+}
+
 pub struct RtcApi {
     pub state: AppState,
 }
 
 #[OpenApi(tag = "ApiTags::Calls")]
 impl RtcApi {
+    /// Post a call-quality summary (a participant's app, every few seconds during the call)
+    ///
+    /// Summaries of the app's WebRTC stats; the station's figures show the share of relayed and
+    /// of poor-quality calls. Up to 1000 per participant and consultation (429 after).
+    #[oai(
+        path = "/v1/telehealth/consultations/:consultation_id/quality",
+        method = "post",
+        operation_id = "rtc_quality"
+    )]
+    async fn quality(
+        &self,
+        auth: BearerAuth,
+        consultation_id: Path<Uuid>,
+        body: Json<QualitySample>,
+    ) -> Result<Stored, ApiError> {
+        let caller = self.state.caller(&auth).await?;
+        let b = body.0;
+        super::quality::record(
+            &self.state,
+            &caller,
+            consultation_id.0,
+            super::quality::Sample {
+                rtt_ms: b.rtt_ms,
+                jitter_ms: b.jitter_ms,
+                loss_percent: b.loss_percent,
+                bitrate_kbps: b.bitrate_kbps,
+                candidate_type: b.candidate_type,
+            },
+        )
+        .await?;
+        Ok(Stored::Stored)
+    }
+
     /// Join a consultation's call
     ///
     /// For the consultation's resident and doctors while it is admitted or in call: a room token,

@@ -5,6 +5,7 @@
 //! Media never passes through here: it flows peer to peer, or through TURN.
 
 pub mod api;
+pub mod quality;
 pub mod room;
 pub mod signal;
 

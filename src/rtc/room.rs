@@ -546,10 +546,15 @@ impl Hub {
                     .get("reason")
                     .and_then(Value::as_str)
                     .unwrap_or("left");
+                let again = event.get("again").and_then(Value::as_bool).unwrap_or(false);
+                if mine && again {
+                    return false;
+                }
                 let mut relays = vec![];
                 let connect_call;
                 {
                     let mut inner = lock(&room.inner);
+                    let known = inner.remote.get(&account).map(|(_, p)| *p);
                     if !mine {
                         match what {
                             "present" | "resumed" => {
@@ -563,10 +568,12 @@ impl Hub {
                             }
                         }
                     }
+                    // A re-announcement of someone already known is not news.
+                    let news = !(again && known == Some(Presence::Present) && what == "present");
                     let others: Vec<(Uuid, ParticipantRole)> = inner
                         .local
                         .iter()
-                        .filter(|(id, _)| **id != account)
+                        .filter(|(id, _)| news && **id != account)
                         .map(|(id, m)| (*id, m.role))
                         .collect();
                     for (id, my_role) in others {
@@ -611,7 +618,9 @@ impl Hub {
                         }
                     }
                     let roster = Room::roster(&inner, None);
-                    connect_call = what == "present"
+                    // Whichever instance first sees both sides present starts the call (the
+                    // change is conditional, so a second start is a harmless no-op).
+                    connect_call = matches!(what, "present" | "resumed")
                         && roster.iter().any(|(_, r, p)| {
                             *r == ParticipantRole::Patient && *p == Presence::Present
                         })
@@ -629,12 +638,15 @@ impl Hub {
                         .await;
                 }
                 if connect_call
-                    && mine
                     && let Ok(Some(c)) = queue::consultation_row(&state.db, room.id).await
                     && c.status().ok() == Some(ConsultationStatus::Admitted)
-                    && let Err(e) = queue::call_connected(state, room.id).await
                 {
-                    tracing::warn!(error = %e, consultation = %room.id, "starting the call");
+                    match queue::call_connected(state, room.id).await {
+                        Ok(_) | Err(crate::error::Error::Conflict(_)) => {}
+                        Err(e) => {
+                            tracing::warn!(error = %e, consultation = %room.id, "starting the call")
+                        }
+                    }
                 }
                 false
             }
@@ -647,7 +659,8 @@ impl Hub {
                         .collect();
                     for (id, role, connected) in members {
                         let what = if connected { "present" } else { "reconnecting" };
-                        announce(state, room.id, self.instance, id, role, what, None).await;
+                        announce_as(state, room.id, self.instance, id, role, what, None, true)
+                            .await;
                     }
                 }
                 false
@@ -812,6 +825,21 @@ async fn announce(
     what: &str,
     reason: Option<&str>,
 ) {
+    announce_as(state, room, instance, account, role, what, reason, false).await
+}
+
+/// `again`: a re-announcement answering another instance's `who` (not news to anyone who knew).
+#[allow(clippy::too_many_arguments)]
+async fn announce_as(
+    state: &AppState,
+    room: Uuid,
+    instance: Uuid,
+    account: Uuid,
+    role: ParticipantRole,
+    what: &str,
+    reason: Option<&str>,
+    again: bool,
+) {
     let event = json!({
         "k": "presence",
         "from": instance,
@@ -819,6 +847,7 @@ async fn announce(
         "role": role,
         "state": what,
         "reason": reason,
+        "again": again,
     });
     if let Err(e) = state.bus.publish(&topic(room), event).await {
         tracing::warn!(error = %e, "announcing presence");

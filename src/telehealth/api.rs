@@ -409,6 +409,12 @@ struct StationStats {
     average_rating: Option<f64>,
     records_signed: i64,
     doctors: Vec<DoctorLoadView>,
+    /// Calls whose apps sent quality summaries.
+    calls_measured: i64,
+    /// Share of measured calls that went through TURN.
+    relayed_share: Option<f64>,
+    /// Share of measured calls with average loss over 5 %, round trip over 400 ms or jitter over 50 ms.
+    poor_quality_share: Option<f64>,
 }
 
 // ---- responses ----
@@ -1222,6 +1228,9 @@ impl TelehealthApi {
             ratings: f.ratings,
             average_rating: f.average_rating,
             records_signed: f.records_signed,
+            calls_measured: f.calls_measured,
+            relayed_share: f.relayed_share,
+            poor_quality_share: f.poor_quality_share,
             doctors: f
                 .doctors
                 .into_iter()

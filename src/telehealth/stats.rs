@@ -40,6 +40,11 @@ pub struct StationFigures {
     pub average_rating: Option<f64>,
     pub records_signed: i64,
     pub doctors: Vec<DoctorLoad>,
+    /// Calls whose apps sent quality summaries, and the shares of them relayed through TURN and
+    /// of poor quality.
+    pub calls_measured: i64,
+    pub relayed_share: Option<f64>,
+    pub poor_quality_share: Option<f64>,
 }
 
 pub fn median(mut v: Vec<i64>) -> Option<i64> {
@@ -163,6 +168,12 @@ pub async fn station_figures(
     .bind(to)
     .fetch_one(pool)
     .await)?;
+    let calls = crate::rtc::quality::station_calls(state, station_id, from, to).await?;
+    out.calls_measured = calls.measured;
+    if calls.measured > 0 {
+        out.relayed_share = Some(calls.relayed as f64 / calls.measured as f64);
+        out.poor_quality_share = Some(calls.poor as f64 / calls.measured as f64);
+    }
     let names: BTreeMap<Uuid, String> = super::schedule::doctors(&state.db)
         .await?
         .into_iter()

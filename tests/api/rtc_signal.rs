@@ -174,6 +174,16 @@ pub async fn ticket(app: &TestApp, token: &str, consultation: &str) -> Value {
     r.body
 }
 
+async fn wait_for_status(app: &TestApp, call: &Call, want: &str) {
+    for _ in 0..100 {
+        if status(app, call).await == want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("consultation never reached {want}");
+}
+
 async fn status(app: &TestApp, call: &Call) -> String {
     app.get(
         &format!("/v1/telehealth/consultations/{}", call.consultation),
@@ -302,13 +312,20 @@ async fn a_dropped_socket_resumes_with_what_it_missed_and_the_peer_is_told() {
     res.last_seq = last;
     res.send(json!({ "type": "resume", "protocol": 1, "session_id": session, "last_seq": last }))
         .await;
-    let missed = res.recv().await;
-    assert_eq!(missed["type"], "candidate");
-    assert_eq!(missed["candidate"], cand);
-    let resumed = res.recv().await;
+    // The candidate comes replayed before `resumed` or, if it was still crossing the bus when the
+    // resident came back, live right after it: never lost either way.
+    let first = res.recv().await;
+    let second = res.recv().await;
+    let (candidate, resumed) = if first["type"] == "candidate" {
+        assert_eq!(second["replayed"], 1);
+        (first, second)
+    } else {
+        assert_eq!(first["replayed"], 0);
+        (second, first)
+    };
+    assert_eq!(candidate["candidate"], cand);
     assert_eq!(resumed["type"], "resumed");
     assert_eq!(resumed["ice_restart"], true);
-    assert_eq!(resumed["replayed"], 1);
     assert!(!resumed["ice_servers"].as_array().unwrap().is_empty());
     let pr = doc.recv_type("peer_resumed").await;
     assert_eq!(pr["ice_restart"], true);
@@ -339,6 +356,7 @@ async fn past_the_grace_a_participant_has_left_and_cannot_resume() {
     let (res, joined) = Sig::join(rt["url"].as_str().unwrap()).await;
     let session = joined["session_id"].as_str().unwrap().to_string();
     let (mut doc, _) = Sig::join(dt["url"].as_str().unwrap()).await;
+    wait_for_status(&app, &call, "in_call").await;
     drop(res);
     doc.recv_type("peer_reconnecting").await;
     let left = doc.recv_type("peer_left").await;
@@ -489,5 +507,201 @@ async fn hostile_clients_are_refused_or_closed_and_others_are_unaffected() {
         .err()
         .unwrap();
     assert_eq!(http_status(e), 401);
+    app.stop().await;
+}
+
+/// A second server process (the real binary) on the same PostgreSQL database and object store.
+pub struct SecondInstance {
+    pub base: String,
+    child: tokio::process::Child,
+}
+
+impl SecondInstance {
+    pub async fn start(app: &TestApp) -> SecondInstance {
+        let s = &app.state.settings;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_wardline"));
+        cmd.arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("WARDLINE_LISTEN", format!("127.0.0.1:{port}"))
+            .env("WARDLINE_DATA_DIR", dir.path())
+            .env(
+                "WARDLINE_DATABASE_URL",
+                s.database_url.as_ref().unwrap().expose(),
+            )
+            .env(
+                "WARDLINE_JWT_SECRET",
+                s.jwt_secret.as_ref().unwrap().expose(),
+            )
+            .env(
+                "WARDLINE_STORAGE_URL",
+                s.storage_url.clone().unwrap_or_default(),
+            )
+            .env(
+                "WARDLINE_S3_ENDPOINT",
+                s.s3_endpoint.clone().unwrap_or_default(),
+            )
+            .env(
+                "WARDLINE_S3_ACCESS_KEY_ID",
+                s.s3_access_key_id.clone().unwrap_or_default(),
+            )
+            .env(
+                "WARDLINE_S3_SECRET_ACCESS_KEY",
+                s.s3_secret_access_key
+                    .as_ref()
+                    .map(|x| x.expose().to_string())
+                    .unwrap_or_default(),
+            )
+            .env("WARDLINE_S3_REGION", &s.s3_region)
+            .env("WARDLINE_TURN_LISTEN", "")
+            .env("WARDLINE_LOG_FILTER", "warn")
+            .kill_on_drop(true)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::inherit());
+        let child = cmd.spawn().expect("start the second instance");
+        std::mem::forget(dir);
+        let base = format!("http://127.0.0.1:{port}");
+        for _ in 0..200 {
+            if let Ok(r) = reqwest::get(format!("{base}/readyz")).await
+                && r.status() == StatusCode::OK
+            {
+                return SecondInstance { base, child };
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the second instance did not become ready");
+    }
+
+    pub async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+#[tokio::test]
+async fn a_call_spans_two_instances_sharing_postgresql() {
+    if crate::helpers::backend() != "postgres" {
+        eprintln!(
+            "two instances share PostgreSQL only; skipped on {}",
+            crate::helpers::backend()
+        );
+        return;
+    }
+    let app = TestApp::spawn().await;
+    let call = admitted_call(&app).await;
+    let other = SecondInstance::start(&app).await;
+    // The resident talks to this instance, the doctor to the other one.
+    let rt = ticket(&app, &call.resident, &call.consultation).await;
+    let r = app
+        .client
+        .post(format!(
+            "{}/v1/telehealth/consultations/{}/join",
+            other.base, call.consultation
+        ))
+        .bearer_auth(&call.doctor)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let dt: Value = r.json().await.unwrap();
+    let doctor_url = dt["url"].as_str().unwrap().to_string();
+    assert!(
+        doctor_url.contains(&other.base.replace("http://", "")),
+        "{doctor_url}"
+    );
+    let (mut res, _) = Sig::join(rt["url"].as_str().unwrap()).await;
+    let (mut doc, joined) = Sig::join(&doctor_url).await;
+    // The doctor learns of the resident in `joined` or right after, from the other instance.
+    if joined["peers"].as_array().unwrap().is_empty() {
+        let pj = doc.recv_type("peer_joined").await;
+        assert_eq!(pj["participant_id"], call.resident_id.as_str());
+        assert_eq!(pj["polite"], false);
+    }
+    let pj = res.recv_type("peer_joined").await;
+    assert_eq!(pj["participant_id"], call.doctor_id.as_str());
+    // A large offer (over NOTIFY's 8000 bytes) crosses too.
+    let big_sdp = format!("{SDP}{}", "a=x-filler:0123456789\r\n".repeat(600));
+    assert!(big_sdp.len() > 9000);
+    res.send(json!({ "type": "offer", "to": call.doctor_id, "sdp": big_sdp }))
+        .await;
+    assert_eq!(doc.recv_type("offer").await["sdp"], big_sdp.as_str());
+    doc.send(json!({ "type": "answer", "to": call.resident_id, "sdp": SDP }))
+        .await;
+    assert_eq!(
+        res.recv_type("answer").await["from"],
+        call.doctor_id.as_str()
+    );
+    let mut in_call = false;
+    for _ in 0..50 {
+        if status(&app, &call).await == "in_call" {
+            in_call = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(in_call);
+    doc.send(json!({ "type": "end_call" })).await;
+    assert_eq!(res.recv_type("call_ended").await["reason"], "doctor_ended");
+    assert_eq!(res.closed().await.0, 1000);
+    other.stop().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn call_quality_summaries_feed_the_station_figures() {
+    let app = TestApp::spawn().await;
+    let call = admitted_call(&app).await;
+    let path = format!("/v1/telehealth/consultations/{}/quality", call.consultation);
+    let good = json!({ "rtt_ms": 80.0, "jitter_ms": 8.0, "loss_percent": 0.5, "bitrate_kbps": 900.0, "candidate_type": "relay" });
+    let r = app.post(&path, Some(&call.resident), good.clone()).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
+    let r = app
+        .post(
+            &path,
+            Some(&call.doctor),
+            json!({ "rtt_ms": 600.0, "loss_percent": 9.0, "candidate_type": "relay" }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    // Nonsense numbers, outsiders, staff.
+    let r = app
+        .post(
+            &path,
+            Some(&call.resident),
+            json!({ "loss_percent": 250.0 }),
+        )
+        .await;
+    r.assert_problem(422, "validation_failed");
+    let r = app
+        .post(
+            &path,
+            Some(&call.resident),
+            json!({ "candidate_type": "carrier-pigeon" }),
+        )
+        .await;
+    assert!(r.status.is_client_error());
+    let outsider = app.resident_token("0964000009").await;
+    app.post(&path, Some(&outsider), good.clone())
+        .await
+        .assert_problem(404, "consultation_not_found");
+    app.post(&path, Some(&call.staff), good.clone())
+        .await
+        .assert_problem(403, "forbidden");
+    let stats = app
+        .get(
+            &format!("/v1/telehealth/stations/{}/stats", call.station),
+            Some(&call.admin),
+        )
+        .await;
+    assert_eq!(stats.status, StatusCode::OK, "{:?}", stats.body);
+    assert_eq!(stats.body["calls_measured"], 1);
+    assert_eq!(stats.body["relayed_share"], 1.0);
+    // Fine for the resident, poor for the doctor (9 % loss, 600 ms): a poor call.
+    assert_eq!(stats.body["poor_quality_share"], 1.0, "{:?}", stats.body);
     app.stop().await;
 }
