@@ -1025,6 +1025,20 @@ fn table() -> Vec<Row> {
             "401 409 404 403 409 404 403",
             |f, _| req(&[("consultation_id", &f.consultation)], "", Body::None),
         ),
+        row(
+            "rtc_quality",
+            "A's, ended",
+            "401 ok 404 403 ok 404 403",
+            |f, _| {
+                req(
+                    &[("consultation_id", &f.consultation)],
+                    "",
+                    Body::Json(
+                        json!({ "rtt_ms": 80.0, "loss_percent": 0.5, "candidate_type": "relay" }),
+                    ),
+                )
+            },
+        ),
         // --- operations ---------------------------------------------------------------------------------
         row("ops_healthz", "", "ok ok ok ok ok ok ok", |_, _| none()),
         row("ops_readyz", "", "ok ok ok ok ok ok ok", |_, _| none()),

@@ -592,7 +592,9 @@ fn compose_runs_two_instances_behind_a_proxy_with_settings_by_environment() {
         .expect("the proxy names the metrics path");
     assert!(
         metrics.split_whitespace().any(|p| p == "/metrics")
-            && caddyfile.lines().any(|l| l.trim() == "respond @metrics 404"),
+            && caddyfile
+                .lines()
+                .any(|l| l.trim() == "respond @metrics 404"),
         "the proxy must not publish /metrics"
     );
 
