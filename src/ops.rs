@@ -218,6 +218,7 @@ pub async fn observe<E: Endpoint>(
         state.settings.max_body_bytes
     };
     let buffer_chunked = req.uri().path() != "/v1/media";
+    let signed_in = req.header("authorization").is_some();
     let cors_on = !state.settings.cors_origins.trim().is_empty();
     let cors_origin = req
         .header("origin")
@@ -315,6 +316,11 @@ pub async fn observe<E: Endpoint>(
     );
     headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
     headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    if signed_in && !headers.contains_key("cache-control") {
+        // A signed-in caller's answer (their reports, records, inbox) stays out of shared and
+        // browser caches unless the operation chose otherwise (public photos).
+        headers.insert("cache-control", HeaderValue::from_static("no-store"));
+    }
     if cors_on {
         // Answers differ by Origin: caches must keep them apart.
         headers.append("vary", HeaderValue::from_static("origin"));

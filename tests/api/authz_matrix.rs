@@ -1702,6 +1702,38 @@ struct Outcome {
     want: Want,
     got: StatusCode,
     code: String,
+    /// What is wrong with the answer's headers, if anything.
+    headers: Vec<String>,
+}
+
+/// Security headers every answer carries, errors included; and answers to a signed-in caller are
+/// not stored by caches unless the operation says otherwise (public photos).
+fn header_problems(op: &str, signed_in: bool, resp: &Resp) -> Vec<String> {
+    let h = |name: &str| {
+        resp.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
+    let mut out = vec![];
+    for (name, want) in [
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "no-referrer"),
+    ] {
+        if h(name) != want {
+            out.push(format!("{name}: {:?}", h(name)));
+        }
+    }
+    if h("x-request-id").is_empty() {
+        out.push("no x-request-id".into());
+    }
+    let public_content = op.starts_with("media_") && resp.status.is_success();
+    if signed_in && !public_content && !h("cache-control").contains("no-store") {
+        out.push(format!("cache-control: {:?}", h("cache-control")));
+    }
+    out
 }
 
 async fn run_cell(
@@ -1722,6 +1754,7 @@ async fn run_cell(
     let path = fill(template, &r.params, &label);
     let resp = send(app, method, &path, fx.token(who), r).await;
     Outcome {
+        headers: header_problems(row.op, who != Who::Anonymous, &resp),
         label,
         want: row.cells[col],
         got: resp.status,
@@ -1791,6 +1824,17 @@ async fn every_operation_against_every_caller() {
         }
     }
 
+    let bad_headers: Vec<String> = outcomes
+        .iter()
+        .filter(|o| !o.headers.is_empty())
+        .map(|o| format!("{}: {}", o.label, o.headers.join(", ")))
+        .collect();
+    assert!(
+        bad_headers.is_empty(),
+        "{} answers lack security headers:\n{}",
+        bad_headers.len(),
+        bad_headers.join("\n")
+    );
     let wrong: Vec<String> = outcomes
         .iter()
         .filter(|o| !o.want.matches(o.got))
