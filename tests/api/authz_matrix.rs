@@ -199,191 +199,253 @@ fn record_body() -> Value {
     })
 }
 
-/// THE TABLE. Columns: anonymous, resident A, resident B, staff, doctor of the consultation, other
-/// doctor, admin. Mutating rows run in this order (denials of a row first), after every GET row.
-fn table() -> Vec<Row> {
-    vec![
-        // --- sign-in: public by design; a token changes nothing -------------------------------
-        row("auth_request_otp", "", "ok ok ok ok ok ok ok", |_, w| {
-            json_body(json!({ "phone": format!("097330000{}", w as u8) }))
-        }),
-        // Each caller tries a wrong code for the phone it asked a code for above.
-        row(
-            "auth_verify_otp",
-            "a wrong code",
-            "401 401 401 401 401 401 401",
-            |_, w| json_body(json!({ "phone": format!("097330000{}", w as u8), "code": "000000" })),
-        ),
-        row(
-            "auth_login",
-            "the spare account",
-            "ok ok ok ok ok ok ok",
-            |f, _| json_body(json!({ "phone": "0973400009", "password": f.passwords["spare"] })),
-        ),
-        row(
-            "auth_refresh",
-            "a forged token",
-            "401 401 401 401 401 401 401",
-            |_, _| json_body(json!({ "refresh_token": "forged.refresh.token" })),
-        ),
-        row(
-            "auth_logout",
-            "a forged token",
-            "ok ok ok ok ok ok ok",
-            |_, _| json_body(json!({ "refresh_token": "forged.refresh.token" })),
-        ),
-        // --- the caller's own account ----------------------------------------------------------
-        row("me_get", "", "401 ok ok ok ok ok ok", |_, _| none()),
-        row("me_update", "", "401 ok ok ok ok ok ok", |_, _| {
-            json_body(json!({ "language": "vi" }))
-        }),
-        // --- accounts administration (API5) ---------------------------------------------------
-        row(
-            "admin_list_accounts",
-            "",
-            "401 403 403 403 403 403 ok",
-            |_, _| none(),
-        ),
-        row(
-            "admin_create_account",
-            "",
-            "401 403 403 403 403 403 ok",
-            |_, _| {
-                json_body(
-                    json!({ "phone": "0973400010", "display_name": "Cán bộ mới", "role": "staff" }),
-                )
-            },
-        ),
-        row(
-            "admin_get_account",
-            "resident A",
-            "401 403 403 403 403 403 ok",
-            |f, _| req(&[("account_id", &f.a_id.to_string())], "", Body::None),
-        ),
-        row(
-            "admin_disable_account",
-            "spare",
-            "401 403 403 403 403 403 ok",
-            |f, _| req(&[("account_id", &f.spare_id.to_string())], "", Body::None),
-        ),
-        row(
-            "admin_enable_account",
-            "spare",
-            "401 403 403 403 403 403 ok",
-            |f, _| req(&[("account_id", &f.spare_id.to_string())], "", Body::None),
-        ),
-        row(
-            "admin_reset_password",
-            "spare",
-            "401 403 403 403 403 403 ok",
-            |f, _| req(&[("account_id", &f.spare_id.to_string())], "", Body::None),
-        ),
-        // --- organisation ------------------------------------------------------------------------
-        row("units_list", "", "401 403 403 ok 403 403 ok", |_, _| none()),
-        row(
-            "admin_create_unit",
-            "",
-            "401 403 403 403 403 403 ok",
-            |_, _| json_body(json!({ "name": "Tổ trật tự", "kind": "team" })),
-        ),
-        row(
-            "admin_add_unit_member",
-            "",
-            "401 403 403 403 403 403 ok",
-            |f, _| {
-                req(
-                    &[
-                        ("unit_id", &f.unit_id),
-                        ("account_id", &f.spare_id.to_string()),
-                    ],
-                    "",
-                    Body::None,
-                )
-            },
-        ),
-        row(
-            "admin_remove_unit_member",
-            "",
-            "401 403 403 403 403 403 ok",
-            |f, _| {
-                req(
-                    &[
-                        ("unit_id", &f.unit_id),
-                        ("account_id", &f.spare_id.to_string()),
-                    ],
-                    "",
-                    Body::None,
-                )
-            },
-        ),
-        row("stations_list", "", "401 ok ok ok ok ok ok", |_, _| none()),
-        row(
-            "admin_create_station",
-            "",
-            "401 403 403 403 403 403 ok",
-            |_, _| json_body(json!({ "name": "Trạm Y tế 2", "address": "1 Lý Tự Trọng" })),
-        ),
-        row(
-            "admin_add_station_doctor",
-            "",
-            "401 403 403 403 403 403 ok",
-            |f, _| {
-                req(
-                    &[
-                        ("station_id", &f.station2),
-                        ("account_id", &f.other_id.to_string()),
-                    ],
-                    "",
-                    Body::None,
-                )
-            },
-        ),
-        row(
-            "admin_remove_station_doctor",
-            "",
-            "401 403 403 403 403 403 ok",
-            |f, _| {
-                req(
-                    &[
-                        ("station_id", &f.station2),
-                        ("account_id", &f.other_id.to_string()),
-                    ],
-                    "",
-                    Body::None,
-                )
-            },
-        ),
-        // --- the category catalog ----------------------------------------------------------------
-        row("categories_list", "", "ok ok ok ok ok ok ok", |_, _| none()),
-        row(
-            "admin_list_categories",
-            "",
-            "401 403 403 403 403 403 ok",
-            |_, _| none(),
-        ),
-        row(
-            "admin_create_category",
-            "",
-            "401 403 403 403 403 403 ok",
-            |_, _| {
-                json_body(json!({ "code": "stray_dogs", "name_vi": "Chó thả rông",
+/// THE TABLE: what each caller gets from each operation. Mutating rows run in this order (the
+/// denials of a row first), after every GET row; `request` says what each row sends.
+#[rustfmt::skip]
+const TABLE: &[(&str, &str, &str)] = &[
+    // Cells: anonymous, resident A (owns the objects), resident B, staff, the doctor of A's
+    // consultation, another doctor of the station, admin.
+    // operation                            on                            ano A   B   stf doc oth adm
+    // --- sign-in: public by design; a token changes nothing -------------------------------
+    ("auth_request_otp",                   "",                           "ok  ok  ok  ok  ok  ok  ok"),
+    // Each caller tries a wrong code for the phone it asked a code for above.
+    ("auth_verify_otp",                    "a wrong code",               "401 401 401 401 401 401 401"),
+    ("auth_login",                         "the spare account",          "ok  ok  ok  ok  ok  ok  ok"),
+    ("auth_refresh",                       "a forged token",             "401 401 401 401 401 401 401"),
+    ("auth_logout",                        "a forged token",             "ok  ok  ok  ok  ok  ok  ok"),
+    // --- the caller's own account ----------------------------------------------------------
+    ("me_get",                             "",                           "401 ok  ok  ok  ok  ok  ok"),
+    ("me_update",                          "",                           "401 ok  ok  ok  ok  ok  ok"),
+    // --- accounts administration (API5) ---------------------------------------------------
+    ("admin_list_accounts",                "",                           "401 403 403 403 403 403 ok"),
+    ("admin_create_account",               "",                           "401 403 403 403 403 403 ok"),
+    ("admin_get_account",                  "resident A",                 "401 403 403 403 403 403 ok"),
+    ("admin_disable_account",              "spare",                      "401 403 403 403 403 403 ok"),
+    ("admin_enable_account",               "spare",                      "401 403 403 403 403 403 ok"),
+    ("admin_reset_password",               "spare",                      "401 403 403 403 403 403 ok"),
+    // --- organisation ------------------------------------------------------------------------
+    ("units_list",                         "",                           "401 403 403 ok  403 403 ok"),
+    ("admin_create_unit",                  "",                           "401 403 403 403 403 403 ok"),
+    ("admin_add_unit_member",              "",                           "401 403 403 403 403 403 ok"),
+    ("admin_remove_unit_member",           "",                           "401 403 403 403 403 403 ok"),
+    ("stations_list",                      "",                           "401 ok  ok  ok  ok  ok  ok"),
+    ("admin_create_station",               "",                           "401 403 403 403 403 403 ok"),
+    ("admin_add_station_doctor",           "",                           "401 403 403 403 403 403 ok"),
+    ("admin_remove_station_doctor",        "",                           "401 403 403 403 403 403 ok"),
+    // --- the category catalog ----------------------------------------------------------------
+    ("categories_list",                    "",                           "ok  ok  ok  ok  ok  ok  ok"),
+    ("admin_list_categories",              "",                           "401 403 403 403 403 403 ok"),
+    ("admin_create_category",              "",                           "401 403 403 403 403 403 ok"),
+    ("admin_update_category",              "",                           "401 403 403 403 403 403 ok"),
+    // --- field reports -----------------------------------------------------------------------
+    ("reports_create",                     "",                           "401 ok  ok  ok  403 403 ok"),
+    ("reports_list",                       "",                           "ok  ok  ok  ok  ok  ok  ok"),
+    ("reports_nearby",                     "",                           "ok  ok  ok  ok  ok  ok  ok"),
+    ("reports_map",                        "",                           "ok  ok  ok  ok  ok  ok  ok"),
+    ("reports_get",                        "A's report",                 "ok  ok  ok  ok  ok  ok  ok"),
+    ("me_reports",                         "",                           "401 ok  ok  ok  ok  ok  ok"),
+    ("reports_comment",                    "A's report",                 "401 ok  403 ok  403 403 ok"),
+    ("reports_rate",                       "A's report",                 "401 409 403 403 403 403 403"),
+    ("reports_reopen",                     "A's report",                 "401 409 403 403 403 403 403"),
+    ("reports_me_too",                     "A's report",                 "401 409 ok  403 403 403 403"),
+    ("staff_queue",                        "",                           "401 403 403 ok  403 403 ok"),
+    ("staff_transition",                   "A's report",                 "401 403 403 ok  403 403 ok"),
+    ("stats_reports",                      "",                           "401 403 403 ok  403 403 ok"),
+    ("stats_reports_csv",                  "",                           "401 403 403 ok  403 403 ok"),
+    ("notifications_list",                 "",                           "401 ok  ok  ok  ok  ok  ok"),
+    // Everyone but A sends A's notification id; A's stays unread (checked after the table).
+    ("notifications_mark_read",            "A's notification",           "401 ok  ok  ok  ok  ok  ok"),
+    // --- photos --------------------------------------------------------------------------------
+    ("media_upload",                       "",                           "401 ok  ok  ok  403 403 ok"),
+    ("media_public",                       "attached to a report",       "ok  ok  ok  ok  ok  ok  ok"),
+    ("media_public",                       "A's unattached photo",       "404 ok  404 ok  404 404 ok"),
+    ("media_thumbnail",                    "attached to a report",       "ok  ok  ok  ok  ok  ok  ok"),
+    ("media_thumbnail",                    "A's unattached photo",       "404 ok  404 ok  404 404 ok"),
+    // Presigned URLs: the signature is the capability; a bearer token adds nothing.
+    ("objects_get",                        "a forged token",             "403 403 403 403 403 403 403"),
+    ("objects_put",                        "a forged token",             "403 403 403 403 403 403 403"),
+    // --- telehealth: directory and calendars ---------------------------------------------------
+    ("telehealth_stations",                "",                           "ok  ok  ok  ok  ok  ok  ok"),
+    ("telehealth_doctors",                 "",                           "ok  ok  ok  ok  ok  ok  ok"),
+    ("admin_update_station",               "",                           "401 403 403 403 403 403 ok"),
+    ("admin_set_doctor_profile",           "",                           "401 403 403 403 403 403 ok"),
+    ("telehealth_availability_get",        "the doctor's",               "401 403 403 403 ok  403 ok"),
+    ("telehealth_availability_set",        "the doctor's",               "401 403 403 403 ok  403 ok"),
+    ("telehealth_leave_list",              "the doctor's",               "401 403 403 403 ok  403 ok"),
+    ("telehealth_leave_add",               "the doctor's",               "401 403 403 403 ok  403 ok"),
+    ("telehealth_leave_remove",            "the doctor's",               "401 403 403 403 ok  403 ok"),
+    ("telehealth_slots",                   "",                           "ok  ok  ok  ok  ok  ok  ok"),
+    // --- telehealth: appointments ---------------------------------------------------------------
+    ("telehealth_book",                    "",                           "401 ok  ok  403 403 403 403"),
+    ("telehealth_appointments",            "",                           "401 ok  ok  403 ok  ok  403"),
+    ("telehealth_appointment",             "A's",                        "401 ok  404 403 ok  404 403"),
+    // The doctor may move a booking too (without the residents' cut-off).
+    ("telehealth_appointment_reschedule",  "A's",                        "401 ok  404 403 ok  404 403"),
+    ("telehealth_appointment_check_in",    "A's",                        "401 409 404 403 403 403 403"),
+    ("telehealth_appointment_cancel",      "A's",                        "401 ok  404 403 409 404 403"),
+    // --- telehealth: the waiting room and consultations -----------------------------------------
+    ("telehealth_queue_join",              "",                           "401 ok  ok  403 403 403 403"),
+    ("telehealth_queue",                   "the station's",              "401 403 403 403 ok  ok  403"),
+    ("telehealth_duty_on",                 "",                           "401 403 403 403 ok  ok  403"),
+    ("telehealth_queue_admit",             "the station's",              "401 403 403 403 ok  ok  403"),
+    ("telehealth_duty_off",                "",                           "401 403 403 403 ok  ok  403"),
+    ("telehealth_consultations",           "",                           "401 ok  ok  403 ok  ok  403"),
+    ("telehealth_consultation",            "A's",                        "401 ok  404 403 ok  404 403"),
+    ("telehealth_consultation_requeue",    "A's, ended",                 "401 403 404 403 409 404 403"),
+    ("telehealth_consultation_transfer",   "A's, ended",                 "401 403 404 403 409 404 403"),
+    ("telehealth_consultation_decline",    "A's, ended",                 "401 403 404 403 409 404 403"),
+    ("telehealth_consultation_cancel",     "A's, ended",                 "401 409 404 403 403 404 403"),
+    ("telehealth_consultation_start",      "A's, ended",                 "401 403 404 403 409 404 403"),
+    ("telehealth_consultation_end",        "A's, ended",                 "401 409 404 403 409 404 403"),
+    ("telehealth_consultation_invite",     "A's, ended",                 "401 403 404 403 409 404 403"),
+    ("telehealth_consultation_rate",       "A's, ended",                 "401 ok  404 403 403 404 403"),
+    ("telehealth_stats",                   "the station's",              "401 403 403 403 ok  ok  ok"),
+    // --- consent and medical records ------------------------------------------------------------
+    ("telehealth_consent_texts",           "",                           "ok  ok  ok  ok  ok  ok  ok"),
+    ("telehealth_consent_decide",          "",                           "401 ok  ok  403 403 403 403"),
+    // One's own consents and access log: every account has them (empty for most).
+    ("me_consents",                        "",                           "401 ok  ok  ok  ok  ok  ok"),
+    ("telehealth_record_create",           "A's consultation",           "401 403 404 403 409 404 403"),
+    ("telehealth_records",                 "",                           "401 ok  ok  403 ok  ok  403"),
+    ("telehealth_record",                  "A's, signed",                "401 ok  404 403 ok  404 403"),
+    // Residents never write records: for them a record to write does not exist.
+    ("telehealth_record_update",           "A's, signed",                "401 404 404 403 409 404 403"),
+    ("telehealth_record_sign",             "A's, signed",                "401 404 404 403 409 404 403"),
+    ("telehealth_record_amend",            "A's, signed",                "401 404 404 403 ok  404 403"),
+    ("me_record_access",                   "",                           "401 ok  ok  ok  ok  ok  ok"),
+    // --- Open311 (GeoReport v2): public reads; writes need the client app's key, whatever
+    // bearer token comes along --------------------------------------------------------------------
+    ("open311_discovery_json",             "",                           "ok  ok  ok  ok  ok  ok  ok"),
+    ("open311_discovery_xml",              "",                           "ok  ok  ok  ok  ok  ok  ok"),
+    ("open311_services_json",              "",                           "ok  ok  ok  ok  ok  ok  ok"),
+    ("open311_services_xml",               "",                           "ok  ok  ok  ok  ok  ok  ok"),
+    ("open311_service_definition",         "road damage",                "ok  ok  ok  ok  ok  ok  ok"),
+    ("open311_requests_json",              "",                           "ok  ok  ok  ok  ok  ok  ok"),
+    ("open311_requests_xml",               "",                           "ok  ok  ok  ok  ok  ok  ok"),
+    ("open311_request",                    "A's report",                 "ok  ok  ok  ok  ok  ok  ok"),
+    ("open311_token",                      "a forged token",             "404 404 404 404 404 404 404"),
+    ("open311_updates_json",               "",                           "ok  ok  ok  ok  ok  ok  ok"),
+    ("open311_updates_xml",                "",                           "ok  ok  ok  ok  ok  ok  ok"),
+    ("open311_create_request_json",        "with the key",               "ok  ok  ok  ok  ok  ok  ok"),
+    ("open311_create_request_json",        "without a key",              "403 403 403 403 403 403 403"),
+    ("open311_create_request_xml",         "with the key",               "ok  ok  ok  ok  ok  ok  ok"),
+    ("open311_create_update_json",         "A's report, with the key",   "ok  ok  ok  ok  ok  ok  ok"),
+    ("open311_create_update_json",         "A's report, without a key",  "403 403 403 403 403 403 403"),
+    ("open311_create_update_xml",          "A's report, with the key",   "ok  ok  ok  ok  ok  ok  ok"),
+    ("admin_open311_clients",              "",                           "401 403 403 403 403 403 ok"),
+    ("admin_open311_issue_client",         "",                           "401 403 403 403 403 403 ok"),
+    ("admin_open311_revoke_client",        "",                           "401 403 403 403 403 403 ok"),
+    // --- video calls: a room ticket for the consultation's two people only ----------------------
+    ("rtc_join",                           "A's, ended",                 "401 409 404 403 409 404 403"),
+    ("rtc_quality",                        "A's, ended",                 "401 ok  404 403 ok  404 403"),
+    // --- operations ---------------------------------------------------------------------------------
+    ("ops_healthz",                        "",                           "ok  ok  ok  ok  ok  ok  ok"),
+    ("ops_readyz",                         "",                           "ok  ok  ok  ok  ok  ok  ok"),
+    ("ops_metrics",                        "",                           "ok  ok  ok  ok  ok  ok  ok"),
+    // Last: changing one's own password (residents sign in by code and have none).
+    ("me_change_password",                 "",                           "401 403 403 ok  ok  ok  ok"),
+];
+
+/// What each row of the table sends, per caller.
+fn request(op: &str, on: &str) -> Option<Build> {
+    let build: Build = match (op, on) {
+        ("auth_request_otp", "") => {
+            |_, w| json_body(json!({ "phone": format!("097330000{}", w as u8) }))
+        }
+        ("auth_verify_otp", "a wrong code") => {
+            |_, w| json_body(json!({ "phone": format!("097330000{}", w as u8), "code": "000000" }))
+        }
+        ("auth_login", "the spare account") => {
+            |f, _| json_body(json!({ "phone": "0973400009", "password": f.passwords["spare"] }))
+        }
+        ("auth_refresh", "a forged token") => {
+            |_, _| json_body(json!({ "refresh_token": "forged.refresh.token" }))
+        }
+        ("auth_logout", "a forged token") => {
+            |_, _| json_body(json!({ "refresh_token": "forged.refresh.token" }))
+        }
+        ("me_get", "") => |_, _| none(),
+        ("me_update", "") => |_, _| json_body(json!({ "language": "vi" })),
+        ("admin_list_accounts", "") => |_, _| none(),
+        ("admin_create_account", "") => |_, _| {
+            json_body(
+                json!({ "phone": "0973400010", "display_name": "Cán bộ mới", "role": "staff" }),
+            )
+        },
+        ("admin_get_account", "resident A") => {
+            |f, _| req(&[("account_id", &f.a_id.to_string())], "", Body::None)
+        }
+        ("admin_disable_account", "spare") => {
+            |f, _| req(&[("account_id", &f.spare_id.to_string())], "", Body::None)
+        }
+        ("admin_enable_account", "spare") => {
+            |f, _| req(&[("account_id", &f.spare_id.to_string())], "", Body::None)
+        }
+        ("admin_reset_password", "spare") => {
+            |f, _| req(&[("account_id", &f.spare_id.to_string())], "", Body::None)
+        }
+        ("units_list", "") => |_, _| none(),
+        ("admin_create_unit", "") => {
+            |_, _| json_body(json!({ "name": "Tổ trật tự", "kind": "team" }))
+        }
+        ("admin_add_unit_member", "") => |f, _| {
+            req(
+                &[
+                    ("unit_id", &f.unit_id),
+                    ("account_id", &f.spare_id.to_string()),
+                ],
+                "",
+                Body::None,
+            )
+        },
+        ("admin_remove_unit_member", "") => |f, _| {
+            req(
+                &[
+                    ("unit_id", &f.unit_id),
+                    ("account_id", &f.spare_id.to_string()),
+                ],
+                "",
+                Body::None,
+            )
+        },
+        ("stations_list", "") => |_, _| none(),
+        ("admin_create_station", "") => {
+            |_, _| json_body(json!({ "name": "Trạm Y tế 2", "address": "1 Lý Tự Trọng" }))
+        }
+        ("admin_add_station_doctor", "") => |f, _| {
+            req(
+                &[
+                    ("station_id", &f.station2),
+                    ("account_id", &f.other_id.to_string()),
+                ],
+                "",
+                Body::None,
+            )
+        },
+        ("admin_remove_station_doctor", "") => |f, _| {
+            req(
+                &[
+                    ("station_id", &f.station2),
+                    ("account_id", &f.other_id.to_string()),
+                ],
+                "",
+                Body::None,
+            )
+        },
+        ("categories_list", "") => |_, _| none(),
+        ("admin_list_categories", "") => |_, _| none(),
+        ("admin_create_category", "") => |_, _| {
+            json_body(json!({ "code": "stray_dogs", "name_vi": "Chó thả rông",
                               "name_en": "Stray dogs", "group": "urban_order" }))
-            },
-        ),
-        row(
-            "admin_update_category",
-            "",
-            "401 403 403 403 403 403 ok",
-            |_, _| {
-                req(
-                    &[("code", "trash")],
-                    "",
-                    Body::Json(json!({ "duplicate_radius_m": 40 })),
-                )
-            },
-        ),
-        // --- field reports -----------------------------------------------------------------------
-        row("reports_create", "", "401 ok ok ok 403 403 ok", |f, w| {
+        },
+        ("admin_update_category", "") => |_, _| {
+            req(
+                &[("code", "trash")],
+                "",
+                Body::Json(json!({ "duplicate_radius_m": 40 })),
+            )
+        },
+        ("reports_create", "") => |f, w| {
             let mut body = json!({
                 "category_code": "trash",
                 "description": "Rác đổ trộm đầu hẻm 5",
@@ -397,83 +459,49 @@ fn table() -> Vec<Row> {
                 _ => {}
             }
             json_body(body)
-        }),
-        row("reports_list", "", "ok ok ok ok ok ok ok", |_, _| none()),
-        row("reports_nearby", "", "ok ok ok ok ok ok ok", |_, _| {
+        },
+        ("reports_list", "") => |_, _| none(),
+        ("reports_nearby", "") => |_, _| {
             req(
                 &[],
                 "lat=10.7769&lon=106.7009&category=road_damage",
                 Body::None,
             )
-        }),
-        row("reports_map", "", "ok ok ok ok ok ok ok", |_, _| {
-            req(&[], "bbox=106.6,10.7,106.8,10.9&zoom=16", Body::None)
-        }),
-        row(
-            "reports_get",
-            "A's report",
-            "ok ok ok ok ok ok ok",
-            |f, _| req(&[("report_id", &f.report)], "", Body::None),
-        ),
-        row("me_reports", "", "401 ok ok ok ok ok ok", |_, _| none()),
-        row(
-            "reports_comment",
-            "A's report",
-            "401 ok 403 ok 403 403 ok",
-            |f, _| {
-                req(
-                    &[("report_id", &f.report)],
-                    "",
-                    Body::Json(json!({ "text": "Vẫn còn nguyên" })),
-                )
-            },
-        ),
-        row(
-            "reports_rate",
-            "A's report",
-            "401 409 403 403 403 403 403",
-            |f, _| {
-                req(
-                    &[("report_id", &f.report)],
-                    "",
-                    Body::Json(json!({ "stars": 5 })),
-                )
-            },
-        ),
-        row(
-            "reports_reopen",
-            "A's report",
-            "401 409 403 403 403 403 403",
-            |f, _| {
-                req(
-                    &[("report_id", &f.report)],
-                    "",
-                    Body::Json(json!({ "reason": "Chưa sửa" })),
-                )
-            },
-        ),
-        row(
-            "reports_me_too",
-            "A's report",
-            "401 409 ok 403 403 403 403",
-            |f, _| req(&[("report_id", &f.report)], "", Body::None),
-        ),
-        row("staff_queue", "", "401 403 403 ok 403 403 ok", |_, _| {
-            none()
-        }),
-        row(
-            "staff_transition",
-            "A's report",
-            "401 403 403 ok 403 403 ok",
-            |f, _| {
-                req(
-                    &[("report_id", &f.report)],
-                    "",
-                    Body::Json(json!({ "action": "assign", "unit_id": f.unit_id })),
-                )
-            },
-        ),
-        row("stats_reports", "", "401 403 403 ok 403 403 ok", |_, _| {
+        },
+        ("reports_map", "") => |_, _| req(&[], "bbox=106.6,10.7,106.8,10.9&zoom=16", Body::None),
+        ("reports_get", "A's report") => |f, _| req(&[("report_id", &f.report)], "", Body::None),
+        ("me_reports", "") => |_, _| none(),
+        ("reports_comment", "A's report") => |f, _| {
+            req(
+                &[("report_id", &f.report)],
+                "",
+                Body::Json(json!({ "text": "Vẫn còn nguyên" })),
+            )
+        },
+        ("reports_rate", "A's report") => |f, _| {
+            req(
+                &[("report_id", &f.report)],
+                "",
+                Body::Json(json!({ "stars": 5 })),
+            )
+        },
+        ("reports_reopen", "A's report") => |f, _| {
+            req(
+                &[("report_id", &f.report)],
+                "",
+                Body::Json(json!({ "reason": "Chưa sửa" })),
+            )
+        },
+        ("reports_me_too", "A's report") => |f, _| req(&[("report_id", &f.report)], "", Body::None),
+        ("staff_queue", "") => |_, _| none(),
+        ("staff_transition", "A's report") => |f, _| {
+            req(
+                &[("report_id", &f.report)],
+                "",
+                Body::Json(json!({ "action": "assign", "unit_id": f.unit_id })),
+            )
+        },
+        ("stats_reports", "") => |_, _| {
             let q = format!(
                 "from={}&to={}",
                 z(Utc::now() - Duration::days(30)),
@@ -484,583 +512,297 @@ fn table() -> Vec<Row> {
                 query: q,
                 body: Body::None,
             }
-        }),
-        row(
-            "stats_reports_csv",
-            "",
-            "401 403 403 ok 403 403 ok",
-            |_, _| {
-                let q = format!(
-                    "from={}&to={}",
-                    z(Utc::now() - Duration::days(30)),
-                    z(Utc::now())
-                );
-                Req {
-                    params: vec![],
-                    query: q,
-                    body: Body::None,
-                }
-            },
-        ),
-        row("notifications_list", "", "401 ok ok ok ok ok ok", |_, _| {
-            none()
-        }),
-        // Everyone but A sends A's notification id; A's stays unread (checked after the table).
-        row(
-            "notifications_mark_read",
-            "A's notification",
-            "401 ok ok ok ok ok ok",
-            |f, w| {
-                let ids = if w == Who::ResidentA {
-                    json!([])
-                } else {
-                    json!([f.a_notification])
-                };
-                json_body(json!({ "ids": ids }))
-            },
-        ),
-        // --- photos --------------------------------------------------------------------------------
-        row("media_upload", "", "401 ok ok ok 403 403 ok", |_, w| {
-            req(&[], "", Body::Photo(jpeg(48, 48, 10 + w as u8)))
-        }),
-        row(
-            "media_public",
-            "attached to a report",
-            "ok ok ok ok ok ok ok",
-            |f, _| req(&[("media_id", &f.photo)], "", Body::None),
-        ),
-        row(
-            "media_public",
-            "A's unattached photo",
-            "404 ok 404 ok 404 404 ok",
-            |f, _| req(&[("media_id", &f.private_photo)], "", Body::None),
-        ),
-        row(
-            "media_thumbnail",
-            "attached to a report",
-            "ok ok ok ok ok ok ok",
-            |f, _| req(&[("media_id", &f.photo)], "", Body::None),
-        ),
-        row(
-            "media_thumbnail",
-            "A's unattached photo",
-            "404 ok 404 ok 404 404 ok",
-            |f, _| req(&[("media_id", &f.private_photo)], "", Body::None),
-        ),
-        // Presigned URLs: the signature is the capability; a bearer token adds nothing.
-        row(
-            "objects_get",
-            "a forged token",
-            "403 403 403 403 403 403 403",
-            |_, _| req(&[("token", "Zm9v.YmFy")], "", Body::None),
-        ),
-        row(
-            "objects_put",
-            "a forged token",
-            "403 403 403 403 403 403 403",
-            |_, _| req(&[("token", "Zm9v.YmFy")], "", Body::Raw(b"x".to_vec())),
-        ),
-        // --- telehealth: directory and calendars ---------------------------------------------------
-        row("telehealth_stations", "", "ok ok ok ok ok ok ok", |_, _| {
-            none()
-        }),
-        row("telehealth_doctors", "", "ok ok ok ok ok ok ok", |_, _| {
-            none()
-        }),
-        row(
-            "admin_update_station",
-            "",
-            "401 403 403 403 403 403 ok",
-            |f, _| {
-                req(
-                    &[("station_id", &f.station)],
-                    "",
-                    Body::Json(json!({ "opening_hours": "T2–T6 7:00–17:00" })),
-                )
-            },
-        ),
-        row(
-            "admin_set_doctor_profile",
-            "",
-            "401 403 403 403 403 403 ok",
-            |f, _| {
-                req(
-                    &[("doctor_id", &f.doctor_id.to_string())],
-                    "",
-                    Body::Json(json!({ "title": "BS.CKI", "specialty": "Nội tổng quát" })),
-                )
-            },
-        ),
-        row(
-            "telehealth_availability_get",
-            "the doctor's",
-            "401 403 403 403 ok 403 ok",
-            |f, _| req(&[("doctor_id", &f.doctor_id.to_string())], "", Body::None),
-        ),
-        row(
-            "telehealth_availability_set",
-            "the doctor's",
-            "401 403 403 403 ok 403 ok",
-            |f, _| {
-                let windows: Vec<Value> = (1..=7)
+        },
+        ("stats_reports_csv", "") => |_, _| {
+            let q = format!(
+                "from={}&to={}",
+                z(Utc::now() - Duration::days(30)),
+                z(Utc::now())
+            );
+            Req {
+                params: vec![],
+                query: q,
+                body: Body::None,
+            }
+        },
+        ("notifications_list", "") => |_, _| none(),
+        ("notifications_mark_read", "A's notification") => |f, w| {
+            let ids = if w == Who::ResidentA {
+                json!([])
+            } else {
+                json!([f.a_notification])
+            };
+            json_body(json!({ "ids": ids }))
+        },
+        ("media_upload", "") => |_, w| req(&[], "", Body::Photo(jpeg(48, 48, 10 + w as u8))),
+        ("media_public", "attached to a report") => {
+            |f, _| req(&[("media_id", &f.photo)], "", Body::None)
+        }
+        ("media_public", "A's unattached photo") => {
+            |f, _| req(&[("media_id", &f.private_photo)], "", Body::None)
+        }
+        ("media_thumbnail", "attached to a report") => {
+            |f, _| req(&[("media_id", &f.photo)], "", Body::None)
+        }
+        ("media_thumbnail", "A's unattached photo") => {
+            |f, _| req(&[("media_id", &f.private_photo)], "", Body::None)
+        }
+        ("objects_get", "a forged token") => |_, _| req(&[("token", "Zm9v.YmFy")], "", Body::None),
+        ("objects_put", "a forged token") => {
+            |_, _| req(&[("token", "Zm9v.YmFy")], "", Body::Raw(b"x".to_vec()))
+        }
+        ("telehealth_stations", "") => |_, _| none(),
+        ("telehealth_doctors", "") => |_, _| none(),
+        ("admin_update_station", "") => |f, _| {
+            req(
+                &[("station_id", &f.station)],
+                "",
+                Body::Json(json!({ "opening_hours": "T2–T6 7:00–17:00" })),
+            )
+        },
+        ("admin_set_doctor_profile", "") => |f, _| {
+            req(
+                &[("doctor_id", &f.doctor_id.to_string())],
+                "",
+                Body::Json(json!({ "title": "BS.CKI", "specialty": "Nội tổng quát" })),
+            )
+        },
+        ("telehealth_availability_get", "the doctor's") => {
+            |f, _| req(&[("doctor_id", &f.doctor_id.to_string())], "", Body::None)
+        }
+        ("telehealth_availability_set", "the doctor's") => |f, _| {
+            let windows: Vec<Value> = (1..=7)
                 .map(|d| json!({ "station_id": f.station, "weekday": d, "start": "00:00", "end": "24:00" }))
                 .collect();
-                req(
-                    &[("doctor_id", &f.doctor_id.to_string())],
-                    "",
-                    Body::Json(json!({ "windows": windows })),
-                )
-            },
-        ),
-        row(
-            "telehealth_leave_list",
-            "the doctor's",
-            "401 403 403 403 ok 403 ok",
-            |f, _| req(&[("doctor_id", &f.doctor_id.to_string())], "", Body::None),
-        ),
-        row(
-            "telehealth_leave_add",
-            "the doctor's",
-            "401 403 403 403 ok 403 ok",
-            |f, _| {
-                req(
-                    &[("doctor_id", &f.doctor_id.to_string())],
-                    "",
-                    Body::Json(json!({ "from": f.leave_day, "reason": "Tập huấn" })),
-                )
-            },
-        ),
-        row(
-            "telehealth_leave_remove",
-            "the doctor's",
-            "401 403 403 403 ok 403 ok",
-            |f, _| {
-                req(
-                    &[
-                        ("doctor_id", &f.doctor_id.to_string()),
-                        ("day", &f.leave_day),
-                    ],
-                    "",
-                    Body::None,
-                )
-            },
-        ),
-        row("telehealth_slots", "", "ok ok ok ok ok ok ok", |f, _| {
-            req(&[], &format!("doctor={}", f.doctor_id), Body::None)
-        }),
-        // --- telehealth: appointments ---------------------------------------------------------------
-        row(
-            "telehealth_book",
-            "",
-            "401 ok ok 403 403 403 403",
-            |f, w| {
-                let start = if w == Who::ResidentB {
-                    &f.slots[1]
-                } else {
-                    &f.slots[0]
-                };
-                json_body(
-                    json!({ "doctor_id": f.doctor_id, "station_id": f.station, "start": start,
+            req(
+                &[("doctor_id", &f.doctor_id.to_string())],
+                "",
+                Body::Json(json!({ "windows": windows })),
+            )
+        },
+        ("telehealth_leave_list", "the doctor's") => {
+            |f, _| req(&[("doctor_id", &f.doctor_id.to_string())], "", Body::None)
+        }
+        ("telehealth_leave_add", "the doctor's") => |f, _| {
+            req(
+                &[("doctor_id", &f.doctor_id.to_string())],
+                "",
+                Body::Json(json!({ "from": f.leave_day, "reason": "Tập huấn" })),
+            )
+        },
+        ("telehealth_leave_remove", "the doctor's") => |f, _| {
+            req(
+                &[
+                    ("doctor_id", &f.doctor_id.to_string()),
+                    ("day", &f.leave_day),
+                ],
+                "",
+                Body::None,
+            )
+        },
+        ("telehealth_slots", "") => |f, _| req(&[], &format!("doctor={}", f.doctor_id), Body::None),
+        ("telehealth_book", "") => |f, w| {
+            let start = if w == Who::ResidentB {
+                &f.slots[1]
+            } else {
+                &f.slots[0]
+            };
+            json_body(
+                json!({ "doctor_id": f.doctor_id, "station_id": f.station, "start": start,
                               "reason": "Đau đầu", "symptom": "other" }),
-                )
-            },
-        ),
-        row(
-            "telehealth_appointments",
-            "",
-            "401 ok ok 403 ok ok 403",
-            |_, _| none(),
-        ),
-        row(
-            "telehealth_appointment",
-            "A's",
-            "401 ok 404 403 ok 404 403",
-            |f, _| req(&[("appointment_id", &f.appointment)], "", Body::None),
-        ),
-        // The doctor may move a booking too (without the residents' cut-off).
-        row(
-            "telehealth_appointment_reschedule",
-            "A's",
-            "401 ok 404 403 ok 404 403",
-            |f, _| {
-                req(
-                    &[("appointment_id", &f.appointment)],
-                    "",
-                    Body::Json(json!({ "start": f.slots[2] })),
-                )
-            },
-        ),
-        row(
-            "telehealth_appointment_check_in",
-            "A's",
-            "401 409 404 403 403 403 403",
-            |f, _| req(&[("appointment_id", &f.appointment)], "", Body::None),
-        ),
-        row(
-            "telehealth_appointment_cancel",
-            "A's",
-            "401 ok 404 403 409 404 403",
-            |f, _| {
-                req(
-                    &[("appointment_id", &f.appointment_to_cancel)],
-                    "",
-                    Body::Json(json!({ "reason": "Bận" })),
-                )
-            },
-        ),
-        // --- telehealth: the waiting room and consultations -----------------------------------------
-        row(
-            "telehealth_queue_join",
-            "",
-            "401 ok ok 403 403 403 403",
-            |f, _| {
-                json_body(json!({ "station_id": f.station, "reason": "Sốt", "symptom": "fever" }))
-            },
-        ),
-        row(
-            "telehealth_queue",
-            "the station's",
-            "401 403 403 403 ok ok 403",
-            |f, _| req(&[("station_id", &f.station)], "", Body::None),
-        ),
-        row(
-            "telehealth_duty_on",
-            "",
-            "401 403 403 403 ok ok 403",
-            |f, _| json_body(json!({ "station_id": f.station })),
-        ),
-        row(
-            "telehealth_queue_admit",
-            "the station's",
-            "401 403 403 403 ok ok 403",
-            |f, _| req(&[("station_id", &f.station)], "", Body::Json(json!({}))),
-        ),
-        row(
-            "telehealth_duty_off",
-            "",
-            "401 403 403 403 ok ok 403",
-            |_, _| none(),
-        ),
-        row(
-            "telehealth_consultations",
-            "",
-            "401 ok ok 403 ok ok 403",
-            |_, _| none(),
-        ),
-        row(
-            "telehealth_consultation",
-            "A's",
-            "401 ok 404 403 ok 404 403",
-            |f, _| req(&[("consultation_id", &f.consultation)], "", Body::None),
-        ),
-        row(
-            "telehealth_consultation_requeue",
-            "A's, ended",
-            "401 403 404 403 409 404 403",
-            |f, _| req(&[("consultation_id", &f.consultation)], "", Body::None),
-        ),
-        row(
-            "telehealth_consultation_transfer",
-            "A's, ended",
-            "401 403 404 403 409 404 403",
-            |f, _| {
-                req(
-                    &[("consultation_id", &f.consultation)],
-                    "",
-                    Body::Json(json!({ "doctor_id": f.other_id })),
-                )
-            },
-        ),
-        row(
-            "telehealth_consultation_decline",
-            "A's, ended",
-            "401 403 404 403 409 404 403",
-            |f, _| {
-                req(
-                    &[("consultation_id", &f.consultation)],
-                    "",
-                    Body::Json(json!({ "reason": "x" })),
-                )
-            },
-        ),
-        row(
-            "telehealth_consultation_cancel",
-            "A's, ended",
-            "401 409 404 403 403 404 403",
-            |f, _| req(&[("consultation_id", &f.consultation)], "", Body::None),
-        ),
-        row(
-            "telehealth_consultation_start",
-            "A's, ended",
-            "401 403 404 403 409 404 403",
-            |f, _| req(&[("consultation_id", &f.consultation)], "", Body::None),
-        ),
-        row(
-            "telehealth_consultation_end",
-            "A's, ended",
-            "401 409 404 403 409 404 403",
-            |f, _| req(&[("consultation_id", &f.consultation)], "", Body::None),
-        ),
-        row(
-            "telehealth_consultation_invite",
-            "A's, ended",
-            "401 403 404 403 409 404 403",
-            |f, _| {
-                req(
-                    &[("consultation_id", &f.consultation)],
-                    "",
-                    Body::Json(json!({ "doctor_id": f.other_id })),
-                )
-            },
-        ),
-        row(
-            "telehealth_consultation_rate",
-            "A's, ended",
-            "401 ok 404 403 403 404 403",
-            |f, _| {
-                req(
-                    &[("consultation_id", &f.consultation)],
-                    "",
-                    Body::Json(json!({ "stars": 5 })),
-                )
-            },
-        ),
-        row(
-            "telehealth_stats",
-            "the station's",
-            "401 403 403 403 ok ok ok",
-            |f, _| req(&[("station_id", &f.station)], "", Body::None),
-        ),
-        // --- consent and medical records ------------------------------------------------------------
-        row(
-            "telehealth_consent_texts",
-            "",
-            "ok ok ok ok ok ok ok",
-            |_, _| none(),
-        ),
-        row(
-            "telehealth_consent_decide",
-            "",
-            "401 ok ok 403 403 403 403",
-            |f, _| {
-                json_body(
-                    json!({ "kind": "telehealth", "version": f.consent_version, "accepted": true }),
-                )
-            },
-        ),
-        // One's own consents and access log: every account has them (empty for most).
-        row("me_consents", "", "401 ok ok ok ok ok ok", |_, _| none()),
-        row(
-            "telehealth_record_create",
-            "A's consultation",
-            "401 403 404 403 409 404 403",
-            |f, _| {
-                req(
-                    &[("consultation_id", &f.consultation)],
-                    "",
-                    Body::Json(record_body()),
-                )
-            },
-        ),
-        row(
-            "telehealth_records",
-            "",
-            "401 ok ok 403 ok ok 403",
-            |_, _| none(),
-        ),
-        row(
-            "telehealth_record",
-            "A's, signed",
-            "401 ok 404 403 ok 404 403",
-            |f, _| req(&[("record_id", &f.record)], "", Body::None),
-        ),
-        // Residents never write records: for them a record to write does not exist.
-        row(
-            "telehealth_record_update",
-            "A's, signed",
-            "401 404 404 403 409 404 403",
-            |f, _| req(&[("record_id", &f.record)], "", Body::Json(record_body())),
-        ),
-        row(
-            "telehealth_record_sign",
-            "A's, signed",
-            "401 404 404 403 409 404 403",
-            |f, _| req(&[("record_id", &f.record)], "", Body::None),
-        ),
-        row(
-            "telehealth_record_amend",
-            "A's, signed",
-            "401 404 404 403 ok 404 403",
-            |f, _| req(&[("record_id", &f.record)], "", Body::None),
-        ),
-        row("me_record_access", "", "401 ok ok ok ok ok ok", |_, _| {
-            none()
-        }),
-        // --- Open311 (GeoReport v2): public reads; writes need the client app's key, whatever
-        // bearer token comes along --------------------------------------------------------------------
-        row(
-            "open311_discovery_json",
-            "",
-            "ok ok ok ok ok ok ok",
-            |_, _| none(),
-        ),
-        row(
-            "open311_discovery_xml",
-            "",
-            "ok ok ok ok ok ok ok",
-            |_, _| none(),
-        ),
-        row(
-            "open311_services_json",
-            "",
-            "ok ok ok ok ok ok ok",
-            |_, _| none(),
-        ),
-        row(
-            "open311_services_xml",
-            "",
-            "ok ok ok ok ok ok ok",
-            |_, _| none(),
-        ),
-        row(
-            "open311_service_definition",
-            "road damage",
-            "ok ok ok ok ok ok ok",
-            |_, _| req(&[("service_code", "road_damage.json")], "", Body::None),
-        ),
-        row(
-            "open311_requests_json",
-            "",
-            "ok ok ok ok ok ok ok",
-            |_, _| none(),
-        ),
-        row(
-            "open311_requests_xml",
-            "",
-            "ok ok ok ok ok ok ok",
-            |_, _| none(),
-        ),
-        row(
-            "open311_request",
-            "A's report",
-            "ok ok ok ok ok ok ok",
-            |f, _| {
-                let id = format!("{}.json", f.report);
-                req(&[("service_request_id", &id)], "", Body::None)
-            },
-        ),
-        row(
-            "open311_token",
-            "a forged token",
-            "404 404 404 404 404 404 404",
-            |_, _| req(&[("token", "forged-token.json")], "", Body::None),
-        ),
-        row(
-            "open311_updates_json",
-            "",
-            "ok ok ok ok ok ok ok",
-            |_, _| none(),
-        ),
-        row("open311_updates_xml", "", "ok ok ok ok ok ok ok", |_, _| {
-            none()
-        }),
-        row(
-            "open311_create_request_json",
-            "with the key",
-            "ok ok ok ok ok ok ok",
-            |f, w| req(&[], "", open311_request(Some(&f.open311_key), w, 0.0)),
-        ),
-        row(
-            "open311_create_request_json",
-            "without a key",
-            "403 403 403 403 403 403 403",
-            |_, w| req(&[], "", open311_request(None, w, 0.0)),
-        ),
-        row(
-            "open311_create_request_xml",
-            "with the key",
-            "ok ok ok ok ok ok ok",
-            |f, w| req(&[], "", open311_request(Some(&f.open311_key), w, 0.001)),
-        ),
-        row(
-            "open311_create_update_json",
-            "A's report, with the key",
-            "ok ok ok ok ok ok ok",
-            |f, _| req(&[], "", open311_update(Some(&f.open311_key), &f.report)),
-        ),
-        row(
-            "open311_create_update_json",
-            "A's report, without a key",
-            "403 403 403 403 403 403 403",
-            |f, _| req(&[], "", open311_update(None, &f.report)),
-        ),
-        row(
-            "open311_create_update_xml",
-            "A's report, with the key",
-            "ok ok ok ok ok ok ok",
-            |f, _| req(&[], "", open311_update(Some(&f.open311_key), &f.report)),
-        ),
-        row(
-            "admin_open311_clients",
-            "",
-            "401 403 403 403 403 403 ok",
-            |_, _| none(),
-        ),
-        row(
-            "admin_open311_issue_client",
-            "",
-            "401 403 403 403 403 403 ok",
-            |_, _| json_body(json!({ "name": "Ứng dụng phường", "contact": "ops@example.org" })),
-        ),
-        row(
-            "admin_open311_revoke_client",
-            "",
-            "401 403 403 403 403 403 ok",
-            |f, _| req(&[("client_id", &f.open311_spare_client)], "", Body::None),
-        ),
-        // --- video calls: a room ticket for the consultation's two people only ----------------------
-        row(
-            "rtc_join",
-            "A's, ended",
-            "401 409 404 403 409 404 403",
-            |f, _| req(&[("consultation_id", &f.consultation)], "", Body::None),
-        ),
-        row(
-            "rtc_quality",
-            "A's, ended",
-            "401 ok 404 403 ok 404 403",
-            |f, _| {
-                req(
-                    &[("consultation_id", &f.consultation)],
-                    "",
-                    Body::Json(
-                        json!({ "rtt_ms": 80.0, "loss_percent": 0.5, "candidate_type": "relay" }),
-                    ),
-                )
-            },
-        ),
-        // --- operations ---------------------------------------------------------------------------------
-        row("ops_healthz", "", "ok ok ok ok ok ok ok", |_, _| none()),
-        row("ops_readyz", "", "ok ok ok ok ok ok ok", |_, _| none()),
-        row("ops_metrics", "", "ok ok ok ok ok ok ok", |_, _| none()),
-        // Last: changing one's own password (residents sign in by code and have none).
-        row(
-            "me_change_password",
-            "",
-            "401 403 403 ok ok ok ok",
-            |f, w| {
-                let key = match w {
-                    Who::Staff => "staff",
-                    Who::Doctor => "doctor",
-                    Who::OtherDoctor => "other",
-                    Who::Admin => "admin",
-                    _ => "staff",
-                };
-                json_body(json!({ "current_password": f.passwords[key],
+            )
+        },
+        ("telehealth_appointments", "") => |_, _| none(),
+        ("telehealth_appointment", "A's") => {
+            |f, _| req(&[("appointment_id", &f.appointment)], "", Body::None)
+        }
+        ("telehealth_appointment_reschedule", "A's") => |f, _| {
+            req(
+                &[("appointment_id", &f.appointment)],
+                "",
+                Body::Json(json!({ "start": f.slots[2] })),
+            )
+        },
+        ("telehealth_appointment_check_in", "A's") => {
+            |f, _| req(&[("appointment_id", &f.appointment)], "", Body::None)
+        }
+        ("telehealth_appointment_cancel", "A's") => |f, _| {
+            req(
+                &[("appointment_id", &f.appointment_to_cancel)],
+                "",
+                Body::Json(json!({ "reason": "Bận" })),
+            )
+        },
+        ("telehealth_queue_join", "") => |f, _| {
+            json_body(json!({ "station_id": f.station, "reason": "Sốt", "symptom": "fever" }))
+        },
+        ("telehealth_queue", "the station's") => {
+            |f, _| req(&[("station_id", &f.station)], "", Body::None)
+        }
+        ("telehealth_duty_on", "") => |f, _| json_body(json!({ "station_id": f.station })),
+        ("telehealth_queue_admit", "the station's") => {
+            |f, _| req(&[("station_id", &f.station)], "", Body::Json(json!({})))
+        }
+        ("telehealth_duty_off", "") => |_, _| none(),
+        ("telehealth_consultations", "") => |_, _| none(),
+        ("telehealth_consultation", "A's") => {
+            |f, _| req(&[("consultation_id", &f.consultation)], "", Body::None)
+        }
+        ("telehealth_consultation_requeue", "A's, ended") => {
+            |f, _| req(&[("consultation_id", &f.consultation)], "", Body::None)
+        }
+        ("telehealth_consultation_transfer", "A's, ended") => |f, _| {
+            req(
+                &[("consultation_id", &f.consultation)],
+                "",
+                Body::Json(json!({ "doctor_id": f.other_id })),
+            )
+        },
+        ("telehealth_consultation_decline", "A's, ended") => |f, _| {
+            req(
+                &[("consultation_id", &f.consultation)],
+                "",
+                Body::Json(json!({ "reason": "x" })),
+            )
+        },
+        ("telehealth_consultation_cancel", "A's, ended") => {
+            |f, _| req(&[("consultation_id", &f.consultation)], "", Body::None)
+        }
+        ("telehealth_consultation_start", "A's, ended") => {
+            |f, _| req(&[("consultation_id", &f.consultation)], "", Body::None)
+        }
+        ("telehealth_consultation_end", "A's, ended") => {
+            |f, _| req(&[("consultation_id", &f.consultation)], "", Body::None)
+        }
+        ("telehealth_consultation_invite", "A's, ended") => |f, _| {
+            req(
+                &[("consultation_id", &f.consultation)],
+                "",
+                Body::Json(json!({ "doctor_id": f.other_id })),
+            )
+        },
+        ("telehealth_consultation_rate", "A's, ended") => |f, _| {
+            req(
+                &[("consultation_id", &f.consultation)],
+                "",
+                Body::Json(json!({ "stars": 5 })),
+            )
+        },
+        ("telehealth_stats", "the station's") => {
+            |f, _| req(&[("station_id", &f.station)], "", Body::None)
+        }
+        ("telehealth_consent_texts", "") => |_, _| none(),
+        ("telehealth_consent_decide", "") => |f, _| {
+            json_body(
+                json!({ "kind": "telehealth", "version": f.consent_version, "accepted": true }),
+            )
+        },
+        ("me_consents", "") => |_, _| none(),
+        ("telehealth_record_create", "A's consultation") => |f, _| {
+            req(
+                &[("consultation_id", &f.consultation)],
+                "",
+                Body::Json(record_body()),
+            )
+        },
+        ("telehealth_records", "") => |_, _| none(),
+        ("telehealth_record", "A's, signed") => {
+            |f, _| req(&[("record_id", &f.record)], "", Body::None)
+        }
+        ("telehealth_record_update", "A's, signed") => {
+            |f, _| req(&[("record_id", &f.record)], "", Body::Json(record_body()))
+        }
+        ("telehealth_record_sign", "A's, signed") => {
+            |f, _| req(&[("record_id", &f.record)], "", Body::None)
+        }
+        ("telehealth_record_amend", "A's, signed") => {
+            |f, _| req(&[("record_id", &f.record)], "", Body::None)
+        }
+        ("me_record_access", "") => |_, _| none(),
+        ("open311_discovery_json", "") => |_, _| none(),
+        ("open311_discovery_xml", "") => |_, _| none(),
+        ("open311_services_json", "") => |_, _| none(),
+        ("open311_services_xml", "") => |_, _| none(),
+        ("open311_service_definition", "road damage") => {
+            |_, _| req(&[("service_code", "road_damage.json")], "", Body::None)
+        }
+        ("open311_requests_json", "") => |_, _| none(),
+        ("open311_requests_xml", "") => |_, _| none(),
+        ("open311_request", "A's report") => |f, _| {
+            let id = format!("{}.json", f.report);
+            req(&[("service_request_id", &id)], "", Body::None)
+        },
+        ("open311_token", "a forged token") => {
+            |_, _| req(&[("token", "forged-token.json")], "", Body::None)
+        }
+        ("open311_updates_json", "") => |_, _| none(),
+        ("open311_updates_xml", "") => |_, _| none(),
+        ("open311_create_request_json", "with the key") => {
+            |f, w| req(&[], "", open311_request(Some(&f.open311_key), w, 0.0))
+        }
+        ("open311_create_request_json", "without a key") => {
+            |_, w| req(&[], "", open311_request(None, w, 0.0))
+        }
+        ("open311_create_request_xml", "with the key") => {
+            |f, w| req(&[], "", open311_request(Some(&f.open311_key), w, 0.001))
+        }
+        ("open311_create_update_json", "A's report, with the key") => {
+            |f, _| req(&[], "", open311_update(Some(&f.open311_key), &f.report))
+        }
+        ("open311_create_update_json", "A's report, without a key") => {
+            |f, _| req(&[], "", open311_update(None, &f.report))
+        }
+        ("open311_create_update_xml", "A's report, with the key") => {
+            |f, _| req(&[], "", open311_update(Some(&f.open311_key), &f.report))
+        }
+        ("admin_open311_clients", "") => |_, _| none(),
+        ("admin_open311_issue_client", "") => {
+            |_, _| json_body(json!({ "name": "Ứng dụng phường", "contact": "ops@example.org" }))
+        }
+        ("admin_open311_revoke_client", "") => {
+            |f, _| req(&[("client_id", &f.open311_spare_client)], "", Body::None)
+        }
+        ("rtc_join", "A's, ended") => {
+            |f, _| req(&[("consultation_id", &f.consultation)], "", Body::None)
+        }
+        ("rtc_quality", "A's, ended") => |f, _| {
+            req(
+                &[("consultation_id", &f.consultation)],
+                "",
+                Body::Json(
+                    json!({ "rtt_ms": 80.0, "loss_percent": 0.5, "candidate_type": "relay" }),
+                ),
+            )
+        },
+        ("ops_healthz", "") => |_, _| none(),
+        ("ops_readyz", "") => |_, _| none(),
+        ("ops_metrics", "") => |_, _| none(),
+        ("me_change_password", "") => |f, w| {
+            let key = match w {
+                Who::Staff => "staff",
+                Who::Doctor => "doctor",
+                Who::OtherDoctor => "other",
+                Who::Admin => "admin",
+                _ => "staff",
+            };
+            json_body(json!({ "current_password": f.passwords[key],
                               "new_password": "a-new-long-passphrase-2026" }))
-            },
-        ),
-    ]
+        },
+        _ => return None,
+    };
+    Some(build)
+}
+
+fn table() -> Vec<Row> {
+    TABLE
+        .iter()
+        .map(|(op, on, cells)| {
+            let build = request(op, on).unwrap_or_else(|| {
+                panic!("the table has {op} ({on}), `request` sends nothing for it")
+            });
+            row(op, on, cells, build)
+        })
+        .collect()
 }
 
 /// An Open311 service request from a client app, at a point of its own per caller.
