@@ -345,6 +345,19 @@ impl Server {
                 }
             }
         });
+        // Photos left behind by uploads cut short (a crash between storing and recording them).
+        let gc_state = state.clone();
+        let gc = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                tick.tick().await;
+                match crate::media::collect_orphans(&gc_state, chrono::Duration::hours(1)).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(deleted = n, "collected orphaned photo objects"),
+                    Err(e) => tracing::warn!(error = %e, "collecting orphaned photo objects"),
+                }
+            }
+        });
         // Appointment reminders, missed calls and no-shows.
         let sweep_state = state.clone();
         let sweeper = tokio::spawn(async move {
@@ -367,6 +380,7 @@ impl Server {
             .context("server")?;
         closer.abort();
         sweeper.abort();
+        gc.abort();
         state.db.close().await;
         tracing::info!("stopped");
         Ok(())

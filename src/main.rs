@@ -71,6 +71,13 @@ enum AdminCommand {
         /// The GeoJSON FeatureCollection (or Feature).
         file: PathBuf,
     },
+    /// Delete stored photos no media row refers to (leftovers of uploads cut short), older than
+    /// the grace; prints how many. The server also does this every hour.
+    Gc {
+        /// Only objects written at least this many minutes ago.
+        #[arg(long, default_value_t = 60)]
+        older_than_minutes: i64,
+    },
 }
 
 fn main() -> ExitCode {
@@ -160,6 +167,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 db.close().await;
                 println!("{}", summary?);
+                Ok(())
+            }
+            Command::Admin {
+                command: AdminCommand::Gc { older_than_minutes },
+            } => {
+                let state = AppState::build(settings).await?;
+                let n = wardline::media::collect_orphans(
+                    &state,
+                    chrono::Duration::minutes(older_than_minutes.max(0)),
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+                state.db.close().await;
+                println!("deleted {n} orphaned objects");
                 Ok(())
             }
             Command::Openapi { .. } | Command::Config => Ok(()),

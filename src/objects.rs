@@ -263,6 +263,21 @@ impl Objects {
         }
     }
 
+    /// Every object under `prefix` (e.g. `photos/`), with when it was last written.
+    pub async fn list(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<(String, chrono::DateTime<chrono::Utc>)>, ObjectError> {
+        let prefix = ObjectPath::from(prefix.trim_end_matches('/'));
+        let mut out = vec![];
+        let mut stream = self.store.list(Some(&prefix));
+        while let Some(meta) = stream.next().await {
+            let meta = meta?;
+            out.push((meta.location.to_string(), meta.last_modified));
+        }
+        Ok(out)
+    }
+
     pub async fn exists(&self, key: &str) -> Result<bool, ObjectError> {
         match self.store.head(&Self::path(key)?).await {
             Ok(_) => Ok(true),

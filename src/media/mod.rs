@@ -205,6 +205,37 @@ pub async fn intake(state: &AppState, owner: Uuid, upload: Upload) -> Result<Med
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("media vanished")))
 }
 
+/// Delete stored photos and thumbnails that no media row refers to and that are older than
+/// `grace`: what an upload cut short leaves (a crash or a failed insert after the photo was
+/// stored, before its row was written). The grace keeps uploads in progress safe; each key is
+/// checked against the rows again right before it is deleted. Returns how many were deleted.
+pub async fn collect_orphans(state: &AppState, grace: chrono::Duration) -> Result<usize> {
+    let cutoff = state.clock.now() - grace;
+    let mut deleted = 0;
+    for prefix in ["photos/", "thumbs/"] {
+        for (key, written) in state.objects.list(prefix).await.map_err(Error::from)? {
+            if written > cutoff {
+                continue;
+            }
+            // Keys are `<kind>/<2 hex>/<content hash>.jpg`.
+            let Some(hash) = key.rsplit('/').next().and_then(|f| f.strip_suffix(".jpg")) else {
+                continue;
+            };
+            let used = on_db!(&state.db, pool => sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM media WHERE content_hash = $1",
+            )
+            .bind(hash)
+            .fetch_one(pool)
+            .await)?;
+            if used == 0 {
+                state.objects.delete(&key).await.map_err(Error::from)?;
+                deleted += 1;
+            }
+        }
+    }
+    Ok(deleted)
+}
+
 type Job = Box<dyn FnOnce() + Send>;
 
 /// A few long-lived threads that decode photos, one at a time each.

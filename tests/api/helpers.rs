@@ -284,3 +284,93 @@ impl Resp {
         );
     }
 }
+
+/// A server process (the real binary) on the same database and object store as `app`, with the
+/// same signing secret: a second instance, or the server of a crash test.
+pub struct ServerProcess {
+    pub base: String,
+    pub child: tokio::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl ServerProcess {
+    pub async fn start(app: &TestApp) -> ServerProcess {
+        Self::start_with(app, &[]).await
+    }
+
+    pub async fn start_with(app: &TestApp, extra: &[(&str, &str)]) -> ServerProcess {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = Self::command(app, dir.path());
+        cmd.arg("serve")
+            .env("WARDLINE_LISTEN", format!("127.0.0.1:{port}"))
+            .kill_on_drop(true)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::inherit());
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("start a server process");
+        let base = format!("http://127.0.0.1:{port}");
+        for _ in 0..400 {
+            if let Ok(r) = reqwest::get(format!("{base}/readyz")).await
+                && r.status() == StatusCode::OK
+            {
+                return ServerProcess {
+                    base,
+                    child,
+                    _dir: dir,
+                };
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the server process did not become ready");
+    }
+
+    /// The binary with `app`'s database, object store and secrets in its environment.
+    pub fn command(app: &TestApp, data_dir: &std::path::Path) -> tokio::process::Command {
+        let s = &app.state.settings;
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_wardline"));
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("WARDLINE_DATA_DIR", data_dir)
+            .env("WARDLINE_DATABASE_URL", s.database_url())
+            .env(
+                "WARDLINE_JWT_SECRET",
+                s.jwt_secret.as_ref().unwrap().expose(),
+            )
+            .env("WARDLINE_STORAGE_URL", s.storage_url())
+            .env(
+                "WARDLINE_S3_ENDPOINT",
+                s.s3_endpoint.clone().unwrap_or_default(),
+            )
+            .env(
+                "WARDLINE_S3_ACCESS_KEY_ID",
+                s.s3_access_key_id.clone().unwrap_or_default(),
+            )
+            .env(
+                "WARDLINE_S3_SECRET_ACCESS_KEY",
+                s.s3_secret_access_key
+                    .as_ref()
+                    .map(|x| x.expose().to_string())
+                    .unwrap_or_default(),
+            )
+            .env("WARDLINE_S3_REGION", &s.s3_region)
+            .env("WARDLINE_TURN_LISTEN", "")
+            .env("WARDLINE_LOG_FILTER", "error");
+        cmd
+    }
+
+    /// SIGKILL: no shutdown, no flush, like a power cut of the process.
+    pub async fn kill(mut self) {
+        let _ = self.child.kill().await;
+    }
+
+    pub async fn stop(self) {
+        self.kill().await;
+    }
+}

@@ -9,6 +9,8 @@ mod areas;
 mod auth;
 mod authz_matrix;
 mod cli;
+mod crash;
+mod faults;
 mod helpers;
 mod hostile;
 mod infra;

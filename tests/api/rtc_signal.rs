@@ -510,79 +510,6 @@ async fn hostile_clients_are_refused_or_closed_and_others_are_unaffected() {
     app.stop().await;
 }
 
-/// A second server process (the real binary) on the same PostgreSQL database and object store.
-pub struct SecondInstance {
-    pub base: String,
-    child: tokio::process::Child,
-}
-
-impl SecondInstance {
-    pub async fn start(app: &TestApp) -> SecondInstance {
-        let s = &app.state.settings;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let dir = tempfile::tempdir().unwrap();
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_wardline"));
-        cmd.arg("serve")
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("WARDLINE_LISTEN", format!("127.0.0.1:{port}"))
-            .env("WARDLINE_DATA_DIR", dir.path())
-            .env(
-                "WARDLINE_DATABASE_URL",
-                s.database_url.as_ref().unwrap().expose(),
-            )
-            .env(
-                "WARDLINE_JWT_SECRET",
-                s.jwt_secret.as_ref().unwrap().expose(),
-            )
-            .env(
-                "WARDLINE_STORAGE_URL",
-                s.storage_url.clone().unwrap_or_default(),
-            )
-            .env(
-                "WARDLINE_S3_ENDPOINT",
-                s.s3_endpoint.clone().unwrap_or_default(),
-            )
-            .env(
-                "WARDLINE_S3_ACCESS_KEY_ID",
-                s.s3_access_key_id.clone().unwrap_or_default(),
-            )
-            .env(
-                "WARDLINE_S3_SECRET_ACCESS_KEY",
-                s.s3_secret_access_key
-                    .as_ref()
-                    .map(|x| x.expose().to_string())
-                    .unwrap_or_default(),
-            )
-            .env("WARDLINE_S3_REGION", &s.s3_region)
-            .env("WARDLINE_TURN_LISTEN", "")
-            .env("WARDLINE_LOG_FILTER", "warn")
-            .kill_on_drop(true)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::inherit());
-        let child = cmd.spawn().expect("start the second instance");
-        std::mem::forget(dir);
-        let base = format!("http://127.0.0.1:{port}");
-        for _ in 0..200 {
-            if let Ok(r) = reqwest::get(format!("{base}/readyz")).await
-                && r.status() == StatusCode::OK
-            {
-                return SecondInstance { base, child };
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("the second instance did not become ready");
-    }
-
-    pub async fn stop(mut self) {
-        let _ = self.child.kill().await;
-    }
-}
-
 #[tokio::test]
 async fn a_call_spans_two_instances_sharing_postgresql() {
     if crate::helpers::backend() != "postgres" {
@@ -594,7 +521,7 @@ async fn a_call_spans_two_instances_sharing_postgresql() {
     }
     let app = TestApp::spawn().await;
     let call = admitted_call(&app).await;
-    let other = SecondInstance::start(&app).await;
+    let other = crate::helpers::ServerProcess::start(&app).await;
     // The resident talks to this instance, the doctor to the other one.
     let rt = ticket(&app, &call.resident, &call.consultation).await;
     let r = app

@@ -13,8 +13,9 @@ n="${1:-10000}"
 secs="${2:-10}"
 ulimit -n "$(( n + 1000 > 20000 ? n + 1000 : 20000 ))" 2>/dev/null || true
 cargo build --release --locked --quiet --bin wardline --example signal_bench
-bin=$PWD/target/release/wardline
-bench=$PWD/target/release/examples/signal_bench
+target="${CARGO_TARGET_DIR:-$PWD/target}"
+bin=$target/release/wardline
+bench=$target/release/examples/signal_bench
 secret=signal-bench-secret-signal-bench-secret
 dir=$(mktemp -d)
 pids=()
