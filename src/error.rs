@@ -65,6 +65,7 @@ pub fn current_lang() -> Lang {
 
 /// One field that failed validation.
 #[derive(Debug, Clone, PartialEq, Object, serde::Serialize, serde::Deserialize)]
+#[oai(skip_serializing_if_is_none)]
 pub struct FieldError {
     /// JSON pointer-ish name of the field, e.g. `phone`.
     pub field: String,
@@ -86,6 +87,7 @@ impl FieldError {
 
 /// The problem document (RFC 9457) every error response carries.
 #[derive(Debug, Clone, Object, serde::Serialize, serde::Deserialize)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Problem {
     /// URI naming the problem kind: `urn:wardline:problem:<code>`.
     #[oai(rename = "type")]
@@ -100,7 +102,7 @@ pub struct Problem {
     /// Stable machine code for clients to branch on.
     pub code: String,
     /// Per-field validation errors (only for `validation_failed`).
-    #[oai(skip_serializing_if_is_empty)]
+    #[oai(default, skip_serializing_if_is_empty)]
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
     /// The request id, to quote to the ward's IT team.

@@ -39,6 +39,7 @@ pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
+    in_flight: prometheus_client::metrics::gauge::Gauge,
 }
 
 impl Default for Metrics {
@@ -58,11 +59,34 @@ impl Default for Metrics {
             "HTTP request latency by route",
             latency.clone(),
         );
+        let in_flight = prometheus_client::metrics::gauge::Gauge::default();
+        registry.register(
+            "http_requests_in_flight",
+            "HTTP requests being served now",
+            in_flight.clone(),
+        );
         Metrics {
             registry,
             requests,
             latency,
+            in_flight,
         }
+    }
+}
+
+impl Metrics {
+    /// Requests being served now.
+    pub fn in_flight(&self) -> i64 {
+        self.in_flight.get()
+    }
+}
+
+/// Counts a request as in flight until dropped (also when the request is cancelled).
+struct InFlight(prometheus_client::metrics::gauge::Gauge);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }
 
@@ -205,6 +229,8 @@ pub async fn observe<E: Endpoint>(
     state: AppState,
 ) -> poem::Result<Response> {
     let started = Instant::now();
+    state.metrics.in_flight.inc();
+    let _in_flight = InFlight(state.metrics.in_flight.clone());
     let request_id = request_id_from(&req);
     let lang = Lang::from_accept_language(req.header("accept-language"));
     let method = req.method().to_string();
@@ -349,12 +375,14 @@ pub async fn observe<E: Endpoint>(
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct Health {
     /// `ok`.
     status: String,
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct Readiness {
     /// `ok` when every dependency answered.
     status: String,

@@ -62,6 +62,7 @@ pub fn client_ip(state: &AppState, req: &Request) -> String {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct OtpRequest {
     /// Phone number; Vietnamese national form (`0912 345 678`) or international (`+84…`).
     #[oai(validator(max_length = 32))]
@@ -69,6 +70,7 @@ struct OtpRequest {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct OtpSent {
     /// Seconds the code stays valid.
     expires_in: u64,
@@ -82,6 +84,7 @@ enum OtpRequestResponse {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct OtpVerify {
     #[oai(validator(max_length = 32))]
     phone: String,
@@ -92,6 +95,7 @@ struct OtpVerify {
 
 /// Tokens (OAuth 2 names).
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct TokenResponse {
     /// JWT for `Authorization: Bearer`.
     access_token: String,
@@ -125,6 +129,7 @@ enum VerifyResponse {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct LoginRequest {
     #[oai(validator(max_length = 32))]
     phone: String,
@@ -133,6 +138,7 @@ struct LoginRequest {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct RefreshRequest {
     #[oai(validator(max_length = 256))]
     refresh_token: String,
@@ -147,6 +153,7 @@ enum NoContent {
 
 /// An account as its owner and admins see it.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AccountView {
     id: Uuid,
     /// E.164.
@@ -176,6 +183,7 @@ impl From<Account> for AccountView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct PatchMe {
     #[oai(validator(max_length = 200))]
     display_name: Option<String>,
@@ -183,6 +191,7 @@ struct PatchMe {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct ChangePassword {
     #[oai(validator(max_length = 256))]
     current_password: String,
@@ -191,6 +200,7 @@ struct ChangePassword {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct CreateAccount {
     #[oai(validator(max_length = 32))]
     phone: String,
@@ -201,6 +211,7 @@ struct CreateAccount {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct AccountWithPassword {
     account: AccountView,
     /// Shown once; give it to the person, who changes it at first sign-in.
@@ -215,6 +226,7 @@ enum CreateAccountResponse {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct AccountPage {
     items: Vec<AccountView>,
     /// Pass as `after` for the next page; absent on the last page.

@@ -86,6 +86,7 @@ fn map_pipeline_error(e: pipeline::MediaError) -> Error {
 
 /// The result of an upload.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct MediaView {
     pub id: Uuid,
     /// The public copy (no metadata at all).
@@ -99,6 +100,7 @@ pub struct MediaView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct LocationHint {
     pub lat: f64,
     pub lon: f64,

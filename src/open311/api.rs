@@ -184,7 +184,7 @@ impl<T: Type + Send, F: Formats> ApiResponse for Reply<T, F> {
 
 /// One error (`<errors><error>`).
 #[derive(Object)]
-#[oai(rename = "Open311Error")]
+#[oai(skip_serializing_if_is_none, rename = "Open311Error")]
 pub struct ErrorDoc {
     /// The HTTP status.
     pub code: i32,
@@ -193,7 +193,7 @@ pub struct ErrorDoc {
 
 /// `<discovery>`.
 #[derive(Object)]
-#[oai(rename = "Open311Discovery")]
+#[oai(skip_serializing_if_is_none, rename = "Open311Discovery")]
 pub struct DiscoveryDoc {
     pub changeset: DateTime<Utc>,
     pub contact: String,
@@ -203,7 +203,7 @@ pub struct DiscoveryDoc {
 }
 
 #[derive(Object)]
-#[oai(rename = "Open311Endpoint")]
+#[oai(skip_serializing_if_is_none, rename = "Open311Endpoint")]
 pub struct EndpointDoc {
     pub specification: String,
     pub url: String,
@@ -216,7 +216,7 @@ pub struct EndpointDoc {
 
 /// A service: one of the ward's report categories (`<services><service>`).
 #[derive(Object)]
-#[oai(rename = "Open311Service")]
+#[oai(skip_serializing_if_is_none, rename = "Open311Service")]
 pub struct ServiceDoc {
     pub service_code: String,
     /// In the request's language (`Accept-Language`, Vietnamese by default).
@@ -233,7 +233,7 @@ pub struct ServiceDoc {
 
 /// `<service_definition>`.
 #[derive(Object)]
-#[oai(rename = "Open311ServiceDefinition")]
+#[oai(skip_serializing_if_is_none, rename = "Open311ServiceDefinition")]
 pub struct ServiceDefinitionDoc {
     pub service_code: String,
     /// `<attributes><attribute>`.
@@ -241,7 +241,7 @@ pub struct ServiceDefinitionDoc {
 }
 
 #[derive(Object)]
-#[oai(rename = "Open311Attribute")]
+#[oai(skip_serializing_if_is_none, rename = "Open311Attribute")]
 pub struct AttributeDoc {
     pub variable: bool,
     /// Send the answer as `attribute[code]` (or `attribute[code][]` per value of a multivaluelist).
@@ -257,7 +257,7 @@ pub struct AttributeDoc {
 }
 
 #[derive(Object)]
-#[oai(rename = "Open311AttributeValue")]
+#[oai(skip_serializing_if_is_none, rename = "Open311AttributeValue")]
 pub struct AttributeValueDoc {
     pub key: String,
     pub name: String,
@@ -265,7 +265,7 @@ pub struct AttributeValueDoc {
 
 /// A service request: one report (`<service_requests><request>`). Never who reported it.
 #[derive(Object)]
-#[oai(rename = "Open311Request")]
+#[oai(skip_serializing_if_is_none, rename = "Open311Request")]
 pub struct RequestDoc {
     pub service_request_id: String,
     /// `open` or `closed`.
@@ -298,7 +298,7 @@ pub struct RequestDoc {
 }
 
 #[derive(Object)]
-#[oai(rename = "Open311ExtendedAttributes")]
+#[oai(skip_serializing_if_is_none, rename = "Open311ExtendedAttributes")]
 pub struct ExtendedDoc {
     /// The ward's own status (submitted, received, assigned, in_progress, resolved, rejected,
     /// duplicate, closed, reopened).
@@ -320,7 +320,7 @@ pub struct ExtendedDoc {
 }
 
 #[derive(Object)]
-#[oai(rename = "Open311Note")]
+#[oai(skip_serializing_if_is_none, rename = "Open311Note")]
 pub struct NoteDoc {
     pub datetime: DateTime<Utc>,
     #[oai(rename = "type")]
@@ -331,7 +331,7 @@ pub struct NoteDoc {
 
 /// The answer to a new request.
 #[derive(Object)]
-#[oai(rename = "Open311RequestCreated")]
+#[oai(skip_serializing_if_is_none, rename = "Open311RequestCreated")]
 pub struct CreatedDoc {
     pub service_request_id: String,
     /// Also answers `tokens/{token}`.
@@ -342,7 +342,7 @@ pub struct CreatedDoc {
 }
 
 #[derive(Object)]
-#[oai(rename = "Open311Token")]
+#[oai(skip_serializing_if_is_none, rename = "Open311Token")]
 pub struct TokenDoc {
     pub service_request_id: String,
     pub token: String,
@@ -350,7 +350,7 @@ pub struct TokenDoc {
 
 /// One change (`<service_request_updates><request_update>`).
 #[derive(Object)]
-#[oai(rename = "Open311RequestUpdate")]
+#[oai(skip_serializing_if_is_none, rename = "Open311RequestUpdate")]
 pub struct UpdateDoc {
     pub update_id: String,
     pub service_request_id: String,
@@ -362,7 +362,7 @@ pub struct UpdateDoc {
 }
 
 #[derive(Object)]
-#[oai(rename = "Open311UpdateCreated")]
+#[oai(skip_serializing_if_is_none, rename = "Open311UpdateCreated")]
 pub struct UpdateCreatedDoc {
     pub update_id: String,
 }
@@ -370,7 +370,7 @@ pub struct UpdateCreatedDoc {
 /// The form of `POST requests`. Answers to the service's attributes go in `attribute[code]=value`,
 /// or `attribute[code][]=value` once per value of a multivaluelist.
 #[derive(Object)]
-#[oai(rename = "Open311NewRequest")]
+#[oai(skip_serializing_if_is_none, rename = "Open311NewRequest")]
 pub struct NewRequestDoc {
     /// Issued by the ward's administrators to the client app.
     pub api_key: String,
@@ -395,7 +395,7 @@ pub struct NewRequestDoc {
 
 /// The form of `POST servicerequestupdates`: a comment on an open request.
 #[derive(Object)]
-#[oai(rename = "Open311NewUpdate")]
+#[oai(skip_serializing_if_is_none, rename = "Open311NewUpdate")]
 pub struct NewUpdateDoc {
     pub api_key: String,
     pub service_request_id: String,
@@ -438,6 +438,7 @@ impl<D: Type> Type for FormPairs<D> {
 
 /// A client app allowed to write through Open311 (its key is never shown again).
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Open311ClientView {
     pub id: Uuid,
     pub name: String,
@@ -464,6 +465,7 @@ impl From<super::repo::ClientRow> for Open311ClientView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Open311ClientInput {
     /// The app, e.g. `FixMyStreet Việt Nam`.
     #[oai(validator(max_length = 400))]
@@ -474,6 +476,7 @@ pub struct Open311ClientInput {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Open311ClientIssued {
     pub client: Open311ClientView,
     /// The key, shown this once: the app sends it as `api_key`. Only its SHA-256 is kept.

@@ -13,6 +13,7 @@ use crate::error::ApiError;
 use crate::org::{self, Station, Unit, UnitKind};
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct UnitView {
     id: Uuid,
     name: String,
@@ -35,6 +36,7 @@ impl From<Unit> for UnitView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct NewUnit {
     #[oai(validator(max_length = 200))]
     name: String,
@@ -42,6 +44,7 @@ struct NewUnit {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct StationView {
     id: Uuid,
     name: String,
@@ -64,6 +67,7 @@ impl From<Station> for StationView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct NewStation {
     #[oai(validator(max_length = 200))]
     name: String,

@@ -23,6 +23,7 @@ use crate::store::idempotency;
 // ---- categories ----
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct CategoryView {
     code: String,
     name_vi: String,
@@ -59,6 +60,7 @@ impl From<Category> for CategoryView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct CategoryInput {
     /// Required on create; ignored on update (codes are stable).
     #[oai(validator(max_length = 40))]
@@ -109,6 +111,7 @@ enum CategoryCreated {
 
 /// A photo of a report: the metadata-free public copy and its thumbnail.
 #[derive(Object, Serialize, Deserialize, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PhotoRef {
     pub id: Uuid,
     pub url: String,
@@ -125,6 +128,7 @@ pub fn photo_ref(id: Uuid) -> PhotoRef {
 
 /// Who reported (staff only, and never for anonymous categories).
 #[derive(Object, Serialize, Deserialize, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ReporterView {
     pub id: Uuid,
     pub phone: String,
@@ -134,6 +138,7 @@ pub struct ReporterView {
 /// A report. Public callers get the public fields; the reporter also gets their answers and rating;
 /// staff get routing, channel and (unless the category is anonymous) the reporter.
 #[derive(Object, Serialize, Deserialize, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ReportView {
     pub id: Uuid,
     pub category_code: String,
@@ -294,6 +299,7 @@ async fn views(
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct CreateReport {
     #[oai(validator(max_length = 40))]
     category_code: String,
@@ -327,6 +333,7 @@ enum ReportCreated {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct ReportPage {
     items: Vec<ReportView>,
     /// Pass as `before` for the next page; absent on the last page.
@@ -334,12 +341,14 @@ struct ReportPage {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct NearbyReport {
     report: ReportView,
     distance_m: f64,
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct EventView {
     at: DateTime<Utc>,
     kind: String,
@@ -353,12 +362,14 @@ struct EventView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct ReportDetail {
     report: ReportView,
     history: Vec<EventView>,
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct CommentInput {
     #[oai(validator(max_length = 8000))]
     text: String,
@@ -370,6 +381,7 @@ struct CommentInput {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct RatingInput {
     stars: i32,
     #[oai(default, validator(max_length = 8000))]
@@ -377,6 +389,7 @@ struct RatingInput {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct ReasonInput {
     #[oai(validator(max_length = 8000))]
     reason: String,
@@ -396,6 +409,7 @@ enum ActionKind {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct TransitionInput {
     action: ActionKind,
     /// assign: the unit (*đơn vị xử lý*).
@@ -433,6 +447,7 @@ enum Csv {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct NotificationView {
     id: Uuid,
     /// What the item is about: a field report, a telehealth appointment or a consultation.
@@ -447,18 +462,21 @@ struct NotificationView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct NotificationPage {
     items: Vec<NotificationView>,
     next_before: Option<Uuid>,
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct MarkRead {
     #[oai(validator(max_items = 200))]
     ids: Vec<Uuid>,
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct MapCell {
     /// H3 cell id (decimal string) of the cluster, or absent for a single report.
     cell: Option<String>,

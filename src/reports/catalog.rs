@@ -69,6 +69,7 @@ pub enum QuestionKind {
 
 /// An extra question a category asks (Open311 "attributes").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, poem_openapi::Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Question {
     /// Stable key of the answer, `[a-z0-9_]{1,40}`.
     #[oai(validator(max_length = 40))]

@@ -23,6 +23,7 @@ pub enum GroupBy {
 
 /// One row of figures.
 #[derive(Debug, Clone, PartialEq, poem_openapi::Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Figures {
     /// The group (category code, area or unit name, `YYYY-MM`), or `all`.
     pub group: String,

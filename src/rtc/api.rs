@@ -14,6 +14,7 @@ use crate::error::{ApiError, Error};
 use crate::telehealth::queue::{self, ConsultationStatus, ParticipantRole, Relation};
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct RoomTicket {
     /// Short-lived room token (JWT, audience `rtc`) for the signaling socket.
     token: String,
@@ -32,6 +33,7 @@ struct RoomTicket {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct QualitySample {
     /// Round-trip time of the selected candidate pair.
     rtt_ms: Option<f64>,

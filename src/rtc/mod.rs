@@ -121,6 +121,7 @@ impl RoomKeys {
 
 /// One ICE server as `RTCPeerConnection` takes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, poem_openapi::Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct IceServer {
     pub urls: Vec<String>,
     #[oai(skip_serializing_if_is_none)]

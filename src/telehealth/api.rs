@@ -24,12 +24,14 @@ use crate::store::idempotency;
 // ---- directory ----
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct Location {
     lat: f64,
     lon: f64,
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct DoctorCard {
     id: Uuid,
     name: String,
@@ -58,6 +60,7 @@ impl From<Doctor> for DoctorCard {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct StationCard {
     id: Uuid,
     name: String,
@@ -94,6 +97,7 @@ fn station_card(s: StationRow, all: &[Doctor]) -> StationCard {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct StationUpdate {
     #[oai(validator(max_length = 600))]
     address: Option<String>,
@@ -106,6 +110,7 @@ struct StationUpdate {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct DoctorProfile {
     #[oai(default, validator(max_length = 200))]
     title: String,
@@ -118,6 +123,7 @@ struct DoctorProfile {
 // ---- calendars ----
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct WindowView {
     station_id: Uuid,
     /// ISO weekday: 1 = Monday … 7 = Sunday.
@@ -147,18 +153,21 @@ impl From<Window> for WindowView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct Availability {
     #[oai(validator(max_items = 50))]
     windows: Vec<WindowView>,
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct LeaveView {
     day: NaiveDate,
     reason: String,
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct NewLeave {
     from: NaiveDate,
     /// Last day of leave (inclusive); defaults to `from`.
@@ -168,12 +177,14 @@ struct NewLeave {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct LeaveAdded {
     /// Booked appointments on those days, now cancelled (their residents were notified).
     cancelled_appointments: u64,
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct SlotView {
     doctor_id: Uuid,
     station_id: Uuid,
@@ -184,6 +195,7 @@ struct SlotView {
 // ---- appointments ----
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct AppointmentView {
     id: Uuid,
     status: AppointmentStatus,
@@ -219,6 +231,7 @@ fn appointment_view(a: AppointmentRow) -> Result<AppointmentView, Error> {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct BookingRequest {
     doctor_id: Uuid,
     station_id: Uuid,
@@ -230,12 +243,14 @@ struct BookingRequest {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct CancelRequest {
     #[oai(default, validator(max_length = 2000))]
     reason: String,
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct RescheduleRequest {
     start: DateTime<Utc>,
 }
@@ -243,6 +258,7 @@ struct RescheduleRequest {
 // ---- consultations ----
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct JoinQueue {
     station_id: Uuid,
     #[oai(validator(max_length = 4000))]
@@ -251,22 +267,26 @@ struct JoinQueue {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct AdmitRequest {
     /// Admit this resident instead of the next in line.
     consultation_id: Option<Uuid>,
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct DoctorRef {
     doctor_id: Uuid,
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct DutyRequest {
     station_id: Uuid,
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct DeclineRequest {
     /// Shown to the resident, e.g. "please come to the station".
     #[oai(default, validator(max_length = 2000))]
@@ -274,6 +294,7 @@ struct DeclineRequest {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct RatingRequest {
     #[oai(validator(minimum(value = "1"), maximum(value = "5")))]
     stars: i32,
@@ -282,12 +303,14 @@ struct RatingRequest {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct PersonRef {
     id: Uuid,
     name: String,
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct ConsultationDoctor {
     id: Uuid,
     name: String,
@@ -295,6 +318,7 @@ struct ConsultationDoctor {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct ConsultationView {
     id: Uuid,
     station_id: Uuid,
@@ -384,6 +408,7 @@ async fn consultation_view(
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct DoctorLoadView {
     doctor_id: Uuid,
     name: String,
@@ -393,6 +418,7 @@ struct DoctorLoadView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct StationStats {
     station_id: Uuid,
     from: DateTime<Utc>,
@@ -1249,6 +1275,7 @@ impl TelehealthApi {
 // ---- medical records ----
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct ConsentTextView {
     kind: ConsentKind,
     version: String,
@@ -1257,6 +1284,7 @@ struct ConsentTextView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct ConsentDecision {
     kind: ConsentKind,
     /// The version of the text the resident read (must be the current one).
@@ -1266,6 +1294,7 @@ struct ConsentDecision {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct ConsentView {
     id: Uuid,
     kind: ConsentKind,
@@ -1275,6 +1304,7 @@ struct ConsentView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct MyConsents {
     /// Whether the current telehealth consent is accepted (needed to be admitted).
     telehealth: bool,
@@ -1284,6 +1314,7 @@ struct MyConsents {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct RecordInput {
     #[oai(default, validator(max_length = 40000))]
     subjective: String,
@@ -1319,6 +1350,7 @@ impl From<RecordInput> for Content {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct RecordView {
     id: Uuid,
     consultation_id: Uuid,
@@ -1372,6 +1404,7 @@ async fn record_view(state: &AppState, r: RecordRow) -> Result<RecordView, Error
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct AccessView {
     id: Uuid,
     actor: PersonRef,
@@ -1385,6 +1418,7 @@ struct AccessView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct AccessPage {
     items: Vec<AccessView>,
     /// Pass as `before` for the next page.

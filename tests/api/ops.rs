@@ -123,7 +123,17 @@ async fn graceful_shutdown_finishes_in_flight_requests_and_then_refuses() {
         .body(reqwest::Body::wrap_stream(rx));
     let in_flight = tokio::spawn(async move { Resp::read(req.send().await.unwrap()).await });
     tx.unbounded_send(Ok("{\"phone\":".into())).unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // Stop only once the server is serving the request (a loaded machine may take a while).
+    for _ in 0..200 {
+        if app.state.metrics.in_flight() > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(
+        app.state.metrics.in_flight() > 0,
+        "the request never arrived"
+    );
     let base = app.base.clone();
     let stopping = tokio::spawn(app.stop());
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
