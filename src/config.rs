@@ -86,6 +86,14 @@ pub struct Settings {
     pub login_failures_per_15min: u32,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
+    /// Reports one resident may create per hour (0 = no limit). Staff entering walk-ins and calls,
+    /// and Open311 apps (`open311_writes_per_hour`), have their own rules.
+    pub reports_per_resident_per_hour: u32,
+    /// Photos one resident may upload per hour (0 = no limit).
+    pub uploads_per_resident_per_hour: u32,
+    /// Browser origins allowed to call the API (CORS), comma-separated `https://host[:port]`;
+    /// empty = no CORS headers at all (phones and servers need none).
+    pub cors_origins: String,
     /// Largest photo upload, in bytes (413 above).
     pub max_upload_bytes: usize,
     /// Photos decoded at once (each takes tens of MB while decoding).
@@ -167,6 +175,9 @@ impl Default for Settings {
             otp_resend_secs: 30,
             login_failures_per_15min: 10,
             trust_forwarded_for: false,
+            reports_per_resident_per_hour: 10,
+            uploads_per_resident_per_hour: 60,
+            cors_origins: String::new(),
             max_upload_bytes: 20 * 1024 * 1024,
             photo_concurrency: 1,
             work_schedule: String::new(),
@@ -308,6 +319,7 @@ impl Settings {
         {
             bail!("turn_secret must be at least 16 characters");
         }
+        self.cors_allow_list()?;
         if self.photo_concurrency == 0 {
             bail!("photo_concurrency must be at least 1");
         }
@@ -318,6 +330,32 @@ impl Settings {
             bail!("jwt_secret must be at least 32 characters");
         }
         Ok(())
+    }
+
+    /// The CORS allow-list: bare origins (`scheme://host[:port]`, http or https), no wildcard.
+    pub fn cors_allow_list(&self) -> anyhow::Result<Vec<String>> {
+        let mut out = vec![];
+        for raw in self.cors_origins.split(',').map(str::trim) {
+            if raw.is_empty() {
+                continue;
+            }
+            let parsed = url::Url::parse(raw)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+            let Some(u) = parsed else {
+                bail!(
+                    "cors_origins: {raw:?} is not an http(s) origin such as https://console.example.vn"
+                );
+            };
+            let origin = u.origin().ascii_serialization();
+            if origin != raw {
+                bail!(
+                    "cors_origins: {raw:?} must be a bare origin ({origin}), without path or slash"
+                );
+            }
+            out.push(origin);
+        }
+        Ok(out)
     }
 
     /// The working-time calendar deadlines are counted in.
@@ -486,6 +524,24 @@ mod tests {
         assert_eq!(s.max_body_bytes, 4096);
         assert!(!s.s3_path_style);
         assert_eq!(s.database_url(), "sqlite://./data/wardline.db");
+    }
+
+    /// An empty variable clears a setting: an optional one becomes unset, a text one empty (how a
+    /// deployment turns the embedded TURN server off: `WARDLINE_TURN_LISTEN=`).
+    #[test]
+    fn an_empty_variable_clears_a_setting() {
+        let s = Settings::load_from(
+            None,
+            &env(&[
+                ("WARDLINE_TURN_LISTEN", ""),
+                ("WARDLINE_STORAGE_URL", ""),
+                ("WARDLINE_WORK_SCHEDULE", ""),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.turn_listen, "");
+        assert_eq!(s.storage_url, None);
+        assert_eq!(s.work_schedule, "");
     }
 
     #[test]

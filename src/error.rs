@@ -286,6 +286,14 @@ fn detail_for(code: &str, lang: Lang) -> Option<&'static str> {
             "Nhập sai quá nhiều lần, vui lòng yêu cầu mã mới",
             "Too many wrong codes, request a new one",
         ),
+        "report_rate_limited" => (
+            "Bạn đã gửi quá nhiều phản ánh trong một giờ, vui lòng thử lại sau",
+            "Too many reports in an hour, try again later",
+        ),
+        "upload_rate_limited" => (
+            "Bạn đã tải lên quá nhiều ảnh trong một giờ, vui lòng thử lại sau",
+            "Too many photos uploaded in an hour, try again later",
+        ),
         "login_rate_limited" => (
             "Đăng nhập sai quá nhiều lần, vui lòng thử lại sau",
             "Too many failed sign-ins, try again later",

@@ -116,6 +116,32 @@ impl Metrics {
     }
 }
 
+/// An hourly allowance counted from the rows an account made in the last hour (so every instance
+/// sees the same count): refused with 429 and `Retry-After` (until the oldest of them is an hour
+/// old) once `used` reaches `limit`. A limit of 0 is no limit. Concurrent requests may overshoot by
+/// a few; this bounds abuse, it is not an invoice.
+pub fn hourly_allowance(
+    limit: u32,
+    used: i64,
+    oldest: Option<chrono::DateTime<chrono::Utc>>,
+    now: chrono::DateTime<chrono::Utc>,
+    code: &'static str,
+) -> Result<(), Error> {
+    if limit == 0 || used < i64::from(limit) {
+        return Ok(());
+    }
+    let retry_after = oldest
+        .map(|t| (t + chrono::Duration::hours(1) - now).num_seconds().max(1) as u64)
+        .unwrap_or(60);
+    Err(Error::RateLimited { code, retry_after })
+}
+
+/// Is `origin` on the CORS allow-list (`cors_origins`, checked at start to hold bare origins)?
+/// Exact match only: no wildcard, no suffix match.
+fn cors_allows(list: &str, origin: &str) -> bool {
+    !origin.is_empty() && list.split(',').map(str::trim).any(|o| o == origin)
+}
+
 /// Routes whose operation id is unknown to the metrics (static files, docs UI, unknown paths).
 fn fallback_route(path: &str) -> &'static str {
     if path.starts_with("/docs") {
@@ -218,6 +244,15 @@ pub async fn observe<E: Endpoint>(
         state.settings.max_body_bytes
     };
     let buffer_chunked = req.uri().path() != "/v1/media";
+    let signed_in = req.header("authorization").is_some();
+    let cors_on = !state.settings.cors_origins.trim().is_empty();
+    let cors_origin = req
+        .header("origin")
+        .filter(|o| cors_allows(&state.settings.cors_origins, o))
+        .map(str::to_string);
+    let preflight = cors_origin.is_some()
+        && req.method() == poem::http::Method::OPTIONS
+        && req.header("access-control-request-method").is_some();
 
     let tripped = Arc::new(AtomicBool::new(false));
     let req_path = path.clone();
@@ -272,10 +307,30 @@ pub async fn observe<E: Endpoint>(
         }
         (resp, route)
     };
-    let (mut resp, route) = REQUEST_ID
-        .scope(request_id.clone(), REQUEST_LANG.scope(lang, work))
-        .instrument(span.clone())
-        .await;
+    let (mut resp, route) = if preflight {
+        // A browser asking before a cross-origin call: answered here, the handler never runs.
+        let mut resp = Response::builder()
+            .status(poem::http::StatusCode::NO_CONTENT)
+            .finish();
+        let h = resp.headers_mut();
+        h.insert(
+            "access-control-allow-methods",
+            HeaderValue::from_static("GET, POST, PUT, PATCH, DELETE"),
+        );
+        h.insert(
+            "access-control-allow-headers",
+            HeaderValue::from_static(
+                "authorization, content-type, idempotency-key, accept-language, x-request-id",
+            ),
+        );
+        h.insert("access-control-max-age", HeaderValue::from_static("600"));
+        (resp, Some("cors_preflight"))
+    } else {
+        REQUEST_ID
+            .scope(request_id.clone(), REQUEST_LANG.scope(lang, work))
+            .instrument(span.clone())
+            .await
+    };
 
     let headers = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&request_id) {
@@ -287,6 +342,22 @@ pub async fn observe<E: Endpoint>(
     );
     headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
     headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    if signed_in && !headers.contains_key("cache-control") {
+        // A signed-in caller's answer (their reports, records, inbox) stays out of shared and
+        // browser caches unless the operation chose otherwise (public photos).
+        headers.insert("cache-control", HeaderValue::from_static("no-store"));
+    }
+    if cors_on {
+        // Answers differ by Origin: caches must keep them apart.
+        headers.append("vary", HeaderValue::from_static("origin"));
+    }
+    if let Some(v) = cors_origin.and_then(|o| HeaderValue::from_str(&o).ok()) {
+        headers.insert("access-control-allow-origin", v);
+        headers.insert(
+            "access-control-expose-headers",
+            HeaderValue::from_static("retry-after, x-request-id, location"),
+        );
+    }
 
     let elapsed = started.elapsed();
     let status = resp.status().as_u16();

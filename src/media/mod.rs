@@ -39,6 +39,23 @@ async fn media_row(state: &AppState, id: Uuid) -> Result<Option<MediaRow>> {
     .await)?)
 }
 
+/// Residents upload at most `uploads_per_resident_per_hour` photos an hour.
+async fn check_upload_allowance(state: &AppState, caller: &crate::auth::Caller) -> Result<()> {
+    let limit = state.settings.uploads_per_resident_per_hour;
+    if caller.role != Role::Resident || limit == 0 {
+        return Ok(());
+    }
+    let now = state.clock.now();
+    let (used, oldest) = on_db!(&state.db, pool => sqlx::query_as::<_, (i64, Option<DateTime<Utc>>)>(
+        "SELECT COUNT(*), MIN(created_at) FROM media WHERE owner_id = $1 AND created_at > $2",
+    )
+    .bind(caller.account_id)
+    .bind(now - chrono::Duration::hours(1))
+    .fetch_one(pool)
+    .await)?;
+    crate::ops::hourly_allowance(limit, used, oldest, now, "upload_rate_limited")
+}
+
 async fn attached_to_a_report(state: &AppState, id: Uuid) -> Result<bool> {
     let n = on_db!(&state.db, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM report_media WHERE media_id = $1").bind(id).fetch_one(pool).await)?;
     Ok(n > 0)
@@ -309,6 +326,7 @@ impl MediaApi {
             .state
             .caller_with(&auth, &[Role::Resident, Role::Staff, Role::Admin])
             .await?;
+        check_upload_allowance(&self.state, &caller).await?;
         Ok(Uploaded::Created(Json(
             intake(&self.state, caller.account_id, form.file).await?,
         )))

@@ -506,6 +506,23 @@ fn parse_statuses(raw: Option<&str>) -> Result<Vec<String>, Error> {
         })
 }
 
+/// Residents create at most `reports_per_resident_per_hour` reports an hour. Checked after the
+/// idempotency lookup: a retry of a report already made still gets its answer.
+async fn check_report_allowance(state: &AppState, caller: &Caller) -> Result<(), Error> {
+    let limit = state.settings.reports_per_resident_per_hour;
+    if caller.role != Role::Resident || limit == 0 {
+        return Ok(());
+    }
+    let now = state.clock.now();
+    let (used, oldest) = repo::reported_since(
+        &state.db,
+        caller.account_id,
+        now - chrono::Duration::hours(1),
+    )
+    .await?;
+    crate::ops::hourly_allowance(limit, used, oldest, now, "report_rate_limited")
+}
+
 async fn category_id(state: &AppState, code: Option<&str>) -> Result<Option<Uuid>, Error> {
     match code {
         None => Ok(None),
@@ -672,7 +689,12 @@ impl ReportsApi {
             channel: body.channel.unwrap_or(Channel::App),
             reporter_phone: body.reporter_phone,
         };
-        let created = match rules::create(state, &caller, new, claimed.as_ref()).await {
+        let created = match async {
+            check_report_allowance(state, &caller).await?;
+            rules::create(state, &caller, new, claimed.as_ref()).await
+        }
+        .await
+        {
             Ok(r) => r,
             Err(e) => {
                 if let Some(k) = &claimed {

@@ -114,6 +114,21 @@ pub async fn insert_report(
     .map(|_| ()))
 }
 
+/// How many reports an account made since `since`, and when the oldest of them was made.
+pub async fn reported_since(
+    db: &Db,
+    reporter: Uuid,
+    since: DateTime<Utc>,
+) -> Result<(i64, Option<DateTime<Utc>>), sqlx::Error> {
+    on_db!(db, pool => sqlx::query_as::<_, (i64, Option<DateTime<Utc>>)>(
+        "SELECT COUNT(*), MIN(created_at) FROM reports WHERE reporter_id = $1 AND created_at > $2",
+    )
+    .bind(reporter)
+    .bind(since)
+    .fetch_one(pool)
+    .await)
+}
+
 pub async fn report(db: &Db, id: Uuid) -> Result<Option<ReportRow>, sqlx::Error> {
     on_db!(db, pool => sqlx::query_as::<_, ReportRow>(select_reports!("WHERE report_id = $1")).bind(id).fetch_optional(pool).await)
 }

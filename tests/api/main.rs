@@ -3,14 +3,17 @@
 //! The integration suite: one binary, one module per area. Every test runs on the backend pair
 //! chosen by `WARDLINE_TEST_BACKEND` (see `helpers`).
 
+mod abuse;
 mod admin;
 mod areas;
 mod auth;
+mod authz_matrix;
 mod cli;
 mod crash;
 mod faults;
 mod helpers;
 mod hostile;
+mod infra;
 mod objects;
 mod open311;
 mod ops;
