@@ -338,6 +338,8 @@ const TABLE: &[(&str, &str, &str)] = &[
     // --- video calls: a room ticket for the consultation's two people only ----------------------
     ("rtc_join",                           "A's, ended",                 "401 409 404 403 409 404 403"),
     ("rtc_quality",                        "A's, ended",                 "401 ok  404 403 ok  404 403"),
+    ("rtc_echo_start",                     "a malformed offer",          "401 422 422 422 422 422 422"),
+    ("rtc_echo_report",                    "an unknown session",         "401 404 404 404 404 404 404"),
     // --- operations ---------------------------------------------------------------------------------
     ("ops_healthz",                        "",                           "ok  ok  ok  ok  ok  ok  ok"),
     ("ops_readyz",                         "",                           "ok  ok  ok  ok  ok  ok  ok"),
@@ -774,6 +776,15 @@ fn request(op: &str, on: &str) -> Option<Build> {
                 ),
             )
         },
+        // Any signed-in person may run the pre-call test; a malformed offer proves they got past
+        // authorization without starting a WebRTC peer. Someone else's session is covered in
+        // rtc_media (404 for anyone but its owner).
+        ("rtc_echo_start", "a malformed offer") => {
+            |_, _| json_body(json!({ "type": "offer", "sdp": "not an sdp" }))
+        }
+        ("rtc_echo_report", "an unknown session") => {
+            |_, _| req(&[("session_id", &Uuid::nil().to_string())], "", Body::None)
+        }
         ("ops_healthz", "") => |_, _| none(),
         ("ops_readyz", "") => |_, _| none(),
         ("ops_metrics", "") => |_, _| none(),
