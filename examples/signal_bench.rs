@@ -188,9 +188,16 @@ async fn throughput(a: &mut Ws, b: &mut Ws, to: &str, count: usize) -> anyhow::R
     let recv = async {
         let mut got = 0;
         while got < count {
-            match tokio::time::timeout(Duration::from_secs(30), b.next()).await? {
+            let next = tokio::time::timeout(Duration::from_secs(30), b.next())
+                .await
+                .map_err(|_| anyhow::anyhow!("stalled after {got} of {count} messages"))?;
+            match next {
                 Some(Ok(Message::Text(t))) if t.contains("candidate:1") => got += 1,
-                Some(Ok(_)) => {}
+                Some(Ok(m)) => {
+                    if std::env::var_os("SIGNAL_BENCH_DEBUG").is_some() {
+                        eprintln!("receiver got {m:?}");
+                    }
+                }
                 other => bail!("receiver: {other:?}"),
             }
         }
@@ -216,6 +223,9 @@ async fn latency(
         let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / rate));
         for i in 0..total {
             tick.tick().await;
+            if std::env::var_os("SIGNAL_BENCH_DEBUG").is_some() && i % 500 == 0 {
+                eprintln!("latency: {i} sent");
+            }
             let t = origin.elapsed().as_nanos() as u64;
             let text = json!({ "type": "candidate", "to": to, "candidate": { "candidate": format!("candidate:{t} 1 udp 1 192.0.2.1 5000 typ host"), "i": i } }).to_string();
             a.send(Message::Text(text.into())).await?;
@@ -240,6 +250,9 @@ async fn latency(
                     };
                     let now = origin.elapsed().as_nanos() as u64;
                     lat.push((now.saturating_sub(sent)) as f64 / 1e6);
+                    if std::env::var_os("SIGNAL_BENCH_DEBUG").is_some() && lat.len() % 500 == 0 {
+                        eprintln!("latency: {} received", lat.len());
+                    }
                 }
                 Some(Ok(_)) => {}
                 other => bail!("receiver: {other:?}"),
@@ -260,16 +273,17 @@ async fn bare_relay() -> anyhow::Result<String> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move {
+        // One at a time: the client completes each handshake before it opens the next socket.
         let Ok((s1, _)) = listener.accept().await else {
+            return;
+        };
+        let Ok(w1) = tokio_tungstenite::accept_async(s1).await else {
             return;
         };
         let Ok((s2, _)) = listener.accept().await else {
             return;
         };
-        let (Ok(w1), Ok(w2)) = (
-            tokio_tungstenite::accept_async(s1).await,
-            tokio_tungstenite::accept_async(s2).await,
-        ) else {
+        let Ok(w2) = tokio_tungstenite::accept_async(s2).await else {
             return;
         };
         let (mut tx1, mut rx1) = w1.split();
@@ -299,12 +313,28 @@ async fn relay(base_a: &str, base_b: &str, tokens: &[Token], secs: u64) -> anyho
         .iter()
         .find(|t| t.room == resident.room && t.account != resident.account)
         .context("the resident's doctor")?;
+    let debug = std::env::var_os("SIGNAL_BENCH_DEBUG").is_some();
     let mut a = join(base_a, &resident.token).await?;
+    if debug {
+        eprintln!("resident joined");
+    }
     let mut b = join(base_b, &doctor.token).await?;
+    if debug {
+        eprintln!("doctor joined");
+    }
     // Let presence settle (peer_joined, the call starting).
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let count = 20_000;
+    let count: usize = std::env::var("SIGNAL_BENCH_COUNT")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(20_000);
+    if debug {
+        eprintln!("throughput: {count} messages");
+    }
     let ours = throughput(&mut a, &mut b, &doctor.account, count).await?;
+    if debug {
+        eprintln!("throughput done: {ours:.0} msg/s");
+    }
     let (p50, p99, max) = latency(&mut a, &mut b, &doctor.account, 1000, secs).await?;
 
     let bare = bare_relay().await?;

@@ -632,3 +632,41 @@ async fn call_quality_summaries_feed_the_station_figures() {
     assert_eq!(stats.body["poor_quality_share"], 1.0, "{:?}", stats.body);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_burst_is_relayed_whole_and_in_order() {
+    let app = TestApp::spawn_with(|s| s.rtc_messages_per_sec = 1_000_000).await;
+    let call = admitted_call(&app).await;
+    let rt = ticket(&app, &call.resident, &call.consultation).await;
+    let dt = ticket(&app, &call.doctor, &call.consultation).await;
+    let (mut res, _) = Sig::join(rt["url"].as_str().unwrap()).await;
+    let (mut doc, _) = Sig::join(dt["url"].as_str().unwrap()).await;
+    res.recv_type("peer_joined").await;
+    let n = 6000;
+    let send = async {
+        for i in 0..n {
+            let m = json!({ "type": "candidate", "to": call.doctor_id, "candidate": { "candidate": format!("candidate:{i} 1 udp 1 192.0.2.1 5000 typ host") } });
+            res.ws
+                .feed(Message::Text(m.to_string().into()))
+                .await
+                .unwrap();
+        }
+        res.ws.flush().await.unwrap();
+    };
+    let recv = async {
+        let mut next = 0;
+        while next < n {
+            let m = doc.recv().await;
+            if m["type"] == "candidate" {
+                let c = m["candidate"]["candidate"].as_str().unwrap();
+                assert_eq!(
+                    c,
+                    format!("candidate:{next} 1 udp 1 192.0.2.1 5000 typ host")
+                );
+                next += 1;
+            }
+        }
+    };
+    tokio::join!(send, recv);
+    app.stop().await;
+}
