@@ -327,7 +327,7 @@ async fn relay(base_a: &str, base_b: &str, tokens: &[Token], secs: u64) -> anyho
     let count: usize = std::env::var("SIGNAL_BENCH_COUNT")
         .ok()
         .and_then(|c| c.parse().ok())
-        .unwrap_or(20_000);
+        .unwrap_or(100_000);
     if debug {
         eprintln!("throughput: {count} messages");
     }
