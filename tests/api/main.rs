@@ -22,5 +22,6 @@ mod reports;
 mod rtc_media;
 mod rtc_peer;
 mod rtc_signal;
+mod schemathesis;
 mod store_contract;
 mod telehealth;
