@@ -30,7 +30,8 @@ pub const MAX_PARTICIPANTS: usize = 5;
 /// Messages kept per participant for a resume.
 const REPLAY: usize = 512;
 /// Messages waiting to be written to one socket before it counts as stuck.
-const OUTBOX: usize = 1024;
+/// (A bounded channel allocates as it fills, so an idle socket pays for none of it.)
+const OUTBOX: usize = 4096;
 /// How long candidates for a participant who is not (yet) present are held.
 const HOLD: Duration = Duration::from_secs(10);
 
@@ -802,8 +803,35 @@ impl Hub {
             });
             return Ok(());
         }
+        // Here: straight into their outbox, in order with everything else they receive. If their
+        // socket is behind, the sender waits (up to 5 s) instead of the message being dropped:
+        // backpressure reaches the sender's socket.
+        for _ in 0..2 {
+            let waiting = {
+                let mut inner = lock(&room.inner);
+                let Some(m) = inner.local.get(&to) else { break };
+                match &m.conn {
+                    Some(c) if c.tx.capacity() == 0 => Some(c.tx.clone()),
+                    _ => {
+                        Room::deliver(&mut inner, to, message);
+                        return Ok(());
+                    }
+                }
+            };
+            if let Some(tx) = waiting {
+                match tokio::time::timeout(Duration::from_secs(5), tx.reserve()).await {
+                    // Capacity is back: deliver under the lock (the permit keeps one slot free).
+                    Ok(Ok(permit)) => drop(permit),
+                    // Stuck or gone: deliver anyway, which drops a stuck socket (it resumes).
+                    _ => {
+                        let mut inner = lock(&room.inner);
+                        Room::deliver(&mut inner, to, message);
+                        return Ok(());
+                    }
+                }
+            }
+        }
         {
-            // Here: straight into their outbox, in order with everything else they receive.
             let mut inner = lock(&room.inner);
             if inner.local.contains_key(&to) {
                 Room::deliver(&mut inner, to, message);

@@ -103,7 +103,7 @@ pub async fn signal(
     let max = state.settings.rtc_max_message_bytes;
     // Small buffers: thousands of idle signaling sockets must stay cheap.
     let config = WebSocketConfig::default()
-        .read_buffer_size(4096)
+        .read_buffer_size(1024)
         .write_buffer_size(0)
         .max_write_buffer_size(max * 4)
         .max_message_size(Some(max))

@@ -19,6 +19,7 @@ mod open311;
 mod ops;
 mod photos;
 mod reports;
+mod rtc_calls;
 mod rtc_media;
 mod rtc_peer;
 mod rtc_signal;
