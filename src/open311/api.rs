@@ -264,6 +264,8 @@ pub struct AttributeValueDoc {
 }
 
 /// A service request: one report (`<service_requests><request>`). Never who reported it.
+/// Like every GeoReport v2 answer it carries each field the spec lists, `null` (an empty element
+/// in XML) where there is no value: those fields are `nullable` here.
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none, rename = "Open311Request")]
 pub struct RequestDoc {
@@ -271,12 +273,15 @@ pub struct RequestDoc {
     /// `open` or `closed`.
     pub status: String,
     /// The ward's last public reply.
+    #[oai(nullable)]
     pub status_notes: Option<String>,
     pub service_name: String,
     pub service_code: String,
     pub description: String,
     /// The unit handling it.
+    #[oai(nullable)]
     pub agency_responsible: Option<String>,
+    #[oai(nullable)]
     pub service_notice: Option<String>,
     /// Times carry the ward's offset (+07:00).
     pub requested_datetime: DateTime<Utc>,
@@ -284,12 +289,15 @@ pub struct RequestDoc {
     /// The resolve-by deadline.
     pub expected_datetime: DateTime<Utc>,
     pub address: String,
+    #[oai(nullable)]
     pub address_id: Option<String>,
+    #[oai(nullable)]
     pub zipcode: Option<String>,
     /// Rounded when the category says so.
     pub lat: f64,
     pub long: f64,
     /// The public, metadata-free copy of the first photo.
+    #[oai(nullable)]
     pub media_url: Option<String>,
     /// With `extensions=true`.
     pub extended_attributes: Option<ExtendedDoc>,
@@ -308,9 +316,11 @@ pub struct ExtendedDoc {
     pub extended_status: String,
     pub severity: String,
     /// The neighbourhood (khu phố).
+    #[oai(nullable)]
     pub area: Option<String>,
     /// app, counter, phone or open311.
     pub channel: String,
+    #[oai(nullable)]
     pub duplicate_of: Option<String>,
     pub me_too_count: i32,
     /// `<photos><photo>`: public copies.
@@ -325,6 +335,7 @@ pub struct NoteDoc {
     pub datetime: DateTime<Utc>,
     #[oai(rename = "type")]
     pub kind: String,
+    #[oai(nullable)]
     pub status: Option<String>,
     pub summary: String,
 }
@@ -337,7 +348,9 @@ pub struct CreatedDoc {
     /// Also answers `tokens/{token}`.
     pub token: String,
     /// A possible duplicate nearby, if any.
+    #[oai(nullable)]
     pub service_notice: Option<String>,
+    #[oai(nullable)]
     pub account_id: Option<String>,
 }
 
@@ -355,9 +368,11 @@ pub struct UpdateDoc {
     pub update_id: String,
     pub service_request_id: String,
     /// mySociety's extended status.
+    #[oai(nullable)]
     pub status: Option<String>,
     pub updated_datetime: DateTime<Utc>,
     pub description: String,
+    #[oai(nullable)]
     pub media_url: Option<String>,
 }
 

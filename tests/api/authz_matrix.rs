@@ -24,7 +24,7 @@ use crate::photos::{jpeg, upload_ok};
 
 /// The callers, in the order of a row's cells.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Who {
+pub(crate) enum Who {
     Anonymous,
     /// Owns the report, the photos, the consultation, the record and the appointments.
     ResidentA,
@@ -76,44 +76,44 @@ impl Want {
 }
 
 /// Everything the rows point at: people, their tokens and their objects.
-struct Fx {
-    tokens: BTreeMap<&'static str, String>,
-    passwords: BTreeMap<&'static str, String>,
-    a_id: Uuid,
-    doctor_id: Uuid,
-    other_id: Uuid,
+pub(crate) struct Fx {
+    pub(crate) tokens: BTreeMap<&'static str, String>,
+    pub(crate) passwords: BTreeMap<&'static str, String>,
+    pub(crate) a_id: Uuid,
+    pub(crate) doctor_id: Uuid,
+    pub(crate) other_id: Uuid,
     /// An account the admin rows disable, enable and reset.
-    spare_id: Uuid,
-    unit_id: String,
-    station: String,
+    pub(crate) spare_id: Uuid,
+    pub(crate) unit_id: String,
+    pub(crate) station: String,
     /// A second station the admin rows add a doctor to and remove from.
-    station2: String,
+    pub(crate) station2: String,
     /// A's report (with a photo), routed to the staff member's unit.
-    report: String,
+    pub(crate) report: String,
     /// A's photo attached to the report (public), and one not attached (private).
-    photo: String,
-    private_photo: String,
+    pub(crate) photo: String,
+    pub(crate) private_photo: String,
     /// Photos of A and B for the reports they create in the table.
-    new_photos: Vec<String>,
+    pub(crate) new_photos: Vec<String>,
     /// A's unread notification (the report was received).
-    a_notification: String,
+    pub(crate) a_notification: String,
     /// A's consultation with the doctor (ended, with a signed record).
-    consultation: String,
-    record: String,
+    pub(crate) consultation: String,
+    pub(crate) record: String,
     /// A's appointments with the doctor (one to cancel).
-    appointment: String,
-    appointment_to_cancel: String,
+    pub(crate) appointment: String,
+    pub(crate) appointment_to_cancel: String,
     /// Free slots of the doctor: A's and B's new bookings, A's reschedule.
-    slots: Vec<String>,
-    consent_version: String,
-    leave_day: String,
+    pub(crate) slots: Vec<String>,
+    pub(crate) consent_version: String,
+    pub(crate) leave_day: String,
     /// An Open311 client app's key (issued by the admin), and a client the admin row revokes.
-    open311_key: String,
-    open311_spare_client: String,
+    pub(crate) open311_key: String,
+    pub(crate) open311_spare_client: String,
 }
 
 impl Fx {
-    fn token(&self, who: Who) -> Option<&str> {
+    pub(crate) fn token(&self, who: Who) -> Option<&str> {
         let key = match who {
             Who::Anonymous => return None,
             Who::ResidentA => "a",
@@ -921,7 +921,7 @@ async fn send(app: &TestApp, method: &Method, path: &str, token: Option<&str>, r
 
 /// The people, the station, A's report with a photo, A's consultation with a signed record and A's
 /// appointments.
-async fn fixtures(app: &TestApp) -> Fx {
+pub(crate) async fn fixtures(app: &TestApp) -> Fx {
     let mut tokens = BTreeMap::new();
     let mut passwords = BTreeMap::new();
     let (_, admin, p) = app.member_with_password(Role::Admin, "0973400001").await;

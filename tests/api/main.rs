@@ -23,5 +23,6 @@ mod rtc_calls;
 mod rtc_media;
 mod rtc_peer;
 mod rtc_signal;
+mod schemathesis;
 mod store_contract;
 mod telehealth;

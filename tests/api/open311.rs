@@ -1243,3 +1243,111 @@ async fn app_reports_show_their_public_photo_and_never_the_reporter() {
         assert!(!text.contains("969000061"), "{text}");
     }
 }
+
+/// Every `null` an Open311 JSON answer carries is on a property the published spec marks
+/// `nullable` (Schemathesis found `status_notes`, `address_id`, `zipcode`, `service_notice`,
+/// `media_url`… documented as plain strings). Walks the answer alongside its schema.
+#[tokio::test]
+async fn open311_nulls_are_nullable_in_the_spec() {
+    let app = TestApp::spawn().await;
+    let (_, _, key) = issue_key(&app, "0960000091").await;
+    let spec = app.get("/openapi.json", None).await.body;
+    let schemas = &spec["components"]["schemas"];
+
+    fn walk(value: &Value, schema: &Value, schemas: &Value, at: &str, bad: &mut Vec<String>) {
+        // A described reference comes as `allOf: [{$ref}, {description}]`.
+        let schema = match schema["allOf"][0].as_object() {
+            Some(_) => &schema["allOf"][0],
+            None => schema,
+        };
+        let schema = match schema["$ref"].as_str() {
+            Some(r) => &schemas[r.trim_start_matches("#/components/schemas/")],
+            None => schema,
+        };
+        match value {
+            Value::Object(fields) => {
+                for (k, v) in fields {
+                    let prop = &schema["properties"][k];
+                    assert!(!prop.is_null(), "{at}.{k} is not in the spec");
+                    if v.is_null() {
+                        if prop["nullable"] != true {
+                            bad.push(format!("{at}.{k}"));
+                        }
+                    } else {
+                        walk(v, prop, schemas, &format!("{at}.{k}"), bad);
+                    }
+                }
+            }
+            Value::Array(items) => {
+                for v in items {
+                    walk(v, &schema["items"], schemas, &format!("{at}[]"), bad);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    // A new request (no photo, no unit, no notice): most fields without a value.
+    let created = post(
+        &app,
+        "/open311/v2/requests.json",
+        &[
+            ("api_key", &key),
+            ("service_code", "street_light"),
+            ("lat", "10.7769"),
+            ("long", "106.7009"),
+            ("description", "Đèn đường chập chờn"),
+            ("attribute[state]", "flickering"),
+        ],
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.text);
+    let id = created.json()[0]["service_request_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut bad = vec![];
+    let array_of =
+        |name: &str| json!({ "items": { "$ref": format!("#/components/schemas/{name}") } });
+    for (path, value, schema) in [
+        (
+            "POST requests.json",
+            created.json(),
+            array_of("Open311RequestCreated"),
+        ),
+        (
+            "requests.json",
+            get(&app, "/open311/v2/requests.json?extensions=true")
+                .await
+                .json(),
+            array_of("Open311Request"),
+        ),
+        (
+            "requests/{id}.json",
+            get(
+                &app,
+                &format!("/open311/v2/requests/{id}.json?extensions=true"),
+            )
+            .await
+            .json(),
+            array_of("Open311Request"),
+        ),
+        (
+            "servicerequestupdates.json",
+            get(&app, "/open311/v2/servicerequestupdates.json")
+                .await
+                .json(),
+            array_of("Open311RequestUpdate"),
+        ),
+    ] {
+        assert!(
+            value.as_array().is_some_and(|a| !a.is_empty()),
+            "{path}: {value}"
+        );
+        walk(&value, &schema, schemas, path, &mut bad);
+    }
+    assert!(
+        bad.is_empty(),
+        "null where the spec says not nullable: {bad:?}"
+    );
+}
