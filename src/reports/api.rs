@@ -190,7 +190,8 @@ pub(crate) async fn view(
     let category = catalog::by_id(&state.db, r.category_id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("report without category"))?;
-    view_in(state, r, caller, category).await
+    let media = repo::report_media(&state.db, r.report_id).await?;
+    view_in(state, r, caller, category, media).await
 }
 
 /// [`view`] with the report's category already at hand (pages load the catalog once).
@@ -199,6 +200,7 @@ async fn view_in(
     r: ReportRow,
     caller: Option<&Caller>,
     category: Category,
+    media: Vec<(Uuid, String)>,
 ) -> Result<ReportView, Error> {
     let mine = caller.is_some_and(|c| Some(c.account_id) == r.reporter_id);
     let audience = match caller {
@@ -206,7 +208,6 @@ async fn view_in(
         _ if mine => Audience::Reporter,
         _ => Audience::Public,
     };
-    let media = repo::report_media(&state.db, r.report_id).await?;
     let photos = media
         .iter()
         .filter(|(_, role)| role == "report")
@@ -287,13 +288,17 @@ async fn views(
         .into_iter()
         .map(|c| (c.category_id, c))
         .collect();
+    // And one photo query per page instead of one per report.
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.report_id).collect();
+    let mut media = repo::media_of_reports(&state.db, &ids).await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         let category = categories
             .get(&r.category_id)
             .cloned()
             .ok_or_else(|| anyhow::anyhow!("report without category"))?;
-        out.push(view_in(state, r, caller, category).await?);
+        let photos = media.remove(&r.report_id).unwrap_or_default();
+        out.push(view_in(state, r, caller, category, photos).await?);
     }
     Ok(out)
 }

@@ -283,6 +283,34 @@ pub async fn report_media(db: &Db, report_id: Uuid) -> Result<Vec<(Uuid, String)
     .await)
 }
 
+/// (media id, role) of the photos of each of `reports`, in order: one query for a page.
+pub async fn media_of_reports(
+    db: &Db,
+    reports: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, Vec<(Uuid, String)>>, sqlx::Error> {
+    let mut out: std::collections::HashMap<Uuid, Vec<(Uuid, String)>> = Default::default();
+    for chunk in reports.chunks(500) {
+        // Only placeholders are formatted into the text; every value is bound.
+        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT report_id, media_id, role FROM report_media WHERE report_id IN ({})
+             ORDER BY report_id, created_at, position",
+            marks.join(", ")
+        );
+        let rows = on_db!(db, pool => {
+            let mut q = sqlx::query_as::<_, (Uuid, Uuid, String)>(sqlx::AssertSqlSafe(sql.clone()));
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            q.fetch_all(pool).await
+        })?;
+        for (report, media, role) in rows {
+            out.entry(report).or_default().push((media, role));
+        }
+    }
+    Ok(out)
+}
+
 /// How many of `ids` exist and belong to `owner`.
 pub async fn owned_media_count(db: &Db, owner: Uuid, ids: &[Uuid]) -> Result<usize, sqlx::Error> {
     let mut n = 0;
