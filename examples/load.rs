@@ -44,15 +44,17 @@ const RESIDENTS: usize = 16;
 /// Reports created before measuring.
 const PREFILL: u64 = 1000;
 
-/// The mix, in percent.
+/// The mix, in percent. A ward's traffic is reads: a few hundred reports a day against many
+/// thousands of views. At 5 % creates the table grew by thousands of rows during the minute and the
+/// feed, whose cost grows with it (issue 3), fell behind the rate measured at the start.
 const MIX: [(Kind, u32); 7] = [
     (Kind::Feed, 25),
     (Kind::Map, 15),
     (Kind::Categories, 15),
-    (Kind::Me, 15),
+    (Kind::Me, 19),
     (Kind::Notifications, 15),
     (Kind::Slots, 10),
-    (Kind::Create, 5),
+    (Kind::Create, 1),
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
