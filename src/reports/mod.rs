@@ -671,7 +671,7 @@ pub async fn transition(
     }
     let pushes = notify_followers(&mut tx, report_id, caller.account_id, to, now).await?;
     tx.commit().await?;
-    send_pushes(state, pushes).await;
+    push::send_all(state, pushes).await;
     publish(state, report_id, to.as_str()).await;
     repo::report(&state.db, report_id)
         .await?
@@ -727,15 +727,6 @@ async fn notify_followers(
         }
     }
     Ok(pushes)
-}
-
-/// Hand committed inbox items to the push notifier; failures are logged, the inbox has them.
-async fn send_pushes(state: &AppState, pushes: Vec<push::Push>) {
-    for p in pushes {
-        if let Err(e) = state.notifier.push(p).await {
-            tracing::warn!(error = %e, "push notification failed");
-        }
-    }
 }
 
 /// "Me too": a resident has the same problem; counts it and subscribes them.
@@ -964,7 +955,7 @@ pub async fn reopen(
     let pushes =
         notify_followers(&mut tx, report_id, caller.account_id, Status::Reopened, now).await?;
     tx.commit().await?;
-    send_pushes(state, pushes).await;
+    push::send_all(state, pushes).await;
     publish(state, report_id, "reopened").await;
     repo::report(&state.db, report_id)
         .await?

@@ -888,20 +888,6 @@ impl Hub {
             );
         }
     }
-
-    /// Local participants across rooms (for tests and metrics).
-    pub fn connected(&self) -> usize {
-        lock(&self.rooms)
-            .values()
-            .map(|r| {
-                lock(&r.inner)
-                    .local
-                    .values()
-                    .filter(|m| m.conn.is_some())
-                    .count()
-            })
-            .sum()
-    }
 }
 
 /// `again`: a re-announcement answering another instance's `who` (not news to anyone who knew).

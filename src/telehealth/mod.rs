@@ -175,14 +175,7 @@ pub async fn notify(
     })
 }
 
-/// Hand committed inbox items to the push notifier; a failed push is logged, the inbox keeps it.
-pub async fn send_pushes(state: &AppState, pushes: Vec<Push>) {
-    for p in pushes {
-        if let Err(e) = state.notifier.push(p).await {
-            tracing::warn!(error = %e, "push notification failed");
-        }
-    }
-}
+pub use crate::reports::push::send_all as send_pushes;
 
 /// Local wall-clock text of a time, for notification texts: `14:30 26/11/2026`.
 pub fn local_text(at: DateTime<Utc>, offset: FixedOffset) -> String {
