@@ -90,7 +90,8 @@ enum Presence {
 struct Held {
     to: Uuid,
     at: Instant,
-    message: Value,
+    /// The message, serialized (see [`Room::deliver_text`]).
+    message: String,
 }
 
 #[derive(Default)]
@@ -164,16 +165,20 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Room {
     /// Number a message for a local member, keep it for a resume, and queue it on its socket.
-    fn deliver(inner: &mut Inner, to: Uuid, mut message: Value) {
+    fn deliver(inner: &mut Inner, to: Uuid, message: Value) {
+        Self::deliver_text(inner, to, message.to_string());
+    }
+
+    /// [`Room::deliver`] for a message already serialized: one JSON object, to which the sequence
+    /// number is appended as text (relayed offers, answers and candidates are never parsed into a
+    /// tree and serialized again).
+    fn deliver_text(inner: &mut Inner, to: Uuid, message: String) {
         let Some(m) = inner.local.get_mut(&to) else {
             return;
         };
         let seq = m.next_seq;
         m.next_seq += 1;
-        if let Some(obj) = message.as_object_mut() {
-            obj.insert("seq".into(), json!(seq));
-        }
-        let text: Arc<str> = Arc::from(message.to_string());
+        let text: Arc<str> = Arc::from(with_seq(message, seq));
         m.replay.push_back((seq, text.clone()));
         while m.replay.len() > REPLAY {
             m.replay.pop_front();
@@ -554,10 +559,19 @@ impl Hub {
                     .get("to")
                     .and_then(Value::as_str)
                     .and_then(|s| Uuid::parse_str(s).ok());
-                if let (Some(to), Some(message)) = (to, event.get("message")) {
+                // The message travels as its text; an object is what instances of an older
+                // version send.
+                let message = match event.get("text") {
+                    Some(Value::String(t)) => Some(t.clone()),
+                    _ => event
+                        .get("message")
+                        .filter(|m| m.is_object())
+                        .map(Value::to_string),
+                };
+                if let (Some(to), Some(message)) = (to, message) {
                     let mut inner = lock(&room.inner);
                     if inner.local.contains_key(&to) {
-                        Room::deliver(&mut inner, to, message.clone());
+                        Room::deliver_text(&mut inner, to, message);
                     }
                 }
                 false
@@ -684,7 +698,7 @@ impl Hub {
                 inner.held = keep;
                 for h in ready {
                     if inner.local.contains_key(&account) {
-                        Room::deliver(&mut inner, account, h.message);
+                        Room::deliver_text(&mut inner, account, h.message);
                     } else {
                         relays.push(h.message);
                     }
@@ -708,7 +722,7 @@ impl Hub {
                     TOPIC,
                     event(
                         room.id,
-                        json!({ "k": "relay", "to": account, "message": message }),
+                        json!({ "k": "relay", "to": account, "text": message }),
                     ),
                 )
                 .await;
@@ -761,94 +775,105 @@ impl Hub {
         .await;
     }
 
-    /// Hand a message to a participant of the room wherever they are connected. If they are an
-    /// allowed participant who is not present yet, candidates wait briefly; anything else is refused.
+    /// Hand a message (one serialized JSON object) to a participant of the room wherever they are
+    /// connected. If they are an allowed participant who is not present yet, candidates wait
+    /// briefly; anything else is refused.
     pub async fn relay(
         &self,
         state: &AppState,
         room: &Arc<Room>,
         to: Uuid,
-        message: Value,
+        message: String,
         hold_if_absent: bool,
     ) -> Result<(), &'static str> {
-        // Present, or reconnecting (its instance keeps the message for the resume).
-        let present = {
-            let inner = lock(&room.inner);
-            Room::roster(&inner, None)
-                .iter()
-                .any(|(id, _, _)| *id == to)
-        };
-        if !present {
-            let allowed = queue::participant(state, room.id, to)
-                .await
-                .ok()
-                .flatten()
-                .is_some();
-            if !allowed {
-                return Err("unknown_peer");
-            }
-            if !hold_if_absent {
-                return Err("peer_not_present");
-            }
-            let mut inner = lock(&room.inner);
-            let now = Instant::now();
-            inner.held.retain(|h| now.duration_since(h.at) < HOLD);
-            if inner.held.len() >= 256 {
-                return Err("too_many_held");
-            }
-            inner.held.push(Held {
-                to,
-                at: now,
-                message,
-            });
-            return Ok(());
-        }
         // Here: straight into their outbox, in order with everything else they receive. If their
         // socket is behind, the sender waits (up to 5 s) instead of the message being dropped:
         // backpressure reaches the sender's socket.
-        for _ in 0..2 {
-            let waiting = {
+        enum Next {
+            Wait(mpsc::Sender<Out>),
+            Elsewhere,
+            Absent,
+        }
+        let mut waited = false;
+        loop {
+            let next = {
                 let mut inner = lock(&room.inner);
-                let Some(m) = inner.local.get(&to) else { break };
-                match &m.conn {
-                    Some(c) if c.tx.capacity() == 0 => Some(c.tx.clone()),
-                    _ => {
-                        Room::deliver(&mut inner, to, message);
-                        return Ok(());
-                    }
+                match inner.local.get(&to) {
+                    Some(m) => match &m.conn {
+                        Some(c) if c.tx.capacity() == 0 && !waited => Next::Wait(c.tx.clone()),
+                        // Room, or stuck after waiting (delivering drops a stuck socket: it
+                        // resumes), or reconnecting (kept for the resume).
+                        _ => {
+                            Room::deliver_text(&mut inner, to, message);
+                            return Ok(());
+                        }
+                    },
+                    // Present, or reconnecting, on another instance.
+                    None if inner.remote.contains_key(&to) => Next::Elsewhere,
+                    None => Next::Absent,
                 }
             };
-            if let Some(tx) = waiting {
-                match tokio::time::timeout(Duration::from_secs(5), tx.reserve()).await {
-                    // Capacity is back: deliver under the lock (the permit keeps one slot free).
-                    Ok(Ok(permit)) => drop(permit),
-                    // Stuck or gone: deliver anyway, which drops a stuck socket (it resumes).
-                    _ => {
-                        let mut inner = lock(&room.inner);
-                        Room::deliver(&mut inner, to, message);
-                        return Ok(());
-                    }
+            match next {
+                Next::Wait(tx) => {
+                    waited = true;
+                    // Capacity back (deliver on the next turn), or stuck or gone after 5 s.
+                    let _ = tokio::time::timeout(Duration::from_secs(5), tx.reserve()).await;
                 }
-            }
-        }
-        {
-            let mut inner = lock(&room.inner);
-            if inner.local.contains_key(&to) {
-                Room::deliver(&mut inner, to, message);
-                return Ok(());
+                Next::Elsewhere => break,
+                Next::Absent => {
+                    return self.hold(state, room, to, message, hold_if_absent).await;
+                }
             }
         }
         state
             .bus
             .publish(
                 TOPIC,
-                event(
-                    room.id,
-                    json!({ "k": "relay", "to": to, "message": message }),
-                ),
+                event(room.id, json!({ "k": "relay", "to": to, "text": message })),
             )
             .await
             .map_err(|_| "unavailable")
+    }
+
+    /// A message for someone not present: held briefly for an allowed participant (candidates
+    /// only), refused otherwise.
+    async fn hold(
+        &self,
+        state: &AppState,
+        room: &Arc<Room>,
+        to: Uuid,
+        message: String,
+        hold_if_absent: bool,
+    ) -> Result<(), &'static str> {
+        let allowed = queue::participant(state, room.id, to)
+            .await
+            .ok()
+            .flatten()
+            .is_some();
+        if !allowed {
+            return Err("unknown_peer");
+        }
+        if !hold_if_absent {
+            return Err("peer_not_present");
+        }
+        let mut inner = lock(&room.inner);
+        let now = Instant::now();
+        inner.held.retain(|h| now.duration_since(h.at) < HOLD);
+        if inner.held.len() >= 256 {
+            return Err("too_many_held");
+        }
+        inner.held.push(Held {
+            to,
+            at: now,
+            message,
+        });
+        Ok(())
+    }
+
+    /// [`Hub::reply`] for a message already serialized (one JSON object).
+    pub fn reply_text(&self, room: &Arc<Room>, to: Uuid, message: String) {
+        let mut inner = lock(&room.inner);
+        Room::deliver_text(&mut inner, to, message);
     }
 
     /// Queue a message for one local participant (answers to their own requests).
@@ -930,9 +955,39 @@ pub async fn end_room(state: &AppState, consultation: Uuid, reason: &str) {
     }
 }
 
+/// Append `"seq": seq` to a serialized JSON object.
+fn with_seq(mut text: String, seq: u64) -> String {
+    use std::fmt::Write as _;
+    let trimmed = text.trim_end().len();
+    text.truncate(trimmed);
+    if text.pop() != Some('}') {
+        // Not an object (never built here): wrap it rather than send broken JSON.
+        return json!({ "message": text, "seq": seq }).to_string();
+    }
+    if !text.trim_end().ends_with('{') {
+        text.push(',');
+    }
+    let _ = write!(text, "\"seq\":{seq}}}");
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_sequence_number_is_appended_to_the_object() {
+        for (text, seq) in [
+            (r#"{"type":"candidate","candidate":{"candidate":"x"}}"#, 7),
+            ("{}", 0),
+            ("{ \"a\": [1, {\"b\": 2}] }  ", 42),
+        ] {
+            let v: Value = serde_json::from_str(&with_seq(text.to_string(), seq)).unwrap();
+            let mut want: Value = serde_json::from_str(text).unwrap();
+            want["seq"] = json!(seq);
+            assert_eq!(v, want);
+        }
+    }
 
     #[test]
     fn each_pair_has_exactly_one_polite_side() {

@@ -25,6 +25,7 @@
 //! 1009 message too big, 4400 bad message, 4403 not allowed / room full, 4408 timeout, 4409
 //! replaced by a newer connection, 4410 session expired, 4429 too many messages.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -32,6 +33,7 @@ use futures::{SinkExt, StreamExt};
 use poem::web::websocket::{CloseCode, Message, WebSocket, WebSocketConfig};
 use poem::web::{Data, Query};
 use poem::{IntoResponse, Request, handler};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -61,11 +63,15 @@ impl Bucket {
             last: Instant::now(),
         }
     }
+    /// Refilled only when empty: no clock read per message while tokens last (never more lenient
+    /// than refilling every time, as the cap applies to the whole pause).
     fn take(&mut self) -> bool {
-        let now = Instant::now();
-        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate)
-            .min(self.rate * 2.0);
-        self.last = now;
+        if self.tokens < 1.0 {
+            let now = Instant::now();
+            self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate)
+                .min(self.rate * 2.0);
+            self.last = now;
+        }
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
             true
@@ -101,10 +107,12 @@ pub async fn signal(
         Err(e) => return problem_response(&e),
     }
     let max = state.settings.rtc_max_message_bytes;
-    // Small buffers: thousands of idle signaling sockets must stay cheap.
+    // Small read buffers: thousands of idle signaling sockets must stay cheap. Writes are buffered
+    // (the buffer grows only as far as a burst needs) and written by the explicit flush after each
+    // batch: eager writes (size 0) cost a system call per message.
     let config = WebSocketConfig::default()
         .read_buffer_size(1024)
-        .write_buffer_size(0)
+        .write_buffer_size(max)
         .max_write_buffer_size(max * 4)
         .max_message_size(Some(max))
         .max_frame_size(Some(max));
@@ -189,7 +197,9 @@ async fn run(state: AppState, pass: RoomPass, socket: poem::web::websocket::WebS
     let mut outbox = attached.rx;
     let ping = Duration::from_secs(state.settings.rtc_ping_secs);
     let mut bucket = Bucket::new(state.settings.rtc_messages_per_sec);
+    // When the client was last heard, as of the last check (a flag per message, not a clock read).
     let mut last_heard = Instant::now();
+    let mut heard = false;
     let mut check = tokio::time::interval(ping);
     // Whether the participant left for good (leave, call ended) or may resume.
     let mut left = false;
@@ -200,28 +210,56 @@ async fn run(state: AppState, pass: RoomPass, socket: poem::web::websocket::WebS
                 break;
             }
             _ = check.tick() => {
+                if std::mem::take(&mut heard) {
+                    last_heard = Instant::now();
+                }
                 if last_heard.elapsed() > ping * 3 {
                     close_with(&mut tx, &mut rx, close::TIMEOUT, "ping_timeout").await;
                     break;
                 }
             }
-            out = outbox.recv() => match out {
-                Some(Out::Text(text)) => {
-                    if tx.send(Message::Text(text.to_string())).await.is_err() {
+            out = outbox.recv() => {
+                // Write what is queued (up to a batch) with one flush: under a burst of
+                // candidates that is one write to the socket instead of one per message.
+                let mut next = out;
+                let mut written = 0;
+                let mut yielded = false;
+                let mut failed = false;
+                while let Some(Out::Text(text)) = &next {
+                    if tx.feed(Message::Text(text.to_string())).await.is_err() {
+                        failed = true;
                         break;
                     }
+                    written += 1;
+                    if written >= WRITE_BATCH {
+                        next = None;
+                        break;
+                    }
+                    next = outbox.try_recv().ok();
+                    if next.is_none() && !yielded {
+                        // Once per batch, let senders running on other threads queue more.
+                        yielded = true;
+                        tokio::task::yield_now().await;
+                        next = outbox.try_recv().ok();
+                    }
                 }
-                Some(Out::Close(code, reason)) => {
-                    close_with(&mut tx, &mut rx, code, reason).await;
-                    // Replaced: the newer socket carries on. Call ended: nothing to resume.
-                    left = code == close::NORMAL;
+                if failed || (written > 0 && tx.flush().await.is_err()) {
                     break;
                 }
-                None => {
-                    close_with(&mut tx, &mut rx, close::TIMEOUT, "too_slow").await;
-                    break;
+                match next {
+                    Some(Out::Close(code, reason)) => {
+                        close_with(&mut tx, &mut rx, code, reason).await;
+                        // Replaced: the newer socket carries on. Call ended: nothing to resume.
+                        left = code == close::NORMAL;
+                        break;
+                    }
+                    None if written == 0 => {
+                        close_with(&mut tx, &mut rx, close::TIMEOUT, "too_slow").await;
+                        break;
+                    }
+                    _ => {}
                 }
-            },
+            }
             incoming = rx.next() => match incoming {
                 None | Some(Ok(Message::Close(_))) => break,
                 Some(Err(_)) => {
@@ -230,7 +268,7 @@ async fn run(state: AppState, pass: RoomPass, socket: poem::web::websocket::WebS
                     break;
                 }
                 Some(Ok(Message::Text(text))) => {
-                    last_heard = Instant::now();
+                    heard = true;
                     if !bucket.take() {
                         close_with(&mut tx, &mut rx, close::RATE_LIMITED, "rate_limited").await;
                         break;
@@ -254,7 +292,7 @@ async fn run(state: AppState, pass: RoomPass, socket: poem::web::websocket::WebS
                 }
                 Some(Ok(_)) => {
                     // Ping/pong frames keep the socket alive.
-                    last_heard = Instant::now();
+                    heard = true;
                 }
             },
         }
@@ -287,10 +325,44 @@ fn parse_entry(text: &str) -> Result<Entry, &'static str> {
     }
 }
 
+/// Messages written to a socket before one flush.
+const WRITE_BATCH: usize = 64;
+
 enum Flow {
     Continue,
     Leave,
     Close(u16, &'static str),
+}
+
+/// The fields of a client's message that the server reads, unparsed until needed (any other
+/// field is ignored).
+#[derive(serde::Deserialize)]
+struct Incoming<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<&'a RawValue>,
+    #[serde(borrow)]
+    to: Option<&'a RawValue>,
+    #[serde(borrow)]
+    sdp: Option<&'a RawValue>,
+    #[serde(borrow)]
+    candidate: Option<&'a RawValue>,
+    #[serde(borrow)]
+    ts: Option<&'a RawValue>,
+}
+
+/// A raw JSON value as a string, if it is one.
+fn as_str(raw: &RawValue) -> Option<Cow<'_, str>> {
+    serde_json::from_str(raw.get()).ok()
+}
+
+/// An ICE candidate is an object whose `candidate` is a string of reasonable length.
+fn plausible_candidate(raw: &RawValue) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Candidate<'a> {
+        #[serde(borrow)]
+        candidate: Cow<'a, str>,
+    }
+    serde_json::from_str::<Candidate>(raw.get()).is_ok_and(|c| c.candidate.len() < 2048)
 }
 
 /// An SDP must look like one: starts with `v=0` and has at least one media section.
@@ -306,26 +378,35 @@ async fn handle(
 ) -> Flow {
     let hub = &state.rtc;
     let me = pass.account_id;
-    let Ok(v) = serde_json::from_str::<Value>(text) else {
-        hub.reply(room, me, error_message("bad_json"));
+    // Read as borrowed, unparsed fields: a relayed candidate is copied through as its text.
+    let fields = if text.trim_start().starts_with('{') {
+        serde_json::from_str::<Incoming>(text).ok()
+    } else {
+        None
+    };
+    let Some(v) = fields else {
+        let code = if serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() {
+            "unknown_type"
+        } else {
+            "bad_json"
+        };
+        hub.reply(room, me, error_message(code));
         return Flow::Continue;
     };
-    let kind = v.get("type").and_then(Value::as_str).unwrap_or("");
-    let to = v
-        .get("to")
-        .and_then(Value::as_str)
-        .and_then(|s| Uuid::parse_str(s).ok());
-    match kind {
+    let kind = v.kind.and_then(as_str).unwrap_or_default();
+    let to = v.to.and_then(as_str).and_then(|s| Uuid::parse_str(&s).ok());
+    match &*kind {
         "ping" => {
-            hub.reply(room, me, json!({ "type": "pong", "ts": v.get("ts") }));
+            let ts = v.ts.map(RawValue::get).unwrap_or("null");
+            hub.reply_text(room, me, format!(r#"{{"type":"pong","ts":{ts}}}"#));
         }
         "offer" | "answer" => {
             let Some(to) = to else {
                 hub.reply(room, me, error_message("missing_to"));
                 return Flow::Continue;
             };
-            let sdp = v.get("sdp").and_then(Value::as_str).unwrap_or("");
-            if !plausible_sdp(sdp) {
+            let sdp = v.sdp.and_then(as_str).unwrap_or_default();
+            if !plausible_sdp(&sdp) {
                 hub.reply(
                     room,
                     me,
@@ -333,7 +414,7 @@ async fn handle(
                 );
                 return Flow::Continue;
             }
-            let message = json!({ "type": kind, "from": me, "sdp": sdp });
+            let message = json!({ "type": kind, "from": me, "sdp": sdp }).to_string();
             if let Err(code) = hub.relay(state, room, to, message, false).await {
                 hub.reply(
                     room,
@@ -348,18 +429,16 @@ async fn handle(
                 return Flow::Continue;
             };
             let message = if kind == "candidate" {
-                let candidate = v.get("candidate").cloned().unwrap_or(Value::Null);
-                let ok = candidate
-                    .get("candidate")
-                    .and_then(Value::as_str)
-                    .is_some_and(|c| c.len() < 2048);
-                if !ok {
+                let Some(candidate) = v.candidate.filter(|c| plausible_candidate(c)) else {
                     hub.reply(room, me, error_message("invalid_candidate"));
                     return Flow::Continue;
-                }
-                json!({ "type": "candidate", "from": me, "candidate": candidate })
+                };
+                format!(
+                    r#"{{"type":"candidate","from":"{me}","candidate":{}}}"#,
+                    candidate.get()
+                )
             } else {
-                json!({ "type": "end_of_candidates", "from": me })
+                json!({ "type": "end_of_candidates", "from": me }).to_string()
             };
             if let Err(code) = hub.relay(state, room, to, message, true).await {
                 hub.reply(
