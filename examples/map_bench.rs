@@ -8,10 +8,15 @@
 //! City-sized box, half of them around hotspots) and the planner statistics refreshed (ANALYZE).
 //! Then each query kind runs `--queries` times, one call at a time, timed with `Instant`:
 //!
+//! * `clusters_z8`: map at zoom 8 (`h3_r4` clusters) over a ~25 km box (the whole city);
 //! * `clusters_z10`: map at zoom 10 (`h3_r6` clusters) over a ~5 km box;
 //! * `clusters_z13`: map at zoom 13 (`h3_r8` clusters) over a ~1.5 km box;
 //! * `points_z16`: map at zoom 16 (`repo::list`, bbox, limit 500) over a ~300 m box;
-//! * `feed_1km`: feed page (`repo::list`, default statuses, bbox, limit 50) over a ~1 km box.
+//! * `feed_1km`: feed page (`repo::list`, default statuses, bbox, limit 50) over a ~1 km box;
+//! * `feed_5km`: the same over a ~5 km box.
+//!
+//! Clusters come from the `report_cells` counters (kept by triggers, so the load pays for them as
+//! the API's writes do); lists over a small box go through the H3 cells covering it.
 //!
 //! Query boxes are centred on points drawn from the same distribution as the data, so they look
 //! where reports are. The map handler's per-row `view` work (zoom >= 15) is not included: this
@@ -22,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
+use h3o::Resolution;
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 use wardline::geo::{BBox, Point, cells};
@@ -38,8 +44,6 @@ const ROWS_PER_STATEMENT: usize = 500;
 /// Rows per transaction.
 const ROWS_PER_TX: usize = 50_000;
 const TARGET_P99_MS: f64 = 20.0;
-/// As the API: the feed and the map show open reports plus others updated in the last 183 days.
-const SIX_MONTHS_DAYS: i64 = 183;
 const PUBLIC_STATUSES: [&str; 7] = [
     "submitted",
     "received",
@@ -379,7 +383,16 @@ async fn load(db: &Db, wanted: usize, now: DateTime<Utc>) -> anyhow::Result<()> 
     }
     let load_s = started.elapsed().as_secs_f64();
     let analyze = Instant::now();
-    on_db!(db, pool => sqlx::query("ANALYZE").execute(pool).await.map(|_| ()))?;
+    // As a table that has lived a while: statistics, and (PostgreSQL) the visibility map that
+    // index-only scans rely on.
+    match db {
+        Db::Sqlite(..) => {
+            on_db!(db, pool => sqlx::query("ANALYZE").execute(pool).await.map(|_| ()))?
+        }
+        Db::Postgres(..) => {
+            on_db!(db, pool => sqlx::query("VACUUM ANALYZE").execute(pool).await.map(|_| ()))?
+        }
+    }
     println!(
         "load: {to_load} rows in {load_s:.1} s ({:.0} rows/s); ANALYZE {:.1} s",
         to_load as f64 / load_s,
@@ -399,39 +412,56 @@ fn pct(sorted: &[f64], q: f64) -> f64 {
 
 #[derive(Clone, Copy)]
 enum Kind {
+    ClustersZ8,
     ClustersZ10,
     ClustersZ13,
     PointsZ16,
     Feed,
+    Feed5km,
 }
 
 impl Kind {
     fn name(self) -> &'static str {
         match self {
+            Kind::ClustersZ8 => "clusters_z8 (h3_r4, ~25 km)",
             Kind::ClustersZ10 => "clusters_z10 (h3_r6, ~5 km)",
             Kind::ClustersZ13 => "clusters_z13 (h3_r8, ~1.5 km)",
             Kind::PointsZ16 => "points_z16 (list 500, ~300 m)",
             Kind::Feed => "feed_1km (list 50, ~1 km)",
+            Kind::Feed5km => "feed_5km (list 50, ~5 km)",
         }
     }
     /// Half the box side, in metres.
     fn radius_m(self) -> f64 {
         match self {
+            Kind::ClustersZ8 => 12_500.0,
             Kind::ClustersZ10 => 2_500.0,
             Kind::ClustersZ13 => 750.0,
             Kind::PointsZ16 => 150.0,
             Kind::Feed => 500.0,
+            Kind::Feed5km => 2_500.0,
         }
     }
+}
+
+fn since_day(since: DateTime<Utc>) -> i64 {
+    since.timestamp().div_euclid(86_400)
 }
 
 /// Run one query; returns how many rows (cells or reports) it gave.
 async fn run(db: &Db, kind: Kind, b: BBox, since: DateTime<Utc>) -> anyhow::Result<usize> {
     let statuses = || PUBLIC_STATUSES.map(String::from).to_vec();
     Ok(match kind {
-        Kind::ClustersZ10 => repo::clusters(db, "h3_r6", b, since).await?.len(),
-        Kind::ClustersZ13 => repo::clusters(db, "h3_r8", b, since).await?.len(),
-        Kind::PointsZ16 | Kind::Feed => {
+        Kind::ClustersZ8 => repo::clusters(db, Resolution::Four, b, since_day(since))
+            .await?
+            .len(),
+        Kind::ClustersZ10 => repo::clusters(db, Resolution::Six, b, since_day(since))
+            .await?
+            .len(),
+        Kind::ClustersZ13 => repo::clusters(db, Resolution::Eight, b, since_day(since))
+            .await?
+            .len(),
+        Kind::PointsZ16 | Kind::Feed | Kind::Feed5km => {
             let f = Filter {
                 statuses: statuses(),
                 open_or_updated_since: Some(since),
@@ -465,7 +495,7 @@ async fn main() -> anyhow::Result<()> {
     load(&db, args.reports, now).await?;
     let total = on_db!(&db, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM reports").fetch_one(pool).await)?;
 
-    let since = now - chrono::Duration::days(SIX_MONTHS_DAYS);
+    let since = wardline::reports::api::public_since(now);
     let places = Places::new(&mut Rng::new(42));
     let mut rng = Rng::new(7);
     println!();
@@ -480,10 +510,12 @@ async fn main() -> anyhow::Result<()> {
     );
     let mut all_met = true;
     for kind in [
+        Kind::ClustersZ8,
         Kind::ClustersZ10,
         Kind::ClustersZ13,
         Kind::PointsZ16,
         Kind::Feed,
+        Kind::Feed5km,
     ] {
         for _ in 0..20 {
             let b = BBox::around(places.point(&mut rng), kind.radius_m());

@@ -99,6 +99,55 @@ pub fn cell_center(cell: i64) -> Option<Point> {
     })
 }
 
+/// The cells of resolution `res` covering a box, at most `max` of them (`None` if more would be
+/// needed). The box is sampled on a grid of half a cell's edge; with `exact`, each sampled cell's
+/// neighbours are added too, so every cell holding any point of the box is in the list (what a
+/// list filtered by cells then by the box needs). Without it, cells touching the box only at a
+/// sliver may be left out (enough for map clusters).
+pub fn cover(b: BBox, res: Resolution, max: usize, exact: bool) -> Option<Vec<i64>> {
+    let m_per_deg = 111_320.0;
+    // The narrowest degree of longitude in the box, so the grid is fine enough everywhere.
+    let cos = b
+        .min_lat
+        .abs()
+        .max(b.max_lat.abs())
+        .to_radians()
+        .cos()
+        .max(0.01);
+    let height_m = (b.max_lat - b.min_lat) * m_per_deg;
+    let width_m = (b.max_lon - b.min_lon) * m_per_deg * cos;
+    let cell_m2 = res.area_m2();
+    if (height_m + 2.0 * res.edge_length_m()) * (width_m + 2.0 * res.edge_length_m()) / cell_m2
+        > max as f64
+    {
+        return None;
+    }
+    let step_m = res.edge_length_m() / 2.0;
+    let steps = |span_m: f64| (span_m / step_m).ceil().max(1.0) as usize;
+    let (rows, cols) = (steps(height_m), steps(width_m));
+    let mut out = std::collections::HashSet::new();
+    for i in 0..=rows {
+        let lat = b.min_lat + (b.max_lat - b.min_lat) * i as f64 / rows as f64;
+        for j in 0..=cols {
+            let lon = b.min_lon + (b.max_lon - b.min_lon) * j as f64 / cols as f64;
+            let cell = LatLng::new(lat, lon).ok()?.to_cell(res);
+            out.insert(cell);
+        }
+    }
+    if exact {
+        let sampled: Vec<CellIndex> = out.iter().copied().collect();
+        for c in sampled {
+            out.extend(c.grid_disk_safe(1));
+        }
+    }
+    if out.len() > max {
+        return None;
+    }
+    let mut cells: Vec<i64> = out.into_iter().map(|c| u64::from(c) as i64).collect();
+    cells.sort_unstable();
+    Some(cells)
+}
+
 /// A latitude/longitude box, as `min_lon,min_lat,max_lon,max_lat` (the GeoJSON / Open311 order).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BBox {
@@ -139,6 +188,11 @@ impl BBox {
         })
     }
 
+    pub fn contains(&self, p: Point) -> bool {
+        (self.min_lat..=self.max_lat).contains(&p.lat)
+            && (self.min_lon..=self.max_lon).contains(&p.lon)
+    }
+
     /// A box around `p` that contains every point within `radius_m`.
     pub fn around(p: Point, radius_m: f64) -> BBox {
         let dlat = radius_m / 111_320.0;
@@ -155,6 +209,33 @@ impl BBox {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cover_holds_the_cell_of_every_point_in_the_box() {
+        let b = BBox::around(
+            Point {
+                lat: 10.77,
+                lon: 106.70,
+            },
+            700.0,
+        );
+        for res in [Resolution::Ten, Resolution::Eight] {
+            let cells = cover(b, res, 2000, true).unwrap();
+            let n = 200;
+            for i in 0..=n {
+                for j in 0..=n {
+                    let lat = b.min_lat + (b.max_lat - b.min_lat) * f64::from(i) / f64::from(n);
+                    let lon = b.min_lon + (b.max_lon - b.min_lon) * f64::from(j) / f64::from(n);
+                    let c = u64::from(LatLng::new(lat, lon).unwrap().to_cell(res)) as i64;
+                    assert!(cells.binary_search(&c).is_ok(), "{res:?} {lat} {lon}");
+                }
+            }
+        }
+        // Too many cells: refused, not computed.
+        let world = BBox::parse("-180,-85,180,85").unwrap();
+        assert!(cover(world, Resolution::Ten, 500, true).is_none());
+        assert!(cover(world, Resolution::Four, 500, false).is_none());
+    }
 
     #[test]
     fn points_are_checked() {

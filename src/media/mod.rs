@@ -143,7 +143,7 @@ pub async fn intake(state: &AppState, owner: Uuid, upload: Upload) -> Result<Med
             let mut file = file;
             file.read_to_end(&mut bytes)
                 .map_err(|e| pipeline::MediaError::Corrupt(format!("reading upload: {e}")))?;
-            pipeline::process(&bytes, &limits)
+            pipeline::process_owned(bytes, &limits)
         })
         .await?
         .map_err(map_pipeline_error)?;

@@ -19,7 +19,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use exif::{In, Tag, Value};
 use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
-use image::codecs::jpeg::{JpegDecoder, JpegEncoder};
+use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::PngDecoder;
 use image::codecs::webp::WebPDecoder;
 use image::error::ImageError;
@@ -152,20 +152,26 @@ pub fn sniff(head: &[u8]) -> Option<&'static str> {
 /// [`MediaError::TooLarge`], [`MediaError::UnsupportedType`] and [`MediaError::TooManyPixels`] are
 /// decided before any pixel is decoded; [`MediaError::Corrupt`] when the data does not decode.
 pub fn process(bytes: &[u8], limits: &Limits) -> Result<Processed, MediaError> {
+    process_owned(bytes.to_vec(), limits)
+}
+
+/// [`process`], taking the upload's bytes so they are freed as soon as the pixels are decoded:
+/// shrinking and encoding, the costliest steps in memory, run without them.
+pub fn process_owned(bytes: Vec<u8>, limits: &Limits) -> Result<Processed, MediaError> {
     if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > limits.max_bytes {
         return Err(MediaError::TooLarge);
     }
-    let source_format = match sniff(bytes) {
+    let source_format = match sniff(&bytes) {
         Some(format @ ("jpeg" | "png" | "webp")) => format,
         _ => return Err(MediaError::UnsupportedType),
     };
     if source_format == "jpeg" {
         // zune-jpeg decodes a truncated scan without error, inventing the missing rows; a
         // half-uploaded photo must be refused, not published with its bottom half blank.
-        check_jpeg_structure(bytes)?;
+        check_jpeg_structure(&bytes)?;
     }
 
-    let metadata = read_exif(bytes);
+    let metadata = read_exif(&bytes);
     let orientation = metadata
         .as_ref()
         .and_then(|exif| exif.get_field(Tag::Orientation, In::PRIMARY))
@@ -176,12 +182,13 @@ pub fn process(bytes: &[u8], limits: &Limits) -> Result<Processed, MediaError> {
     let location_hint = metadata.as_ref().and_then(gps_location);
     let captured_at = metadata.as_ref().and_then(date_time_original);
 
-    let decoded = match source_format {
-        "jpeg" => decode(JpegDecoder::new(Cursor::new(bytes)), limits)?,
-        "png" => decode(PngDecoder::new(Cursor::new(bytes)), limits)?,
-        _ => decode(WebPDecoder::new(Cursor::new(bytes)), limits)?,
+    let content_hash = hex::encode(Sha256::digest(&bytes));
+    let pixels = match source_format {
+        "jpeg" => decode_jpeg(&bytes, limits)?,
+        "png" => flatten_to_rgb(decode(PngDecoder::new(Cursor::new(&bytes)), limits)?)?,
+        _ => flatten_to_rgb(decode(WebPDecoder::new(Cursor::new(&bytes)), limits)?)?,
     };
-    let pixels = flatten_to_rgb(decoded)?;
+    drop(bytes);
 
     let public = public_copy(pixels, orientation)?;
     // From the public copy rather than the original: a quarter of the pixels to read for a
@@ -196,7 +203,7 @@ pub fn process(bytes: &[u8], limits: &Limits) -> Result<Processed, MediaError> {
         public_height: public.height(),
         public: encode_jpeg(&public)?,
         thumbnail: encode_jpeg(&thumbnail)?,
-        content_hash: hex::encode(Sha256::digest(bytes)),
+        content_hash,
         source_format,
         location_hint,
         captured_at,
@@ -358,6 +365,44 @@ fn decode<D: ImageDecoder>(
     image_limits.max_alloc = Some(limits.max_pixels.saturating_mul(8));
     decoder.set_limits(image_limits).map_err(image_error)?;
     DynamicImage::from_decoder(decoder).map_err(image_error)
+}
+
+/// A JPEG straight to 8-bit RGB with zune-jpeg reading the upload in place (`image`'s JPEG
+/// decoder first copies the whole file). Grayscale and CMYK photos are converted to RGB.
+fn decode_jpeg(bytes: &[u8], limits: &Limits) -> Result<RgbImage, MediaError> {
+    use zune_core::bytestream::ZCursor;
+    use zune_core::colorspace::ColorSpace;
+    use zune_core::options::DecoderOptions;
+    use zune_jpeg::errors::DecodeErrors;
+    let jpeg_error = |error: DecodeErrors| match error {
+        DecodeErrors::LargeDimensions(_) => MediaError::TooManyPixels,
+        DecodeErrors::Unsupported(_) => MediaError::UnsupportedType,
+        other => MediaError::Corrupt(format!("{other:?}")),
+    };
+    // The decoder's own size limits answer with a generic error: the header is checked here instead.
+    let options = DecoderOptions::default()
+        .set_strict_mode(false)
+        .set_max_width(usize::MAX)
+        .set_max_height(usize::MAX)
+        .jpeg_set_out_colorspace(ColorSpace::RGB);
+    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(bytes), options);
+    decoder.decode_headers().map_err(jpeg_error)?;
+    let (width, height) = decoder
+        .dimensions()
+        .ok_or_else(|| MediaError::Corrupt("JPEG without dimensions".into()))?;
+    let (width, height) = (
+        u32::try_from(width).map_err(|_| MediaError::TooManyPixels)?,
+        u32::try_from(height).map_err(|_| MediaError::TooManyPixels)?,
+    );
+    if width > limits.max_dimension
+        || height > limits.max_dimension
+        || u64::from(width) * u64::from(height) > limits.max_pixels
+    {
+        return Err(MediaError::TooManyPixels);
+    }
+    let pixels = decoder.decode().map_err(jpeg_error)?;
+    RgbImage::from_raw(width, height, pixels)
+        .ok_or_else(|| MediaError::Corrupt("JPEG decoded to a short buffer".into()))
 }
 
 /// Limits tripped by the decoder count as too many pixels; anything it cannot read is corrupt.

@@ -546,6 +546,21 @@ pub struct ReportsApi {
 
 const SIX_MONTHS_DAYS: i64 = 183;
 
+/// The start of the public window: resolved and closed reports stay in the feed and on the map
+/// for six months after their last change, counted in whole UTC days (the map's clusters are
+/// counted per day, so the feed and the map agree on which reports they show).
+pub fn public_since(now: DateTime<Utc>) -> DateTime<Utc> {
+    (now - chrono::Duration::days(SIX_MONTHS_DAYS))
+        .date_naive()
+        .and_time(chrono::NaiveTime::MIN)
+        .and_utc()
+}
+
+/// [`public_since`] as days since 1970-01-01 (the map counters' day).
+pub fn public_since_day(now: DateTime<Utc>) -> i64 {
+    public_since(now).timestamp().div_euclid(86_400)
+}
+
 #[OpenApi(tag = "ApiTags::Reports")]
 impl ReportsApi {
     /// The categories residents can report (public)
@@ -755,7 +770,7 @@ impl ReportsApi {
             ]
             .map(String::from)
             .to_vec();
-            f.open_or_updated_since = Some(now - chrono::Duration::days(SIX_MONTHS_DAYS));
+            f.open_or_updated_since = Some(public_since(now));
         } else {
             f.statuses = statuses;
         }
@@ -801,7 +816,8 @@ impl ReportsApi {
         #[oai(validator(minimum(value = "0"), maximum(value = "22")))] zoom: Query<i32>,
     ) -> Result<Json<Vec<MapCell>>, ApiError> {
         let b = BBox::parse(&bbox.0)?;
-        let since = self.state.clock.now() - chrono::Duration::days(SIX_MONTHS_DAYS);
+        let now = self.state.clock.now();
+        let since = public_since(now);
         if zoom.0 >= 15 {
             let f = Filter {
                 statuses: [
@@ -849,12 +865,12 @@ impl ReportsApi {
             }
             return Ok(Json(out));
         }
-        let column = match zoom.0 {
-            0..=8 => "h3_r4",
-            9..=11 => "h3_r6",
-            _ => "h3_r8",
+        let res = match zoom.0 {
+            0..=8 => h3o::Resolution::Four,
+            9..=11 => h3o::Resolution::Six,
+            _ => h3o::Resolution::Eight,
         };
-        let cells = repo::clusters(&self.state.db, column, b, since).await?;
+        let cells = repo::clusters(&self.state.db, res, b, public_since_day(now)).await?;
         Ok(Json(
             cells
                 .into_iter()

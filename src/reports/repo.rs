@@ -313,10 +313,14 @@ pub async fn media_of_reports(
 
 /// How many of `ids` exist and belong to `owner`.
 pub async fn owned_media_count(db: &Db, owner: Uuid, ids: &[Uuid]) -> Result<usize, sqlx::Error> {
+    // One query for up to five ids (a report's most; unused places are NULL, which match nothing).
     let mut n = 0;
-    for id in ids {
-        let c = on_db!(db, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM media WHERE media_id = $1 AND owner_id = $2")
-            .bind(id).bind(owner).fetch_one(pool).await)?;
+    for chunk in ids.chunks(5) {
+        let at = |i: usize| chunk.get(i).copied();
+        let c = on_db!(db, pool => sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM media WHERE owner_id = $1 AND media_id IN ($2, $3, $4, $5, $6)")
+            .bind(owner).bind(at(0)).bind(at(1)).bind(at(2)).bind(at(3)).bind(at(4))
+            .fetch_one(pool).await)?;
         n += c as usize;
     }
     Ok(n)
@@ -536,19 +540,8 @@ pub async fn list(db: &Db, f: &Filter) -> Result<Vec<ReportRow>, sqlx::Error> {
                AND ($14 IS NULL OR resolve_by < $14)
              ORDER BY resolve_by, report_id LIMIT $15"
         )
-    } else if f.bbox.is_some() {
-        // The box unwrapped from `$4 IS NULL OR …`, so SQLite can use the (lat, lon) index.
-        select_reports!(
-            "WHERE ($1 = ',,' OR $1 LIKE '%,' || status || ',%')
-               AND ($2 IS NULL OR category_id = $2) AND ($3 IS NULL OR reporter_id = $3)
-               AND lat >= $4 AND lat <= $6 AND lon >= $5 AND lon <= $7
-               AND ($8 IS NULL OR created_at >= $8) AND ($9 IS NULL OR created_at < $9)
-               AND ($10 IS NULL OR status IN ('submitted', 'received', 'assigned', 'in_progress', 'reopened') OR updated_at >= $10)
-               AND ($11 IS NULL OR report_id < $11)
-               AND ($12 = 0 OR ($12 = 1 AND unit_id = $13) OR ($12 = 2 AND unit_id IS NULL))
-               AND ($14 IS NULL OR resolve_by < $14)
-             ORDER BY report_id DESC LIMIT $15"
-        )
+    } else if let Some(b) = f.bbox {
+        return list_in_box(db, f, b, &statuses, unit_mode, unit_id).await;
     } else {
         select_reports!(
             "WHERE ($1 = ',,' OR $1 LIKE '%,' || status || ',%')
@@ -570,6 +563,72 @@ pub async fn list(db: &Db, f: &Filter) -> Result<Vec<ReportRow>, sqlx::Error> {
         .bind(min_lon)
         .bind(max_lat)
         .bind(max_lon)
+        .bind(f.since)
+        .bind(f.until)
+        .bind(f.open_or_updated_since)
+        .bind(f.before)
+        .bind(unit_mode)
+        .bind(unit_id)
+        .bind(f.due_before)
+        .bind(f.limit)
+        .fetch_all(pool)
+        .await)
+}
+
+/// The filters of [`list`] with a box (the box unwrapped from `$4 IS NULL OR …` so an index on
+/// the coordinates can serve it).
+const BOX_FILTER: &str = "($1 = ',,' OR $1 LIKE '%,' || status || ',%')
+       AND ($2 IS NULL OR category_id = $2) AND ($3 IS NULL OR reporter_id = $3)
+       AND lat >= $4 AND lat <= $6 AND lon >= $5 AND lon <= $7
+       AND ($8 IS NULL OR created_at >= $8) AND ($9 IS NULL OR created_at < $9)
+       AND ($10 IS NULL OR status IN ('submitted', 'received', 'assigned', 'in_progress', 'reopened') OR updated_at >= $10)
+       AND ($11 IS NULL OR report_id < $11)
+       AND ($12 = 0 OR ($12 = 1 AND unit_id = $13) OR ($12 = 2 AND unit_id IS NULL))
+       AND ($14 IS NULL OR resolve_by < $14)";
+
+/// Most H3 cells a box list reads through, per resolution: a small box is read through the cells
+/// covering it (resolution 10, ~0.015 km² each, then 8, ~0.74 km²), whose index holds everything
+/// the public filter needs, so the cost follows the reports in the box; a larger one is read
+/// newest first, where reports are many enough that a page fills quickly.
+const LIST_CELLS: [(h3o::Resolution, &str, usize); 2] = [
+    (h3o::Resolution::Ten, "h3_r10", 300),
+    (h3o::Resolution::Eight, "h3_r8", 60),
+];
+
+async fn list_in_box(
+    db: &Db,
+    f: &Filter,
+    b: BBox,
+    statuses: &str,
+    unit_mode: i32,
+    unit_id: Option<Uuid>,
+) -> Result<Vec<ReportRow>, sqlx::Error> {
+    let by_cells = LIST_CELLS.iter().find_map(|(res, column, max)| {
+        crate::geo::cover(b, *res, *max, true).map(|cells| (*column, cells))
+    });
+    let sql = match by_cells {
+        Some((column, cells)) => {
+            let cells: Vec<String> = cells.iter().map(i64::to_string).collect();
+            format!(
+                "{} WHERE report_id IN (SELECT report_id FROM reports WHERE {column} IN ({}) AND {BOX_FILTER} ORDER BY report_id DESC LIMIT $15) ORDER BY report_id DESC",
+                select_reports!(""),
+                cells.join(",")
+            )
+        }
+        None => format!(
+            "{} WHERE {BOX_FILTER} ORDER BY report_id DESC LIMIT $15",
+            select_reports!("")
+        ),
+    };
+    on_db!(db, pool => sqlx::query_as::<_, ReportRow>(sqlx::AssertSqlSafe(sql.clone()))
+        .persistent(false)
+        .bind(statuses)
+        .bind(f.category_id)
+        .bind(f.reporter_id)
+        .bind(b.min_lat)
+        .bind(b.min_lon)
+        .bind(b.max_lat)
+        .bind(b.max_lon)
         .bind(f.since)
         .bind(f.until)
         .bind(f.open_or_updated_since)
@@ -604,27 +663,58 @@ pub async fn open_in_box(
     .await)
 }
 
-/// Report counts per H3 cell of the given resolution column inside a box (public statuses only).
+/// Most cells one map answer counts: a box needing more is answered at a coarser resolution.
+const MAX_CLUSTER_CELLS: usize = 1500;
+
+/// Map clusters: how many reports the public map shows in each H3 cell (resolution 8, 6 or 4)
+/// covering the box: open ones, and resolved or closed ones last changed on or after `since_day`
+/// (days since 1970-01-01, UTC). Read from the counters the `report_cells` triggers keep, so the
+/// cost follows the number of cells, not of reports. A box needing more than
+/// [`MAX_CLUSTER_CELLS`] cells is answered at the next coarser resolution; past resolution 4, every
+/// counted resolution-4 cell whose centre is in the box.
 pub async fn clusters(
     db: &Db,
-    column: &'static str,
+    res: h3o::Resolution,
     b: BBox,
-    since: DateTime<Utc>,
+    since_day: i64,
 ) -> Result<Vec<(i64, i64)>, sqlx::Error> {
-    let sql = match column {
-        "h3_r4" => {
-            "SELECT h3_r4, COUNT(*) FROM reports WHERE lat >= $1 AND lat <= $3 AND lon >= $2 AND lon <= $4 AND status NOT IN ('rejected', 'duplicate') AND (status IN ('submitted', 'received', 'assigned', 'in_progress', 'reopened') OR updated_at >= $5) GROUP BY h3_r4"
+    use h3o::Resolution;
+    let mut res = res;
+    let cells = loop {
+        if let Some(cells) = crate::geo::cover(b, res, MAX_CLUSTER_CELLS, false) {
+            break Some(cells);
         }
-        "h3_r6" => {
-            "SELECT h3_r6, COUNT(*) FROM reports WHERE lat >= $1 AND lat <= $3 AND lon >= $2 AND lon <= $4 AND status NOT IN ('rejected', 'duplicate') AND (status IN ('submitted', 'received', 'assigned', 'in_progress', 'reopened') OR updated_at >= $5) GROUP BY h3_r6"
-        }
-        _ => {
-            "SELECT h3_r8, COUNT(*) FROM reports WHERE lat >= $1 AND lat <= $3 AND lon >= $2 AND lon <= $4 AND status NOT IN ('rejected', 'duplicate') AND (status IN ('submitted', 'received', 'assigned', 'in_progress', 'reopened') OR updated_at >= $5) GROUP BY h3_r8"
-        }
+        res = match res {
+            Resolution::Eight | Resolution::Nine | Resolution::Ten => Resolution::Six,
+            Resolution::Six | Resolution::Seven => Resolution::Four,
+            _ => break None,
+        };
     };
-    on_db!(db, pool => sqlx::query_as::<_, (i64, i64)>(sql)
-        .bind(b.min_lat).bind(b.min_lon).bind(b.max_lat).bind(b.max_lon).bind(since)
-        .fetch_all(pool).await)
+    let level = u8::from(res);
+    let sql = match &cells {
+        Some(cells) => {
+            let cells: Vec<String> = cells.iter().map(i64::to_string).collect();
+            format!(
+                "SELECT cell, SUM(n) FROM report_cells WHERE res = {level} AND cell IN ({}) AND (day = -1 OR day >= $1) GROUP BY cell HAVING SUM(n) > 0",
+                cells.join(",")
+            )
+        }
+        None => format!(
+            "SELECT cell, SUM(n) FROM report_cells WHERE res = {level} AND (day = -1 OR day >= $1) GROUP BY cell HAVING SUM(n) > 0"
+        ),
+    };
+    let rows = on_db!(db, pool => sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(sql.clone()))
+        .persistent(cells.is_none())
+        .bind(since_day)
+        .fetch_all(pool)
+        .await)?;
+    Ok(match cells {
+        Some(_) => rows,
+        None => rows
+            .into_iter()
+            .filter(|(cell, _)| crate::geo::cell_center(*cell).is_some_and(|p| b.contains(p)))
+            .collect(),
+    })
 }
 
 /// Resolved reports whose reopen window has passed (to close them).

@@ -789,6 +789,114 @@ async fn feed_map_and_deadlines() {
     app.stop().await;
 }
 
+/// Sum of the map's cluster counts over the test box at a zoom, and the number of points the map
+/// and the feed show there: the counters behind the clusters must agree with the reports.
+async fn map_counts(app: &TestApp, zoom: i32) -> i64 {
+    let r = app
+        .get(
+            &format!("/v1/reports/map?bbox=106.6,10.7,106.8,10.9&zoom={zoom}"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    r.body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["count"].as_i64().unwrap())
+        .sum()
+}
+
+async fn assert_map_shows(app: &TestApp, want: i64) {
+    for zoom in [5, 10, 13] {
+        assert_eq!(map_counts(app, zoom).await, want, "clusters at zoom {zoom}");
+    }
+    let points = app
+        .get("/v1/reports/map?bbox=106.6,10.7,106.8,10.9&zoom=16", None)
+        .await;
+    assert_eq!(points.body.as_array().unwrap().len() as i64, want, "points");
+    let feed = app
+        .get("/v1/reports?bbox=106.6,10.7,106.8,10.9", None)
+        .await;
+    assert_eq!(
+        feed.body["items"].as_array().unwrap().len() as i64,
+        want,
+        "feed"
+    );
+    // A small box around them is read through its H3 cells: the same reports.
+    let near = app
+        .get("/v1/reports?bbox=106.699,10.776,106.702,10.780", None)
+        .await;
+    assert_eq!(
+        near.body["items"].as_array().unwrap().len() as i64,
+        want,
+        "small box"
+    );
+}
+
+#[tokio::test]
+async fn map_clusters_follow_every_change_of_the_reports() {
+    let app = TestApp::spawn().await;
+    let w = ward(&app).await;
+    let a = app.resident_token("0977000003").await;
+    let p = upload_ok(&app, &a, &jpeg(64, 64, 1)).await;
+    let mut ids = vec![];
+    for i in 0..4 {
+        let mut body = report_body(&[p["id"].as_str().unwrap()]);
+        body["lat"] = json!(10.7769 + f64::from(i) * 0.0005);
+        let r = create(&app, &a, None, body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        ids.push(r.body["id"].as_str().unwrap().to_string());
+    }
+    assert_map_shows(&app, 4).await;
+    let step = |id: String, body: Value| {
+        let (app, staff) = (&app, &w.staff);
+        async move {
+            let r = app
+                .post(
+                    &format!("/v1/staff/reports/{id}/transition"),
+                    Some(staff),
+                    body,
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        }
+    };
+    // Rejected: off the map. Duplicate: off the map (its parent stays).
+    step(
+        ids[0].clone(),
+        json!({ "action": "reject", "reason": "Không thuộc phạm vi" }),
+    )
+    .await;
+    assert_map_shows(&app, 3).await;
+    step(
+        ids[1].clone(),
+        json!({ "action": "duplicate", "duplicate_of": ids[2] }),
+    )
+    .await;
+    assert_map_shows(&app, 2).await;
+    // Open steps and a resolution keep it on the map (now counted by the day it changed).
+    for body in [
+        json!({ "action": "receive" }),
+        json!({ "action": "assign", "unit_id": w.unit_id }),
+        json!({ "action": "start" }),
+    ] {
+        step(ids[2].clone(), body).await;
+    }
+    assert_map_shows(&app, 2).await;
+    let evidence = upload_ok(&app, &w.staff, &jpeg(64, 48, 2)).await;
+    step(
+        ids[2].clone(),
+        json!({ "action": "resolve", "public_reply": "Đã xử lý", "evidence_media_ids": [evidence["id"]] }),
+    )
+    .await;
+    assert_map_shows(&app, 2).await;
+    // Seven months on: the resolved one has left the public window, the open one stays.
+    app.state.clock.advance(chrono::Duration::days(213));
+    assert_map_shows(&app, 1).await;
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn statistics_count_on_time_online_share_and_satisfaction() {
     let app = TestApp::spawn().await;

@@ -36,7 +36,7 @@ cleanup() {
 trap cleanup EXIT
 
 cargo build --release --locked --quiet --example map_bench
-bin=target/release/examples/map_bench
+bin="${CARGO_TARGET_DIR:-$PWD/target}/release/examples/map_bench"
 
 echo "== SQLite =="
 "$bin" --database-url "sqlite://$work/bench.db" --reports "$reports" --queries "$queries"

@@ -8,7 +8,7 @@ n="${1:-20}"
 convert="${CONVERT:-/usr/bin/convert}"
 "$convert" -version 2>/dev/null | grep -q ImageMagick || { echo "needs ImageMagick: apt-get install imagemagick" >&2; exit 1; }
 cargo build --release --locked --quiet
-bin=$PWD/target/release/wardline
+bin="${CARGO_TARGET_DIR:-$PWD/target}/release/wardline"
 dir=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 export WARDLINE_DATA_DIR="$dir" WARDLINE_LISTEN="127.0.0.1:$port" RUST_LOG=warn
