@@ -11,7 +11,7 @@
 //! * `clusters_z8`: map at zoom 8 (`h3_r4` clusters) over a ~25 km box (the whole city);
 //! * `clusters_z10`: map at zoom 10 (`h3_r6` clusters) over a ~5 km box;
 //! * `clusters_z13`: map at zoom 13 (`h3_r8` clusters) over a ~1.5 km box;
-//! * `points_z16`: map at zoom 16 (`repo::list`, bbox, limit 500) over a ~300 m box;
+//! * `points_z16`: map at zoom 16 (`repo::map_points`, bbox, limit 500) over a ~300 m box;
 //! * `feed_1km`: feed page (`repo::list`, default statuses, bbox, limit 50) over a ~1 km box;
 //! * `feed_5km`: the same over a ~5 km box.
 //!
@@ -473,7 +473,11 @@ async fn run(db: &Db, kind: Kind, b: BBox, since: DateTime<Utc>) -> anyhow::Resu
                 },
                 ..Filter::default()
             };
-            repo::list(db, &f).await?.len()
+            if matches!(kind, Kind::PointsZ16) {
+                repo::map_points(db, &f).await?.len()
+            } else {
+                repo::list(db, &f).await?.len()
+            }
         }
     })
 }

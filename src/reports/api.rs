@@ -844,7 +844,7 @@ impl ReportsApi {
                     .map(|c| (c.category_id, c))
                     .collect();
             let mut out = vec![];
-            for r in repo::list(&self.state.db, &f).await? {
+            for r in repo::map_points(&self.state.db, &f).await? {
                 let Some(c) = categories.get(&r.category_id) else {
                     continue;
                 };

@@ -586,14 +586,140 @@ const BOX_FILTER: &str = "($1 = ',,' OR $1 LIKE '%,' || status || ',%')
        AND ($12 = 0 OR ($12 = 1 AND unit_id = $13) OR ($12 = 2 AND unit_id IS NULL))
        AND ($14 IS NULL OR resolve_by < $14)";
 
-/// Most H3 cells a box list reads through, per resolution: a small box is read through the cells
-/// covering it (resolution 10, ~0.015 km² each, then 8, ~0.74 km²), whose index holds everything
-/// the public filter needs, so the cost follows the reports in the box; a larger one is read
-/// newest first, where reports are many enough that a page fills quickly.
-const LIST_CELLS: [(h3o::Resolution, &str, usize); 2] = [
-    (h3o::Resolution::Ten, "h3_r10", 300),
-    (h3o::Resolution::Eight, "h3_r8", 60),
-];
+/// A box list reads the reports in the box newest first, in one of two ways:
+///
+/// - through the H3 cells covering the box (resolution 10, ~0.015 km² each, for a small box;
+///   resolution 8, ~0.74 km², for a larger one where reports are few): the cells' index holds
+///   everything the public filter reads, so the cost follows the reports in those cells;
+/// - down the index of ids (newest first) holding the same columns, stopping at a full page: the
+///   cost follows how rare the box's reports are among all, so it serves boxes holding many.
+///
+/// Which one is decided from the map's counters (resolution 6 cells, so a few rows per cell).
+const LIST_R10_CELLS: usize = 300;
+const LIST_R8_CELLS: usize = 400;
+/// Past this many reports in the cells, a box is read newest first.
+const LIST_BY_CELLS_MAX: i64 = 5_000;
+
+/// The filters of [`BOX_FILTER`] that read columns outside the box indexes, when set: without them
+/// the candidates are found from the index alone, and only the page's rows are read.
+fn box_filter_on_index(f: &Filter, unit_mode: i32) -> String {
+    let mut sql = String::from(
+        "($1 = ',,' OR $1 LIKE '%,' || status || ',%')
+       AND lat >= $4 AND lat <= $6 AND lon >= $5 AND lon <= $7
+       AND ($10 IS NULL OR status IN ('submitted', 'received', 'assigned', 'in_progress', 'reopened') OR updated_at >= $10)
+       AND ($11 IS NULL OR report_id < $11)",
+    );
+    if f.category_id.is_some() {
+        sql.push_str(" AND category_id = $2");
+    }
+    if f.reporter_id.is_some() {
+        sql.push_str(" AND reporter_id = $3");
+    }
+    if f.since.is_some() {
+        sql.push_str(" AND created_at >= $8");
+    }
+    if f.until.is_some() {
+        sql.push_str(" AND created_at < $9");
+    }
+    if unit_mode != 0 {
+        sql.push_str(" AND (($12 = 1 AND unit_id = $13) OR ($12 = 2 AND unit_id IS NULL))");
+    }
+    if f.due_before.is_some() {
+        sql.push_str(" AND resolve_by < $14");
+    }
+    sql
+}
+
+/// Reports the public map counts in the resolution-6 cells covering the box, and how many cells
+/// those are, if the box is small enough to ask.
+async fn counted_near(
+    db: &Db,
+    b: BBox,
+    since: Option<DateTime<Utc>>,
+) -> Result<Option<(i64, usize)>, sqlx::Error> {
+    let Some(cells) = crate::geo::cover(b, h3o::Resolution::Six, 200, false) else {
+        return Ok(None);
+    };
+    let day = since.map_or(-1, |s| s.timestamp().div_euclid(86_400));
+    let cells: Vec<String> = cells.iter().map(i64::to_string).collect();
+    let sql = format!(
+        "SELECT COALESCE(SUM(n), 0) FROM report_cells WHERE res = 6 AND cell IN ({}) AND (day = -1 OR day >= $1)",
+        cells.join(",")
+    );
+    let n = on_db!(db, pool => sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.clone()))
+        .persistent(false)
+        .bind(day)
+        .fetch_one(pool)
+        .await)?;
+    Ok(Some((n, cells.len())))
+}
+
+/// The end of a box list's query, after `SELECT … FROM reports`: the page's ids found by the
+/// cheapest way, then checked against the whole filter again (which binds every parameter).
+async fn box_query(db: &Db, f: &Filter, b: BBox, unit_mode: i32) -> Result<String, sqlx::Error> {
+    let mut by_cells = crate::geo::cover(b, h3o::Resolution::Ten, LIST_R10_CELLS, true)
+        .map(|cells| ("h3_r10", cells));
+    if by_cells.is_none()
+        && let Some(r8) = crate::geo::cover(b, h3o::Resolution::Eight, LIST_R8_CELLS, true)
+        && let Some((n, r6)) = counted_near(db, b, f.open_or_updated_since).await?
+    {
+        // The reports in the resolution-8 cells, estimated from the coarser count by area.
+        let area = |cells: usize, res: h3o::Resolution| cells as f64 * res.area_m2();
+        let expected = n as f64 * area(r8.len(), h3o::Resolution::Eight)
+            / area(r6, h3o::Resolution::Six).max(1.0);
+        if expected <= LIST_BY_CELLS_MAX as f64 {
+            by_cells = Some(("h3_r8", r8));
+        }
+    }
+    let inner = box_filter_on_index(f, unit_mode);
+    let candidates = match by_cells {
+        Some((column, cells)) => {
+            let cells: Vec<String> = cells.iter().map(i64::to_string).collect();
+            format!(
+                "SELECT report_id FROM reports WHERE {column} IN ({}) AND {inner} ORDER BY report_id DESC LIMIT $15",
+                cells.join(",")
+            )
+        }
+        // SQLite: `+lat` keeps it off the coordinates' index (a band across the whole city) and on
+        // the ids'. PostgreSQL chooses that itself, and would misjudge `+lat`.
+        None if matches!(db, Db::Sqlite(..)) => format!(
+            "SELECT report_id FROM reports WHERE {} ORDER BY report_id DESC LIMIT $15",
+            inner
+                .replace("lat >=", "+lat >=")
+                .replace("lat <=", "+lat <=")
+                .replace("lon >=", "+lon >=")
+                .replace("lon <=", "+lon <=")
+        ),
+        None => {
+            format!("SELECT report_id FROM reports WHERE {inner} ORDER BY report_id DESC LIMIT $15")
+        }
+    };
+    Ok(format!(
+        " WHERE report_id IN ({candidates}) AND {BOX_FILTER} ORDER BY report_id DESC"
+    ))
+}
+
+/// Bind [`list`]'s parameters, in order, to a query over a box.
+macro_rules! bind_box {
+    ($q:expr, $f:expr, $b:expr, $statuses:expr, $unit_mode:expr, $unit_id:expr) => {
+        $q.persistent(false)
+            .bind($statuses)
+            .bind($f.category_id)
+            .bind($f.reporter_id)
+            .bind($b.min_lat)
+            .bind($b.min_lon)
+            .bind($b.max_lat)
+            .bind($b.max_lon)
+            .bind($f.since)
+            .bind($f.until)
+            .bind($f.open_or_updated_since)
+            .bind($f.before)
+            .bind($unit_mode)
+            .bind($unit_id)
+            .bind($f.due_before)
+            .bind($f.limit)
+    };
+}
 
 async fn list_in_box(
     db: &Db,
@@ -603,40 +729,42 @@ async fn list_in_box(
     unit_mode: i32,
     unit_id: Option<Uuid>,
 ) -> Result<Vec<ReportRow>, sqlx::Error> {
-    let by_cells = LIST_CELLS.iter().find_map(|(res, column, max)| {
-        crate::geo::cover(b, *res, *max, true).map(|cells| (*column, cells))
-    });
-    let sql = match by_cells {
-        Some((column, cells)) => {
-            let cells: Vec<String> = cells.iter().map(i64::to_string).collect();
-            format!(
-                "{} WHERE report_id IN (SELECT report_id FROM reports WHERE {column} IN ({}) AND {BOX_FILTER} ORDER BY report_id DESC LIMIT $15) ORDER BY report_id DESC",
-                select_reports!(""),
-                cells.join(",")
-            )
-        }
-        None => format!(
-            "{} WHERE {BOX_FILTER} ORDER BY report_id DESC LIMIT $15",
-            select_reports!("")
-        ),
+    let sql = format!(
+        "{}{}",
+        select_reports!(""),
+        box_query(db, f, b, unit_mode).await?
+    );
+    on_db!(db, pool => bind_box!(sqlx::query_as::<_, ReportRow>(sqlx::AssertSqlSafe(sql.clone())), f, b, statuses, unit_mode, unit_id)
+        .fetch_all(pool)
+        .await)
+}
+
+/// A report as a point on the public map.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MapPoint {
+    pub report_id: Uuid,
+    pub category_id: Uuid,
+    pub lat: f64,
+    pub lon: f64,
+    pub status: String,
+}
+
+/// [`list`] over a box (`f.bbox`, required), reading only what a map point shows.
+pub async fn map_points(db: &Db, f: &Filter) -> Result<Vec<MapPoint>, sqlx::Error> {
+    let Some(b) = f.bbox else {
+        return Ok(vec![]);
     };
-    on_db!(db, pool => sqlx::query_as::<_, ReportRow>(sqlx::AssertSqlSafe(sql.clone()))
-        .persistent(false)
-        .bind(statuses)
-        .bind(f.category_id)
-        .bind(f.reporter_id)
-        .bind(b.min_lat)
-        .bind(b.min_lon)
-        .bind(b.max_lat)
-        .bind(b.max_lon)
-        .bind(f.since)
-        .bind(f.until)
-        .bind(f.open_or_updated_since)
-        .bind(f.before)
-        .bind(unit_mode)
-        .bind(unit_id)
-        .bind(f.due_before)
-        .bind(f.limit)
+    let statuses = format!(",{},", f.statuses.join(","));
+    let (unit_mode, unit_id) = match f.unit {
+        UnitFilter::Any => (0i32, None),
+        UnitFilter::Unit(u) => (1, Some(u)),
+        UnitFilter::Unrouted => (2, None),
+    };
+    let sql = format!(
+        "SELECT report_id, category_id, lat, lon, status FROM reports{}",
+        box_query(db, f, b, unit_mode).await?
+    );
+    on_db!(db, pool => bind_box!(sqlx::query_as::<_, MapPoint>(sqlx::AssertSqlSafe(sql.clone())), f, b, &statuses, unit_mode, unit_id)
         .fetch_all(pool)
         .await)
 }
