@@ -9,7 +9,7 @@
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use wardline::media::pipeline::{Limits, process};
+use wardline::media::pipeline::{Limits, process, process_owned};
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -42,8 +42,10 @@ fn main() -> anyhow::Result<()> {
 
     let mut millis = Vec::with_capacity(runs);
     for run in 1..=runs {
+        // The server's path: the upload's bytes handed over (copied here, outside the timing).
+        let upload = bytes.clone();
         let started = Instant::now();
-        let processed = process(&bytes, &limits)?;
+        let processed = process_owned(upload, &limits)?;
         let elapsed = started.elapsed().as_secs_f64() * 1000.0;
         std::hint::black_box(processed);
         println!("run {run}: {elapsed:.1} ms");

@@ -602,10 +602,12 @@ const LIST_BY_CELLS_MAX: i64 = 5_000;
 
 /// The filters of [`BOX_FILTER`] that read columns outside the box indexes, when set: without them
 /// the candidates are found from the index alone, and only the page's rows are read.
-fn box_filter_on_index(f: &Filter, unit_mode: i32) -> String {
-    let mut sql = String::from(
+/// `coordinates`: how the box's columns are written (`+lat` keeps SQLite off their index).
+fn box_filter_on_index(f: &Filter, unit_mode: i32, coordinates: &str) -> String {
+    let c = coordinates;
+    let mut sql = format!(
         "($1 = ',,' OR $1 LIKE '%,' || status || ',%')
-       AND lat >= $4 AND lat <= $6 AND lon >= $5 AND lon <= $7
+       AND {c}lat >= $4 AND {c}lat <= $6 AND {c}lon >= $5 AND {c}lon <= $7
        AND ($10 IS NULL OR status IN ('submitted', 'received', 'assigned', 'in_progress', 'reopened') OR updated_at >= $10)
        AND ($11 IS NULL OR report_id < $11)",
     );
@@ -671,28 +673,29 @@ async fn box_query(db: &Db, f: &Filter, b: BBox, unit_mode: i32) -> Result<Strin
             by_cells = Some(("h3_r8", r8));
         }
     }
-    let inner = box_filter_on_index(f, unit_mode);
     let candidates = match by_cells {
         Some((column, cells)) => {
             let cells: Vec<String> = cells.iter().map(i64::to_string).collect();
             format!(
-                "SELECT report_id FROM reports WHERE {column} IN ({}) AND {inner} ORDER BY report_id DESC LIMIT $15",
-                cells.join(",")
+                "SELECT report_id FROM reports WHERE {column} IN ({}) AND {} ORDER BY report_id DESC LIMIT $15",
+                cells.join(","),
+                box_filter_on_index(f, unit_mode, "")
             )
         }
         // SQLite: `+lat` keeps it off the coordinates' index (a band across the whole city) and on
         // the ids'. PostgreSQL chooses that itself, and would misjudge `+lat`.
-        None if matches!(db, Db::Sqlite(..)) => format!(
+        None => format!(
             "SELECT report_id FROM reports WHERE {} ORDER BY report_id DESC LIMIT $15",
-            inner
-                .replace("lat >=", "+lat >=")
-                .replace("lat <=", "+lat <=")
-                .replace("lon >=", "+lon >=")
-                .replace("lon <=", "+lon <=")
+            box_filter_on_index(
+                f,
+                unit_mode,
+                if matches!(db, Db::Sqlite(..)) {
+                    "+"
+                } else {
+                    ""
+                }
+            )
         ),
-        None => {
-            format!("SELECT report_id FROM reports WHERE {inner} ORDER BY report_id DESC LIMIT $15")
-        }
     };
     Ok(format!(
         " WHERE report_id IN ({candidates}) AND {BOX_FILTER} ORDER BY report_id DESC"

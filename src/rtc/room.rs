@@ -716,16 +716,7 @@ impl Hub {
                     .any(|(_, r, p)| *r != ParticipantRole::Patient && *p == Presence::Present);
         }
         for message in relays {
-            let _ = state
-                .bus
-                .publish(
-                    TOPIC,
-                    event(
-                        room.id,
-                        json!({ "k": "relay", "to": account, "text": message }),
-                    ),
-                )
-                .await;
+            let _ = publish_relay(state, room.id, account, message).await;
         }
         if connect_call
             && let Ok(Some(c)) = queue::consultation_row(&state.db, room.id).await
@@ -825,12 +816,7 @@ impl Hub {
                 }
             }
         }
-        state
-            .bus
-            .publish(
-                TOPIC,
-                event(room.id, json!({ "k": "relay", "to": to, "text": message })),
-            )
+        publish_relay(state, room.id, to, message)
             .await
             .map_err(|_| "unavailable")
     }
@@ -913,6 +899,22 @@ impl Hub {
             );
         }
     }
+}
+
+/// A message for a participant connected to another instance, as its text.
+async fn publish_relay(
+    state: &AppState,
+    room: Uuid,
+    to: Uuid,
+    message: String,
+) -> anyhow::Result<()> {
+    state
+        .bus
+        .publish(
+            TOPIC,
+            event(room, json!({ "k": "relay", "to": to, "text": message })),
+        )
+        .await
 }
 
 /// `again`: a re-announcement answering another instance's `who` (not news to anyone who knew).
