@@ -527,12 +527,19 @@ async fn main() -> anyhow::Result<()> {
         }
         let mut ms = Vec::with_capacity(args.queries);
         let mut rows = 0usize;
+        // The slowest boxes, for EXPLAIN on a kept database.
+        let mut slow: Vec<(f64, BBox)> = vec![];
         for _ in 0..args.queries {
             let b = BBox::around(places.point(&mut rng), kind.radius_m());
             let t = Instant::now();
             rows += run(&db, kind, b, since).await?;
-            ms.push(t.elapsed().as_secs_f64() * 1e3);
+            let took = t.elapsed().as_secs_f64() * 1e3;
+            ms.push(took);
+            if took > TARGET_P99_MS {
+                slow.push((took, b));
+            }
         }
+        slow.sort_by(|a, b| b.0.total_cmp(&a.0));
         ms.sort_by(f64::total_cmp);
         let mean = ms.iter().sum::<f64>() / ms.len().max(1) as f64;
         let p99 = pct(&ms, 0.99);
@@ -549,6 +556,12 @@ async fn main() -> anyhow::Result<()> {
             rows as f64 / args.queries.max(1) as f64,
             if met { "met" } else { "MISSED" }
         );
+        for (took, b) in slow.iter().take(3) {
+            println!(
+                "    {took:.1} ms: bbox={},{},{},{}",
+                b.min_lon, b.min_lat, b.max_lon, b.max_lat
+            );
+        }
     }
     println!(
         "P1 ({}): {}",

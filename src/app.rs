@@ -90,6 +90,10 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Working time for deadlines.
     pub calendar: Arc<crate::reports::calendar::WorkCalendar>,
+    /// The areas' outlines, kept in memory.
+    pub areas: Arc<crate::areas::Cache>,
+    /// The service catalog, kept in memory.
+    pub categories: Arc<crate::reports::catalog::Cache>,
     /// Push notifications to phones (logs by default).
     pub notifier: Arc<dyn crate::reports::push::Notifier>,
     /// Decode photos, a bounded number at once.
@@ -277,6 +281,8 @@ impl AppState {
             turn_addr: Arc::new(std::sync::OnceLock::new()),
             rtc: Arc::new(crate::rtc::room::Hub::default()),
             calendar: Arc::new(settings.calendar()?),
+            areas: Arc::default(),
+            categories: Arc::default(),
             notifier: Arc::new(crate::reports::push::LogNotifier),
             photo_workers: Arc::new(crate::media::PhotoWorkers::new(
                 settings.photo_concurrency as usize,

@@ -542,6 +542,7 @@ pub async fn import(
         progress(i + 1, total);
     }
     tx.commit().await.context("committing the import")?;
+    IMPORTS.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     Ok(summary)
 }
 
@@ -579,18 +580,7 @@ pub async fn locate(db: &Db, p: Point) -> Result<Located> {
     // Points are normally checked already, but the fields are public and a NaN would slip through
     // every SQL comparison differently on each backend.
     let p = Point::parse(p.lat, p.lon)?;
-    type Row = (
-        Uuid,
-        String,
-        String,
-        Option<Uuid>,
-        String,
-        f64,
-        f64,
-        f64,
-        f64,
-    );
-    let rows = on_db!(db, pool => sqlx::query_as::<_, Row>(
+    let rows = on_db!(db, pool => sqlx::query_as::<_, OutlineRow>(
         "SELECT area_id, name, kind, unit_id, geojson, min_lat, min_lon, max_lat, max_lon FROM areas
          WHERE min_lat <= $1 AND max_lat >= $1 AND min_lon <= $2 AND max_lon >= $2",
     )
@@ -598,37 +588,11 @@ pub async fn locate(db: &Db, p: Point) -> Result<Located> {
     .bind(p.lon)
     .fetch_all(pool)
     .await)?;
-
-    let here = Coord { x: p.lon, y: p.lat };
-    let mut in_ward = false;
-    // (only on an edge, box area, name) of the best neighbourhood so far.
-    let mut best: Option<((bool, f64, String), Area)> = None;
-    for (area_id, name, kind, unit_id, geojson, min_lat, min_lon, max_lat, max_lon) in rows {
-        let geometry = serde_json::from_str::<Value>(&geojson)
-            .map_err(|e| e.to_string())
-            .and_then(|v| parse_geometry(Some(&v)))
-            .map_err(|e| anyhow::anyhow!("stored outline of area {name:?} is unreadable: {e}"))?;
-        let position = position_in(&geometry, here);
-        if position == CoordPos::Outside {
-            continue;
-        }
-        let found = area(area_id, name, &kind, unit_id)?;
-        match found.kind {
-            AreaKind::Ward => in_ward = true,
-            AreaKind::Neighbourhood => {
-                // Sorts best first: `false` (strictly inside) before `true` (edge only).
-                let key = (
-                    position != CoordPos::Inside,
-                    (max_lat - min_lat) * (max_lon - min_lon),
-                    found.name.clone(),
-                );
-                let better = best.as_ref().is_none_or(|(k, _)| key < *k);
-                if better {
-                    best = Some((key, found));
-                }
-            }
-        }
-    }
+    let outlines = rows
+        .into_iter()
+        .map(Outline::try_from)
+        .collect::<Result<Vec<_>>>()?;
+    let (in_ward, neighbourhood) = place(&outlines, p);
     let in_service = in_ward || {
         let wards = on_db!(db, pool => sqlx::query_scalar::<_, i64>(
             "SELECT COUNT(*) FROM areas WHERE kind = 'ward'",
@@ -639,8 +603,135 @@ pub async fn locate(db: &Db, p: Point) -> Result<Located> {
     };
     Ok(Located {
         in_service,
-        neighbourhood: best.map(|(_, a)| a),
+        neighbourhood,
     })
+}
+
+type OutlineRow = (
+    Uuid,
+    String,
+    String,
+    Option<Uuid>,
+    String,
+    f64,
+    f64,
+    f64,
+    f64,
+);
+
+/// A stored area with its parsed outline and bounding box.
+struct Outline {
+    area: Area,
+    shape: MultiPolygon<f64>,
+    min_lat: f64,
+    min_lon: f64,
+    max_lat: f64,
+    max_lon: f64,
+}
+
+impl TryFrom<OutlineRow> for Outline {
+    type Error = crate::error::Error;
+    fn try_from(row: OutlineRow) -> Result<Outline> {
+        let (area_id, name, kind, unit_id, geojson, min_lat, min_lon, max_lat, max_lon) = row;
+        let shape = serde_json::from_str::<Value>(&geojson)
+            .map_err(|e| e.to_string())
+            .and_then(|v| parse_geometry(Some(&v)))
+            .map_err(|e| anyhow::anyhow!("stored outline of area {name:?} is unreadable: {e}"))?;
+        Ok(Outline {
+            area: area(area_id, name, &kind, unit_id)?,
+            shape,
+            min_lat,
+            min_lon,
+            max_lat,
+            max_lon,
+        })
+    }
+}
+
+/// Whether some ward area holds `p`, and the best neighbourhood holding it (see [`locate`]).
+fn place(outlines: &[Outline], p: Point) -> (bool, Option<Area>) {
+    let here = Coord { x: p.lon, y: p.lat };
+    let mut in_ward = false;
+    // (only on an edge, box area, name) of the best neighbourhood so far.
+    let mut best: Option<((bool, f64, &str), &Area)> = None;
+    for o in outlines {
+        if !(o.min_lat <= p.lat && p.lat <= o.max_lat && o.min_lon <= p.lon && p.lon <= o.max_lon) {
+            continue;
+        }
+        let position = position_in(&o.shape, here);
+        if position == CoordPos::Outside {
+            continue;
+        }
+        match o.area.kind {
+            AreaKind::Ward => in_ward = true,
+            AreaKind::Neighbourhood => {
+                // Sorts best first: `false` (strictly inside) before `true` (edge only).
+                let key = (
+                    position != CoordPos::Inside,
+                    (o.max_lat - o.min_lat) * (o.max_lon - o.min_lon),
+                    o.area.name.as_str(),
+                );
+                if best.as_ref().is_none_or(|(k, _)| key < *k) {
+                    best = Some((key, &o.area));
+                }
+            }
+        }
+    }
+    (in_ward, best.map(|(_, a)| a.clone()))
+}
+
+/// Every area's outline kept in memory, so routing a new report reads no table. An import in this
+/// process shows at once; one by another process (the CLI beside a running server) within
+/// [`Cache::FRESH`].
+#[derive(Default)]
+pub struct Cache(std::sync::Mutex<Option<Kept>>);
+
+/// The outlines, when they were read, and the import count then.
+type Kept = (std::sync::Arc<Vec<Outline>>, std::time::Instant, u64);
+
+/// Bumped by every import in this process.
+static IMPORTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+impl Cache {
+    pub const FRESH: std::time::Duration = std::time::Duration::from_secs(5);
+
+    /// [`locate`] on the kept outlines.
+    pub async fn locate(&self, db: &Db, p: Point) -> Result<Located> {
+        use std::sync::atomic::Ordering;
+        let p = Point::parse(p.lat, p.lon)?;
+        let imports = IMPORTS.load(Ordering::Acquire);
+        let kept = self
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .filter(|(_, at, seen)| at.elapsed() < Self::FRESH && *seen == imports)
+            .map(|(o, _, _)| o.clone());
+        let outlines = match kept {
+            Some(o) => o,
+            None => {
+                let rows = on_db!(db, pool => sqlx::query_as::<_, OutlineRow>(
+                    "SELECT area_id, name, kind, unit_id, geojson, min_lat, min_lon, max_lat, max_lon FROM areas",
+                )
+                .fetch_all(pool)
+                .await)?;
+                let o = std::sync::Arc::new(
+                    rows.into_iter()
+                        .map(Outline::try_from)
+                        .collect::<Result<Vec<_>>>()?,
+                );
+                *self.0.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some((o.clone(), std::time::Instant::now(), imports));
+                o
+            }
+        };
+        let (in_ward, neighbourhood) = place(&outlines, p);
+        let any_ward = outlines.iter().any(|o| o.area.kind == AreaKind::Ward);
+        Ok(Located {
+            in_service: in_ward || !any_ward,
+            neighbourhood,
+        })
+    }
 }
 
 /// Inside if any part's interior holds the point, on the boundary if any part's edge does. Parts

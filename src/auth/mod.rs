@@ -154,6 +154,40 @@ pub struct Auth {
     /// A real argon2id hash of a random password: verified against when the phone is unknown, so
     /// unknown phones and wrong passwords take the same time.
     dummy_hash: Arc<String>,
+    /// Accounts seen active lately, so a request need not read its account row.
+    active: Arc<ActiveAccounts>,
+}
+
+/// Accounts found active (not disabled) in the last [`ActiveAccounts::FRESH`], with their role.
+/// Disabling an account forgets it here at once; another instance forgets it within `FRESH`.
+#[derive(Default)]
+struct ActiveAccounts(
+    std::sync::Mutex<std::collections::HashMap<Uuid, (Role, std::time::Instant)>>,
+);
+
+impl ActiveAccounts {
+    const FRESH: std::time::Duration = std::time::Duration::from_secs(5);
+    /// Bound on entries: past it the map starts over (a burst of new accounts costs a read each).
+    const MOST: usize = 100_000;
+
+    fn get(&self, id: Uuid) -> Option<Role> {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(&id)
+            .filter(|(_, seen)| seen.elapsed() < Self::FRESH)
+            .map(|(role, _)| *role)
+    }
+
+    fn put(&self, id: Uuid, role: Role) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= Self::MOST {
+            map.clear();
+        }
+        map.insert(id, (role, std::time::Instant::now()));
+    }
+
+    fn forget(&self, id: Uuid) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+    }
 }
 
 impl Auth {
@@ -173,6 +207,7 @@ impl Auth {
             clock,
             settings,
             dummy_hash: Arc::new(dummy_hash),
+            active: Arc::default(),
         })
     }
 
@@ -185,6 +220,9 @@ impl Auth {
             .ok_or(Error::Unauthorized("invalid_token"))?;
         let account_id =
             Uuid::parse_str(&claims.sub).map_err(|_| Error::Unauthorized("invalid_token"))?;
+        if let Some(role) = self.active.get(account_id) {
+            return Ok(Caller { account_id, role });
+        }
         let account = repo::account_by_id(&self.db, account_id)
             .await?
             .ok_or(Error::Unauthorized("invalid_token"))?;
@@ -192,6 +230,7 @@ impl Auth {
             return Err(Error::Unauthorized("account_disabled"));
         }
         // The role in the database wins over the one in the token (an admin may have changed it).
+        self.active.put(account_id, account.role);
         Ok(Caller {
             account_id,
             role: account.role,
@@ -551,7 +590,9 @@ impl Auth {
             return Err(Error::Conflict("cannot_disable_self"));
         }
         let now = self.clock.now();
-        if !repo::set_disabled(&self.db, id, disabled.then_some(now), now).await? {
+        let found = repo::set_disabled(&self.db, id, disabled.then_some(now), now).await?;
+        self.active.forget(id);
+        if !found {
             return Err(Error::NotFound("account_not_found"));
         }
         self.account(id).await

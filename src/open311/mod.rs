@@ -522,7 +522,9 @@ async fn active_category(state: &AppState, code: &str) -> O311Result<Category> {
     if code.is_empty() || code.len() > 40 {
         return Err(unknown_service());
     }
-    catalog::by_code(&state.db, code)
+    state
+        .categories
+        .by_code(&state.db, code)
         .await?
         .filter(|c| c.active)
         .ok_or_else(unknown_service)

@@ -187,7 +187,9 @@ pub(crate) async fn view(
     r: ReportRow,
     caller: Option<&Caller>,
 ) -> Result<ReportView, Error> {
-    let category = catalog::by_id(&state.db, r.category_id)
+    let category = state
+        .categories
+        .by_id(&state.db, r.category_id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("report without category"))?;
     let media = repo::report_media(&state.db, r.report_id).await?;
@@ -283,11 +285,9 @@ async fn views(
     caller: Option<&Caller>,
 ) -> Result<Vec<ReportView>, Error> {
     // One catalog read per page instead of one category query per report.
-    let categories: std::collections::HashMap<Uuid, Category> = catalog::list(&state.db, true)
-        .await?
-        .into_iter()
-        .map(|c| (c.category_id, c))
-        .collect();
+    let all = state.categories.all(&state.db).await?;
+    let categories: std::collections::HashMap<Uuid, &Category> =
+        all.iter().map(|c| (c.category_id, c)).collect();
     // And one photo query per page instead of one per report.
     let ids: Vec<Uuid> = rows.iter().map(|r| r.report_id).collect();
     let mut media = repo::media_of_reports(&state.db, &ids).await?;
@@ -295,7 +295,7 @@ async fn views(
     for r in rows {
         let category = categories
             .get(&r.category_id)
-            .cloned()
+            .map(|c| (*c).clone())
             .ok_or_else(|| anyhow::anyhow!("report without category"))?;
         let photos = media.remove(&r.report_id).unwrap_or_default();
         out.push(view_in(state, r, caller, category, photos).await?);
@@ -532,7 +532,9 @@ async fn category_id(state: &AppState, code: Option<&str>) -> Result<Option<Uuid
     match code {
         None => Ok(None),
         Some(code) => Ok(Some(
-            catalog::by_code(&state.db, code)
+            state
+                .categories
+                .by_code(&state.db, code)
                 .await?
                 .ok_or(Error::NotFound("category_not_found"))?
                 .category_id,
@@ -618,7 +620,9 @@ impl ReportsApi {
             &body.fields(),
             self.state.clock.now(),
         )
-        .await?;
+        .await;
+        self.state.categories.forget();
+        let c = c?;
         Ok(CategoryCreated::Created(Json(c.into())))
     }
 
@@ -641,8 +645,9 @@ impl ReportsApi {
             &body.fields(),
             self.state.clock.now(),
         )
-        .await?;
-        Ok(Json(c.into()))
+        .await;
+        self.state.categories.forget();
+        Ok(Json(c?.into()))
     }
 
     /// Report a problem
@@ -703,7 +708,7 @@ impl ReportsApi {
             lon: body.lon,
             accuracy_m: body.accuracy_m,
             address: body.address,
-            media_ids: body.media_ids,
+            media_ids: body.media_ids.clone(),
             answers: body.answers,
             captured_at: body.captured_at,
             channel: body.channel.unwrap_or(Channel::App),
@@ -723,7 +728,18 @@ impl ReportsApi {
                 return Err(e.into());
             }
         };
-        let view = view(state, created, Some(&caller)).await?;
+        // Shown from what was just written: the category is in memory, the photos are the ones sent.
+        let category = state
+            .categories
+            .by_id(&state.db, created.category_id)
+            .await?
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("report without category")))?;
+        let photos = body
+            .media_ids
+            .iter()
+            .map(|m| (*m, "report".to_string()))
+            .collect();
+        let view = view_in(state, created, Some(&caller), category, photos).await?;
         Ok(ReportCreated::Created(Json(view)))
     }
 

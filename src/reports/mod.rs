@@ -327,7 +327,9 @@ pub async fn create_as(
         }
         Err(e) => return Err(e),
     };
-    let category = catalog::by_code(&state.db, &new.category_code)
+    let category = state
+        .categories
+        .by_code(&state.db, &new.category_code)
         .await?
         .filter(|c| c.active);
     let Some(category) = category else {
@@ -365,30 +367,18 @@ pub async fn create_as(
             "Ảnh bị lặp",
             "A photo is listed twice",
         ));
-    } else if !new.media_ids.is_empty()
-        && new.media_ids.len() <= MAX_PHOTOS
-        && match caller {
-            Some(c) => {
-                repo::owned_media_count(&state.db, c.account_id, &new.media_ids).await?
-                    != new.media_ids.len()
-            }
-            // Photos are uploaded by accounts; an app without one cannot own any.
-            None => true,
-        }
-    {
-        // Someone else's photo, or none at all: the same answer, so ids cannot be probed.
-        errors.push(FieldError::new(
-            "media_ids",
-            "unknown_photo",
-            "Ảnh không tồn tại",
-            "No such photo",
-        ));
+    }
+    // Photos are uploaded by accounts; an app without one cannot own any. Whether the caller owns
+    // each one is checked where they are attached, in the same statement.
+    let media_owner = caller.map(|c| c.account_id);
+    if !new.media_ids.is_empty() && media_owner.is_none() {
+        errors.push(unknown_photo());
     }
     let (Some(point), true) = (point, errors.is_empty()) else {
         return Err(Error::Validation(errors));
     };
     // Inside the ward? Which khu phố? (Everything is accepted until the ward's area is imported.)
-    let located = crate::areas::locate(&state.db, point).await?;
+    let located = state.areas.locate(&state.db, point).await?;
     if !located.in_service {
         return Err(Error::validation(
             "lat",
@@ -412,7 +402,6 @@ pub async fn create_as(
     let severity = category.default_severity;
     let (ack_by, resolve_by) = deadlines(&state.calendar, now, severity);
     let report_id = Uuid::now_v7();
-    let answers = answers.to_string();
     let row = repo::NewReportRow {
         report_id,
         category_id: category.category_id,
@@ -421,62 +410,88 @@ pub async fn create_as(
         entered_by: caller
             .filter(|c| c.role != Role::Resident)
             .map(|c| c.account_id),
-        description,
+        description: description.to_string(),
         lat: point.lat,
         lon: point.lon,
         accuracy_m: new.accuracy_m,
-        address: &address,
+        address,
         cells: geo::cells(point),
         area_id,
         unit_id,
         severity: severity.as_str(),
-        answers: &answers,
+        answers: answers.to_string(),
         ack_by,
         resolve_by,
         captured_at: new.captured_at,
     };
-    let mut tx = state.db.begin().await?;
-    repo::insert_report(&mut tx, &row, now).await?;
-    repo::attach_media(&mut tx, report_id, &new.media_ids, "report", now).await?;
-    repo::add_event(
-        &mut tx,
-        report_id,
-        actor,
-        "status",
-        None,
-        Some("submitted"),
-        "",
-        "public",
-        now,
-    )
-    .await?;
-    if let Submitter::Open311 { staff_note } = submitter
-        && !staff_note.is_empty()
-    {
-        repo::add_event(
-            &mut tx,
-            report_id,
-            None,
-            "internal_note",
-            None,
-            None,
-            staff_note,
-            "internal",
-            now,
-        )
+    let media = new.media_ids;
+    let staff_note = match submitter {
+        Submitter::Open311 { staff_note } => staff_note.to_string(),
+        Submitter::Account(_) => String::new(),
+    };
+    let idempotency = idempotency.cloned();
+    // One unit of the next group commit (SQLite) or one transaction (PostgreSQL): the report, its
+    // photos, its history, its reporter's subscription and the idempotency key stand or fall together.
+    let created = state
+        .db
+        .write(move |tx| {
+            Box::pin(async move {
+                repo::insert_report(tx, &row, now).await?;
+                if let Some(owner) = media_owner
+                    && !media.is_empty()
+                    && repo::attach_owned_media(tx, report_id, owner, &media, "report", now).await?
+                        != media.len()
+                {
+                    // Someone else's photo, or none at all: the same answer, so ids cannot be probed.
+                    return Err(Error::Validation(vec![unknown_photo()]));
+                }
+                repo::add_event(
+                    tx,
+                    report_id,
+                    actor,
+                    "status",
+                    None,
+                    Some("submitted"),
+                    "",
+                    "public",
+                    now,
+                )
+                .await?;
+                if !staff_note.is_empty() {
+                    repo::add_event(
+                        tx,
+                        report_id,
+                        None,
+                        "internal_note",
+                        None,
+                        None,
+                        &staff_note,
+                        "internal",
+                        now,
+                    )
+                    .await?;
+                }
+                if let Some(r) = reporter_id {
+                    repo::subscribe(tx, report_id, r, "reporter", now).await?;
+                }
+                if let Some(k) = &idempotency {
+                    crate::store::idempotency::complete(tx, k, &report_id.to_string(), now).await?;
+                }
+                Ok(row.stored(now))
+            })
+        })
         .await?;
-    }
-    if let Some(r) = reporter_id {
-        repo::subscribe(&mut tx, report_id, r, "reporter", now).await?;
-    }
-    if let Some(k) = idempotency {
-        crate::store::idempotency::complete(&mut tx, k, &report_id.to_string(), now).await?;
-    }
-    tx.commit().await?;
     publish(state, report_id, "created").await;
-    repo::report(&state.db, report_id)
-        .await?
-        .ok_or_else(|| Error::Internal(anyhow::anyhow!("report vanished")))
+    Ok(created)
+}
+
+fn unknown_photo() -> FieldError {
+    FieldError::new(
+        "media_ids",
+        "unknown_photo",
+        "Ảnh không tồn tại",
+        "No such photo",
+    )
 }
 
 /// Tell live staff consoles (and, at scale, other instances) that a report changed.
@@ -970,7 +985,9 @@ pub async fn nearby(
     category_code: &str,
 ) -> Result<Vec<(ReportRow, f64)>> {
     let p = Point::parse(lat, lon)?;
-    let category: Category = catalog::by_code(&state.db, category_code)
+    let category: Category = state
+        .categories
+        .by_code(&state.db, category_code)
         .await?
         .ok_or(Error::NotFound("category_not_found"))?;
     let radius = f64::from(category.duplicate_radius_m);

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::geo::{BBox, Cells};
-use crate::store::{Db, Tx};
+use crate::store::{Db, Exec, Tx};
 use crate::{on_db, on_tx};
 
 /// A report as stored.
@@ -54,64 +54,104 @@ macro_rules! select_reports {
     };
 }
 
-pub struct NewReportRow<'a> {
+/// A report as filed: what [`insert_report`] writes.
+pub struct NewReportRow {
     pub report_id: Uuid,
     pub category_id: Uuid,
     pub reporter_id: Option<Uuid>,
-    pub channel: &'a str,
+    pub channel: &'static str,
     pub entered_by: Option<Uuid>,
-    pub description: &'a str,
+    pub description: String,
     pub lat: f64,
     pub lon: f64,
     pub accuracy_m: Option<f64>,
-    pub address: &'a str,
+    pub address: String,
     pub cells: Cells,
     pub area_id: Option<Uuid>,
     pub unit_id: Option<Uuid>,
-    pub severity: &'a str,
-    pub answers: &'a str,
+    pub severity: &'static str,
+    pub answers: String,
     pub ack_by: DateTime<Utc>,
     pub resolve_by: DateTime<Utc>,
     pub captured_at: Option<DateTime<Utc>>,
 }
 
+impl NewReportRow {
+    /// The row as [`insert_report`] stores it at `now` (what reading it back would return).
+    pub fn stored(self, now: DateTime<Utc>) -> ReportRow {
+        ReportRow {
+            report_id: self.report_id,
+            category_id: self.category_id,
+            reporter_id: self.reporter_id,
+            channel: self.channel.to_string(),
+            entered_by: self.entered_by,
+            description: self.description,
+            lat: self.lat,
+            lon: self.lon,
+            accuracy_m: self.accuracy_m,
+            address: self.address,
+            h3_r10: self.cells.r10,
+            area_id: self.area_id,
+            unit_id: self.unit_id,
+            assignee_id: None,
+            status: "submitted".to_string(),
+            severity: self.severity.to_string(),
+            answers: self.answers,
+            public_reply: None,
+            duplicate_of: None,
+            me_too_count: 0,
+            ack_by: self.ack_by,
+            resolve_by: self.resolve_by,
+            acknowledged_at: None,
+            resolved_at: None,
+            closed_at: None,
+            rating: None,
+            rating_comment: None,
+            captured_at: self.captured_at,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 pub async fn insert_report(
-    tx: &mut Tx,
-    r: &NewReportRow<'_>,
+    tx: &mut dyn Exec,
+    r: &NewReportRow,
     now: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    on_tx!(tx, conn => sqlx::query(
+) -> crate::error::Result<()> {
+    tx.exec(
         "INSERT INTO reports (report_id, category_id, reporter_id, channel, entered_by, description, lat, lon,
              accuracy_m, address, h3_r10, h3_r8, h3_r6, h3_r4, area_id, unit_id, status, severity, answers,
              ack_by, resolve_by, captured_at, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'submitted', $17, $18,
              $19, $20, $21, $22, $22)",
+        &[
+            r.report_id.into(),
+            r.category_id.into(),
+            r.reporter_id.into(),
+            r.channel.into(),
+            r.entered_by.into(),
+            (&r.description).into(),
+            r.lat.into(),
+            r.lon.into(),
+            r.accuracy_m.into(),
+            (&r.address).into(),
+            r.cells.r10.into(),
+            r.cells.r8.into(),
+            r.cells.r6.into(),
+            r.cells.r4.into(),
+            r.area_id.into(),
+            r.unit_id.into(),
+            r.severity.into(),
+            (&r.answers).into(),
+            r.ack_by.into(),
+            r.resolve_by.into(),
+            r.captured_at.into(),
+            now.into(),
+        ],
     )
-    .bind(r.report_id)
-    .bind(r.category_id)
-    .bind(r.reporter_id)
-    .bind(r.channel)
-    .bind(r.entered_by)
-    .bind(r.description)
-    .bind(r.lat)
-    .bind(r.lon)
-    .bind(r.accuracy_m)
-    .bind(r.address)
-    .bind(r.cells.r10)
-    .bind(r.cells.r8)
-    .bind(r.cells.r6)
-    .bind(r.cells.r4)
-    .bind(r.area_id)
-    .bind(r.unit_id)
-    .bind(r.severity)
-    .bind(r.answers)
-    .bind(r.ack_by)
-    .bind(r.resolve_by)
-    .bind(r.captured_at)
-    .bind(now)
-    .execute(conn)
     .await
-    .map(|_| ()))
+    .map(|_| ())
 }
 
 /// How many reports an account made since `since`, and when the oldest of them was made.
@@ -198,7 +238,7 @@ pub async fn change_status(
 // One history row is naturally this wide; a struct would only rename the columns.
 #[allow(clippy::too_many_arguments)]
 pub async fn add_event(
-    tx: &mut Tx,
+    tx: &mut dyn Exec,
     report_id: Uuid,
     actor: Option<Uuid>,
     kind: &str,
@@ -207,24 +247,25 @@ pub async fn add_event(
     note: &str,
     visibility: &str,
     now: DateTime<Utc>,
-) -> Result<Uuid, sqlx::Error> {
+) -> crate::error::Result<Uuid> {
     let id = Uuid::now_v7();
-    on_tx!(tx, conn => sqlx::query(
+    tx.exec(
         "INSERT INTO report_events (report_event_id, report_id, actor_id, kind, from_status, to_status, note, visibility, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+        &[
+            id.into(),
+            report_id.into(),
+            actor.into(),
+            kind.into(),
+            from.into(),
+            to.into(),
+            note.into(),
+            visibility.into(),
+            now.into(),
+        ],
     )
-    .bind(id)
-    .bind(report_id)
-    .bind(actor)
-    .bind(kind)
-    .bind(from)
-    .bind(to)
-    .bind(note)
-    .bind(visibility)
-    .bind(now)
-    .execute(conn)
     .await
-    .map(|_| id))
+    .map(|_| id)
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -271,6 +312,37 @@ pub async fn attach_media(
         .map(|_| ()))?;
     }
     Ok(())
+}
+
+/// Attach those of `media` that `owner` uploaded, in order; how many were. The ownership check and
+/// the write are one statement per photo, so nobody attaches a photo they do not own.
+pub async fn attach_owned_media(
+    tx: &mut dyn Exec,
+    report_id: Uuid,
+    owner: Uuid,
+    media: &[Uuid],
+    role: &str,
+    now: DateTime<Utc>,
+) -> crate::error::Result<usize> {
+    let mut attached = 0;
+    for (i, m) in media.iter().enumerate() {
+        attached += tx
+            .exec(
+                "INSERT INTO report_media (report_id, media_id, role, position, created_at, updated_at)
+                 SELECT $1, media_id, $3, $4, $5, $5 FROM media WHERE media_id = $2 AND owner_id = $6
+                 ON CONFLICT (report_id, media_id) DO NOTHING",
+                &[
+                    report_id.into(),
+                    (*m).into(),
+                    role.into(),
+                    (i as i64).into(),
+                    now.into(),
+                    owner.into(),
+                ],
+            )
+            .await? as usize;
+    }
+    Ok(attached)
 }
 
 /// (media id, role) of a report's photos, in order.
@@ -327,23 +399,19 @@ pub async fn owned_media_count(db: &Db, owner: Uuid, ids: &[Uuid]) -> Result<usi
 }
 
 pub async fn subscribe(
-    tx: &mut Tx,
+    tx: &mut dyn Exec,
     report_id: Uuid,
     account: Uuid,
     kind: &str,
     now: DateTime<Utc>,
-) -> Result<bool, sqlx::Error> {
-    let n = on_tx!(tx, conn => sqlx::query(
-        "INSERT INTO report_subscribers (report_id, account_id, kind, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)
-         ON CONFLICT (report_id, account_id) DO NOTHING",
-    )
-    .bind(report_id)
-    .bind(account)
-    .bind(kind)
-    .bind(now)
-    .execute(conn)
-    .await
-    .map(|r| r.rows_affected()))?;
+) -> crate::error::Result<bool> {
+    let n = tx
+        .exec(
+            "INSERT INTO report_subscribers (report_id, account_id, kind, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)
+             ON CONFLICT (report_id, account_id) DO NOTHING",
+            &[report_id.into(), account.into(), kind.into(), now.into()],
+        )
+        .await?;
     Ok(n == 1)
 }
 
@@ -364,7 +432,7 @@ pub async fn move_subscribers(
     from: Uuid,
     to: Uuid,
     now: DateTime<Utc>,
-) -> Result<u64, sqlx::Error> {
+) -> crate::error::Result<u64> {
     let subs = subscribers_tx(tx, from).await?;
     let mut moved = 0;
     for s in subs {
@@ -603,10 +671,32 @@ const LIST_BY_CELLS_MAX: i64 = 5_000;
 /// The filters of [`BOX_FILTER`] that read columns outside the box indexes, when set: without them
 /// the candidates are found from the index alone, and only the page's rows are read.
 /// `coordinates`: how the box's columns are written (`+lat` keeps SQLite off their index).
-fn box_filter_on_index(f: &Filter, unit_mode: i32, coordinates: &str) -> String {
+///
+/// PostgreSQL gets the statuses as an `IN` list: it cannot estimate the portable `LIKE` form,
+/// guesses that a box holds a few dozen reports, and sorts thousands read from the heap instead of
+/// walking the ids' index (measured: 920 ms instead of 0.14 ms for a 5 km box). SQLite keeps the
+/// `LIKE`, which keeps it off the status index.
+fn box_filter_on_index(f: &Filter, unit_mode: i32, db: &Db, coordinates: &str) -> String {
     let c = coordinates;
+    let statuses = match db {
+        Db::Postgres(_) if !f.statuses.is_empty() => {
+            // Only known statuses, written by us: nothing from the request reaches the SQL text.
+            let known: Vec<String> = f
+                .statuses
+                .iter()
+                .filter_map(|s| crate::reports::Status::parse(s))
+                .map(|s| format!("'{}'", s.as_str()))
+                .collect();
+            if known.is_empty() {
+                "FALSE".to_string()
+            } else {
+                format!("status IN ({})", known.join(", "))
+            }
+        }
+        _ => "($1 = ',,' OR $1 LIKE '%,' || status || ',%')".to_string(),
+    };
     let mut sql = format!(
-        "($1 = ',,' OR $1 LIKE '%,' || status || ',%')
+        "{statuses}
        AND {c}lat >= $4 AND {c}lat <= $6 AND {c}lon >= $5 AND {c}lon <= $7
        AND ($10 IS NULL OR status IN ('submitted', 'received', 'assigned', 'in_progress', 'reopened') OR updated_at >= $10)
        AND ($11 IS NULL OR report_id < $11)",
@@ -679,7 +769,7 @@ async fn box_query(db: &Db, f: &Filter, b: BBox, unit_mode: i32) -> Result<Strin
             format!(
                 "SELECT report_id FROM reports WHERE {column} IN ({}) AND {} ORDER BY report_id DESC LIMIT $15",
                 cells.join(","),
-                box_filter_on_index(f, unit_mode, "")
+                box_filter_on_index(f, unit_mode, db, "")
             )
         }
         // SQLite: `+lat` keeps it off the coordinates' index (a band across the whole city) and on
@@ -689,6 +779,7 @@ async fn box_query(db: &Db, f: &Filter, b: BBox, unit_mode: i32) -> Result<Strin
             box_filter_on_index(
                 f,
                 unit_mode,
+                db,
                 if matches!(db, Db::Sqlite(..)) {
                     "+"
                 } else {

@@ -8,8 +8,8 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
-use crate::store::{Db, Tx};
-use crate::{on_db, on_tx};
+use crate::on_db;
+use crate::store::{Db, Exec};
 
 /// A claimed key, to complete inside the creating transaction.
 #[derive(Debug, Clone)]
@@ -119,19 +119,24 @@ pub async fn claim(
 }
 
 /// Record the result inside the transaction that created it.
-pub async fn complete(tx: &mut Tx, k: &Key, resource_id: &str, now: DateTime<Utc>) -> Result<()> {
-    on_tx!(tx, conn => sqlx::query(
+pub async fn complete(
+    tx: &mut dyn Exec,
+    k: &Key,
+    resource_id: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    tx.exec(
         "UPDATE idempotency_keys SET status_code = 201, response_body = $4, updated_at = $5
          WHERE account_id = $1 AND scope = $2 AND idem_key = $3",
+        &[
+            k.account_id.into(),
+            k.scope.into(),
+            (&k.key).into(),
+            resource_id.into(),
+            now.into(),
+        ],
     )
-    .bind(k.account_id)
-    .bind(k.scope)
-    .bind(&k.key)
-    .bind(resource_id)
-    .bind(now)
-    .execute(conn)
-    .await
-    .map(|_| ()))?;
+    .await?;
     Ok(())
 }
 

@@ -4,6 +4,8 @@
 //! dialect both backends agree on (`$1` placeholders, standard SQL) and run through [`on_db!`] or
 //! [`on_tx!`], which expand the same code for the SQLite and the PostgreSQL pool.
 
+pub mod batch;
+pub mod exec;
 pub mod idempotency;
 
 use std::str::FromStr;
@@ -20,11 +22,12 @@ use sqlx::{PgPool, SqlitePool};
 pub enum Db {
     /// SQLite has one writer at a time. Writers queue on the lock here, in order, instead of in
     /// SQLite's busy handler, which polls with growing sleeps and turns contention into long tails.
-    Sqlite(SqlitePool, WriteLock),
+    Sqlite(SqlitePool, Writer),
     Postgres(PgPool),
 }
 
-pub type WriteLock = std::sync::Arc<tokio::sync::Mutex<()>>;
+pub use batch::{BoxFuture, Writer};
+pub use exec::{Arg, Exec};
 
 /// Run `$body` with `$pool` bound to the concrete pool (`&SqlitePool` or `&PgPool`).
 #[macro_export]
@@ -108,13 +111,18 @@ impl Db {
                 std::fs::create_dir_all(parent)
                     .with_context(|| format!("creating {}", parent.display()))?;
             }
+            let file = opts.get_filename();
+            let in_memory = url.contains("mode=memory")
+                || file.as_os_str().is_empty()
+                || file.as_os_str() == ":memory:";
+            let writer = Writer::new((!in_memory).then(|| file.to_path_buf()));
             let pool = SqlitePoolOptions::new()
                 .max_connections(max_connections.max(1))
                 .acquire_timeout(Duration::from_secs(5))
                 .connect_with(opts)
                 .await
                 .with_context(|| format!("opening {url}"))?;
-            Ok(Db::Sqlite(pool, WriteLock::default()))
+            Ok(Db::Sqlite(pool, writer))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let opts = PgConnectOptions::from_str(url).context("bad PostgreSQL URL")?;
             let pool = PgPoolOptions::new()
@@ -153,12 +161,35 @@ impl Db {
     /// writers queue on the busy timeout instead of failing when they both try to upgrade.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
-            Db::Sqlite(pool, lock) => {
-                let guard = lock.clone().lock_owned().await;
+            Db::Sqlite(pool, writer) => {
+                let guard = writer.lock.clone().lock_owned().await;
                 Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?, guard)
             }
             Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
+    }
+
+    /// Run `work` in a write transaction and commit. On SQLite the work joins the next group commit
+    /// of the writer thread ([`batch`]): it shares one transaction (under its own savepoint) and one
+    /// `fsync` with the other writes queued meanwhile. Either way the answer comes after the
+    /// commit, and a failing `work` leaves nothing behind. `work` must only run statements through
+    /// the [`Exec`] it is given: the batch waits on it, and on SQLite it runs outside the runtime.
+    pub async fn write<T, F>(&self, work: F) -> crate::error::Result<T>
+    where
+        T: Send + 'static,
+        F: for<'t> FnOnce(&'t mut dyn Exec) -> BoxFuture<'t, crate::error::Result<T>>
+            + Send
+            + 'static,
+    {
+        if let Db::Sqlite(_, writer) = self
+            && let Some(path) = &writer.path
+        {
+            return writer.write(path, Box::new(work)).await;
+        }
+        let mut tx = self.begin().await?;
+        let v = work(&mut tx).await?;
+        tx.commit().await?;
+        Ok(v)
     }
 
     /// A trivial round trip, for `/readyz`.
