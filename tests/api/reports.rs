@@ -1364,3 +1364,56 @@ async fn category_administration_photos_and_notifications_per_role() {
     );
     app.stop().await;
 }
+
+/// SQLite commits the creates that arrive together in one transaction (one `fsync`), each under its
+/// own savepoint: a create that fails there (someone else's photo) leaves nothing behind and spoils
+/// none of the others.
+#[tokio::test]
+async fn creates_arriving_together_commit_together_and_a_failing_one_leaves_nothing() {
+    let app = TestApp::spawn().await;
+    let _w = ward(&app).await;
+    let thief = app.resident_token("0975100002").await;
+    let mut residents = vec![];
+    for i in 0..4 {
+        let token = app.resident_token(&format!("09751000{}", 10 + i)).await;
+        let photo = upload_ok(&app, &token, &jpeg(64, 64, 30 + i as u8)).await["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        residents.push((token, photo));
+    }
+    let stolen = residents[0].1.clone();
+    let mut calls = vec![];
+    for (token, photo) in &residents {
+        for _ in 0..5 {
+            calls.push(create(&app, token, None, report_body(&[photo])));
+        }
+    }
+    for _ in 0..5 {
+        calls.push(create(&app, &thief, None, report_body(&[&stolen])));
+    }
+    let answers = futures::future::join_all(calls).await;
+    let (good, bad) = answers.split_at(20);
+    for r in good {
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    }
+    for r in bad {
+        r.assert_problem(422, "validation_failed");
+        assert_eq!(r.body["errors"][0]["code"], "unknown_photo");
+    }
+    let theirs = app.get("/v1/me/reports", Some(&thief)).await;
+    assert_eq!(theirs.body["items"].as_array().unwrap().len(), 0);
+    for (token, photo) in &residents {
+        let mine = app.get("/v1/me/reports", Some(token)).await;
+        let items = mine.body["items"].as_array().unwrap();
+        assert_eq!(items.len(), 5, "{:?}", mine.body);
+        for item in items {
+            // Each was written whole: its photo and its first history entry are there.
+            let id = item["id"].as_str().unwrap();
+            let full = app.get(&format!("/v1/reports/{id}"), Some(token)).await;
+            assert_eq!(full.status, StatusCode::OK);
+            assert_eq!(full.body["report"]["photos"][0]["id"], json!(photo));
+            assert_eq!(full.body["history"][0]["to_status"], "submitted", "{:?}", full.body);
+        }
+    }
+}
