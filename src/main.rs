@@ -81,6 +81,7 @@ enum AdminCommand {
 }
 
 fn main() -> ExitCode {
+    wardline::ops::tune_allocator();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,

@@ -1413,7 +1413,11 @@ async fn creates_arriving_together_commit_together_and_a_failing_one_leaves_noth
             let full = app.get(&format!("/v1/reports/{id}"), Some(token)).await;
             assert_eq!(full.status, StatusCode::OK);
             assert_eq!(full.body["report"]["photos"][0]["id"], json!(photo));
-            assert_eq!(full.body["history"][0]["to_status"], "submitted", "{:?}", full.body);
+            assert_eq!(
+                full.body["history"][0]["to_status"], "submitted",
+                "{:?}",
+                full.body
+            );
         }
     }
 }
