@@ -30,7 +30,8 @@ pub mod org;
 pub mod reports;
 /// The WebRTC broker: room tokens, signaling, ICE servers and TURN credentials.
 pub mod rtc;
-/// The database: pools for SQLite and PostgreSQL, migrations, transactions.
+/// The database: pools for SQLite and PostgreSQL, migrations, transactions, and SQLite's
+/// group-commit writer thread (`store::batch`) that report creates go through.
 pub mod store;
 /// Telehealth: stations and doctors, slots, bookings, the waiting room, consultations, consent,
 /// clinical records and their access log.
