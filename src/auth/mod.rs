@@ -161,9 +161,11 @@ pub struct Auth {
 /// Accounts found active (not disabled) in the last [`ActiveAccounts::FRESH`], with their role.
 /// Disabling an account forgets it here at once; another instance forgets it within `FRESH`.
 #[derive(Default)]
-struct ActiveAccounts(
-    std::sync::Mutex<std::collections::HashMap<Uuid, (Role, std::time::Instant)>>,
-);
+struct ActiveAccounts {
+    seen: std::sync::Mutex<std::collections::HashMap<Uuid, (Role, std::time::Instant)>>,
+    /// Bumped by every `forget`: an account read before a disable is not kept after it.
+    generation: std::sync::atomic::AtomicU64,
+}
 
 impl ActiveAccounts {
     const FRESH: std::time::Duration = std::time::Duration::from_secs(5);
@@ -171,14 +173,23 @@ impl ActiveAccounts {
     const MOST: usize = 100_000;
 
     fn get(&self, id: Uuid) -> Option<Role> {
-        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let map = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         map.get(&id)
             .filter(|(_, seen)| seen.elapsed() < Self::FRESH)
             .map(|(role, _)| *role)
     }
 
-    fn put(&self, id: Uuid, role: Role) {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+    /// Taken before reading the account; [`put`](Self::put) keeps it only if nothing was
+    /// forgotten since.
+    fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn put(&self, id: Uuid, role: Role, read_at: u64) {
+        let mut map = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if self.generation() != read_at {
+            return;
+        }
         if map.len() >= Self::MOST {
             map.clear();
         }
@@ -186,7 +197,10 @@ impl ActiveAccounts {
     }
 
     fn forget(&self, id: Uuid) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+        let mut map = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        map.remove(&id);
     }
 }
 
@@ -223,6 +237,7 @@ impl Auth {
         if let Some(role) = self.active.get(account_id) {
             return Ok(Caller { account_id, role });
         }
+        let read_at = self.active.generation();
         let account = repo::account_by_id(&self.db, account_id)
             .await?
             .ok_or(Error::Unauthorized("invalid_token"))?;
@@ -230,7 +245,7 @@ impl Auth {
             return Err(Error::Unauthorized("account_disabled"));
         }
         // The role in the database wins over the one in the token (an admin may have changed it).
-        self.active.put(account_id, account.role);
+        self.active.put(account_id, account.role, read_at);
         Ok(Caller {
             account_id,
             role: account.role,

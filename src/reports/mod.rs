@@ -422,7 +422,10 @@ pub async fn create_as(
         answers: answers.to_string(),
         ack_by,
         resolve_by,
-        captured_at: new.captured_at,
+        // Stored to the microsecond on both backends: the answer built from this row must match.
+        captured_at: new
+            .captured_at
+            .map(|t| chrono::SubsecRound::trunc_subsecs(t, 6)),
     };
     let media = new.media_ids;
     let staff_note = match submitter {
@@ -432,57 +435,66 @@ pub async fn create_as(
     let idempotency = idempotency.cloned();
     // One unit of the next group commit (SQLite) or one transaction (PostgreSQL): the report, its
     // photos, its history, its reporter's subscription and the idempotency key stand or fall together.
-    let created = state
-        .db
-        .write(move |tx| {
-            Box::pin(async move {
-                repo::insert_report(tx, &row, now).await?;
-                if let Some(owner) = media_owner
-                    && !media.is_empty()
-                    && repo::attach_owned_media(tx, report_id, owner, &media, "report", now).await?
-                        != media.len()
-                {
-                    // Someone else's photo, or none at all: the same answer, so ids cannot be probed.
-                    return Err(Error::Validation(vec![unknown_photo()]));
-                }
-                repo::add_event(
-                    tx,
-                    report_id,
-                    actor,
-                    "status",
-                    None,
-                    Some("submitted"),
-                    "",
-                    "public",
-                    now,
-                )
-                .await?;
-                if !staff_note.is_empty() {
+    // The write and its announcement run to the end even if the phone hangs up meanwhile: a
+    // report that is stored is also shown live to the staff consoles.
+    let state = state.clone();
+    tokio::spawn(async move {
+        let created = state
+            .db
+            .write(move |tx| {
+                Box::pin(async move {
+                    repo::insert_report(tx, &row, now).await?;
+                    if let Some(owner) = media_owner
+                        && !media.is_empty()
+                        && repo::attach_owned_media(tx, report_id, owner, &media, "report", now)
+                            .await?
+                            != media.len()
+                    {
+                        // Someone else's photo, or none at all: the same answer, so ids cannot be probed.
+                        return Err(Error::Validation(vec![unknown_photo()]));
+                    }
                     repo::add_event(
                         tx,
                         report_id,
+                        actor,
+                        "status",
                         None,
-                        "internal_note",
-                        None,
-                        None,
-                        &staff_note,
-                        "internal",
+                        Some("submitted"),
+                        "",
+                        "public",
                         now,
                     )
                     .await?;
-                }
-                if let Some(r) = reporter_id {
-                    repo::subscribe(tx, report_id, r, "reporter", now).await?;
-                }
-                if let Some(k) = &idempotency {
-                    crate::store::idempotency::complete(tx, k, &report_id.to_string(), now).await?;
-                }
-                Ok(row.stored(now))
+                    if !staff_note.is_empty() {
+                        repo::add_event(
+                            tx,
+                            report_id,
+                            None,
+                            "internal_note",
+                            None,
+                            None,
+                            &staff_note,
+                            "internal",
+                            now,
+                        )
+                        .await?;
+                    }
+                    if let Some(r) = reporter_id {
+                        repo::subscribe(tx, report_id, r, "reporter", now).await?;
+                    }
+                    if let Some(k) = &idempotency {
+                        crate::store::idempotency::complete(tx, k, &report_id.to_string(), now)
+                            .await?;
+                    }
+                    Ok(row.stored(now))
+                })
             })
-        })
-        .await?;
-    publish(state, report_id, "created").await;
-    Ok(created)
+            .await?;
+        publish(&state, report_id, "created").await;
+        Ok(created)
+    })
+    .await
+    .map_err(|e| Error::Internal(anyhow::anyhow!("report create task: {e}")))?
 }
 
 fn unknown_photo() -> FieldError {

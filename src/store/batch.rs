@@ -70,9 +70,14 @@ impl<T: Send + 'static> Unit for Pending<T> {
         let Some(work) = self.work.take() else {
             return false;
         };
-        // Statements on this connection complete at once, so the future is ready when polled:
-        // blocking on it costs nothing and needs no runtime.
-        let outcome = futures::executor::block_on(work(conn));
+        // Statements on this connection complete at once, so the future is ready when first
+        // polled. One that is not awaits something else (a timer, the pool): refuse it rather
+        // than wait here holding the write lock.
+        let outcome = futures::FutureExt::now_or_never(work(conn)).unwrap_or_else(|| {
+            Err(Error::Internal(anyhow::anyhow!(
+                "a write unit awaited something other than its statements"
+            )))
+        });
         let ok = outcome.is_ok();
         self.outcome = Some(outcome);
         ok
@@ -94,9 +99,9 @@ impl<T: Send + 'static> Unit for Pending<T> {
 }
 
 fn sqlite_error(e: &rusqlite::Error) -> Error {
-    use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked};
+    use rusqlite::ErrorCode::{CannotOpen, DatabaseBusy, DatabaseLocked};
     match e.sqlite_error_code() {
-        Some(DatabaseBusy | DatabaseLocked) => {
+        Some(DatabaseBusy | DatabaseLocked | CannotOpen) => {
             tracing::warn!(error = %e, "database unavailable");
             Error::Unavailable("database_unavailable")
         }
@@ -158,9 +163,10 @@ impl Writer {
         if queue.send(unit).await.is_err() {
             return Err(Error::Unavailable("database_unavailable"));
         }
-        answer
-            .await
-            .map_err(|_| Error::Internal(anyhow::anyhow!("the SQLite writer stopped")))?
+        answer.await.map_err(|_| {
+            tracing::error!("the SQLite writer stopped");
+            Error::Unavailable("database_unavailable")
+        })?
     }
 }
 
@@ -177,14 +183,7 @@ fn open(path: &std::path::Path) -> rusqlite::Result<rusqlite::Connection> {
 }
 
 fn run(path: &std::path::Path, lock: &Mutex<()>, mut rx: mpsc::Receiver<Box<dyn Unit>>) {
-    let mut conn = match open(path) {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e, path = %path.display(), "the SQLite writer cannot open the database");
-            // Dropping the receiver fails every queued and future write with 503.
-            return;
-        }
-    };
+    let mut conn = None;
     let mut units: Vec<Box<dyn Unit>> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
         units.push(first);
@@ -194,8 +193,24 @@ fn run(path: &std::path::Path, lock: &Mutex<()>, mut rx: mpsc::Receiver<Box<dyn 
                 Err(_) => break,
             }
         }
-        let _guard = lock.blocking_lock();
-        commit_batch(&mut conn, &mut units);
+        // (Re)open on demand: a database that cannot be opened now (too many open files, a
+        // locked file) fails this batch with 503, and the next batch tries again.
+        if conn.is_none() {
+            match open(path) {
+                Ok(c) => conn = Some(c),
+                Err(e) => {
+                    tracing::error!(error = %e, path = %path.display(), "the SQLite writer cannot open the database");
+                    for u in units.drain(..) {
+                        u.finish(Err(&e));
+                    }
+                    continue;
+                }
+            }
+        }
+        if let Some(c) = conn.as_mut() {
+            let _guard = lock.blocking_lock();
+            commit_batch(c, &mut units);
+        }
     }
 }
 

@@ -96,7 +96,11 @@ pub(super) fn bind_sqlite(
     use chrono::SecondsFormat;
     use rusqlite::types::Null;
     for (i, a) in args.iter().enumerate() {
-        let Some(at) = st.parameter_index(PARAMS.get(i).copied().unwrap_or("$0"))? else {
+        let name = match PARAMS.get(i) {
+            Some(n) => std::borrow::Cow::Borrowed(*n),
+            None => std::borrow::Cow::Owned(format!("${}", i + 1)),
+        };
+        let Some(at) = st.parameter_index(&name)? else {
             // A statement need not use every argument (sqlx binds the ones it names too).
             continue;
         };
@@ -127,6 +131,33 @@ const PARAMS: [&str; 32] = [
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An in-memory database has no file a second connection could open: writes there are
+    /// plain transactions on the pool, and what they write is what the pool reads.
+    #[tokio::test]
+    async fn in_memory_writes_land_in_the_pools_database() {
+        let db = super::super::Db::connect("sqlite::memory:", 1)
+            .await
+            .unwrap();
+        db.write(|tx| {
+            Box::pin(async move {
+                tx.exec("CREATE TABLE t (v TEXT)", &[]).await?;
+                tx.exec("INSERT INTO t VALUES ($1)", &["kept".into()]).await
+            })
+        })
+        .await
+        .unwrap();
+        let v: String =
+            crate::on_db!(&db, pool => sqlx::query_scalar("SELECT v FROM t").fetch_one(pool).await)
+                .unwrap();
+        assert_eq!(v, "kept");
+        let cwd_files: Vec<_> = std::fs::read_dir(".")
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().contains("sqlx-in-memory"))
+            .collect();
+        assert!(cwd_files.is_empty(), "{cwd_files:?}");
+    }
 
     /// The writer thread stores values byte for byte as sqlx does, so either can read the other's.
     #[tokio::test]

@@ -112,9 +112,12 @@ impl Db {
                     .with_context(|| format!("creating {}", parent.display()))?;
             }
             let file = opts.get_filename();
+            // sqlx names an in-memory database `file:sqlx-in-memory-N`: a second connection opening
+            // that name would get an empty file instead.
             let in_memory = url.contains("mode=memory")
+                || url.contains(":memory:")
                 || file.as_os_str().is_empty()
-                || file.as_os_str() == ":memory:";
+                || file.to_string_lossy().starts_with("file:");
             let writer = Writer::new((!in_memory).then(|| file.to_path_buf()));
             let pool = SqlitePoolOptions::new()
                 .max_connections(max_connections.max(1))
