@@ -747,8 +747,24 @@ async fn counted_near(
 }
 
 /// The end of a box list's query, after `SELECT … FROM reports`: the page's ids found by the
-/// cheapest way, then checked against the whole filter again (which binds every parameter).
+/// cheapest way ([`box_candidates`]), then checked against the whole filter again (which names
+/// every parameter: PostgreSQL refuses one it cannot type).
 async fn box_query(db: &Db, f: &Filter, b: BBox, unit_mode: i32) -> Result<String, sqlx::Error> {
+    Ok(format!(
+        " WHERE report_id IN (SELECT report_id FROM reports{}) AND {BOX_FILTER} ORDER BY report_id DESC",
+        box_candidates(db, f, b, unit_mode).await?
+    ))
+}
+
+/// The end of the query that finds a box page's ids, after `SELECT report_id FROM reports`: its
+/// filter reads only columns of the index it walks, so SQLite can also read a map point's five
+/// columns from it alone.
+async fn box_candidates(
+    db: &Db,
+    f: &Filter,
+    b: BBox,
+    unit_mode: i32,
+) -> Result<String, sqlx::Error> {
     let mut by_cells = crate::geo::cover(b, h3o::Resolution::Ten, LIST_R10_CELLS, true)
         .map(|cells| ("h3_r10", cells));
     if by_cells.is_none()
@@ -767,7 +783,7 @@ async fn box_query(db: &Db, f: &Filter, b: BBox, unit_mode: i32) -> Result<Strin
         Some((column, cells)) => {
             let cells: Vec<String> = cells.iter().map(i64::to_string).collect();
             format!(
-                "SELECT report_id FROM reports WHERE {column} IN ({}) AND {} ORDER BY report_id DESC LIMIT $15",
+                " WHERE {column} IN ({}) AND {} ORDER BY report_id DESC LIMIT $15",
                 cells.join(","),
                 box_filter_on_index(f, unit_mode, db, "")
             )
@@ -775,7 +791,7 @@ async fn box_query(db: &Db, f: &Filter, b: BBox, unit_mode: i32) -> Result<Strin
         // SQLite: `+lat` keeps it off the coordinates' index (a band across the whole city) and on
         // the ids'. PostgreSQL chooses that itself, and would misjudge `+lat`.
         None => format!(
-            "SELECT report_id FROM reports WHERE {} ORDER BY report_id DESC LIMIT $15",
+            " WHERE {} ORDER BY report_id DESC LIMIT $15",
             box_filter_on_index(
                 f,
                 unit_mode,
@@ -788,9 +804,7 @@ async fn box_query(db: &Db, f: &Filter, b: BBox, unit_mode: i32) -> Result<Strin
             )
         ),
     };
-    Ok(format!(
-        " WHERE report_id IN ({candidates}) AND {BOX_FILTER} ORDER BY report_id DESC"
-    ))
+    Ok(candidates)
 }
 
 /// Bind [`list`]'s parameters, in order, to a query over a box.
@@ -854,10 +868,14 @@ pub async fn map_points(db: &Db, f: &Filter) -> Result<Vec<MapPoint>, sqlx::Erro
         UnitFilter::Unit(u) => (1, Some(u)),
         UnitFilter::Unrouted => (2, None),
     };
-    let sql = format!(
-        "SELECT report_id, category_id, lat, lon, status FROM reports{}",
-        box_query(db, f, b, unit_mode).await?
-    );
+    // SQLite reads the points straight from the index the candidates come from (it ignores
+    // parameters a statement does not name); PostgreSQL needs every parameter named, and reads
+    // the page's points from the ids' covering index.
+    let tail = match db {
+        Db::Sqlite(..) => box_candidates(db, f, b, unit_mode).await?,
+        Db::Postgres(_) => box_query(db, f, b, unit_mode).await?,
+    };
+    let sql = format!("SELECT report_id, category_id, lat, lon, status FROM reports{tail}");
     on_db!(db, pool => bind_box!(sqlx::query_as::<_, MapPoint>(sqlx::AssertSqlSafe(sql.clone())), f, b, &statuses, unit_mode, unit_id)
         .fetch_all(pool)
         .await)
