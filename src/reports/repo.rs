@@ -868,14 +868,14 @@ pub async fn map_points(db: &Db, f: &Filter) -> Result<Vec<MapPoint>, sqlx::Erro
         UnitFilter::Unit(u) => (1, Some(u)),
         UnitFilter::Unrouted => (2, None),
     };
-    // SQLite reads the points straight from the index the candidates come from (it ignores
-    // parameters a statement does not name); PostgreSQL needs every parameter named, and reads
-    // the page's points from the ids' covering index.
-    let tail = match db {
-        Db::Sqlite(..) => box_candidates(db, f, b, unit_mode).await?,
-        Db::Postgres(_) => box_query(db, f, b, unit_mode).await?,
-    };
-    let sql = format!("SELECT report_id, category_id, lat, lon, status FROM reports{tail}");
+    // The points are read straight from the index the page's ids come from (each point's own
+    // entry elsewhere would be one random page read when the cache is cold). Parameters the
+    // filter does not name are still declared: sqlx tells PostgreSQL every parameter's type, and
+    // SQLite ignores the ones a statement does not name.
+    let sql = format!(
+        "SELECT report_id, category_id, lat, lon, status FROM reports{}",
+        box_candidates(db, f, b, unit_mode).await?
+    );
     on_db!(db, pool => bind_box!(sqlx::query_as::<_, MapPoint>(sqlx::AssertSqlSafe(sql.clone())), f, b, &statuses, unit_mode, unit_id)
         .fetch_all(pool)
         .await)
