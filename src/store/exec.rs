@@ -178,8 +178,9 @@ mod tests {
         let at: DateTime<Utc> = "2026-11-25T07:08:09.123456Z".parse().unwrap();
         let whole: DateTime<Utc> = "2026-11-25T07:08:09Z".parse().unwrap();
         let sql = "INSERT INTO t VALUES ($1, $2, $3, $4, $5, $6, $7)";
-        for (src, at) in [("sqlx", at), ("sqlx", whole)] {
-            let args = [
+        // One row of every kind of value, tagged with who wrote it.
+        let row = |src: &'static str, at: DateTime<Utc>| -> [Arg<'static>; 7] {
+            [
                 src.into(),
                 id.into(),
                 "phở".into(),
@@ -187,23 +188,16 @@ mod tests {
                 1.5f64.into(),
                 at.into(),
                 Arg::Text(None),
-            ];
-            tx.exec(sql, &args).await.unwrap();
+            ]
+        };
+        for at in [at, whole] {
+            tx.exec(sql, &row("sqlx", at)).await.unwrap();
         }
         tx.commit().await.unwrap();
         let conn = rusqlite::Connection::open(&path).unwrap();
         for at in [at, whole] {
             let mut st = conn.prepare(sql).unwrap();
-            let args = [
-                "rusqlite".into(),
-                id.into(),
-                "phở".into(),
-                7i64.into(),
-                1.5f64.into(),
-                at.into(),
-                Arg::Text(None),
-            ];
-            bind_sqlite(&mut st, &args).unwrap();
+            bind_sqlite(&mut st, &row("rusqlite", at)).unwrap();
             st.raw_execute().unwrap();
         }
         // Every column, compared as stored (type and bytes).
