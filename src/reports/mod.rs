@@ -601,15 +601,6 @@ pub async fn transition(
                     "Cần 1 đến 5 ảnh kết quả xử lý",
                     "1 to 5 evidence photos are required",
                 ));
-            } else if repo::owned_media_count(&state.db, caller.account_id, evidence).await?
-                != evidence.len()
-            {
-                errors.push(FieldError::new(
-                    "evidence_media_ids",
-                    "unknown_photo",
-                    "Ảnh không tồn tại",
-                    "No such photo",
-                ));
             }
             if !errors.is_empty() {
                 return Err(Error::Validation(errors));
@@ -663,8 +654,25 @@ pub async fn transition(
     if !repo::change_status(&mut tx, report_id, from.as_str(), &change, now).await? {
         return Err(Error::Conflict("changed_concurrently"));
     }
-    if let Action::Resolve { evidence, .. } = &action {
-        repo::attach_media(&mut tx, report_id, evidence, "evidence", now).await?;
+    if let Action::Resolve { evidence, .. } = &action
+        && repo::attach_owned_media(
+            &mut tx,
+            report_id,
+            caller.account_id,
+            evidence,
+            "evidence",
+            now,
+        )
+        .await?
+            != evidence.len()
+    {
+        // Someone else's photo, or none: the status change is dropped with the transaction.
+        return Err(Error::validation(
+            "evidence_media_ids",
+            "unknown_photo",
+            "Ảnh không tồn tại",
+            "No such photo",
+        ));
     }
     if let Action::MarkDuplicate { of } = &action {
         repo::move_subscribers(&mut tx, report_id, *of, now).await?;
@@ -824,14 +832,21 @@ pub async fn comment(
     if text.is_empty() || text.chars().count() > 2000 {
         return Err(Error::Validation(vec![text_error("text")]));
     }
-    if media.len() > MAX_PHOTOS
-        || repo::owned_media_count(&state.db, caller.account_id, media).await? != media.len()
-    {
+    if media.len() > MAX_PHOTOS {
         return Err(Error::validation(
             "media_ids",
-            "unknown_photo",
-            "Ảnh không tồn tại",
-            "No such photo",
+            "too_many_photos",
+            "Tối đa 5 ảnh",
+            "At most 5 photos",
+        ));
+    }
+    if internal && !media.is_empty() {
+        // Photos of a report are shown to its reporter; an internal note has nowhere to put them.
+        return Err(Error::validation(
+            "media_ids",
+            "photos_not_allowed",
+            "Ghi chú nội bộ không kèm ảnh",
+            "An internal note takes no photos",
         ));
     }
     let now = state.clock.now();
@@ -849,8 +864,13 @@ pub async fn comment(
         now,
     )
     .await?;
-    if !internal {
-        repo::attach_media(&mut tx, report_id, media, "comment", now).await?;
+    // Only the caller's own uploads, checked in the attaching statement itself. Anything else is
+    // the same answer as an unknown id, and the comment is not stored (the transaction is dropped).
+    if repo::attach_owned_media(&mut tx, report_id, caller.account_id, media, "comment", now)
+        .await?
+        != media.len()
+    {
+        return Err(Error::Validation(vec![unknown_photo()]));
     }
     tx.commit().await?;
     publish(state, report_id, "comment").await;

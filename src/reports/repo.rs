@@ -290,30 +290,6 @@ pub async fn events(db: &Db, report_id: Uuid) -> Result<Vec<EventRow>, sqlx::Err
     .await)
 }
 
-pub async fn attach_media(
-    tx: &mut Tx,
-    report_id: Uuid,
-    media: &[Uuid],
-    role: &str,
-    now: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    for (i, m) in media.iter().enumerate() {
-        on_tx!(tx, conn => sqlx::query(
-            "INSERT INTO report_media (report_id, media_id, role, position, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (report_id, media_id) DO NOTHING",
-        )
-        .bind(report_id)
-        .bind(m)
-        .bind(role)
-        .bind(i as i32)
-        .bind(now)
-        .execute(conn)
-        .await
-        .map(|_| ()))?;
-    }
-    Ok(())
-}
-
 /// Attach those of `media` that `owner` uploaded, in order; how many were. The ownership check and
 /// the write are one statement per photo, so nobody attaches a photo they do not own.
 pub async fn attach_owned_media(
@@ -381,21 +357,6 @@ pub async fn media_of_reports(
         }
     }
     Ok(out)
-}
-
-/// How many of `ids` exist and belong to `owner`.
-pub async fn owned_media_count(db: &Db, owner: Uuid, ids: &[Uuid]) -> Result<usize, sqlx::Error> {
-    // One query for up to five ids (a report's most; unused places are NULL, which match nothing).
-    let mut n = 0;
-    for chunk in ids.chunks(5) {
-        let at = |i: usize| chunk.get(i).copied();
-        let c = on_db!(db, pool => sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM media WHERE owner_id = $1 AND media_id IN ($2, $3, $4, $5, $6)")
-            .bind(owner).bind(at(0)).bind(at(1)).bind(at(2)).bind(at(3)).bind(at(4))
-            .fetch_one(pool).await)?;
-        n += c as usize;
-    }
-    Ok(n)
 }
 
 pub async fn subscribe(

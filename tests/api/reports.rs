@@ -1421,3 +1421,112 @@ async fn creates_arriving_together_commit_together_and_a_failing_one_leaves_noth
         }
     }
 }
+
+/// A photo attached to a comment or to a resolution must be the caller's own upload: someone else's
+/// photo gets the same 422 as an unknown id, and the comment or the status change is not stored.
+#[tokio::test]
+async fn comments_and_evidence_take_only_the_callers_own_photos() {
+    let app = TestApp::spawn().await;
+    let w = ward(&app).await;
+    let a = app.resident_token("0977100001").await;
+    let b = app.resident_token("0977100002").await;
+    let first = upload_ok(&app, &a, &jpeg(64, 48, 6)).await;
+    let r = create(
+        &app,
+        &a,
+        None,
+        report_body(&[first["id"].as_str().unwrap()]),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let a_photo = upload_ok(&app, &a, &jpeg(64, 48, 7)).await;
+    let b_photo = upload_ok(&app, &b, &jpeg(64, 48, 8)).await;
+    let staff_photo = upload_ok(&app, &w.staff, &jpeg(64, 48, 9)).await;
+    let comments = format!("/v1/reports/{id}/comments");
+
+    // A comments with B's photo: refused, nothing stored.
+    let r = app
+        .post(
+            &comments,
+            Some(&a),
+            json!({ "text": "ảnh", "media_ids": [b_photo["id"]] }),
+        )
+        .await;
+    r.assert_problem(422, "validation_failed");
+    assert_eq!(r.body["errors"][0]["code"], "unknown_photo");
+    let seen = app.get(&format!("/v1/reports/{id}"), Some(&a)).await;
+    assert!(
+        seen.body["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["kind"] != "comment"),
+        "{:?}",
+        seen.body["history"]
+    );
+    // With A's own photo: stored, photo attached.
+    let r = app
+        .post(
+            &comments,
+            Some(&a),
+            json!({ "text": "ảnh", "media_ids": [a_photo["id"]] }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
+    let seen = app.get(&format!("/v1/reports/{id}"), Some(&a)).await;
+    assert_eq!(
+        seen.body["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "comment")
+            .count(),
+        1
+    );
+
+    // An internal note has nowhere to show a photo: refused, not dropped in silence.
+    let r = app
+        .post(
+            &comments,
+            Some(&w.staff),
+            json!({ "text": "nội bộ", "internal": true, "media_ids": [staff_photo["id"]] }),
+        )
+        .await;
+    r.assert_problem(422, "validation_failed");
+    assert_eq!(r.body["errors"][0]["code"], "photos_not_allowed");
+
+    // Staff resolve with the resident's photo as evidence: refused, the report stays in progress.
+    let tr = format!("/v1/staff/reports/{id}/transition");
+    for body in [
+        json!({ "action": "assign", "unit_id": w.unit_id }),
+        json!({ "action": "start" }),
+    ] {
+        assert_eq!(
+            app.post(&tr, Some(&w.staff), body).await.status,
+            StatusCode::OK
+        );
+    }
+    let r = app
+        .post(
+            &tr,
+            Some(&w.staff),
+            json!({ "action": "resolve", "public_reply": "Xong", "evidence_media_ids": [a_photo["id"]] }),
+        )
+        .await;
+    r.assert_problem(422, "validation_failed");
+    assert_eq!(r.body["errors"][0]["code"], "unknown_photo");
+    let seen = app.get(&format!("/v1/reports/{id}"), Some(&a)).await;
+    assert_eq!(seen.body["report"]["status"], "in_progress");
+    // With their own photo: resolved.
+    let r = app
+        .post(
+            &tr,
+            Some(&w.staff),
+            json!({ "action": "resolve", "public_reply": "Xong", "evidence_media_ids": [staff_photo["id"]] }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["status"], "resolved");
+    app.stop().await;
+}
