@@ -37,7 +37,7 @@ const QUEUE: usize = 4096;
 pub struct Writer {
     pub(super) lock: Arc<Mutex<()>>,
     /// The database file; `None` for an in-memory database (no second connection can see it).
-    pub(super) path: Option<PathBuf>,
+    pub(super) path: Option<Arc<std::path::Path>>,
     queue: Arc<OnceLock<mpsc::Sender<Box<dyn Unit>>>>,
 }
 
@@ -132,7 +132,7 @@ impl Exec for Conn<'_> {
 impl Writer {
     pub(super) fn new(path: Option<PathBuf>) -> Writer {
         Writer {
-            path,
+            path: path.map(Arc::from),
             ..Writer::default()
         }
     }
@@ -222,7 +222,7 @@ fn commit_batch(conn: &mut rusqlite::Connection, units: &mut Vec<Box<dyn Unit>>)
         return fail_all(conn, units, &e);
     }
     for i in 0..units.len() {
-        if let Err(e) = conn.execute_batch("SAVEPOINT unit") {
+        if let Err(e) = step(conn, "SAVEPOINT unit") {
             return fail_all(conn, units, &e);
         }
         let mut exec = Conn(&mut *conn);
@@ -232,9 +232,9 @@ fn commit_batch(conn: &mut rusqlite::Connection, units: &mut Vec<Box<dyn Unit>>)
                 false
             });
         let end = if ok {
-            conn.execute_batch("RELEASE unit")
+            step(conn, "RELEASE unit")
         } else {
-            conn.execute_batch("ROLLBACK TO unit; RELEASE unit")
+            step(conn, "ROLLBACK TO unit").and_then(|()| step(conn, "RELEASE unit"))
         };
         if let Err(e) = end {
             // The transaction is in an unknown state (SQLite may have rolled it back itself).
@@ -248,6 +248,12 @@ fn commit_batch(conn: &mut rusqlite::Connection, units: &mut Vec<Box<dyn Unit>>)
     for u in units.drain(..) {
         u.finish(committed.as_ref().map(|_| ()));
     }
+}
+
+/// One of the batch's own statements, prepared once per connection: parsing it for every unit
+/// cost more than running it.
+fn step(conn: &rusqlite::Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
 fn fail_all(conn: &rusqlite::Connection, units: &mut Vec<Box<dyn Unit>>, e: &rusqlite::Error) {
