@@ -99,9 +99,9 @@ pub struct AppState {
     /// Decode photos, a bounded number at once.
     pub photo_workers: Arc<crate::media::PhotoWorkers>,
     /// Signs and checks room tokens (audience `rtc`).
-    pub room_keys: crate::rtc::RoomKeys,
+    pub room_keys: Arc<crate::rtc::RoomKeys>,
     /// The TURN REST secret shared with coturn or the embedded TURN server.
-    pub turn_secret: crate::config::Secret,
+    pub turn_secret: Arc<crate::config::Secret>,
     /// Where the embedded STUN/TURN server listens, once it runs.
     pub turn_addr: Arc<std::sync::OnceLock<std::net::SocketAddr>>,
     /// This instance's call rooms (signaling).
@@ -272,8 +272,8 @@ impl AppState {
             )?),
             None => Arc::new(OutboxSender { db: db.clone() }),
         };
-        let turn_secret = settings.resolve_turn_secret(&secret);
-        let room_keys = crate::rtc::RoomKeys::new(&secret);
+        let turn_secret = Arc::new(settings.resolve_turn_secret(&secret));
+        let room_keys = Arc::new(crate::rtc::RoomKeys::new(&secret));
         let auth = Auth::new(db.clone(), secret, sms, clock.clone(), settings.clone())?;
         Ok(AppState {
             room_keys,
@@ -329,7 +329,7 @@ impl Server {
         } else {
             let turn = crate::rtc::turn::TurnServer::start(
                 &state.settings,
-                state.turn_secret.clone(),
+                crate::config::Secret::clone(&state.turn_secret),
                 state.clock.clone(),
             )
             .await?;

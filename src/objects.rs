@@ -97,7 +97,7 @@ enum Backend {
 pub struct Objects {
     store: Arc<dyn ObjectStore>,
     backend: Backend,
-    signing_key: Secret,
+    signing_key: Arc<Secret>,
     /// Base of locally presigned URLs; set again once the server knows its bound port.
     public_url: Arc<std::sync::RwLock<String>>,
 }
@@ -111,6 +111,7 @@ impl std::fmt::Debug for Objects {
 impl Objects {
     /// Build from `file://dir`, `s3://bucket[/prefix]` or `memory://`.
     pub fn from_settings(settings: &Settings, signing_key: Secret) -> anyhow::Result<Objects> {
+        let signing_key = Arc::new(signing_key);
         let url = settings.storage_url();
         let public_url = Arc::new(std::sync::RwLock::new(settings.public_url()));
         if let Some(dir) = url.strip_prefix("file://") {

@@ -146,8 +146,10 @@ const LOGIN_WINDOW: chrono::Duration = chrono::Duration::minutes(15);
 #[derive(Clone)]
 pub struct Auth {
     db: Db,
-    keys: TokenKeys,
-    secret: Secret,
+    // Behind `Arc`s, like everything in the app state: a request clones the state, and a key's
+    // clone would copy its bytes and its validation rules.
+    keys: Arc<TokenKeys>,
+    secret: Arc<Secret>,
     sms: Arc<dyn SmsSender>,
     clock: Clock,
     settings: Arc<Settings>,
@@ -214,9 +216,9 @@ impl Auth {
     ) -> anyhow::Result<Auth> {
         let dummy_hash = hash_password(&tokens::random_token(24))?;
         Ok(Auth {
-            keys: TokenKeys::new(&secret),
+            keys: Arc::new(TokenKeys::new(&secret)),
             db,
-            secret,
+            secret: Arc::new(secret),
             sms,
             clock,
             settings,

@@ -667,15 +667,6 @@ impl ReportsApi {
     ) -> Result<ReportCreated, ApiError> {
         let caller = self.state.caller(&auth).await?;
         let body = body.0;
-        let request_hash = idempotency::hash_request(&[
-            &body.category_code,
-            &body.description,
-            &body.lat.to_string(),
-            &body.lon.to_string(),
-            &format!("{:?}", body.media_ids),
-            &serde_json::to_string(&body.answers).unwrap_or_default(),
-            body.address.as_deref().unwrap_or(""),
-        ]);
         let state = &self.state;
         let claimed = match idempotency_key.0.filter(|k| !k.is_empty()) {
             None => None,
@@ -684,7 +675,15 @@ impl ReportsApi {
                 caller.account_id,
                 "reports_create",
                 &key,
-                &request_hash,
+                &idempotency::hash_request(&[
+                    &body.category_code,
+                    &body.description,
+                    &body.lat.to_string(),
+                    &body.lon.to_string(),
+                    &format!("{:?}", body.media_ids),
+                    &serde_json::to_string(&body.answers).unwrap_or_default(),
+                    body.address.as_deref().unwrap_or(""),
+                ]),
                 state.clock.now(),
             )
             .await?
