@@ -684,47 +684,32 @@ fn place(outlines: &[Outline], p: Point) -> (bool, Option<Area>) {
 /// process shows at once; one by another process (the CLI beside a running server) within
 /// [`Cache::FRESH`].
 #[derive(Default)]
-pub struct Cache(std::sync::Mutex<Option<Kept>>);
-
-/// The outlines, when they were read, and the import count then.
-type Kept = (std::sync::Arc<Vec<Outline>>, std::time::Instant, u64);
+pub struct Cache(crate::store::kept::Kept<std::sync::Arc<Vec<Outline>>>);
 
 /// Bumped by every import in this process.
 static IMPORTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 impl Cache {
-    pub const FRESH: std::time::Duration = std::time::Duration::from_secs(5);
+    pub const FRESH: std::time::Duration = crate::store::kept::Kept::<()>::FRESH;
 
     /// [`locate`] on the kept outlines.
     pub async fn locate(&self, db: &Db, p: Point) -> Result<Located> {
-        use std::sync::atomic::Ordering;
         let p = Point::parse(p.lat, p.lon)?;
-        let imports = IMPORTS.load(Ordering::Acquire);
-        let kept = self
+        let outlines = self
             .0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-            .filter(|(_, at, seen)| at.elapsed() < Self::FRESH && *seen == imports)
-            .map(|(o, _, _)| o.clone());
-        let outlines = match kept {
-            Some(o) => o,
-            None => {
+            .get_or_read(&IMPORTS, || async {
                 let rows = on_db!(db, pool => sqlx::query_as::<_, OutlineRow>(
                     "SELECT area_id, name, kind, unit_id, geojson, min_lat, min_lon, max_lat, max_lon FROM areas",
                 )
                 .fetch_all(pool)
                 .await)?;
-                let o = std::sync::Arc::new(
+                Ok::<_, crate::error::Error>(std::sync::Arc::new(
                     rows.into_iter()
                         .map(Outline::try_from)
                         .collect::<Result<Vec<_>>>()?,
-                );
-                *self.0.lock().unwrap_or_else(|e| e.into_inner()) =
-                    Some((o.clone(), std::time::Instant::now(), imports));
-                o
-            }
-        };
+                ))
+            })
+            .await?;
         let (in_ward, neighbourhood) = place(&outlines, p);
         let any_ward = outlines.iter().any(|o| o.area.kind == AreaKind::Ward);
         Ok(Located {

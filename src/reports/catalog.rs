@@ -194,29 +194,21 @@ pub async fn by_id(db: &Db, id: Uuid) -> Result<Option<Category>> {
 /// changes made through another instance within [`Cache::FRESH`].
 #[derive(Default)]
 pub struct Cache {
-    kept: std::sync::Mutex<Option<(std::sync::Arc<Vec<Category>>, std::time::Instant)>>,
+    kept: crate::store::kept::Kept<std::sync::Arc<Vec<Category>>>,
     /// Bumped by every `forget`, so a read that began before a change is not kept after it.
     generation: std::sync::atomic::AtomicU64,
 }
 
 impl Cache {
-    pub const FRESH: std::time::Duration = std::time::Duration::from_secs(5);
+    pub const FRESH: std::time::Duration = crate::store::kept::Kept::<()>::FRESH;
 
     /// Every category, active or not.
     pub async fn all(&self, db: &Db) -> Result<std::sync::Arc<Vec<Category>>> {
-        use std::sync::atomic::Ordering;
-        if let Some((all, at)) = &*self.kept.lock().unwrap_or_else(|e| e.into_inner())
-            && at.elapsed() < Self::FRESH
-        {
-            return Ok(all.clone());
-        }
-        let generation = self.generation.load(Ordering::Acquire);
-        let all = std::sync::Arc::new(list(db, true).await?);
-        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
-        if self.generation.load(Ordering::Acquire) == generation {
-            *kept = Some((all.clone(), std::time::Instant::now()));
-        }
-        Ok(all)
+        self.kept
+            .get_or_read(&self.generation, || async {
+                Ok(std::sync::Arc::new(list(db, true).await?))
+            })
+            .await
     }
 
     pub async fn by_code(&self, db: &Db, code: &str) -> Result<Option<Category>> {
@@ -234,10 +226,8 @@ impl Cache {
 
     /// Read the catalog again on next use (after this instance changed it).
     pub fn forget(&self) {
-        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
         self.generation
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-        *kept = None;
     }
 }
 

@@ -7,6 +7,7 @@
 pub mod batch;
 pub mod exec;
 pub mod idempotency;
+pub mod kept;
 
 use std::str::FromStr;
 use std::time::Duration;
