@@ -569,44 +569,6 @@ fn area(area_id: Uuid, name: String, kind: &str, unit_id: Option<Uuid>) -> Resul
     })
 }
 
-/// Where a point falls: whether the ward serves it, and the neighbourhood that contains it.
-///
-/// The SQL only fetches areas whose bounding box holds the point; the exact test then runs on the
-/// stored outline. A point on an edge counts as inside: a resident standing on the ward's boundary
-/// street is served, not turned away. Should neighbourhoods overlap or share an edge, one whose
-/// interior holds the point beats one it merely touches, then the smaller box (the more specific
-/// area), then the name, so the answer never depends on row order.
-pub async fn locate(db: &Db, p: Point) -> Result<Located> {
-    // Points are normally checked already, but the fields are public and a NaN would slip through
-    // every SQL comparison differently on each backend.
-    let p = Point::parse(p.lat, p.lon)?;
-    let rows = on_db!(db, pool => sqlx::query_as::<_, OutlineRow>(
-        "SELECT area_id, name, kind, unit_id, geojson, min_lat, min_lon, max_lat, max_lon FROM areas
-         WHERE min_lat <= $1 AND max_lat >= $1 AND min_lon <= $2 AND max_lon >= $2",
-    )
-    .bind(p.lat)
-    .bind(p.lon)
-    .fetch_all(pool)
-    .await)?;
-    let outlines = rows
-        .into_iter()
-        .map(Outline::try_from)
-        .collect::<Result<Vec<_>>>()?;
-    let (in_ward, neighbourhood) = place(&outlines, p);
-    let in_service = in_ward || {
-        let wards = on_db!(db, pool => sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM areas WHERE kind = 'ward'",
-        )
-        .fetch_one(pool)
-        .await)?;
-        wards == 0
-    };
-    Ok(Located {
-        in_service,
-        neighbourhood,
-    })
-}
-
 type OutlineRow = (
     Uuid,
     String,
@@ -682,7 +644,7 @@ fn place(outlines: &[Outline], p: Point) -> (bool, Option<Area>) {
 
 /// Every area's outline kept in memory, so routing a new report reads no table. An import in this
 /// process shows at once; one by another process (the CLI beside a running server) within
-/// [`Cache::FRESH`].
+/// [`Kept::FRESH`](crate::store::kept::Kept::FRESH).
 #[derive(Default)]
 pub struct Cache(crate::store::kept::Kept<std::sync::Arc<Vec<Outline>>>);
 
@@ -690,9 +652,13 @@ pub struct Cache(crate::store::kept::Kept<std::sync::Arc<Vec<Outline>>>);
 static IMPORTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 impl Cache {
-    pub const FRESH: std::time::Duration = crate::store::kept::Kept::<()>::FRESH;
-
-    /// [`locate`] on the kept outlines.
+    /// Where a point falls: whether the ward serves it, and the neighbourhood that contains it.
+    ///
+    /// Every outline is kept in memory; each one's bounding box is checked before its exact outline.
+    /// A point on an edge counts as inside: a resident standing on the ward's boundary street is
+    /// served, not turned away. Should neighbourhoods overlap or share an edge, one whose
+    /// interior holds the point beats one it merely touches, then the smaller box (the more specific
+    /// area), then the name, so the answer never depends on row order.
     pub async fn locate(&self, db: &Db, p: Point) -> Result<Located> {
         let p = Point::parse(p.lat, p.lon)?;
         let outlines = self

@@ -191,7 +191,7 @@ pub async fn by_id(db: &Db, id: Uuid) -> Result<Option<Category>> {
 
 /// The whole catalog (a ward has a few dozen categories) kept in memory, so creating or showing a
 /// report does not read it. Changes made through this instance ([`Cache::forget`]) show at once;
-/// changes made through another instance within [`Cache::FRESH`].
+/// changes made through another instance within [`Kept::FRESH`](crate::store::kept::Kept::FRESH).
 #[derive(Default)]
 pub struct Cache {
     kept: crate::store::kept::Kept<std::sync::Arc<Vec<Category>>>,
@@ -200,8 +200,6 @@ pub struct Cache {
 }
 
 impl Cache {
-    pub const FRESH: std::time::Duration = crate::store::kept::Kept::<()>::FRESH;
-
     /// Every category, active or not.
     pub async fn all(&self, db: &Db) -> Result<std::sync::Arc<Vec<Category>>> {
         self.kept

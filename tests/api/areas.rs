@@ -67,7 +67,8 @@ fn at(lat: f64, lon: f64) -> Point {
 }
 
 async fn neighbourhood_at(db: &Db, lat: f64, lon: f64) -> Option<String> {
-    areas::locate(db, at(lat, lon))
+    areas::Cache::default()
+        .locate(db, at(lat, lon))
         .await
         .unwrap()
         .neighbourhood
@@ -204,9 +205,15 @@ fn parsing_normalises_features() {
 #[tokio::test]
 async fn everything_is_in_service_until_a_ward_is_imported() {
     let (db, _d) = db().await;
-    let here = areas::locate(&db, at(10.775, 106.695)).await.unwrap();
+    let here = areas::Cache::default()
+        .locate(&db, at(10.775, 106.695))
+        .await
+        .unwrap();
     assert!(here.in_service && here.neighbourhood.is_none());
-    let far = areas::locate(&db, at(21.03, 105.85)).await.unwrap();
+    let far = areas::Cache::default()
+        .locate(&db, at(21.03, 105.85))
+        .await
+        .unwrap();
     assert!(far.in_service);
 
     // Neighbourhoods alone do not close the service area; only a ward does.
@@ -223,7 +230,8 @@ async fn everything_is_in_service_until_a_ward_is_imported() {
     .await
     .unwrap();
     assert!(
-        areas::locate(&db, at(21.03, 105.85))
+        areas::Cache::default()
+            .locate(&db, at(21.03, 105.85))
             .await
             .unwrap()
             .in_service
@@ -276,7 +284,10 @@ async fn import_then_locate() {
     );
 
     // Inside a neighbourhood.
-    let l = areas::locate(&db, at(10.775, 106.695)).await.unwrap();
+    let l = areas::Cache::default()
+        .locate(&db, at(10.775, 106.695))
+        .await
+        .unwrap();
     assert!(l.in_service);
     let kp1 = l.neighbourhood.unwrap();
     assert_eq!(
@@ -291,19 +302,26 @@ async fn import_then_locate() {
 
     // In the ward, in no neighbourhood: the other two quarters.
     for (lat, lon) in [(10.785, 106.695), (10.775, 106.705)] {
-        let l = areas::locate(&db, at(lat, lon)).await.unwrap();
+        let l = areas::Cache::default()
+            .locate(&db, at(lat, lon))
+            .await
+            .unwrap();
         assert!(l.in_service && l.neighbourhood.is_none(), "{lat} {lon}");
     }
 
     // Outside the ward: just beyond its edge, and far away.
     for (lat, lon) in [(10.7901, 106.700), (10.780, 106.7101), (21.03, 105.85)] {
-        let l = areas::locate(&db, at(lat, lon)).await.unwrap();
+        let l = areas::Cache::default()
+            .locate(&db, at(lat, lon))
+            .await
+            .unwrap();
         assert!(!l.in_service && l.neighbourhood.is_none(), "{lat} {lon}");
     }
 
     // Edges count as inside: the ward's boundary street is served; KP1's east edge is KP1's.
     assert!(
-        areas::locate(&db, at(10.790, 106.700))
+        areas::Cache::default()
+            .locate(&db, at(10.790, 106.700))
             .await
             .unwrap()
             .in_service
@@ -420,15 +438,24 @@ async fn multipolygons_and_holes() {
     .await
     .unwrap();
     for (lat, lon) in [(10.772, 106.692), (10.775, 106.725)] {
-        let l = areas::locate(&db, at(lat, lon)).await.unwrap();
+        let l = areas::Cache::default()
+            .locate(&db, at(lat, lon))
+            .await
+            .unwrap();
         assert!(l.in_service, "{lat} {lon}");
         assert_eq!(l.neighbourhood.unwrap().name, "Khu phố Đảo");
     }
     // Between the islands: inside both boxes, in neither outline.
-    let between = areas::locate(&db, at(10.775, 106.710)).await.unwrap();
+    let between = areas::Cache::default()
+        .locate(&db, at(10.775, 106.710))
+        .await
+        .unwrap();
     assert!(!between.in_service && between.neighbourhood.is_none());
     // In the hole: in the ward, not in the neighbourhood.
-    let hole = areas::locate(&db, at(10.775, 106.695)).await.unwrap();
+    let hole = areas::Cache::default()
+        .locate(&db, at(10.775, 106.695))
+        .await
+        .unwrap();
     assert!(hole.in_service && hole.neighbourhood.is_none());
     db.close().await;
 }
@@ -478,13 +505,15 @@ async fn units_are_resolved_by_name_and_unknown_ones_write_nothing() {
     )
     .await
     .unwrap();
-    let kp1 = areas::locate(&db, at(10.775, 106.695))
+    let kp1 = areas::Cache::default()
+        .locate(&db, at(10.775, 106.695))
         .await
         .unwrap()
         .neighbourhood
         .unwrap();
     assert_eq!(kp1.unit_id, Some(unit.unit_id));
-    let kp2 = areas::locate(&db, at(10.785, 106.705))
+    let kp2 = areas::Cache::default()
+        .locate(&db, at(10.785, 106.705))
         .await
         .unwrap()
         .neighbourhood
