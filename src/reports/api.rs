@@ -378,8 +378,8 @@ struct ReportDetail {
 struct CommentInput {
     #[oai(validator(max_length = 8000))]
     text: String,
-    /// The caller's own photos (`POST /v1/media`), up to 5, shown with the comment to the
-    /// reporter and staff; an internal note takes none.
+    /// The caller's own photos (`POST /v1/media`), up to 5, stored with the report; an internal
+    /// note takes none.
     #[oai(default, validator(max_items = 20))]
     media_ids: Vec<Uuid>,
     /// Staff only: an internal note residents never see.

@@ -86,6 +86,27 @@ async fn create(
     crate::helpers::Resp::read(req.send().await.unwrap()).await
 }
 
+/// A resident's report with one photo of their own (`seed` varies the photo); its id.
+async fn reported(app: &TestApp, token: &str, seed: u8) -> String {
+    let photo = upload_ok(app, token, &jpeg(320, 240, seed)).await;
+    let r = create(
+        app,
+        token,
+        None,
+        report_body(&[photo["id"].as_str().unwrap()]),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    r.body["id"].as_str().unwrap().to_string()
+}
+
+/// How many entries of `kind` a report's history (as `GET /v1/reports/{id}` shows it) holds.
+fn history_count(report: &Value, kind: &str) -> usize {
+    report["history"]
+        .as_array()
+        .map_or(0, |h| h.iter().filter(|e| e["kind"] == kind).count())
+}
+
 #[tokio::test]
 async fn the_whole_story_from_photo_to_rated_resolution() {
     let app = TestApp::spawn().await;
@@ -392,12 +413,8 @@ async fn reopen_within_the_window_and_duplicates_merge_followers() {
     let w = ward(&app).await;
     let a = app.resident_token("0972000001").await;
     let b = app.resident_token("0972000002").await;
-    let p = upload_ok(&app, &a, &jpeg(320, 240, 3)).await;
-    let first = create(&app, &a, None, report_body(&[p["id"].as_str().unwrap()])).await;
-    let first_id = first.body["id"].as_str().unwrap().to_string();
-    let pb = upload_ok(&app, &b, &jpeg(320, 240, 4)).await;
-    let second = create(&app, &b, None, report_body(&[pb["id"].as_str().unwrap()])).await;
-    let second_id = second.body["id"].as_str().unwrap().to_string();
+    let first_id = reported(&app, &a, 3).await;
+    let second_id = reported(&app, &b, 4).await;
 
     let dup = app
         .post(
@@ -1430,16 +1447,7 @@ async fn comments_and_evidence_take_only_the_callers_own_photos() {
     let w = ward(&app).await;
     let a = app.resident_token("0977100001").await;
     let b = app.resident_token("0977100002").await;
-    let first = upload_ok(&app, &a, &jpeg(64, 48, 6)).await;
-    let r = create(
-        &app,
-        &a,
-        None,
-        report_body(&[first["id"].as_str().unwrap()]),
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
-    let id = r.body["id"].as_str().unwrap().to_string();
+    let id = reported(&app, &a, 6).await;
     let a_photo = upload_ok(&app, &a, &jpeg(64, 48, 7)).await;
     let b_photo = upload_ok(&app, &b, &jpeg(64, 48, 8)).await;
     let staff_photo = upload_ok(&app, &w.staff, &jpeg(64, 48, 9)).await;
@@ -1456,16 +1464,8 @@ async fn comments_and_evidence_take_only_the_callers_own_photos() {
     r.assert_problem(422, "validation_failed");
     assert_eq!(r.body["errors"][0]["code"], "unknown_photo");
     let seen = app.get(&format!("/v1/reports/{id}"), Some(&a)).await;
-    assert!(
-        seen.body["history"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|e| e["kind"] != "comment"),
-        "{:?}",
-        seen.body["history"]
-    );
-    // With A's own photo: stored, photo attached.
+    assert_eq!(history_count(&seen.body, "comment"), 0, "{:?}", seen.body);
+    // With A's own photo: stored.
     let r = app
         .post(
             &comments,
@@ -1475,15 +1475,7 @@ async fn comments_and_evidence_take_only_the_callers_own_photos() {
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
     let seen = app.get(&format!("/v1/reports/{id}"), Some(&a)).await;
-    assert_eq!(
-        seen.body["history"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|e| e["kind"] == "comment")
-            .count(),
-        1
-    );
+    assert_eq!(history_count(&seen.body, "comment"), 1, "{:?}", seen.body);
 
     // An internal note has nowhere to show a photo: refused, not dropped in silence.
     let r = app
