@@ -95,6 +95,28 @@ async fn main() -> anyhow::Result<()> {
         .text()
         .await?;
 
+    // The same create without HTTP: the rules (checks, cells, deadlines) and the storage, called
+    // straight from 'concurrency' tasks. What HTTP, sign-in and JSON add is the difference.
+    let caller = state
+        .auth
+        .caller(&token)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let new = wardline::reports::NewReport {
+        category_code: "road_damage".into(),
+        description: report["description"].as_str().unwrap_or_default().into(),
+        lat: 10.7769,
+        lon: 106.7009,
+        accuracy_m: Some(8.0),
+        address: Some("12 Lê Lợi".into()),
+        media_ids: vec![media_id.parse()?],
+        answers: [("size".to_string(), serde_json::json!("large"))].into(),
+        captured_at: None,
+        channel: wardline::reports::Channel::App,
+        reporter_phone: None,
+    };
+    let rules = rules_alone(&state, caller, &new, seconds, concurrency).await;
+
     let bare_addr = bare_server(sample.clone()).await?;
     let wardline = load(
         &client,
@@ -133,12 +155,33 @@ async fn main() -> anyhow::Result<()> {
         422,
     )
     .await;
+    // SQLite's own floor: the create's statements (the same functions the server calls) run
+    // straight on one connection to the same file, `concurrency` creates per commit (the most that
+    // `concurrency` callers in flight can share), no savepoints, no HTTP, no rules, no threads.
+    let category = state
+        .categories
+        .by_code(&state.db, "road_damage")
+        .await?
+        .context("no category")?;
+    let floor = sqlite_floor(
+        &dir.join("wardline.db"),
+        category.category_id,
+        caller.account_id,
+        media_id.parse()?,
+        seconds,
+        concurrency,
+    )?;
     println!("wardline create (SQLite, {concurrency} concurrent, {seconds} s): {wardline}");
     if let Some(ms) = served {
         println!("  of which inside the server (mean, its histogram): {ms:.1} ms");
     }
+    println!("the same create without HTTP (rules + storage):   {rules:.0} creates/s");
     println!("bare poem handler, same JSON in and out:          {bare}");
     println!("same stack, refused before storage (422):          {stack}");
+    println!(
+        "SQLite alone, same statements, {concurrency} per commit: {floor:.0} creates/s ({:.2}x bare)",
+        floor / bare.rps
+    );
     println!("ratio: {:.2}x (target >= 0.5x)", wardline.rps / bare.rps);
     println!(
         "stack without storage vs bare: {:.2}x",
@@ -149,6 +192,111 @@ async fn main() -> anyhow::Result<()> {
     let _ = handle.await;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
+}
+
+/// Creates per second when the create's statements run on a bare connection, `batch` per commit.
+fn sqlite_floor(
+    path: &std::path::Path,
+    category_id: uuid::Uuid,
+    reporter: uuid::Uuid,
+    media: uuid::Uuid,
+    seconds: u64,
+    batch: usize,
+) -> anyhow::Result<f64> {
+    use futures::FutureExt;
+    use wardline::reports::repo;
+    let mut conn = wardline::store::batch::open(path)?;
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let mut done = 0u64;
+    while Instant::now() < deadline {
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        let mut exec = wardline::store::batch::Conn(&mut conn);
+        for _ in 0..batch {
+            let now = chrono::Utc::now();
+            let point = wardline::geo::Point {
+                lat: 10.7769,
+                lon: 106.7009,
+            };
+            let row = repo::NewReportRow {
+                report_id: uuid::Uuid::now_v7(),
+                category_id,
+                reporter_id: Some(reporter),
+                channel: "app",
+                entered_by: None,
+                description: "Ổ gà lớn trước số 12 Lê Lợi, xe máy dễ ngã".into(),
+                lat: point.lat,
+                lon: point.lon,
+                accuracy_m: Some(8.0),
+                address: "12 Lê Lợi".into(),
+                cells: wardline::geo::cells(point),
+                area_id: None,
+                unit_id: None,
+                severity: "normal",
+                answers: r#"{"size":"large"}"#.into(),
+                ack_by: now,
+                resolve_by: now,
+                captured_at: None,
+            };
+            let id = row.report_id;
+            // Statements on a bare connection are done when first polled.
+            let unit = async {
+                repo::insert_report(&mut exec, &row, now).await?;
+                repo::attach_owned_media(&mut exec, id, reporter, &[media], "report", now).await?;
+                repo::add_event(
+                    &mut exec,
+                    id,
+                    Some(reporter),
+                    "status",
+                    None,
+                    Some("submitted"),
+                    "",
+                    "public",
+                    now,
+                )
+                .await?;
+                repo::subscribe(&mut exec, id, reporter, "reporter", now).await
+            };
+            unit.now_or_never()
+                .context("a statement did not complete at once")?
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        conn.execute_batch("COMMIT")?;
+        done += batch as u64;
+    }
+    Ok(done as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Creates per second through `reports::create` alone, from `concurrency` tasks.
+async fn rules_alone(
+    state: &AppState,
+    caller: wardline::auth::Caller,
+    new: &wardline::reports::NewReport,
+    seconds: u64,
+    concurrency: usize,
+) -> f64 {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let done = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (state, new, done) = (state.clone(), new.clone(), done.clone());
+            tokio::spawn(async move {
+                while Instant::now() < deadline {
+                    if wardline::reports::create(&state, &caller, new.clone(), None)
+                        .await
+                        .is_ok()
+                    {
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        let _ = t.await;
+    }
+    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
 }
 
 /// Mean seconds (as ms) of a route's latency histogram in Prometheus text.

@@ -109,8 +109,9 @@ fn sqlite_error(e: &rusqlite::Error) -> Error {
     }
 }
 
-/// The writer thread's connection, as an [`Exec`].
-struct Conn<'c>(&'c mut rusqlite::Connection);
+/// A rusqlite connection as an [`Exec`]: the writer thread runs its units on one, and the
+/// create benchmark runs the same statements on one with no writer in between (SQLite's floor).
+pub struct Conn<'c>(pub &'c mut rusqlite::Connection);
 
 impl Exec for Conn<'_> {
     fn exec<'a>(
@@ -170,7 +171,8 @@ impl Writer {
     }
 }
 
-fn open(path: &std::path::Path) -> rusqlite::Result<rusqlite::Connection> {
+/// A connection to the database file set up as the writer's own.
+pub fn open(path: &std::path::Path) -> rusqlite::Result<rusqlite::Connection> {
     let conn = rusqlite::Connection::open(path)?;
     // The same settings as the pool's connections (see `Db::connect`): WAL is the file's, the rest
     // belong to each connection. Savepoints copy every page a unit first touches into a
