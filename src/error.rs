@@ -137,9 +137,10 @@ pub enum Error {
     /// 413: body larger than allowed.
     #[error("payload too large")]
     PayloadTooLarge,
-    /// 415: content type not accepted.
-    #[error("unsupported media type")]
-    UnsupportedMediaType,
+    /// 415: content type not accepted (`unsupported_media_type`; `unsupported_photo_type` for a
+    /// photo in a format the ward does not read).
+    #[error("unsupported media type: {0}")]
+    UnsupportedMediaType(&'static str),
     /// 422: well-formed but invalid values.
     #[error("validation failed")]
     Validation(Vec<FieldError>),
@@ -198,9 +199,15 @@ impl Error {
                 "Dữ liệu gửi lên quá lớn",
                 "Request body too large",
             ),
-            Error::UnsupportedMediaType => (
+            Error::UnsupportedMediaType(code @ "unsupported_photo_type") => (
                 415,
-                "unsupported_media_type",
+                code,
+                "Chỉ nhận ảnh JPEG, PNG hoặc WebP (ảnh HEIC: chọn định dạng \"Tương thích nhất\" trong cài đặt máy ảnh)",
+                "Send a JPEG, PNG or WebP photo (HEIC photos: set the camera to \"Most compatible\")",
+            ),
+            Error::UnsupportedMediaType(code) => (
+                415,
+                code,
                 "Định dạng nội dung không được hỗ trợ",
                 "Unsupported content type",
             ),
@@ -386,7 +393,7 @@ impl From<Error> for ApiError {
             Error::NotFound(_) => ApiError::NotFound(p),
             Error::Conflict(_) => ApiError::Conflict(p),
             Error::PayloadTooLarge => ApiError::PayloadTooLarge(p),
-            Error::UnsupportedMediaType => ApiError::UnsupportedMediaType(p),
+            Error::UnsupportedMediaType(_) => ApiError::UnsupportedMediaType(p),
             Error::Validation(_) => ApiError::Unprocessable(p),
             Error::RateLimited { retry_after, .. } => ApiError::TooManyRequests(p, retry_after),
             Error::Unavailable(_) => ApiError::Unavailable(p, 5),
@@ -416,7 +423,7 @@ pub fn from_poem(err: &poem::Error) -> Error {
     use poem::http::StatusCode;
     match err.status() {
         StatusCode::PAYLOAD_TOO_LARGE => Error::PayloadTooLarge,
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => Error::UnsupportedMediaType,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => Error::UnsupportedMediaType("unsupported_media_type"),
         StatusCode::NOT_FOUND => Error::NotFound("route_not_found"),
         StatusCode::METHOD_NOT_ALLOWED => Error::NotFound("method_not_allowed"),
         StatusCode::UNAUTHORIZED => Error::Unauthorized("missing_token"),

@@ -50,6 +50,15 @@ impl Point {
         }
     }
 
+    /// How far (degrees, on each axis) [`Point::rounded`] with `decimals` may move a point: half a
+    /// step of its grid.
+    pub fn rounding_margin(decimals: Option<i32>) -> f64 {
+        match decimals {
+            Some(d) if (0..=8).contains(&d) => 0.5 * 10f64.powi(-d),
+            _ => 0.0,
+        }
+    }
+
     /// This point rounded to `decimals` places (3 decimals ≈ 110 m), for public display.
     pub fn rounded(self, decimals: Option<i32>) -> Point {
         match decimals {
@@ -191,6 +200,17 @@ impl BBox {
     pub fn contains(&self, p: Point) -> bool {
         (self.min_lat..=self.max_lat).contains(&p.lat)
             && (self.min_lon..=self.max_lon).contains(&p.lon)
+    }
+
+    /// This box grown by `deg` degrees on every side (within the globe): the candidates of a public
+    /// query, whose answer is then decided on the rounded points the public sees.
+    pub fn grown(&self, deg: f64) -> BBox {
+        BBox {
+            min_lat: (self.min_lat - deg).max(-90.0),
+            max_lat: (self.max_lat + deg).min(90.0),
+            min_lon: (self.min_lon - deg).max(-180.0),
+            max_lon: (self.max_lon + deg).min(180.0),
+        }
     }
 
     /// A box around `p` that contains every point within `radius_m`.

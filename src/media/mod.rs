@@ -63,7 +63,9 @@ async fn attached_to_a_report(state: &AppState, id: Uuid) -> Result<bool> {
 
 fn map_pipeline_error(e: pipeline::MediaError) -> Error {
     match e {
-        pipeline::MediaError::UnsupportedType => Error::UnsupportedMediaType,
+        pipeline::MediaError::UnsupportedType => {
+            Error::UnsupportedMediaType("unsupported_photo_type")
+        }
         pipeline::MediaError::TooLarge => Error::PayloadTooLarge,
         pipeline::MediaError::TooManyPixels => Error::validation(
             "file",

@@ -367,7 +367,15 @@ async fn request_node(
         ("requested_datetime", Node::str(ctx.time(r.created_at))),
         ("updated_datetime", Node::str(ctx.time(r.updated_at))),
         ("expected_datetime", Node::str(ctx.time(r.resolve_by))),
-        ("address", Node::str(r.address.clone())),
+        // A category that rounds where its reports are also keeps their address from the public.
+        (
+            "address",
+            Node::str(if category.public_decimals.is_some() {
+                String::new()
+            } else {
+                r.address.clone()
+            }),
+        ),
         ("address_id", Node::Null),
         ("zipcode", Node::Null),
         ("lat", Node::Num(shown.lat)),
@@ -831,7 +839,7 @@ pub async fn create_request(state: &AppState, form: &Pairs) -> O311Result<Doc> {
     )
     .await?;
     // The duplicate rule of the app: point out open reports of the same kind nearby.
-    let near = reports::nearby(state, row.lat, row.lon, &category.code)
+    let near = reports::nearby(state, row.lat, row.lon, &category.code, true)
         .await?
         .into_iter()
         .find(|(r, _)| r.report_id != row.report_id);
@@ -1060,17 +1068,32 @@ pub async fn list_requests(state: &AppState, q: &RequestQuery) -> O311Result<Doc
             created_to,
             updated_from: updated_after,
             updated_to: updated_before,
-            bbox: near.map(|(p, r)| BBox::around(p, r)),
+            // Decided on the rounded points the public sees (see the app's feed).
+            bbox: near.map(|(p, r)| {
+                BBox::around(p, r).grown(
+                    ctx.categories
+                        .values()
+                        .map(|c| Point::rounding_margin(c.public_decimals))
+                        .fold(0.0, f64::max),
+                )
+            }),
             limit: page_size,
             offset: (page - 1).saturating_mul(page_size),
         };
         let mut rows = reports_repo::search(&state.db, &search).await?;
         if let Some((p, r)) = near {
             rows.retain(|row| {
-                p.distance_m(Point {
-                    lat: row.lat,
-                    lon: row.lon,
-                }) <= r
+                let decimals = ctx
+                    .categories
+                    .get(&row.category_id)
+                    .and_then(|c| c.public_decimals);
+                p.distance_m(
+                    Point {
+                        lat: row.lat,
+                        lon: row.lon,
+                    }
+                    .rounded(decimals),
+                ) <= r
             });
         }
         rows

@@ -148,10 +148,11 @@ pub struct ReportView {
     /// Rounded for the public when the category says so.
     pub lat: f64,
     pub lon: f64,
+    /// Empty for the public when the category rounds its reports' location.
     pub address: String,
     pub me_too_count: i32,
     pub photos: Vec<PhotoRef>,
-    /// "After" photos, once resolved.
+    /// "After" photos, while resolved or closed.
     pub evidence: Vec<PhotoRef>,
     pub public_reply: Option<String>,
     pub duplicate_of: Option<Uuid>,
@@ -159,6 +160,8 @@ pub struct ReportView {
     pub resolve_by: DateTime<Utc>,
     pub resolved_at: Option<DateTime<Utc>>,
     pub overdue: bool,
+    /// When the resident says they saw the problem (their photo's time, say).
+    pub captured_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// The caller reported it.
@@ -215,11 +218,17 @@ async fn view_in(
         .filter(|(_, role)| role == "report")
         .map(|(id, _)| photo_ref(*id))
         .collect();
-    let evidence = media
-        .iter()
-        .filter(|(_, role)| role == "evidence")
-        .map(|(id, _)| photo_ref(*id))
-        .collect();
+    let status = Status::parse(&r.status).ok_or_else(|| anyhow::anyhow!("bad status"))?;
+    // "After" photos while the report stands resolved; a reopened report is not fixed.
+    let evidence = if matches!(status, Status::Resolved | Status::Closed) {
+        media
+            .iter()
+            .filter(|(_, role)| role == "evidence")
+            .map(|(id, _)| photo_ref(*id))
+            .collect()
+    } else {
+        vec![]
+    };
     let point = Point {
         lat: r.lat,
         lon: r.lon,
@@ -229,7 +238,6 @@ async fn view_in(
     } else {
         point
     };
-    let status = Status::parse(&r.status).ok_or_else(|| anyhow::anyhow!("bad status"))?;
     let now = state.clock.now();
     let reporter = match (audience, r.reporter_id) {
         (Audience::Staff, Some(id)) if !category.anonymous => {
@@ -250,7 +258,11 @@ async fn view_in(
         description: r.description,
         lat: shown.lat,
         lon: shown.lon,
-        address: r.address,
+        address: if audience == Audience::Public && category.public_decimals.is_some() {
+            String::new()
+        } else {
+            r.address
+        },
         me_too_count: r.me_too_count,
         photos,
         evidence,
@@ -260,6 +272,7 @@ async fn view_in(
         resolve_by: r.resolve_by,
         resolved_at: r.resolved_at,
         overdue: status.is_open() && now > r.resolve_by,
+        captured_at: r.captured_at,
         created_at: r.created_at,
         updated_at: r.updated_at,
         mine,
@@ -766,9 +779,19 @@ impl ReportsApi {
         let statuses = parse_statuses(status.0.as_deref())?;
         let limit = limit.0.unwrap_or(50);
         let now = self.state.clock.now();
+        let asked = bbox.0.as_deref().map(BBox::parse).transpose()?;
+        // Whether a report is in the box is decided on the point the caller sees: staff the
+        // report's own, everyone else the category's rounded one (a box edge must not find the
+        // reporter's doorstep that rounding hides).
+        let staff = caller.is_some_and(|c| matches!(c.role, Role::Staff | Role::Admin));
+        let margin = if staff {
+            0.0
+        } else {
+            self.state.categories.public_margin(&self.state.db).await?
+        };
         let mut f = Filter {
             category_id: category_id(&self.state, category.0.as_deref()).await?,
-            bbox: bbox.0.as_deref().map(BBox::parse).transpose()?,
+            bbox: asked.map(|b| b.grown(margin)),
             since: since.0,
             until: until.0,
             before: before.0,
@@ -792,12 +815,21 @@ impl ReportsApi {
             f.statuses = statuses;
         }
         let rows = repo::list(&self.state.db, &f).await?;
+        // The cursor follows the rows read, so a page thinned by rounding is not the last one.
         let next_before = if rows.len() as i64 == limit {
             rows.last().map(|r| r.report_id)
         } else {
             None
         };
-        let items = views(&self.state, rows, caller.as_ref()).await?;
+        let mut items = views(&self.state, rows, caller.as_ref()).await?;
+        if let Some(b) = asked {
+            items.retain(|v| {
+                b.contains(Point {
+                    lat: v.lat,
+                    lon: v.lon,
+                })
+            });
+        }
         Ok(Json(ReportPage { items, next_before }))
     }
 
@@ -815,8 +847,9 @@ impl ReportsApi {
         category: Query<String>,
     ) -> Result<Json<Vec<NearbyReport>>, ApiError> {
         let caller = self.state.optional_caller(req).await?;
+        let staff = caller.is_some_and(|c| matches!(c.role, Role::Staff | Role::Admin));
         let mut out = vec![];
-        for (r, d) in rules::nearby(&self.state, lat.0, lon.0, &category.0).await? {
+        for (r, d) in rules::nearby(&self.state, lat.0, lon.0, &category.0, !staff).await? {
             out.push(NearbyReport {
                 report: view(&self.state, r, caller.as_ref()).await?,
                 distance_m: d.round(),
@@ -849,7 +882,8 @@ impl ReportsApi {
                 .map(String::from)
                 .to_vec(),
                 open_or_updated_since: Some(since),
-                bbox: Some(b),
+                // Decided on the rounded points the map shows (as in the feed).
+                bbox: Some(b.grown(self.state.categories.public_margin(&self.state.db).await?)),
                 limit: 500,
                 ..Filter::default()
             };
@@ -870,6 +904,9 @@ impl ReportsApi {
                     lon: r.lon,
                 }
                 .rounded(c.public_decimals);
+                if !b.contains(p) {
+                    continue;
+                }
                 out.push(MapCell {
                     cell: None,
                     lat: p.lat,
@@ -923,21 +960,23 @@ impl ReportsApi {
             .await?
             .ok_or(Error::NotFound("report_not_found"))?;
         let staff = caller.is_some_and(|c| matches!(c.role, Role::Staff | Role::Admin));
-        let follower = match caller {
-            Some(c) => {
-                Some(c.account_id) == row.reporter_id
-                    || repo::is_subscriber(&self.state.db, row.report_id, c.account_id).await?
-            }
-            None => false,
-        };
+        let me = caller.map(|c| c.account_id);
+        let reporter = me.is_some() && me == row.reporter_id;
         let events = repo::events(&self.state.db, row.report_id).await?;
-        let reporter_id = row.reporter_id;
         let report = view(&self.state, row, caller.as_ref()).await?;
+        // The conversation about a report (comments, replies) is between each resident and the
+        // ward: residents see what they wrote and what the ward wrote to the reporter, never
+        // another resident's words (a neighbour who said "me too" follows the public history).
         let history = events
             .into_iter()
             .filter(|e| match e.visibility.as_str() {
                 "public" => true,
-                "reporter" => staff || follower,
+                "reporter" => {
+                    let own = me.is_some() && e.actor_id == me;
+                    let from_the_ward = e.actor_id.is_none()
+                        || matches!(e.actor_role.as_deref(), Some("staff" | "admin"));
+                    staff || own || (reporter && from_the_ward)
+                }
                 _ => staff,
             })
             .map(|e| EventView {
@@ -946,12 +985,12 @@ impl ReportsApi {
                 from_status: e.from_status.as_deref().and_then(Status::parse),
                 to_status: e.to_status.as_deref().and_then(Status::parse),
                 note: e.note,
-                actor: e.actor_id.map(|a| {
-                    if Some(a) == reporter_id {
-                        "resident".to_string()
-                    } else {
-                        "staff".to_string()
+                actor: e.actor_id.map(|_| {
+                    match e.actor_role.as_deref() {
+                        Some("staff" | "admin") => "staff",
+                        _ => "resident",
                     }
+                    .to_string()
                 }),
                 internal: e.visibility == "internal",
             })

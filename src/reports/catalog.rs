@@ -209,6 +209,17 @@ impl Cache {
             .await
     }
 
+    /// The farthest any category's public rounding moves a point (degrees): how much further a
+    /// public box query must look (see [`crate::geo::BBox::grown`]).
+    pub async fn public_margin(&self, db: &Db) -> Result<f64> {
+        Ok(self
+            .all(db)
+            .await?
+            .iter()
+            .map(|c| crate::geo::Point::rounding_margin(c.public_decimals))
+            .fold(0.0, f64::max))
+    }
+
     pub async fn by_code(&self, db: &Db, code: &str) -> Result<Option<Category>> {
         Ok(self.all(db).await?.iter().find(|c| c.code == code).cloned())
     }

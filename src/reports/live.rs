@@ -74,7 +74,8 @@ pub async fn live(
                     Received::Event(e) => {
                         let Some(id) = e.payload.get("report_id").and_then(|v| v.as_str()).and_then(|s| Uuid::parse_str(s).ok()) else { continue };
                         let what = e.payload.get("event").and_then(|v| v.as_str()).unwrap_or("changed").to_string();
-                        match message_for(&state, &caller, id, &what).await {
+                        let previous_unit = e.payload.get("previous_unit_id").and_then(|v| v.as_str()).and_then(|s| Uuid::parse_str(s).ok());
+                        match message_for(&state, &caller, id, &what, previous_unit).await {
                             Ok(Some(text)) => {
                                 if tx.send(Message::Text(text)).await.is_err() {
                                     break;
@@ -99,23 +100,25 @@ pub async fn live(
     .into_response()
 }
 
-/// The message for a staff member about a report, if it concerns their units.
+/// The message for a staff member about a report, if it concerns their units: it is routed to one
+/// of them (or to none yet), or it has just left one of them (`previous_unit`).
 async fn message_for(
     state: &AppState,
     caller: &Caller,
     id: Uuid,
     what: &str,
+    previous_unit: Option<Uuid>,
 ) -> Result<Option<String>, Error> {
     let Some(row) = repo::report(&state.db, id).await? else {
         return Ok(None);
     };
     if caller.role == Role::Staff
         && let Some(unit) = row.unit_id
-        && !repo::units_of(&state.db, caller.account_id)
-            .await?
-            .contains(&unit)
     {
-        return Ok(None);
+        let mine = repo::units_of(&state.db, caller.account_id).await?;
+        if !mine.contains(&unit) && !previous_unit.is_some_and(|u| mine.contains(&u)) {
+            return Ok(None);
+        }
     }
     let view = crate::reports::api::view(state, row, Some(caller)).await?;
     Ok(Some(

@@ -508,7 +508,17 @@ fn unknown_photo() -> FieldError {
 
 /// Tell live staff consoles (and, at scale, other instances) that a report changed.
 async fn publish(state: &AppState, report_id: Uuid, what: &str) {
-    let payload = serde_json::json!({ "report_id": report_id, "event": what });
+    publish_from(state, report_id, what, None).await;
+}
+
+/// [`publish`] for a report that may have left `previous_unit`: that unit's consoles hear it too
+/// (so they can take it off their queue).
+async fn publish_from(state: &AppState, report_id: Uuid, what: &str, previous_unit: Option<Uuid>) {
+    let payload = serde_json::json!({
+        "report_id": report_id,
+        "event": what,
+        "previous_unit_id": previous_unit,
+    });
     if let Err(e) = state.bus.publish("reports", payload).await {
         tracing::warn!(error = %e, "could not publish report event");
     }
@@ -675,8 +685,11 @@ pub async fn transition(
         ));
     }
     if let Action::MarkDuplicate { of } = &action {
-        repo::move_subscribers(&mut tx, report_id, *of, now).await?;
-        repo::bump_me_too(&mut tx, *of, 1 + i64::from(report.me_too_count), now).await?;
+        // The parent counts each person once: those who already follow it are not counted again.
+        let moved = repo::move_subscribers(&mut tx, report_id, *of, now).await?;
+        if moved > 0 {
+            repo::bump_me_too(&mut tx, *of, moved as i64, now).await?;
+        }
     }
     repo::add_event(
         &mut tx,
@@ -704,19 +717,27 @@ pub async fn transition(
         )
         .await?;
     }
-    let pushes = notify_followers(&mut tx, report_id, caller.account_id, to, now).await?;
+    let pushes = notify_followers(&mut tx, report_id, Some(caller.account_id), to, now).await?;
     tx.commit().await?;
     push::send_all(state, pushes).await;
-    publish(state, report_id, to.as_str()).await;
+    publish_from(
+        state,
+        report_id,
+        to.as_str(),
+        report.unit_id.filter(|u| Some(*u) != change.unit_id),
+    )
+    .await;
     repo::report(&state.db, report_id)
         .await?
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("report vanished")))
 }
 
+/// Tell the report's followers (its reporter and subscribers) of its new status, except whoever
+/// made the change (`actor`; `None` when the ward's clock did).
 async fn notify_followers(
     tx: &mut crate::store::Tx,
     report_id: Uuid,
-    actor: Uuid,
+    actor: Option<Uuid>,
     to: Status,
     now: DateTime<Utc>,
 ) -> Result<Vec<push::Push>> {
@@ -748,7 +769,7 @@ async fn notify_followers(
     };
     let mut pushes = vec![];
     for account in repo::subscribers_tx(tx, report_id).await? {
-        if account != actor {
+        if Some(account) != actor {
             repo::notify(tx, account, report_id, to.as_str(), vi, en, now).await?;
             pushes.push(push::Push {
                 account_id: account,
@@ -778,7 +799,8 @@ pub async fn me_too(state: &AppState, caller: &Caller, report_id: Uuid) -> Resul
     }
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
-    if repo::subscribe(&mut tx, report_id, caller.account_id, "me_too", now).await? {
+    let counted = repo::subscribe(&mut tx, report_id, caller.account_id, "me_too", now).await?;
+    if counted {
         repo::bump_me_too(&mut tx, report_id, 1, now).await?;
         repo::add_event(
             &mut tx,
@@ -794,6 +816,9 @@ pub async fn me_too(state: &AppState, caller: &Caller, report_id: Uuid) -> Resul
         .await?;
     }
     tx.commit().await?;
+    if counted {
+        publish(state, report_id, "me_too").await;
+    }
     repo::report(&state.db, report_id)
         .await?
         .ok_or(Error::NotFound("report_not_found"))
@@ -942,6 +967,7 @@ pub async fn rate(
     if !repo::set_rating(&state.db, report_id, stars, comment, state.clock.now()).await? {
         return Err(Error::Conflict("already_rated"));
     }
+    publish(state, report_id, "rated").await;
     repo::report(&state.db, report_id)
         .await?
         .ok_or(Error::NotFound("report_not_found"))
@@ -979,6 +1005,8 @@ pub async fn reopen(
     let severity = Severity::parse(&report.severity).unwrap_or(Severity::Normal);
     let (_, resolve_by) = deadlines(&state.calendar, now, severity);
     let mut change = repo::StatusChange::keeping(&report, Status::Reopened.as_str());
+    // Not fixed after all: the resolution's reply no longer describes it (its history keeps it).
+    change.public_reply = None;
     change.duplicate_of = None;
     change.resolved_at = None;
     change.closed_at = None;
@@ -999,8 +1027,14 @@ pub async fn reopen(
         now,
     )
     .await?;
-    let pushes =
-        notify_followers(&mut tx, report_id, caller.account_id, Status::Reopened, now).await?;
+    let pushes = notify_followers(
+        &mut tx,
+        report_id,
+        Some(caller.account_id),
+        Status::Reopened,
+        now,
+    )
+    .await?;
     tx.commit().await?;
     push::send_all(state, pushes).await;
     publish(state, report_id, "reopened").await;
@@ -1010,11 +1044,16 @@ pub async fn reopen(
 }
 
 /// Open reports of the same category near a point, nearest first (to offer "me too" instead).
+///
+/// For the public (`public`), a category that rounds its public coordinates is searched and
+/// measured on the rounded points the public sees: neither which reports come back nor how far
+/// they are may tell more about where the reporter stood than the map does.
 pub async fn nearby(
     state: &AppState,
     lat: f64,
     lon: f64,
     category_code: &str,
+    public: bool,
 ) -> Result<Vec<(ReportRow, f64)>> {
     let p = Point::parse(lat, lon)?;
     let category: Category = state
@@ -1023,20 +1062,24 @@ pub async fn nearby(
         .await?
         .ok_or(Error::NotFound("category_not_found"))?;
     let radius = f64::from(category.duplicate_radius_m);
+    let decimals = category.public_decimals.filter(|_| public);
     let rows = repo::open_in_box(
         &state.db,
         category.category_id,
-        geo::BBox::around(p, radius),
+        geo::BBox::around(p, radius).grown(Point::rounding_margin(decimals)),
         200,
     )
     .await?;
     let mut near: Vec<(ReportRow, f64)> = rows
         .into_iter()
         .map(|r| {
-            let d = p.distance_m(Point {
-                lat: r.lat,
-                lon: r.lon,
-            });
+            let d = p.distance_m(
+                Point {
+                    lat: r.lat,
+                    lon: r.lon,
+                }
+                .rounded(decimals),
+            );
             (r, d)
         })
         .filter(|(_, d)| *d <= radius)
@@ -1072,7 +1115,10 @@ pub async fn close_expired(state: &AppState) -> Result<usize> {
                 now,
             )
             .await?;
+            let pushes = notify_followers(&mut tx, id, None, Status::Closed, now).await?;
             tx.commit().await?;
+            push::send_all(state, pushes).await;
+            publish(state, id, "closed").await;
             closed += 1;
         }
     }

@@ -272,6 +272,8 @@ pub async fn add_event(
 pub struct EventRow {
     pub report_event_id: Uuid,
     pub actor_id: Option<Uuid>,
+    /// The actor's role (resident, staff, admin), while their account exists.
+    pub actor_role: Option<String>,
     pub kind: String,
     pub from_status: Option<String>,
     pub to_status: Option<String>,
@@ -282,8 +284,10 @@ pub struct EventRow {
 
 pub async fn events(db: &Db, report_id: Uuid) -> Result<Vec<EventRow>, sqlx::Error> {
     on_db!(db, pool => sqlx::query_as::<_, EventRow>(
-        "SELECT report_event_id, actor_id, kind, from_status, to_status, note, visibility, created_at
-         FROM report_events WHERE report_id = $1 ORDER BY created_at, report_event_id",
+        "SELECT e.report_event_id, e.actor_id, a.role AS actor_role, e.kind, e.from_status, e.to_status, e.note,
+                e.visibility, e.created_at
+         FROM report_events e LEFT JOIN accounts a ON a.account_id = e.actor_id
+         WHERE e.report_id = $1 ORDER BY e.created_at, e.report_event_id",
     )
     .bind(report_id)
     .fetch_all(pool)

@@ -395,7 +395,7 @@ async fn the_whole_story_from_photo_to_rated_resolution() {
             .any(|e| e["note"] == "đã xem" && e["internal"] == true)
     );
 
-    // After the window it closes by itself.
+    // After the window it closes by itself, and the reporter is told.
     app.state.clock.advance(chrono::Duration::days(8));
     assert_eq!(
         wardline::reports::close_expired(&app.state).await.unwrap(),
@@ -403,6 +403,18 @@ async fn the_whole_story_from_photo_to_rated_resolution() {
     );
     let closed = app.get(&format!("/v1/reports/{report_id}"), None).await;
     assert_eq!(closed.body["report"]["status"], "closed");
+    // (Signed in again: a week has passed.)
+    let a = app.resident_token("0971000001").await;
+    let inbox = app.get("/v1/notifications", Some(&a)).await;
+    assert!(
+        inbox.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["kind"] == "closed" && n["report_id"] == report_id.as_str()),
+        "{:?}",
+        inbox.body
+    );
     let _ = w.admin;
     app.stop().await;
 }
@@ -618,7 +630,20 @@ async fn hostile_reports_and_photos_get_clean_4xx() {
     assert_eq!(bomb.body["errors"][0]["code"], "too_many_pixels");
     upload(&app, &a, b"definitely not a photo", "image/jpeg")
         .await
-        .assert_problem(415, "unsupported_media_type");
+        .assert_problem(415, "unsupported_photo_type");
+    // An iPhone's default format: refused with a message that says what to send instead.
+    let mut heic = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic".to_vec();
+    heic.resize(4096, 0);
+    let refused = upload(&app, &a, &heic, "image/heic").await;
+    refused.assert_problem(415, "unsupported_photo_type");
+    assert!(
+        refused.body["title"]
+            .as_str()
+            .unwrap_or("")
+            .contains("JPEG"),
+        "{:?}",
+        refused.body
+    );
     let empty = upload(&app, &a, b"", "image/jpeg").await;
     assert!(empty.status.is_client_error(), "{:?}", empty.body);
     let no_field = crate::helpers::Resp::read(
@@ -1097,6 +1122,64 @@ async fn staff_receive_their_units_reports_live_over_a_websocket() {
     assert_eq!(msg["event"], "received");
     assert_eq!(msg["report"]["status"], "received");
 
+    // A neighbour's "me too" changes the count the console shows.
+    let b = app.resident_token("0978000002").await;
+    let r = app
+        .post(&format!("/v1/reports/{id}/me-too"), Some(&b), json!({}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let msg = next_text(&mut mine).await.unwrap();
+    assert_eq!(msg["event"], "me_too");
+    assert_eq!(msg["report"]["me_too_count"], 1);
+
+    // Routed to another unit: that unit's console gets it, and this one hears it leave.
+    let other_unit = app
+        .post(
+            "/v1/admin/units",
+            Some(&w.admin),
+            json!({ "name": "Tổ vệ sinh", "kind": "team" }),
+        )
+        .await;
+    let other_unit = other_unit.body["id"].as_str().unwrap().to_string();
+    let outsider_id = app.get("/v1/me", Some(&outsider)).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = app
+        .call(
+            Method::PUT,
+            &format!("/v1/admin/units/{other_unit}/members/{outsider_id}"),
+            Some(&w.admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = app
+        .post(
+            &format!("/v1/staff/reports/{id}/transition"),
+            Some(&w.staff),
+            json!({ "action": "assign", "unit_id": other_unit }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let left = next_text(&mut mine).await.unwrap();
+    assert_eq!(left["event"], "assigned");
+    assert_eq!(left["report"]["unit_id"], other_unit.as_str());
+    let arrived = next_text(&mut theirs).await.unwrap();
+    assert_eq!(arrived["event"], "assigned");
+    // From then on it is the other unit's: this console hears no more of it.
+    app.post(
+        &format!("/v1/staff/reports/{id}/transition"),
+        Some(&outsider),
+        json!({ "action": "start" }),
+    )
+    .await;
+    assert_eq!(
+        next_text(&mut theirs).await.unwrap()["event"],
+        "in_progress"
+    );
+    assert!(next_text(&mut mine).await.is_none());
+
     // On shutdown the socket is closed with 1001 (going away).
     app.state.begin_shutdown();
     let msg = next_text(&mut mine).await.unwrap();
@@ -1520,5 +1603,187 @@ async fn comments_and_evidence_take_only_the_callers_own_photos() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(r.body["status"], "resolved");
+    app.stop().await;
+}
+
+/// Ids of the reports in a feed page or a map answer.
+fn ids_in(v: &Value, path: &str) -> Vec<String> {
+    v.as_array()
+        .or_else(|| v["items"].as_array())
+        .unwrap_or(&vec![])
+        .iter()
+        .filter_map(|i| i.pointer(path).and_then(Value::as_str).map(String::from))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_rounded_location_stays_rounded_in_every_public_answer() {
+    let app = TestApp::spawn().await;
+    let w = ward(&app).await;
+    let a = app.resident_token("0974100001").await;
+    // 44 m north and 44 m east of the 3-decimal grid point (10.776, 106.700) the public sees.
+    let (lat, lon) = (10.7764, 106.7004);
+    let p = upload_ok(&app, &a, &jpeg(320, 240, 11)).await;
+    let mut body = report_body(&[p["id"].as_str().unwrap()]);
+    body["category_code"] = json!("illegal_construction");
+    body["answers"] = json!({});
+    body["lat"] = json!(lat);
+    body["lon"] = json!(lon);
+    body["address"] = json!("Hẻm 12/3 Lê Lợi, nhà số 7");
+    let r = create(&app, &a, None, body).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_string();
+
+    // The address would give away what rounding hides: staff have it, the public does not.
+    let public = app.get(&format!("/v1/reports/{id}"), None).await;
+    assert_eq!(public.body["report"]["address"], "");
+    assert_eq!(public.body["report"]["lat"], 10.776);
+    let staff = app.get(&format!("/v1/reports/{id}"), Some(&w.staff)).await;
+    assert_eq!(staff.body["report"]["address"], "Hẻm 12/3 Lê Lợi, nhà số 7");
+
+    // A box around the exact point that leaves out the rounded one: the public finds nothing
+    // (in the feed and on the map), staff find the report.
+    let around_exact = "106.70035,10.77635,106.70045,10.77645";
+    let feed = |token: Option<String>, bbox: &str| {
+        let (app, bbox) = (&app, bbox.to_string());
+        async move {
+            app.get(&format!("/v1/reports?bbox={bbox}"), token.as_deref())
+                .await
+                .body
+        }
+    };
+    assert!(!ids_in(&feed(None, around_exact).await, "/id").contains(&id));
+    assert!(ids_in(&feed(Some(w.staff.clone()), around_exact).await, "/id").contains(&id));
+    let map = app
+        .get(
+            &format!("/v1/reports/map?bbox={around_exact}&zoom=17"),
+            None,
+        )
+        .await;
+    assert!(
+        !ids_in(&map.body, "/report_id").contains(&id),
+        "{:?}",
+        map.body
+    );
+    // And a box around the rounded point that leaves out the exact one finds it.
+    let around_shown = "106.69995,10.77595,106.70005,10.77605";
+    assert!(ids_in(&feed(None, around_shown).await, "/id").contains(&id));
+    let map = app
+        .get(
+            &format!("/v1/reports/map?bbox={around_shown}&zoom=17"),
+            None,
+        )
+        .await;
+    assert!(
+        ids_in(&map.body, "/report_id").contains(&id),
+        "{:?}",
+        map.body
+    );
+
+    // "Nearby" measures from the rounded point too: asked from the exact spot, it is ~62 m away.
+    let near = app
+        .get(
+            &format!("/v1/reports/nearby?lat={lat}&lon={lon}&category=illegal_construction"),
+            None,
+        )
+        .await;
+    let found = near.body.as_array().unwrap();
+    assert_eq!(found.len(), 1, "{:?}", near.body);
+    let d = found[0]["distance_m"].as_f64().unwrap();
+    assert!((55.0..70.0).contains(&d), "{d}");
+
+    // Open311: the same rounding decides a radius search, and no address either.
+    let o = |q: String| {
+        let app = &app;
+        async move {
+            app.get(&format!("/open311/v2/requests.json?{q}"), None)
+                .await
+                .body
+        }
+    };
+    let at_exact = o(format!("lat={lat}&long={lon}&radius=10")).await;
+    assert!(
+        !ids_in(&at_exact, "/service_request_id").contains(&id),
+        "{at_exact:?}"
+    );
+    let at_shown = o("lat=10.776&long=106.700&radius=10".into()).await;
+    let found: Vec<&Value> = at_shown
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["service_request_id"] == id.as_str())
+        .collect();
+    assert_eq!(found.len(), 1, "{at_shown:?}");
+    assert_eq!(found[0]["address"], "");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_conversation_is_between_the_reporter_and_staff_and_neighbours_are_residents() {
+    let app = TestApp::spawn().await;
+    let w = ward(&app).await;
+    let a = app.resident_token("0974200001").await;
+    let b = app.resident_token("0974200002").await;
+    let id = reported(&app, &a, 21).await;
+    let comment = |token: String, text: &'static str| {
+        let (app, id) = (&app, id.clone());
+        async move {
+            let r = app
+                .post(
+                    &format!("/v1/reports/{id}/comments"),
+                    Some(&token),
+                    json!({ "text": text }),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
+        }
+    };
+    comment(a.clone(), "Tôi ở nhà số 14, gọi tôi lúc 18 giờ").await;
+    comment(w.staff.clone(), "Chiều mai tổ sẽ đến kiểm tra").await;
+    let mt = app
+        .post(&format!("/v1/reports/{id}/me-too"), Some(&b), json!({}))
+        .await;
+    assert_eq!(mt.status, StatusCode::OK, "{:?}", mt.body);
+    comment(b.clone(), "Nhà tôi cũng bị ngập").await;
+
+    let notes = |v: &Value| -> Vec<String> {
+        v["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "comment")
+            .map(|e| e["note"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let seen_by_b = app.get(&format!("/v1/reports/{id}"), Some(&b)).await.body;
+    assert_eq!(notes(&seen_by_b), ["Nhà tôi cũng bị ngập"]);
+    let me_too = seen_by_b["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "me_too")
+        .unwrap();
+    assert_eq!(me_too["actor"], "resident");
+    let seen_by_a = app.get(&format!("/v1/reports/{id}"), Some(&a)).await.body;
+    assert_eq!(
+        notes(&seen_by_a),
+        [
+            "Tôi ở nhà số 14, gọi tôi lúc 18 giờ",
+            "Chiều mai tổ sẽ đến kiểm tra"
+        ]
+    );
+    let staff_comment = seen_by_a["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["note"] == "Chiều mai tổ sẽ đến kiểm tra")
+        .unwrap();
+    assert_eq!(staff_comment["actor"], "staff");
+    let seen_by_staff = app
+        .get(&format!("/v1/reports/{id}"), Some(&w.staff))
+        .await
+        .body;
+    assert_eq!(notes(&seen_by_staff).len(), 3);
+    assert!(notes(&app.get(&format!("/v1/reports/{id}"), None).await.body).is_empty());
     app.stop().await;
 }
