@@ -242,7 +242,15 @@ fn sqlite_floor(
             // Statements on a bare connection are done when first polled.
             let unit = async {
                 repo::insert_report(&mut exec, &row, now).await?;
-                repo::attach_owned_media(&mut exec, id, reporter, &[media], "report", now).await?;
+                repo::attach_owned_media(
+                    &mut exec,
+                    id,
+                    reporter,
+                    &[media],
+                    repo::Attach::Report,
+                    now,
+                )
+                .await?;
                 repo::add_event(
                     &mut exec,
                     id,

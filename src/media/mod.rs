@@ -56,9 +56,19 @@ async fn check_upload_allowance(state: &AppState, caller: &crate::auth::Caller) 
     crate::ops::hourly_allowance(limit, used, oldest, now, "upload_rate_limited")
 }
 
-async fn attached_to_a_report(state: &AppState, id: Uuid) -> Result<bool> {
-    let n = on_db!(&state.db, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM report_media WHERE media_id = $1").bind(id).fetch_one(pool).await)?;
-    Ok(n > 0)
+/// Where a photo is attached: whether it shows on some report for everyone (a report's own photos,
+/// resolution evidence), and the reporters of the reports it was sent to with a comment.
+async fn attachments(state: &AppState, id: Uuid) -> Result<(bool, Vec<Uuid>)> {
+    let rows = on_db!(&state.db, pool => sqlx::query_as::<_, (String, Option<Uuid>)>(
+        "SELECT m.role, r.reporter_id FROM report_media m JOIN reports r ON r.report_id = m.report_id
+         WHERE m.media_id = $1",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await)?;
+    let public = rows.iter().any(|(role, _)| role != "comment");
+    let reporters = rows.into_iter().filter_map(|(_, r)| r).collect();
+    Ok((public, reporters))
 }
 
 fn map_pipeline_error(e: pipeline::MediaError) -> Error {
@@ -336,7 +346,8 @@ impl MediaApi {
 
     /// A photo's public copy (no metadata)
     ///
-    /// Public once attached to a report; before that only its uploader and staff may see it.
+    /// Public once shown on a report (its own photos, resolution evidence); otherwise only its
+    /// uploader, staff and, for a photo sent with a comment, the report's reporter may see it.
     #[oai(
         path = "/v1/media/:media_id/public.jpg",
         method = "get",
@@ -366,12 +377,15 @@ impl MediaApi {
         let row = media_row(&self.state, id)
             .await?
             .ok_or(Error::NotFound("media_not_found"))?;
-        let public = attached_to_a_report(&self.state, id).await?;
+        let (public, reporters) = attachments(&self.state, id).await?;
         if !public {
-            // Unattached photos are private to their uploader (and staff): same 404 for everyone else.
+            // Unattached photos are private to their uploader (and staff), a comment's also to the
+            // report's reporter (who is shown staff's comments): same 404 for everyone else.
             let caller = self.state.optional_caller(req).await?;
             let allowed = caller.is_some_and(|c| {
-                c.account_id == row.owner_id || matches!(c.role, Role::Staff | Role::Admin)
+                c.account_id == row.owner_id
+                    || matches!(c.role, Role::Staff | Role::Admin)
+                    || reporters.contains(&c.account_id)
             });
             if !allowed {
                 return Err(Error::NotFound("media_not_found").into());

@@ -377,6 +377,8 @@ struct EventView {
     actor: Option<String>,
     /// Staff see which entries are internal.
     internal: bool,
+    /// Photos sent with a comment (shown to whoever sees the comment).
+    photos: Vec<PhotoRef>,
 }
 
 #[derive(Object)]
@@ -389,7 +391,8 @@ struct ReportDetail {
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 struct CommentInput {
-    #[oai(validator(max_length = 8000))]
+    /// Up to 2000 characters; may be empty when photos are sent.
+    #[oai(default, validator(max_length = 8000))]
     text: String,
     /// The caller's own photos (`POST /v1/media`), up to 5, stored with the report; an internal
     /// note takes none.
@@ -963,6 +966,7 @@ impl ReportsApi {
         let me = caller.map(|c| c.account_id);
         let reporter = me.is_some() && me == row.reporter_id;
         let events = repo::events(&self.state.db, row.report_id).await?;
+        let mut photos = repo::comment_photos(&self.state.db, row.report_id).await?;
         let report = view(&self.state, row, caller.as_ref()).await?;
         // The conversation about a report (comments, replies) is between each resident and the
         // ward: residents see what they wrote and what the ward wrote to the reporter, never
@@ -993,6 +997,12 @@ impl ReportsApi {
                     .to_string()
                 }),
                 internal: e.visibility == "internal",
+                photos: photos
+                    .remove(&e.report_event_id)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(photo_ref)
+                    .collect(),
             })
             .collect();
         Ok(Json(ReportDetail { report, history }))

@@ -446,8 +446,15 @@ pub async fn create_as(
                     repo::insert_report(tx, &row, now).await?;
                     if let Some(owner) = media_owner
                         && !media.is_empty()
-                        && repo::attach_owned_media(tx, report_id, owner, &media, "report", now)
-                            .await?
+                        && repo::attach_owned_media(
+                            tx,
+                            report_id,
+                            owner,
+                            &media,
+                            repo::Attach::Report,
+                            now,
+                        )
+                        .await?
                             != media.len()
                     {
                         // Someone else's photo, or none at all: the same answer, so ids cannot be probed.
@@ -670,7 +677,7 @@ pub async fn transition(
             report_id,
             caller.account_id,
             evidence,
-            "evidence",
+            repo::Attach::Evidence,
             now,
         )
         .await?
@@ -854,7 +861,8 @@ pub async fn comment(
         }
     }
     let text = text.trim();
-    if text.is_empty() || text.chars().count() > 2000 {
+    // A photo can say it all ("still flooded"): text is needed only without one.
+    if (text.is_empty() && media.is_empty()) || text.chars().count() > 2000 {
         return Err(Error::Validation(vec![text_error("text")]));
     }
     if media.len() > MAX_PHOTOS {
@@ -877,7 +885,7 @@ pub async fn comment(
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
     let visibility = if internal { "internal" } else { "reporter" };
-    repo::add_event(
+    let event = repo::add_event(
         &mut tx,
         report_id,
         Some(caller.account_id),
@@ -891,8 +899,15 @@ pub async fn comment(
     .await?;
     // Only the caller's own uploads, checked in the attaching statement itself. Anything else is
     // the same answer as an unknown id, and the comment is not stored (the transaction is dropped).
-    if repo::attach_owned_media(&mut tx, report_id, caller.account_id, media, "comment", now)
-        .await?
+    if repo::attach_owned_media(
+        &mut tx,
+        report_id,
+        caller.account_id,
+        media,
+        repo::Attach::Comment(event),
+        now,
+    )
+    .await?
         != media.len()
     {
         return Err(Error::Validation(vec![unknown_photo()]));
@@ -1007,6 +1022,9 @@ pub async fn reopen(
     let mut change = repo::StatusChange::keeping(&report, Status::Reopened.as_str());
     // Not fixed after all: the resolution's reply no longer describes it (its history keeps it).
     change.public_reply = None;
+    // The fresh deadline must not make a late resolution count as on time.
+    change.missed_deadline =
+        report.missed_deadline || report.resolved_at.is_some_and(|t| t > report.resolve_by);
     change.duplicate_of = None;
     change.resolved_at = None;
     change.closed_at = None;

@@ -38,6 +38,8 @@ pub struct ReportRow {
     pub rating: Option<i32>,
     pub rating_comment: Option<String>,
     pub captured_at: Option<DateTime<Utc>>,
+    /// Resolved after its deadline once, then reopened: it stays late in the on-time figures.
+    pub missed_deadline: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -48,7 +50,7 @@ macro_rules! select_reports {
             "SELECT report_id, category_id, reporter_id, channel, entered_by, description, lat, lon, accuracy_m, ",
             "address, h3_r10, area_id, unit_id, assignee_id, status, severity, answers, public_reply, duplicate_of, ",
             "me_too_count, ack_by, resolve_by, acknowledged_at, resolved_at, closed_at, rating, rating_comment, ",
-            "captured_at, created_at, updated_at FROM reports ",
+            "captured_at, missed_deadline, created_at, updated_at FROM reports ",
             $rest
         )
     };
@@ -108,6 +110,7 @@ impl NewReportRow {
             rating: None,
             rating_comment: None,
             captured_at: self.captured_at,
+            missed_deadline: false,
             created_at: now,
             updated_at: now,
         }
@@ -184,6 +187,7 @@ pub struct StatusChange<'a> {
     pub resolved_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
     pub resolve_by: DateTime<Utc>,
+    pub missed_deadline: bool,
 }
 
 impl<'a> StatusChange<'a> {
@@ -199,6 +203,7 @@ impl<'a> StatusChange<'a> {
             resolved_at: report.resolved_at,
             closed_at: report.closed_at,
             resolve_by: report.resolve_by,
+            missed_deadline: report.missed_deadline,
         }
     }
 }
@@ -214,7 +219,8 @@ pub async fn change_status(
 ) -> Result<bool, sqlx::Error> {
     let n = on_tx!(tx, conn => sqlx::query(
         "UPDATE reports SET status = $3, unit_id = $4, assignee_id = $5, public_reply = $6, duplicate_of = $7,
-             acknowledged_at = $8, resolved_at = $9, closed_at = $10, resolve_by = $11, updated_at = $12
+             acknowledged_at = $8, resolved_at = $9, closed_at = $10, resolve_by = $11, updated_at = $12,
+             missed_deadline = $13
          WHERE report_id = $1 AND status = $2",
     )
     .bind(id)
@@ -229,6 +235,7 @@ pub async fn change_status(
     .bind(c.closed_at)
     .bind(c.resolve_by)
     .bind(now)
+    .bind(c.missed_deadline)
     .execute(conn)
     .await
     .map(|r| r.rows_affected()))?;
@@ -294,6 +301,27 @@ pub async fn events(db: &Db, report_id: Uuid) -> Result<Vec<EventRow>, sqlx::Err
     .await)
 }
 
+/// What a photo is attached to a report as.
+#[derive(Debug, Clone, Copy)]
+pub enum Attach {
+    /// The reporter's own photos of the problem.
+    Report,
+    /// Staff's "after" photos, with the resolution.
+    Evidence,
+    /// Photos sent with a comment: this history entry.
+    Comment(Uuid),
+}
+
+impl Attach {
+    fn role(self) -> &'static str {
+        match self {
+            Attach::Report => "report",
+            Attach::Evidence => "evidence",
+            Attach::Comment(_) => "comment",
+        }
+    }
+}
+
 /// Attach those of `media` that `owner` uploaded, in order; how many were. The ownership check and
 /// the write are one statement per photo, so nobody attaches a photo they do not own.
 pub async fn attach_owned_media(
@@ -301,28 +329,52 @@ pub async fn attach_owned_media(
     report_id: Uuid,
     owner: Uuid,
     media: &[Uuid],
-    role: &str,
+    attach: Attach,
     now: DateTime<Utc>,
 ) -> crate::error::Result<usize> {
+    let event = match attach {
+        Attach::Comment(e) => Some(e),
+        _ => None,
+    };
     let mut attached = 0;
     for (i, m) in media.iter().enumerate() {
         attached += tx
             .exec(
-                "INSERT INTO report_media (report_id, media_id, role, position, created_at, updated_at)
-                 SELECT $1, media_id, $3, $4, $5, $5 FROM media WHERE media_id = $2 AND owner_id = $6
+                "INSERT INTO report_media (report_id, media_id, role, position, report_event_id, created_at, updated_at)
+                 SELECT $1, media_id, $3, $4, $7, $5, $5 FROM media WHERE media_id = $2 AND owner_id = $6
                  ON CONFLICT (report_id, media_id) DO NOTHING",
                 &[
                     report_id.into(),
                     (*m).into(),
-                    role.into(),
+                    attach.role().into(),
                     (i as i64).into(),
                     now.into(),
                     owner.into(),
+                    event.into(),
                 ],
             )
             .await? as usize;
     }
     Ok(attached)
+}
+
+/// The photos sent with a report's comments, by history entry, in order.
+pub async fn comment_photos(
+    db: &Db,
+    report_id: Uuid,
+) -> Result<std::collections::HashMap<Uuid, Vec<Uuid>>, sqlx::Error> {
+    let rows = on_db!(db, pool => sqlx::query_as::<_, (Uuid, Uuid)>(
+        "SELECT report_event_id, media_id FROM report_media
+         WHERE report_id = $1 AND report_event_id IS NOT NULL ORDER BY position",
+    )
+    .bind(report_id)
+    .fetch_all(pool)
+    .await)?;
+    let mut by_event: std::collections::HashMap<Uuid, Vec<Uuid>> = Default::default();
+    for (event, media) in rows {
+        by_event.entry(event).or_default().push(media);
+    }
+    Ok(by_event)
 }
 
 /// (media id, role) of a report's photos, in order.

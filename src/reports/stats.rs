@@ -55,6 +55,7 @@ struct Row {
     resolve_by: DateTime<Utc>,
     acknowledged_at: Option<DateTime<Utc>>,
     resolved_at: Option<DateTime<Utc>>,
+    missed_deadline: bool,
     rating: Option<i32>,
     created_at: DateTime<Utc>,
     #[allow(dead_code)]
@@ -108,7 +109,7 @@ pub async fn compute(
     }
     let rows = on_db!(&state.db, pool => sqlx::query_as::<_, Row>(
         "SELECT r.report_id, c.code AS category_code, a.name AS area_name, u.name AS unit_name, r.channel, r.status,
-                r.resolve_by, r.acknowledged_at, r.resolved_at, r.rating, r.created_at
+                r.resolve_by, r.acknowledged_at, r.resolved_at, r.missed_deadline, r.rating, r.created_at
          FROM reports r
          JOIN categories c ON c.category_id = r.category_id
          LEFT JOIN areas a ON a.area_id = r.area_id
@@ -149,7 +150,9 @@ pub async fn compute(
             match r.resolved_at {
                 Some(done) if matches!(r.status.as_str(), "resolved" | "closed") => {
                     acc.resolved += 1;
-                    if done <= r.resolve_by {
+                    // On time only if no resolution of it was late (a reopening resets the
+                    // deadline, not the ward's record).
+                    if done <= r.resolve_by && !r.missed_deadline {
                         acc.on_time += 1;
                     }
                     acc.resolve_hours.push(

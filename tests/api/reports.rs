@@ -1559,6 +1559,66 @@ async fn comments_and_evidence_take_only_the_callers_own_photos() {
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
     let seen = app.get(&format!("/v1/reports/{id}"), Some(&a)).await;
     assert_eq!(history_count(&seen.body, "comment"), 1, "{:?}", seen.body);
+    // The photo shows with its comment, to the reporter and staff, not among the report's own.
+    let comment_photos = |v: &Value| -> Vec<String> {
+        v["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "comment")
+            .flat_map(|e| e["photos"].as_array().unwrap().clone())
+            .map(|p| p["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let a_photo_id = a_photo["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        comment_photos(&seen.body),
+        std::slice::from_ref(&a_photo_id)
+    );
+    assert!(
+        !seen.body["report"]["photos"]
+            .to_string()
+            .contains(&a_photo_id)
+    );
+    let staff_seen = app.get(&format!("/v1/reports/{id}"), Some(&w.staff)).await;
+    assert_eq!(
+        comment_photos(&staff_seen.body),
+        std::slice::from_ref(&a_photo_id)
+    );
+    // It is not public: the public and another resident get 404 for its URL; staff get it.
+    let url = format!("/v1/media/{a_photo_id}/public.jpg");
+    app.get(&url, None)
+        .await
+        .assert_problem(404, "media_not_found");
+    app.get(&url, Some(&b))
+        .await
+        .assert_problem(404, "media_not_found");
+    assert_eq!(app.get(&url, Some(&w.staff)).await.status, StatusCode::OK);
+    // Staff answer with a photo alone; the reporter sees it and may open it.
+    let r = app
+        .post(
+            &comments,
+            Some(&w.staff),
+            json!({ "media_ids": [staff_photo["id"]] }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
+    let seen = app.get(&format!("/v1/reports/{id}"), Some(&a)).await;
+    let staff_photo_id = staff_photo["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        comment_photos(&seen.body),
+        [a_photo_id.clone(), staff_photo_id.clone()]
+    );
+    let url = format!("/v1/media/{staff_photo_id}/thumbnail.jpg");
+    assert_eq!(app.get(&url, Some(&a)).await.status, StatusCode::OK);
+    app.get(&url, Some(&b))
+        .await
+        .assert_problem(404, "media_not_found");
+    // Neither text nor photo: refused.
+    app.post(&comments, Some(&a), json!({ "text": "  " }))
+        .await
+        .assert_problem(422, "validation_failed");
+    let staff_photo = upload_ok(&app, &w.staff, &jpeg(64, 48, 10)).await;
 
     // An internal note has nowhere to show a photo: refused, not dropped in silence.
     let r = app
@@ -1785,5 +1845,102 @@ async fn the_conversation_is_between_the_reporter_and_staff_and_neighbours_are_r
         .body;
     assert_eq!(notes(&seen_by_staff).len(), 3);
     assert!(notes(&app.get(&format!("/v1/reports/{id}"), None).await.body).is_empty());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_late_resolution_stays_late_after_a_reopening_and_the_window_closes() {
+    let app = TestApp::spawn().await;
+    let w = ward(&app).await;
+    let phone_a = "0974300001";
+    let a = app.resident_token(phone_a).await;
+    let from = (app.state.clock.now() - chrono::Duration::hours(1)).to_rfc3339();
+    let late = reported(&app, &a, 31).await;
+    let timely = reported(&app, &a, 32).await;
+    let unit = w.unit_id.clone();
+    let resolve = |staff: String, id: String, seed: u8| {
+        let (app, unit) = (&app, unit.clone());
+        async move {
+            // (Back to the unit first: a new or reopened report is assigned before it is resolved.)
+            let r = app
+                .post(
+                    &format!("/v1/staff/reports/{id}/transition"),
+                    Some(&staff),
+                    json!({ "action": "assign", "unit_id": unit }),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+            let ev = upload_ok(app, &staff, &jpeg(64, 64, seed)).await;
+            let r = app
+                .post(
+                    &format!("/v1/staff/reports/{id}/transition"),
+                    Some(&staff),
+                    json!({ "action": "resolve", "public_reply": "Đã vá", "evidence_media_ids": [ev["id"]] }),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        }
+    };
+    let reopen = |token: String, id: String| {
+        let app = &app;
+        async move {
+            app.post(
+                &format!("/v1/reports/{id}/reopen"),
+                Some(&token),
+                json!({ "reason": "Vẫn còn ổ gà" }),
+            )
+            .await
+        }
+    };
+    // One is fixed at once, reopened, and fixed again at once: on time.
+    resolve(w.staff.clone(), timely.clone(), 1).await;
+    let r = reopen(a.clone(), timely.clone()).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let reopened = app.get(&format!("/v1/reports/{timely}"), None).await;
+    assert!(reopened.body["report"]["public_reply"].is_null());
+    assert_eq!(reopened.body["report"]["evidence"], json!([]));
+    resolve(w.staff.clone(), timely.clone(), 2).await;
+
+    // The other is fixed two months late, reopened, then fixed within its fresh deadline.
+    app.state.clock.advance(chrono::Duration::days(60));
+    let staff = app.login(STAFF_PHONE, &w.staff_password).await;
+    let a = app.resident_token(phone_a).await;
+    resolve(staff.clone(), late.clone(), 3).await;
+    let r = reopen(a.clone(), late.clone()).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["overdue"], false, "{:?}", r.body);
+    resolve(staff.clone(), late.clone(), 4).await;
+
+    let to = (app.state.clock.now() + chrono::Duration::hours(1)).to_rfc3339();
+    let s = app
+        .get(
+            &format!(
+                "/v1/stats/reports?from={}&to={}",
+                urlencode(&from),
+                urlencode(&to)
+            ),
+            Some(&staff),
+        )
+        .await;
+    let all = s.body.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(all["resolved"], 2, "{all:?}");
+    assert_eq!(all["resolved_on_time"], 1, "{all:?}");
+
+    // Past the 7-day window the reporter can no longer reopen; staff may close it.
+    app.state.clock.advance(chrono::Duration::days(8));
+    let staff = app.login(STAFF_PHONE, &w.staff_password).await;
+    let a = app.resident_token(phone_a).await;
+    reopen(a, late.clone())
+        .await
+        .assert_problem(409, "cannot_reopen");
+    let r = app
+        .post(
+            &format!("/v1/staff/reports/{late}/transition"),
+            Some(&staff),
+            json!({ "action": "close" }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["status"], "closed");
     app.stop().await;
 }
