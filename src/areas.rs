@@ -661,8 +661,37 @@ impl Cache {
     /// area), then the name, so the answer never depends on row order.
     pub async fn locate(&self, db: &Db, p: Point) -> Result<Located> {
         let p = Point::parse(p.lat, p.lon)?;
-        let outlines = self
-            .0
+        let outlines = self.outlines(db).await?;
+        let (in_ward, neighbourhood) = place(&outlines, p);
+        let any_ward = outlines.iter().any(|o| o.area.kind == AreaKind::Ward);
+        Ok(Located {
+            in_service: in_ward || !any_ward,
+            neighbourhood,
+        })
+    }
+
+    /// Every stored area (without its outline), from memory.
+    pub async fn all(&self, db: &Db) -> Result<Vec<Area>> {
+        Ok(self
+            .outlines(db)
+            .await?
+            .iter()
+            .map(|o| o.area.clone())
+            .collect())
+    }
+
+    /// An area's name, from memory.
+    pub async fn name_of(&self, db: &Db, area_id: Uuid) -> Result<Option<String>> {
+        Ok(self
+            .outlines(db)
+            .await?
+            .iter()
+            .find(|o| o.area.area_id == area_id)
+            .map(|o| o.area.name.clone()))
+    }
+
+    async fn outlines(&self, db: &Db) -> Result<std::sync::Arc<Vec<Outline>>> {
+        self.0
             .get_or_read(&IMPORTS, || async {
                 let rows = on_db!(db, pool => sqlx::query_as::<_, OutlineRow>(
                     "SELECT area_id, name, kind, unit_id, geojson, min_lat, min_lon, max_lat, max_lon FROM areas",
@@ -675,13 +704,7 @@ impl Cache {
                         .collect::<Result<Vec<_>>>()?,
                 ))
             })
-            .await?;
-        let (in_ward, neighbourhood) = place(&outlines, p);
-        let any_ward = outlines.iter().any(|o| o.area.kind == AreaKind::Ward);
-        Ok(Located {
-            in_service: in_ward || !any_ward,
-            neighbourhood,
-        })
+            .await
     }
 }
 

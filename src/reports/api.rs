@@ -126,6 +126,14 @@ pub fn photo_ref(id: Uuid) -> PhotoRef {
     }
 }
 
+/// A khu phố (neighbourhood) of the ward.
+#[derive(Object, Serialize, Deserialize, Clone)]
+#[oai(skip_serializing_if_is_none)]
+pub struct AreaRef {
+    pub id: Uuid,
+    pub name: String,
+}
+
 /// Who reported (staff only, and never for anonymous categories).
 #[derive(Object, Serialize, Deserialize, Clone)]
 #[oai(skip_serializing_if_is_none)]
@@ -150,6 +158,8 @@ pub struct ReportView {
     pub lon: f64,
     /// Empty for the public when the category rounds its reports' location.
     pub address: String,
+    /// The khu phố it lies in, once the ward's areas are imported.
+    pub area: Option<AreaRef>,
     pub me_too_count: i32,
     pub photos: Vec<PhotoRef>,
     /// "After" photos, while resolved or closed.
@@ -159,7 +169,10 @@ pub struct ReportView {
     pub ack_by: DateTime<Utc>,
     pub resolve_by: DateTime<Utc>,
     pub resolved_at: Option<DateTime<Utc>>,
+    /// Open and past its resolve-by deadline.
     pub overdue: bool,
+    /// Not yet acknowledged (tiếp nhận) and past its acknowledge-by deadline.
+    pub ack_overdue: bool,
     /// When the resident says they saw the problem (their photo's time, say).
     pub captured_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -263,6 +276,14 @@ async fn view_in(
         } else {
             r.address
         },
+        area: match r.area_id {
+            Some(id) => state
+                .areas
+                .name_of(&state.db, id)
+                .await?
+                .map(|name| AreaRef { id, name }),
+            None => None,
+        },
         me_too_count: r.me_too_count,
         photos,
         evidence,
@@ -272,6 +293,7 @@ async fn view_in(
         resolve_by: r.resolve_by,
         resolved_at: r.resolved_at,
         overdue: status.is_open() && now > r.resolve_by,
+        ack_overdue: status.is_open() && r.acknowledged_at.is_none() && now > r.ack_by,
         captured_at: r.captured_at,
         created_at: r.created_at,
         updated_at: r.updated_at,
@@ -356,6 +378,16 @@ struct ReportPage {
     items: Vec<ReportView>,
     /// Pass as `before` for the next page; absent on the last page.
     next_before: Option<Uuid>,
+}
+
+/// An area of the ward: the ward itself or one of its khu phố.
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+struct AreaView {
+    id: Uuid,
+    name: String,
+    /// `ward` or `neighbourhood`.
+    kind: String,
 }
 
 #[derive(Object)]
@@ -773,6 +805,8 @@ impl ReportsApi {
         category: Query<Option<String>>,
         /// `min_lon,min_lat,max_lon,max_lat`.
         bbox: Query<Option<String>>,
+        /// A khu phố (`GET /v1/areas`).
+        area: Query<Option<Uuid>>,
         since: Query<Option<DateTime<Utc>>>,
         until: Query<Option<DateTime<Utc>>>,
         before: Query<Option<Uuid>>,
@@ -795,6 +829,7 @@ impl ReportsApi {
         let mut f = Filter {
             category_id: category_id(&self.state, category.0.as_deref()).await?,
             bbox: asked.map(|b| b.grown(margin)),
+            area_id: area.0,
             since: since.0,
             until: until.0,
             before: before.0,
@@ -834,6 +869,23 @@ impl ReportsApi {
             });
         }
         Ok(Json(ReportPage { items, next_before }))
+    }
+
+    /// The ward's khu phố (neighbourhoods), to filter reports by
+    #[oai(path = "/v1/areas", method = "get", operation_id = "areas_list")]
+    async fn areas(&self) -> Result<Json<Vec<AreaView>>, ApiError> {
+        let mut areas = self.state.areas.all(&self.state.db).await?;
+        areas.sort_by(|a, b| a.name.cmp(&b.name).then(a.area_id.cmp(&b.area_id)));
+        Ok(Json(
+            areas
+                .into_iter()
+                .map(|a| AreaView {
+                    id: a.area_id,
+                    name: a.name,
+                    kind: a.kind.as_str().to_string(),
+                })
+                .collect(),
+        ))
     }
 
     /// Open reports of a category near a point (offer "me too" before reporting again)
@@ -1115,6 +1167,7 @@ impl ReportsApi {
         method = "get",
         operation_id = "staff_queue"
     )]
+    #[allow(clippy::too_many_arguments)]
     async fn queue(
         &self,
         auth: BearerAuth,
@@ -1122,12 +1175,24 @@ impl ReportsApi {
         unit_id: Query<Option<Uuid>>,
         /// Comma-separated statuses; default: open ones.
         status: Query<Option<String>>,
+        /// A category code.
+        category: Query<Option<String>>,
+        /// A khu phố (`GET /v1/areas`).
+        area_id: Query<Option<Uuid>>,
+        /// Reports assigned to this person.
+        assignee_id: Query<Option<Uuid>>,
         /// Only reports past their resolve-by deadline.
         #[oai(default)]
         overdue: Query<bool>,
+        /// Only reports not yet acknowledged (tiếp nhận) past their acknowledge-by deadline.
+        #[oai(default)]
+        ack_overdue: Query<bool>,
         /// Only reports due within this many hours (wall-clock).
         due_within_hours: Query<Option<u32>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<Option<i64>>,
+        /// Skip this many (the next page starts where the last one ended).
+        #[oai(validator(minimum(value = "0"), maximum(value = "5000")))]
+        offset: Query<Option<i64>>,
     ) -> Result<Json<Vec<ReportView>>, ApiError> {
         let caller = self
             .state
@@ -1149,6 +1214,8 @@ impl ReportsApi {
                 .map(|h| now + chrono::Duration::hours(i64::from(h.min(10_000))))
         };
         let limit = limit.0.unwrap_or(100);
+        let offset = offset.0.unwrap_or(0);
+        let category_id = category_id(&self.state, category.0.as_deref()).await?;
         let units: Vec<UnitFilter> = match unit_id.0 {
             Some(u) => vec![UnitFilter::Unit(u)],
             None if caller.role == Role::Admin => vec![UnitFilter::Any],
@@ -1167,19 +1234,36 @@ impl ReportsApi {
             let f = Filter {
                 statuses: statuses.clone(),
                 unit,
+                category_id,
+                area_id: area_id.0,
+                assignee_id: assignee_id.0,
                 due_before,
+                unacknowledged_before: ack_overdue.0.then_some(now),
                 by_deadline: true,
-                limit,
+                // Each unit's first `offset + limit`: the page is cut from their merge.
+                limit: offset + limit,
                 ..Filter::default()
             };
             rows.extend(repo::list(&self.state.db, &f).await?);
         }
+        // The deadline each report waits on, soonest first (the order of each unit's list).
+        let waits_on = |r: &ReportRow| {
+            if r.acknowledged_at.is_none() {
+                r.ack_by
+            } else {
+                r.resolve_by
+            }
+        };
         rows.sort_by(|a, b| {
-            a.resolve_by
-                .cmp(&b.resolve_by)
+            waits_on(a)
+                .cmp(&waits_on(b))
                 .then(a.report_id.cmp(&b.report_id))
         });
-        rows.truncate(limit as usize);
+        let rows: Vec<ReportRow> = rows
+            .into_iter()
+            .skip(offset as usize)
+            .take(limit as usize)
+            .collect();
         Ok(Json(views(&self.state, rows, Some(&caller)).await?))
     }
 

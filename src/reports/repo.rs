@@ -589,8 +589,15 @@ pub struct Filter {
     pub due_before: Option<DateTime<Utc>>,
     /// Cursor: reports with a smaller id (newest-first order only).
     pub before: Option<Uuid>,
-    /// Order by the resolve-by deadline (staff queue) instead of newest first.
+    /// Order by the deadline each report waits on (acknowledge-by until staff first act, then
+    /// resolve-by: the staff queue) instead of newest first.
     pub by_deadline: bool,
+    /// Tagged with this khu phố.
+    pub area_id: Option<Uuid>,
+    /// Assigned to this person.
+    pub assignee_id: Option<Uuid>,
+    /// Not yet acknowledged, and due to be before this instant.
+    pub unacknowledged_before: Option<DateTime<Utc>>,
     pub limit: i64,
 }
 
@@ -623,7 +630,9 @@ pub async fn list(db: &Db, f: &Filter) -> Result<Vec<ReportRow>, sqlx::Error> {
                AND ($11 IS NULL OR report_id < $11)
                AND ($12 = 0 OR ($12 = 1 AND unit_id = $13) OR ($12 = 2 AND unit_id IS NULL))
                AND ($14 IS NULL OR resolve_by < $14)
-             ORDER BY resolve_by, report_id LIMIT $15"
+               AND ($16 IS NULL OR area_id = $16) AND ($17 IS NULL OR assignee_id = $17)
+               AND ($18 IS NULL OR (acknowledged_at IS NULL AND ack_by < $18))
+             ORDER BY CASE WHEN acknowledged_at IS NULL THEN ack_by ELSE resolve_by END, report_id LIMIT $15"
         )
     } else if let Some(b) = f.bbox {
         return list_in_box(db, f, b, &statuses, unit_mode, unit_id).await;
@@ -637,6 +646,8 @@ pub async fn list(db: &Db, f: &Filter) -> Result<Vec<ReportRow>, sqlx::Error> {
                AND ($11 IS NULL OR report_id < $11)
                AND ($12 = 0 OR ($12 = 1 AND unit_id = $13) OR ($12 = 2 AND unit_id IS NULL))
                AND ($14 IS NULL OR resolve_by < $14)
+               AND ($16 IS NULL OR area_id = $16) AND ($17 IS NULL OR assignee_id = $17)
+               AND ($18 IS NULL OR (acknowledged_at IS NULL AND ack_by < $18))
              ORDER BY report_id DESC LIMIT $15"
         )
     };
@@ -656,6 +667,9 @@ pub async fn list(db: &Db, f: &Filter) -> Result<Vec<ReportRow>, sqlx::Error> {
         .bind(unit_id)
         .bind(f.due_before)
         .bind(f.limit)
+        .bind(f.area_id)
+        .bind(f.assignee_id)
+        .bind(f.unacknowledged_before)
         .fetch_all(pool)
         .await)
 }
@@ -669,7 +683,9 @@ const BOX_FILTER: &str = "($1 = ',,' OR $1 LIKE '%,' || status || ',%')
        AND ($10 IS NULL OR status IN ('submitted', 'received', 'assigned', 'in_progress', 'reopened') OR updated_at >= $10)
        AND ($11 IS NULL OR report_id < $11)
        AND ($12 = 0 OR ($12 = 1 AND unit_id = $13) OR ($12 = 2 AND unit_id IS NULL))
-       AND ($14 IS NULL OR resolve_by < $14)";
+       AND ($14 IS NULL OR resolve_by < $14)
+       AND ($16 IS NULL OR area_id = $16) AND ($17 IS NULL OR assignee_id = $17)
+       AND ($18 IS NULL OR (acknowledged_at IS NULL AND ack_by < $18))";
 
 /// A box list reads the reports in the box newest first, in one of two ways:
 ///
@@ -735,6 +751,15 @@ fn box_filter_on_index(f: &Filter, unit_mode: i32, db: &Db, coordinates: &str) -
     }
     if f.due_before.is_some() {
         sql.push_str(" AND resolve_by < $14");
+    }
+    if f.area_id.is_some() {
+        sql.push_str(" AND area_id = $16");
+    }
+    if f.assignee_id.is_some() {
+        sql.push_str(" AND assignee_id = $17");
+    }
+    if f.unacknowledged_before.is_some() {
+        sql.push_str(" AND acknowledged_at IS NULL AND ack_by < $18");
     }
     sql
 }
@@ -843,6 +868,9 @@ macro_rules! bind_box {
             .bind($unit_id)
             .bind($f.due_before)
             .bind($f.limit)
+            .bind($f.area_id)
+            .bind($f.assignee_id)
+            .bind($f.unacknowledged_before)
     };
 }
 

@@ -241,6 +241,7 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("reports_create",                     "",                           "401 ok  ok  ok  403 403 ok"),
     ("reports_list",                       "",                           "ok  ok  ok  ok  ok  ok  ok"),
     ("reports_nearby",                     "",                           "ok  ok  ok  ok  ok  ok  ok"),
+    ("areas_list",                         "",                           "ok  ok  ok  ok  ok  ok  ok"),
     ("reports_map",                        "",                           "ok  ok  ok  ok  ok  ok  ok"),
     ("reports_get",                        "A's report",                 "ok  ok  ok  ok  ok  ok  ok"),
     ("me_reports",                         "",                           "401 ok  ok  ok  ok  ok  ok"),
@@ -463,6 +464,7 @@ fn request(op: &str, on: &str) -> Option<Build> {
             json_body(body)
         },
         ("reports_list", "") => |_, _| none(),
+        ("areas_list", "") => |_, _| none(),
         ("reports_nearby", "") => |_, _| {
             req(
                 &[],

@@ -1263,6 +1263,37 @@ async fn reports_outside_the_ward_are_refused_and_inside_are_routed_by_khu_pho()
     // Trash has no unit of its own; the khu phố's unit takes it.
     let staff_view = app.get(&format!("/v1/reports/{id}"), Some(&w.staff)).await;
     assert_eq!(staff_view.body["report"]["unit_id"], w.unit_id.as_str());
+    // Everyone sees which khu phố, and can list those and filter by one.
+    let areas = app.get("/v1/areas", None).await;
+    assert_eq!(areas.status, StatusCode::OK, "{:?}", areas.body);
+    let names: Vec<&str> = areas
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Khu phố 3", "Phường Bến Nghé"]);
+    let kp3 = areas.body[0]["id"].as_str().unwrap().to_string();
+    let ward_id = areas.body[1]["id"].as_str().unwrap().to_string();
+    let public = app.get(&format!("/v1/reports/{id}"), None).await;
+    assert_eq!(public.body["report"]["area"]["name"], "Khu phố 3");
+    assert_eq!(public.body["report"]["area"]["id"], kp3.as_str());
+    let in_kp3 = app.get(&format!("/v1/reports?area={kp3}"), None).await;
+    assert_eq!(ids_in(&in_kp3.body, "/id"), [id.to_string()]);
+    let elsewhere = app.get(&format!("/v1/reports?area={ward_id}"), None).await;
+    assert!(ids_in(&elsewhere.body, "/id").is_empty());
+    let queue = app
+        .get(&format!("/v1/staff/reports?area_id={kp3}"), Some(&w.staff))
+        .await;
+    assert_eq!(ids_in(&queue.body, "/id"), [id.to_string()]);
+    let queue = app
+        .get(
+            &format!("/v1/staff/reports?area_id={ward_id}"),
+            Some(&w.staff),
+        )
+        .await;
+    assert!(ids_in(&queue.body, "/id").is_empty());
     let from = urlencode(&(app.state.clock.now() - chrono::Duration::hours(1)).to_rfc3339());
     let to = urlencode(&(app.state.clock.now() + chrono::Duration::hours(1)).to_rfc3339());
     let s = app
@@ -1942,5 +1973,70 @@ async fn a_late_resolution_stays_late_after_a_reopening_and_the_window_closes() 
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(r.body["status"], "closed");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_staff_queue_puts_what_waits_longest_first_and_filters_and_pages() {
+    let app = TestApp::spawn().await;
+    let w = ward(&app).await;
+    let a = app.resident_token("0974400001").await;
+    let first = reported(&app, &a, 41).await;
+    let second = reported(&app, &a, 42).await;
+    let third = reported(&app, &a, 43).await;
+    let staff_id = w.staff_id.clone();
+    // The second is acknowledged and assigned to the staff member; the others wait for
+    // acknowledgement, which is due long before any resolution.
+    let r = app
+        .post(
+            &format!("/v1/staff/reports/{second}/transition"),
+            Some(&w.staff),
+            json!({ "action": "assign", "unit_id": w.unit_id, "assignee_id": staff_id }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let queue = |q: &str| {
+        let (app, staff, q) = (&app, w.staff.clone(), q.to_string());
+        async move {
+            let r = app
+                .get(&format!("/v1/staff/reports{q}"), Some(&staff))
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+            ids_in(&r.body, "/id")
+        }
+    };
+    assert_eq!(
+        queue("").await,
+        [first.clone(), third.clone(), second.clone()]
+    );
+    // Pages.
+    assert_eq!(queue("?limit=2").await, [first.clone(), third.clone()]);
+    assert_eq!(queue("?limit=2&offset=2").await, [second.as_str()]);
+    assert!(queue("?limit=2&offset=4").await.is_empty());
+    // Filters.
+    assert_eq!(
+        queue(&format!("?assignee_id={}", w.staff_id)).await,
+        [second.as_str()]
+    );
+    assert_eq!(queue("?category=road_damage").await.len(), 3);
+    assert!(queue("?category=trash").await.is_empty());
+    assert!(queue("?ack_overdue=true").await.is_empty());
+
+    // Days later, the two still unacknowledged are overdue for it, in the view and the filter.
+    app.state.clock.advance(chrono::Duration::days(10));
+    let staff = app.login(STAFF_PHONE, &w.staff_password).await;
+    let late = app
+        .get("/v1/staff/reports?ack_overdue=true", Some(&staff))
+        .await;
+    assert_eq!(ids_in(&late.body, "/id"), [first.clone(), third.clone()]);
+    assert_eq!(late.body[0]["ack_overdue"], true);
+    let seen = app
+        .get(&format!("/v1/reports/{second}"), Some(&staff))
+        .await;
+    assert_eq!(seen.body["report"]["ack_overdue"], false);
+    assert_eq!(seen.body["report"]["overdue"], true);
+    app.get("/v1/staff/reports?offset=5001", Some(&staff))
+        .await
+        .assert_problem(400, "bad_request");
     app.stop().await;
 }
