@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::{Json, PlainText};
+use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -36,12 +37,34 @@ struct CategoryView {
     duplicate_radius_m: i32,
     public_decimals: Option<i32>,
     default_severity: Severity,
+    /// Working hours to acknowledge and to resolve, for each severity (the category's own, else
+    /// the ward's defaults).
+    deadlines: Vec<SeverityDeadline>,
     questions: Vec<Question>,
     active: bool,
 }
 
+/// How long a report of one severity may take, in the ward's working hours (7.5 a day).
+#[derive(Object, Clone)]
+struct SeverityDeadline {
+    severity: Severity,
+    ack_hours: f64,
+    resolve_hours: f64,
+}
+
 impl From<Category> for CategoryView {
     fn from(c: Category) -> Self {
+        let deadlines = Severity::ALL
+            .iter()
+            .map(|s| {
+                let (ack_hours, resolve_hours) = c.deadlines_hours(*s);
+                SeverityDeadline {
+                    severity: *s,
+                    ack_hours,
+                    resolve_hours,
+                }
+            })
+            .collect();
         CategoryView {
             code: c.code,
             name_vi: c.name_vi,
@@ -53,6 +76,7 @@ impl From<Category> for CategoryView {
             duplicate_radius_m: c.duplicate_radius_m,
             public_decimals: c.public_decimals,
             default_severity: c.default_severity,
+            deadlines,
             questions: c.questions,
             active: c.active,
         }
@@ -71,32 +95,73 @@ struct CategoryInput {
     name_en: Option<String>,
     #[oai(validator(max_length = 400))]
     group: Option<String>,
-    unit_id: Option<Uuid>,
+    /// `null` on update: no unit of its own (each khu phố's unit takes its reports).
+    unit_id: MaybeUndefined<Uuid>,
     photo_required: Option<bool>,
     anonymous: Option<bool>,
     duplicate_radius_m: Option<i32>,
-    public_decimals: Option<i32>,
+    /// `null` on update: public coordinates no longer rounded.
+    public_decimals: MaybeUndefined<i32>,
     default_severity: Option<Severity>,
+    /// This category's own deadlines, for the severities where they differ from the ward's;
+    /// replaces those set before (`[]`: the ward's defaults for every severity).
+    #[oai(validator(max_items = 4))]
+    deadlines: Option<Vec<SeverityDeadline>>,
     #[oai(validator(max_items = 20))]
     questions: Option<Vec<Question>>,
     active: Option<bool>,
 }
 
+/// `Some(None)` to clear, `Some(Some(v))` to set, `None` to leave as it is.
+fn patch<T: Copy>(v: &MaybeUndefined<T>) -> Option<Option<T>> {
+    match v {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(v) => Some(Some(*v)),
+    }
+}
+
 impl CategoryInput {
-    fn fields(&self) -> CategoryFields {
-        CategoryFields {
+    fn fields(&self) -> Result<CategoryFields, Error> {
+        if let Some(d) = &self.deadlines {
+            let mut seen: Vec<Severity> = d.iter().map(|d| d.severity).collect();
+            seen.sort();
+            seen.dedup();
+            if seen.len() != d.len() {
+                return Err(Error::validation(
+                    "deadlines",
+                    "duplicate_severity",
+                    "Mỗi mức độ chỉ một thời hạn",
+                    "One deadline per severity",
+                ));
+            }
+        }
+        Ok(CategoryFields {
             name_vi: self.name_vi.clone(),
             name_en: self.name_en.clone(),
             group_code: self.group.clone(),
-            unit_id: self.unit_id.map(Some),
+            unit_id: patch(&self.unit_id),
             photo_required: self.photo_required,
             anonymous: self.anonymous,
             duplicate_radius_m: self.duplicate_radius_m,
-            public_decimals: self.public_decimals.map(Some),
+            public_decimals: patch(&self.public_decimals),
             default_severity: self.default_severity,
+            deadline_hours: self.deadlines.as_ref().map(|d| {
+                d.iter()
+                    .map(|d| {
+                        (
+                            d.severity,
+                            catalog::DeadlineHours {
+                                ack: d.ack_hours,
+                                resolve: d.resolve_hours,
+                            },
+                        )
+                    })
+                    .collect()
+            }),
             questions: self.questions.clone(),
             active: self.active,
-        }
+        })
     }
 }
 
@@ -667,7 +732,7 @@ impl ReportsApi {
         let c = catalog::create(
             &self.state.db,
             &code,
-            &body.fields(),
+            &body.fields()?,
             self.state.clock.now(),
         )
         .await;
@@ -692,7 +757,7 @@ impl ReportsApi {
         let c = catalog::update(
             &self.state.db,
             &code.0,
-            &body.fields(),
+            &body.fields()?,
             self.state.clock.now(),
         )
         .await;

@@ -12,7 +12,9 @@ use crate::on_db;
 use crate::store::{Db, is_unique_violation};
 
 /// How urgent a report is; it sets the deadlines (*thời hạn xử lý*).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, poem_openapi::Enum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, poem_openapi::Enum,
+)]
 #[serde(rename_all = "lowercase")]
 #[oai(rename_all = "lowercase")]
 pub enum Severity {
@@ -41,7 +43,15 @@ impl Severity {
             _ => return None,
         })
     }
-    /// Working hours to acknowledge (*tiếp nhận*) and to resolve (*xử lý xong*). A working day is 7.5 h.
+    pub const ALL: [Severity; 4] = [
+        Severity::Urgent,
+        Severity::High,
+        Severity::Normal,
+        Severity::Low,
+    ];
+
+    /// The ward's default working hours to acknowledge (*tiếp nhận*) and to resolve (*xử lý xong*),
+    /// for categories that set none of their own. A working day is 7.5 h.
     pub fn deadlines_hours(self) -> (f64, f64) {
         match self {
             Severity::Urgent => (1.0, 7.5),
@@ -88,6 +98,16 @@ pub struct Question {
     pub choices: Vec<String>,
 }
 
+/// Working hours to acknowledge and to resolve a report.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DeadlineHours {
+    pub ack: f64,
+    pub resolve: f64,
+}
+
+/// The longest deadline a category may set: 100 working days.
+const MAX_DEADLINE_HOURS: f64 = 750.0;
+
 #[derive(Debug, Clone)]
 pub struct Category {
     pub category_id: Uuid,
@@ -102,7 +122,19 @@ pub struct Category {
     pub public_decimals: Option<i32>,
     pub default_severity: Severity,
     pub questions: Vec<Question>,
+    /// This category's own deadlines, where they differ from the ward's defaults.
+    pub deadline_hours: BTreeMap<Severity, DeadlineHours>,
     pub active: bool,
+}
+
+impl Category {
+    /// Working hours to acknowledge and to resolve a report of this category at `severity`.
+    pub fn deadlines_hours(&self, severity: Severity) -> (f64, f64) {
+        match self.deadline_hours.get(&severity) {
+            Some(h) => (h.ack, h.resolve),
+            None => severity.deadlines_hours(),
+        }
+    }
 }
 
 /// What an admin may set on a category (all of it on create; any of it on update).
@@ -118,6 +150,8 @@ pub struct CategoryFields {
     pub public_decimals: Option<Option<i32>>,
     pub default_severity: Option<Severity>,
     pub questions: Option<Vec<Question>>,
+    /// Replaces the category's own deadlines (empty: the ward's defaults for every severity).
+    pub deadline_hours: Option<BTreeMap<Severity, DeadlineHours>>,
     pub active: Option<bool>,
 }
 
@@ -135,6 +169,7 @@ struct Row {
     public_decimals: Option<i32>,
     default_severity: String,
     questions: String,
+    deadline_hours: String,
     active: bool,
 }
 
@@ -156,6 +191,8 @@ impl TryFrom<Row> for Category {
                 .ok_or_else(|| anyhow::anyhow!("bad severity in categories"))?,
             questions: serde_json::from_str(&r.questions)
                 .map_err(|e| anyhow::anyhow!("bad questions JSON: {e}"))?,
+            deadline_hours: serde_json::from_str(&r.deadline_hours)
+                .map_err(|e| anyhow::anyhow!("bad deadline_hours JSON: {e}"))?,
             active: r.active,
         })
     }
@@ -165,7 +202,7 @@ macro_rules! select_categories {
     ($rest:literal) => {
         concat!(
             "SELECT category_id, code, name_vi, name_en, group_code, unit_id, photo_required, anonymous, ",
-            "duplicate_radius_m, public_decimals, default_severity, questions, active FROM categories ",
+            "duplicate_radius_m, public_decimals, default_severity, questions, deadline_hours, active FROM categories ",
             $rest
         )
     };
@@ -319,6 +356,21 @@ fn validate_fields(f: &CategoryFields) -> Result<()> {
             }
         }
     }
+    if let Some(hours) = &f.deadline_hours
+        && hours.values().any(|h| {
+            !(h.ack.is_finite() && h.resolve.is_finite())
+                || h.ack <= 0.0
+                || h.ack > h.resolve
+                || h.resolve > MAX_DEADLINE_HOURS
+        })
+    {
+        errors.push(FieldError::new(
+            "deadlines",
+            "invalid_deadlines",
+            "Thời hạn: 0 < tiếp nhận ≤ xử lý ≤ 750 giờ làm việc",
+            "Deadlines: 0 < acknowledge ≤ resolve ≤ 750 working hours",
+        ));
+    }
     if errors.is_empty() {
         Ok(())
     } else {
@@ -346,10 +398,13 @@ pub async fn create(
     let id = Uuid::now_v7();
     let questions = serde_json::to_string(f.questions.as_deref().unwrap_or(&[]))
         .map_err(anyhow::Error::from)?;
+    let deadline_hours = serde_json::to_string(&f.deadline_hours.clone().unwrap_or_default())
+        .map_err(anyhow::Error::from)?;
     let res = on_db!(db, pool => sqlx::query(
         "INSERT INTO categories (category_id, code, name_vi, name_en, group_code, unit_id, photo_required, anonymous,
-             duplicate_radius_m, public_decimals, default_severity, questions, active, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)",
+             duplicate_radius_m, public_decimals, default_severity, questions, active, created_at, updated_at,
+             deadline_hours)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15)",
     )
     .bind(id)
     .bind(code)
@@ -365,6 +420,7 @@ pub async fn create(
     .bind(questions)
     .bind(f.active.unwrap_or(true))
     .bind(now)
+    .bind(deadline_hours)
     .execute(pool)
     .await
     .map(|_| ()));
@@ -398,10 +454,13 @@ pub async fn update(
         .ok_or(Error::NotFound("category_not_found"))?;
     let questions = serde_json::to_string(f.questions.as_ref().unwrap_or(&current.questions))
         .map_err(anyhow::Error::from)?;
+    let deadline_hours =
+        serde_json::to_string(f.deadline_hours.as_ref().unwrap_or(&current.deadline_hours))
+            .map_err(anyhow::Error::from)?;
     let res = on_db!(db, pool => sqlx::query(
         "UPDATE categories SET name_vi = $2, name_en = $3, group_code = $4, unit_id = $5, photo_required = $6,
              anonymous = $7, duplicate_radius_m = $8, public_decimals = $9, default_severity = $10, questions = $11,
-             active = $12, updated_at = $13
+             active = $12, updated_at = $13, deadline_hours = $14
          WHERE category_id = $1",
     )
     .bind(current.category_id)
@@ -417,6 +476,7 @@ pub async fn update(
     .bind(questions)
     .bind(f.active.unwrap_or(current.active))
     .bind(now)
+    .bind(deadline_hours)
     .execute(pool)
     .await
     .map(|_| ()));

@@ -204,13 +204,14 @@ pub const REOPEN_WINDOW_DAYS: i64 = 7;
 const MAX_PHOTOS: usize = 5;
 const MAX_DESCRIPTION: usize = 4000;
 
-/// Acknowledge-by and resolve-by for a report of `severity` filed at `at`.
+/// Acknowledge-by and resolve-by for a report of `category` at `severity` filed at `at`.
 pub fn deadlines(
     cal: &WorkCalendar,
     at: DateTime<Utc>,
+    category: &Category,
     severity: Severity,
 ) -> (DateTime<Utc>, DateTime<Utc>) {
-    let (ack, resolve) = severity.deadlines_hours();
+    let (ack, resolve) = category.deadlines_hours(severity);
     let minutes = |h: f64| chrono::Duration::minutes((h * 60.0).round() as i64);
     (
         cal.add_working(at, minutes(ack)),
@@ -400,7 +401,7 @@ pub async fn create_as(
 
     let now = state.clock.now();
     let severity = category.default_severity;
-    let (ack_by, resolve_by) = deadlines(&state.calendar, now, severity);
+    let (ack_by, resolve_by) = deadlines(&state.calendar, now, &category, severity);
     let report_id = Uuid::now_v7();
     let row = repo::NewReportRow {
         report_id,
@@ -1018,7 +1019,12 @@ pub async fn reopen(
         return Err(Error::Conflict("cannot_reopen"));
     }
     let severity = Severity::parse(&report.severity).unwrap_or(Severity::Normal);
-    let (_, resolve_by) = deadlines(&state.calendar, now, severity);
+    let category = state
+        .categories
+        .by_id(&state.db, report.category_id)
+        .await?
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("report without category")))?;
+    let (_, resolve_by) = deadlines(&state.calendar, now, &category, severity);
     let mut change = repo::StatusChange::keeping(&report, Status::Reopened.as_str());
     // Not fixed after all: the resolution's reply no longer describes it (its history keeps it).
     change.public_reply = None;

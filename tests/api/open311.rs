@@ -1116,58 +1116,92 @@ async fn the_open311_migration_keeps_existing_reports() {
     let migrator = sqlx::migrate::Migrator::new(source).await.unwrap();
     wardline::on_db!(&db, pool => migrator.run_to(3, pool).await).unwrap();
     let state = AppState::from_parts(settings, db.clone()).unwrap();
-    wardline::reports::catalog::seed_defaults(&db, state.clock.now())
-        .await
-        .unwrap();
     let (account, _) = state
         .auth
         .create_account("0960000051", "Cư dân", Role::Resident)
         .await
         .unwrap();
-    let caller = wardline::auth::Caller {
-        account_id: account.account_id,
-        role: Role::Resident,
-    };
-    let new = wardline::reports::NewReport {
-        category_code: "noise".into(),
-        description: "Karaoke đến nửa đêm".into(),
+    // A category, a report, its history and its follower, written as the schema then stood
+    // (today's code reads columns that later migrations add).
+    let now = state.clock.now();
+    let (category_id, report_id) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    let description = "Karaoke đến nửa đêm";
+    let cells = wardline::geo::cells(wardline::geo::Point {
         lat: 10.77,
         lon: 106.70,
-        accuracy_m: None,
-        address: None,
-        media_ids: vec![],
-        answers: Default::default(),
-        captured_at: None,
-        channel: wardline::reports::Channel::App,
-        reporter_phone: None,
-    };
-    let before = wardline::reports::create(&state, &caller, new, None)
+    });
+    wardline::on_db!(&db, pool => async {
+        sqlx::query(
+            "INSERT INTO categories (category_id, code, name_vi, name_en, group_code, created_at, updated_at)
+             VALUES ($1, 'noise', 'Tiếng ồn', 'Noise', 'urban_order', $2, $2)",
+        )
+        .bind(category_id)
+        .bind(now)
+        .execute(pool)
+        .await?;
+        sqlx::query(
+            "INSERT INTO reports (report_id, category_id, reporter_id, channel, description, lat, lon,
+                 h3_r10, h3_r8, h3_r6, h3_r4, status, severity, ack_by, resolve_by, created_at, updated_at)
+             VALUES ($1, $2, $3, 'app', $4, 10.77, 106.70, $5, $6, $7, $8, 'submitted', 'normal', $9, $9, $9, $9)",
+        )
+        .bind(report_id)
+        .bind(category_id)
+        .bind(account.account_id)
+        .bind(description)
+        .bind(cells.r10)
+        .bind(cells.r8)
+        .bind(cells.r6)
+        .bind(cells.r4)
+        .bind(now)
+        .execute(pool)
+        .await?;
+        sqlx::query(
+            "INSERT INTO report_events (report_event_id, report_id, actor_id, kind, to_status, visibility, created_at, updated_at)
+             VALUES ($1, $2, $3, 'status', 'submitted', 'public', $4, $4)",
+        )
+        .bind(uuid::Uuid::now_v7())
+        .bind(report_id)
+        .bind(account.account_id)
+        .bind(now)
+        .execute(pool)
+        .await?;
+        sqlx::query(
+            "INSERT INTO report_subscribers (report_id, account_id, kind, created_at, updated_at)
+             VALUES ($1, $2, 'reporter', $3, $3)",
+        )
+        .bind(report_id)
+        .bind(account.account_id)
+        .bind(now)
+        .execute(pool)
         .await
-        .unwrap();
+        .map(|_| ())
+    }
+    .await)
+    .unwrap();
 
     db.migrate().await.unwrap();
-    let after = wardline::reports::repo::report(&db, before.report_id)
+    let after = wardline::reports::repo::report(&db, report_id)
         .await
         .unwrap()
         .expect("the report survived");
-    assert_eq!(after.description, before.description);
+    assert_eq!(after.description, description);
     assert_eq!(after.reporter_id, Some(account.account_id));
     assert_eq!(
-        wardline::reports::repo::events(&db, before.report_id)
+        wardline::reports::repo::events(&db, report_id)
             .await
             .unwrap()
             .len(),
         1
     );
     assert!(
-        wardline::reports::repo::is_subscriber(&db, before.report_id, account.account_id)
+        wardline::reports::repo::is_subscriber(&db, report_id, account.account_id)
             .await
             .unwrap()
     );
     // The new channel is accepted; foreign keys are on again (an unknown category is refused).
-    let n = wardline::on_db!(&db, pool => sqlx::query("UPDATE reports SET channel = 'open311' WHERE report_id = $1").bind(before.report_id).execute(pool).await.map(|r| r.rows_affected())).unwrap();
+    let n = wardline::on_db!(&db, pool => sqlx::query("UPDATE reports SET channel = 'open311' WHERE report_id = $1").bind(report_id).execute(pool).await.map(|r| r.rows_affected())).unwrap();
     assert_eq!(n, 1);
-    let bad = wardline::on_db!(&db, pool => sqlx::query("UPDATE reports SET category_id = $2 WHERE report_id = $1").bind(before.report_id).bind(uuid::Uuid::now_v7()).execute(pool).await.map(|_| ()));
+    let bad = wardline::on_db!(&db, pool => sqlx::query("UPDATE reports SET category_id = $2 WHERE report_id = $1").bind(report_id).bind(uuid::Uuid::now_v7()).execute(pool).await.map(|_| ()));
     assert!(
         bad.is_err(),
         "foreign keys are enforced after the migration"

@@ -2040,3 +2040,106 @@ async fn the_staff_queue_puts_what_waits_longest_first_and_filters_and_pages() {
         .assert_problem(400, "bad_request");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_category_sets_its_own_deadlines_and_admins_can_clear_its_unit_and_rounding() {
+    let app = TestApp::spawn().await;
+    let w = ward(&app).await;
+    let patch = |body: Value| {
+        let (app, admin) = (&app, w.admin.clone());
+        async move {
+            app.call(
+                Method::PATCH,
+                "/v1/admin/categories/road_damage",
+                Some(&admin),
+                Some(body),
+            )
+            .await
+        }
+    };
+    // A pothole on a main road is fixed within a working day here, acknowledged within two hours.
+    let r = patch(json!({ "deadlines": [
+        { "severity": "normal", "ack_hours": 2.0, "resolve_hours": 7.5 }
+    ] }))
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let listed = app.get("/v1/categories", None).await;
+    let road = listed
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["code"] == "road_damage")
+        .unwrap()
+        .clone();
+    let hours = |severity: &str| {
+        let d = road["deadlines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["severity"] == severity)
+            .unwrap();
+        (
+            d["ack_hours"].as_f64().unwrap(),
+            d["resolve_hours"].as_f64().unwrap(),
+        )
+    };
+    assert_eq!(hours("normal"), (2.0, 7.5));
+    assert_eq!(hours("urgent"), (1.0, 7.5));
+    assert_eq!(road["unit_id"], w.unit_id.as_str());
+
+    let a = app.resident_token("0974500001").await;
+    let id = reported(&app, &a, 51).await;
+    let seen = app.get(&format!("/v1/reports/{id}"), None).await.body["report"].clone();
+    let at = |k: &str| {
+        chrono::DateTime::parse_from_rfc3339(seen[k].as_str().unwrap())
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    };
+    let cal = &app.state.calendar;
+    assert_eq!(
+        at("ack_by"),
+        cal.add_working(at("created_at"), chrono::Duration::hours(2))
+    );
+    assert_eq!(
+        at("resolve_by"),
+        cal.add_working(at("created_at"), chrono::Duration::minutes(450))
+    );
+
+    // Nonsense is refused: acknowledging after resolving, past 100 working days, twice the same.
+    for bad in [
+        json!([{ "severity": "low", "ack_hours": 8.0, "resolve_hours": 4.0 }]),
+        json!([{ "severity": "low", "ack_hours": 8.0, "resolve_hours": 1000.0 }]),
+        json!([{ "severity": "low", "ack_hours": 0.0, "resolve_hours": 4.0 }]),
+        json!([
+            { "severity": "low", "ack_hours": 1.0, "resolve_hours": 4.0 },
+            { "severity": "low", "ack_hours": 2.0, "resolve_hours": 4.0 }
+        ]),
+    ] {
+        patch(json!({ "deadlines": bad }))
+            .await
+            .assert_problem(422, "validation_failed");
+    }
+
+    // `null` clears the unit and the rounding; leaving them out keeps them.
+    let r = patch(json!({ "public_decimals": 3 })).await;
+    assert_eq!(r.body["public_decimals"], 3);
+    let r = patch(json!({ "name_en": "Damaged road" })).await;
+    assert_eq!(r.body["public_decimals"], 3);
+    assert_eq!(r.body["unit_id"], w.unit_id.as_str());
+    let r = patch(json!({ "unit_id": null, "public_decimals": null })).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert!(r.body["unit_id"].is_null(), "{:?}", r.body);
+    assert!(r.body["public_decimals"].is_null(), "{:?}", r.body);
+    // And `[]` puts the ward's defaults back.
+    let r = patch(json!({ "deadlines": [] })).await;
+    let normal = r.body["deadlines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["severity"] == "normal")
+        .unwrap()
+        .clone();
+    assert_eq!(normal["resolve_hours"], 37.5);
+    app.stop().await;
+}
