@@ -478,7 +478,9 @@ pub async fn set_rating(
     now: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
     let n = on_db!(db, pool => sqlx::query(
-        "UPDATE reports SET rating = $2, rating_comment = $3, rated_at = $4, updated_at = $4 WHERE report_id = $1 AND rating IS NULL",
+        // `updated_at` is left alone: it dates the report's public life (the feed and the map
+        // show resolved reports for six months after it), which a late rating must not restart.
+        "UPDATE reports SET rating = $2, rating_comment = $3, rated_at = $4 WHERE report_id = $1 AND rating IS NULL",
     )
     .bind(report_id)
     .bind(stars)

@@ -2143,3 +2143,41 @@ async fn a_category_sets_its_own_deadlines_and_admins_can_clear_its_unit_and_rou
     assert_eq!(normal["resolve_hours"], 37.5);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_late_rating_does_not_bring_an_old_report_back_to_the_public_feed() {
+    let app = TestApp::spawn().await;
+    let w = ward(&app).await;
+    let phone = "0974600001";
+    let a = app.resident_token(phone).await;
+    let id = reported(&app, &a, 61).await;
+    let tr = format!("/v1/staff/reports/{id}/transition");
+    let ev = upload_ok(&app, &w.staff, &jpeg(64, 64, 62)).await;
+    for body in [
+        json!({ "action": "assign", "unit_id": w.unit_id }),
+        json!({ "action": "resolve", "public_reply": "Đã vá", "evidence_media_ids": [ev["id"]] }),
+    ] {
+        let r = app.post(&tr, Some(&w.staff), body).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    }
+    async fn in_feed(app: &TestApp, id: &str) -> bool {
+        let feed = app.get("/v1/reports?limit=100", None).await;
+        ids_in(&feed.body, "/id").iter().any(|i| i == id)
+    }
+    assert!(in_feed(&app, &id).await);
+    // Seven months on it has left the public feed (and the map); the reporter rates it only now.
+    app.state.clock.advance(chrono::Duration::days(213));
+    assert!(!in_feed(&app, &id).await);
+    let a = app.resident_token(phone).await;
+    let r = app
+        .post(
+            &format!("/v1/reports/{id}/rating"),
+            Some(&a),
+            json!({ "stars": 5, "comment": "Tốt" }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["rating"], 5);
+    assert!(!in_feed(&app, &id).await, "a rating brought it back");
+    app.stop().await;
+}
