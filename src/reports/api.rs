@@ -445,6 +445,14 @@ struct ReportPage {
     next_before: Option<Uuid>,
 }
 
+#[derive(Object)]
+struct SeverityInput {
+    severity: Severity,
+    /// Why (kept in the internal history).
+    #[oai(validator(max_length = 8000))]
+    reason: String,
+}
+
 /// An area of the ward: the ward itself or one of its khu phố.
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
@@ -1330,6 +1338,36 @@ impl ReportsApi {
             .take(limit as usize)
             .collect();
         Ok(Json(views(&self.state, rows, Some(&caller)).await?))
+    }
+
+    /// Re-grade an open report's severity (staff of its unit; lowering it: admins)
+    ///
+    /// Its deadlines are counted again from its filing; raising the severity only ever brings them
+    /// closer. The reason goes into the internal history.
+    #[oai(
+        path = "/v1/staff/reports/:report_id/severity",
+        method = "post",
+        operation_id = "staff_set_severity"
+    )]
+    async fn set_severity(
+        &self,
+        auth: BearerAuth,
+        report_id: Path<Uuid>,
+        body: Json<SeverityInput>,
+    ) -> Result<Json<ReportView>, ApiError> {
+        let caller = self
+            .state
+            .caller_with(&auth, &[Role::Staff, Role::Admin])
+            .await?;
+        let row = rules::set_severity(
+            &self.state,
+            &caller,
+            report_id.0,
+            body.0.severity,
+            &body.0.reason,
+        )
+        .await?;
+        Ok(Json(view(&self.state, row, Some(&caller)).await?))
     }
 
     /// Move a report through its lifecycle (staff of its unit, or triage of unrouted reports)

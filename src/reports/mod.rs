@@ -740,6 +740,88 @@ pub async fn transition(
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("report vanished")))
 }
 
+/// Staff re-grade an open report's severity (*mức độ*) once they see it: an "open manhole" filed
+/// as an ordinary road problem is urgent. Its deadlines are counted again from its filing. Raising
+/// it may only bring deadlines closer; lowering it gives more time, so only an admin may, and
+/// every change keeps its reason in the history (staff are judged on those deadlines).
+pub async fn set_severity(
+    state: &AppState,
+    caller: &Caller,
+    report_id: Uuid,
+    severity: Severity,
+    reason: &str,
+) -> Result<ReportRow> {
+    caller.require(&[Role::Staff, Role::Admin])?;
+    let report = repo::report(&state.db, report_id)
+        .await?
+        .ok_or(Error::NotFound("report_not_found"))?;
+    require_handler(state, caller, &report).await?;
+    if !Status::parse(&report.status).is_some_and(Status::is_open) {
+        return Err(Error::Conflict("report_not_open"));
+    }
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 2000 {
+        return Err(Error::validation(
+            "reason",
+            "reason_required",
+            "Cần nêu lý do thay đổi mức độ",
+            "A reason is required",
+        ));
+    }
+    let from = Severity::parse(&report.severity).unwrap_or(Severity::Normal);
+    if severity == from {
+        return Ok(report);
+    }
+    // Severities order from low to urgent.
+    let lowering = severity < from;
+    if lowering && caller.role != Role::Admin {
+        return Err(Error::Forbidden);
+    }
+    let category = state
+        .categories
+        .by_id(&state.db, report.category_id)
+        .await?
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("report without category")))?;
+    let (ack_by, resolve_by) = deadlines(&state.calendar, report.created_at, &category, severity);
+    let (ack_by, resolve_by) = if lowering {
+        (ack_by, resolve_by)
+    } else {
+        (ack_by.min(report.ack_by), resolve_by.min(report.resolve_by))
+    };
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    if !repo::change_severity(
+        &mut tx,
+        report_id,
+        from.as_str(),
+        severity.as_str(),
+        ack_by,
+        resolve_by,
+        now,
+    )
+    .await?
+    {
+        return Err(Error::Conflict("changed_concurrently"));
+    }
+    repo::add_event(
+        &mut tx,
+        report_id,
+        Some(caller.account_id),
+        "severity",
+        None,
+        None,
+        &format!("{} → {}: {reason}", from.as_str(), severity.as_str()),
+        "internal",
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    publish(state, report_id, "severity").await;
+    repo::report(&state.db, report_id)
+        .await?
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("report vanished")))
+}
+
 /// Tell the report's followers (its reporter and subscribers) of its new status, except whoever
 /// made the change (`actor`; `None` when the ward's clock did).
 async fn notify_followers(

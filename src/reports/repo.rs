@@ -242,6 +242,32 @@ pub async fn change_status(
     Ok(n == 1)
 }
 
+/// Write a new severity and its deadlines, if the report still has severity `from`.
+pub async fn change_severity(
+    tx: &mut Tx,
+    id: Uuid,
+    from: &str,
+    to: &str,
+    ack_by: DateTime<Utc>,
+    resolve_by: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let n = on_tx!(tx, conn => sqlx::query(
+        "UPDATE reports SET severity = $3, ack_by = $4, resolve_by = $5, updated_at = $6
+         WHERE report_id = $1 AND severity = $2",
+    )
+    .bind(id)
+    .bind(from)
+    .bind(to)
+    .bind(ack_by)
+    .bind(resolve_by)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
 // One history row is naturally this wide; a struct would only rename the columns.
 #[allow(clippy::too_many_arguments)]
 pub async fn add_event(

@@ -251,6 +251,7 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("reports_me_too",                     "A's report",                 "401 409 ok  403 403 403 403"),
     ("staff_queue",                        "",                           "401 403 403 ok  403 403 ok"),
     ("staff_transition",                   "A's report",                 "401 403 403 ok  403 403 ok"),
+    ("staff_set_severity",                 "A's report",                 "401 403 403 ok  403 403 ok"),
     ("stats_reports",                      "",                           "401 403 403 ok  403 403 ok"),
     ("stats_reports_csv",                  "",                           "401 403 403 ok  403 403 ok"),
     ("notifications_list",                 "",                           "401 ok  ok  ok  ok  ok  ok"),
@@ -498,6 +499,13 @@ fn request(op: &str, on: &str) -> Option<Build> {
         },
         ("reports_me_too", "A's report") => |f, _| req(&[("report_id", &f.report)], "", Body::None),
         ("staff_queue", "") => |_, _| none(),
+        ("staff_set_severity", "A's report") => |f, _| {
+            req(
+                &[("report_id", &f.report)],
+                "",
+                Body::Json(json!({ "severity": "urgent", "reason": "Nắp cống mở" })),
+            )
+        },
         ("staff_transition", "A's report") => |f, _| {
             req(
                 &[("report_id", &f.report)],

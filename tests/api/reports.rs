@@ -2181,3 +2181,53 @@ async fn a_late_rating_does_not_bring_an_old_report_back_to_the_public_feed() {
     assert!(!in_feed(&app, &id).await, "a rating brought it back");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn staff_raise_a_reports_severity_and_only_admins_lower_it() {
+    let app = TestApp::spawn().await;
+    let w = ward(&app).await;
+    let a = app.resident_token("0974700001").await;
+    let id = reported(&app, &a, 71).await;
+    let before = app
+        .get(&format!("/v1/reports/{id}"), Some(&w.staff))
+        .await
+        .body["report"]
+        .clone();
+    assert_eq!(before["severity"], "normal");
+    let grade = |token: String, severity: &'static str, reason: &'static str| {
+        let (app, id) = (&app, id.clone());
+        async move {
+            app.post(
+                &format!("/v1/staff/reports/{id}/severity"),
+                Some(&token),
+                json!({ "severity": severity, "reason": reason }),
+            )
+            .await
+        }
+    };
+    // An open manhole: urgent. The deadlines come closer, counted from the filing.
+    grade(w.staff.clone(), "urgent", "  ")
+        .await
+        .assert_problem(422, "validation_failed");
+    let r = grade(w.staff.clone(), "urgent", "Nắp cống mở, nguy hiểm").await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["severity"], "urgent");
+    assert!(r.body["resolve_by"].as_str() < before["resolve_by"].as_str());
+    assert!(r.body["ack_by"].as_str() <= before["ack_by"].as_str());
+    // Staff may not lower it again (that would give them more time); an admin may.
+    grade(w.staff.clone(), "low", "Không gấp")
+        .await
+        .assert_problem(403, "forbidden");
+    let r = grade(w.admin.clone(), "normal", "Đã che chắn tạm").await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["resolve_by"], before["resolve_by"]);
+    // Residents cannot; the reason stays in the internal history, hidden from the reporter.
+    grade(a.clone(), "urgent", "Gấp lắm")
+        .await
+        .assert_problem(403, "forbidden");
+    let staff_view = app.get(&format!("/v1/reports/{id}"), Some(&w.staff)).await;
+    assert_eq!(history_count(&staff_view.body, "severity"), 2);
+    let reporter_view = app.get(&format!("/v1/reports/{id}"), Some(&a)).await;
+    assert_eq!(history_count(&reporter_view.body, "severity"), 0);
+    app.stop().await;
+}
