@@ -284,25 +284,28 @@ async fn rules_alone(
     concurrency: usize,
 ) -> f64 {
     let deadline = Instant::now() + Duration::from_secs(seconds);
-    let done = Arc::new(AtomicU64::new(0));
+    let (done, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let started = Instant::now();
     let tasks: Vec<_> = (0..concurrency)
         .map(|_| {
-            let (state, new, done) = (state.clone(), new.clone(), done.clone());
+            let (state, new, done, failed) =
+                (state.clone(), new.clone(), done.clone(), failed.clone());
             tokio::spawn(async move {
                 while Instant::now() < deadline {
-                    if wardline::reports::create(&state, &caller, new.clone(), None)
-                        .await
-                        .is_ok()
-                    {
-                        done.fetch_add(1, Ordering::Relaxed);
-                    }
+                    match wardline::reports::create(&state, &caller, new.clone(), None).await {
+                        Ok(_) => done.fetch_add(1, Ordering::Relaxed),
+                        Err(_) => failed.fetch_add(1, Ordering::Relaxed),
+                    };
                 }
             })
         })
         .collect();
     for t in tasks {
         let _ = t.await;
+    }
+    let failed = failed.load(Ordering::Relaxed);
+    if failed > 0 {
+        eprintln!("the same create without HTTP: {failed} creates failed");
     }
     done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
 }

@@ -57,17 +57,25 @@ async fn check_upload_allowance(state: &AppState, caller: &crate::auth::Caller) 
 }
 
 /// Where a photo is attached: whether it shows on some report for everyone (a report's own photos,
-/// resolution evidence), and the reporters of the reports it was sent to with a comment.
+/// resolution evidence), and the reporters who are shown it with a comment (staff's comments on
+/// their report: the history shows a reporter no other resident's comment).
 async fn attachments(state: &AppState, id: Uuid) -> Result<(bool, Vec<Uuid>)> {
-    let rows = on_db!(&state.db, pool => sqlx::query_as::<_, (String, Option<Uuid>)>(
-        "SELECT m.role, r.reporter_id FROM report_media m JOIN reports r ON r.report_id = m.report_id
+    let rows = on_db!(&state.db, pool => sqlx::query_as::<_, (String, Option<Uuid>, Option<String>)>(
+        "SELECT m.role, r.reporter_id, a.role FROM report_media m
+         JOIN reports r ON r.report_id = m.report_id
+         LEFT JOIN report_events e ON e.report_event_id = m.report_event_id
+         LEFT JOIN accounts a ON a.account_id = e.actor_id
          WHERE m.media_id = $1",
     )
     .bind(id)
     .fetch_all(pool)
     .await)?;
-    let public = rows.iter().any(|(role, _)| role != "comment");
-    let reporters = rows.into_iter().filter_map(|(_, r)| r).collect();
+    let public = rows.iter().any(|(role, _, _)| role != "comment");
+    let reporters = rows
+        .into_iter()
+        .filter(|(_, _, author)| matches!(author.as_deref(), Some("staff" | "admin")))
+        .filter_map(|(_, reporter, _)| reporter)
+        .collect();
     Ok((public, reporters))
 }
 

@@ -332,21 +332,29 @@ async fn request_node(
         .filter(|(_, role)| role == "report")
         .map(|(id, _)| *id)
         .collect();
+    // "After" photos while it stands resolved (a reopened report is not fixed), as in the app.
     let evidence: Vec<Uuid> = media
         .iter()
         .filter(|(_, role)| role == "evidence")
+        .filter(|_| matches!(status, Status::Resolved | Status::Closed))
         .map(|(id, _)| *id)
         .collect();
     let events = reports_repo::events(&state.db, r.report_id).await?;
     let public: Vec<_> = events.iter().filter(|e| e.visibility == "public").collect();
-    // The last public reply: the resolution's, else the latest public note (a rejection's reason).
-    let status_notes = r.public_reply.clone().or_else(|| {
-        public
+    // What the ward said of where the request stands: the resolution's reply, or why it was
+    // declined (the ward's latest public note). Nothing while it is open: a resident's words (a
+    // reopening's reason) are not the ward's, nor is an earlier resolution's reply.
+    let status_notes = match status {
+        Status::Resolved | Status::Closed => r.public_reply.clone(),
+        Status::Rejected | Status::Duplicate => public
             .iter()
             .rev()
-            .find(|e| !e.note.is_empty())
-            .map(|e| e.note.clone())
-    });
+            .find(|e| {
+                !e.note.is_empty() && matches!(e.actor_role.as_deref(), Some("staff" | "admin"))
+            })
+            .map(|e| e.note.clone()),
+        _ => None,
+    };
     let shown = Point {
         lat: r.lat,
         lon: r.lon,
@@ -1058,6 +1066,32 @@ pub async fn list_requests(state: &AppState, q: &RequestQuery) -> O311Result<Doc
                 ));
             }
         };
+        // A radius search leaves out the categories that hide where their reports are (they show
+        // rounded): whether a report is within a radius of any point, and so which page another
+        // report lands on, would tell how far its exact point is. They are listed by other means.
+        if near.is_some() {
+            let exact = |code: &str| {
+                ctx.categories
+                    .values()
+                    .any(|c| c.code == code && c.public_decimals.is_none())
+            };
+            if codes.is_empty() {
+                codes = ctx
+                    .categories
+                    .values()
+                    .filter(|c| c.public_decimals.is_none())
+                    .map(|c| c.code.clone())
+                    .collect();
+            } else {
+                codes.retain(|c| exact(c));
+            }
+            if codes.is_empty() {
+                return Ok(Doc {
+                    root: "service_requests",
+                    body: Node::List("request", vec![]),
+                });
+            }
+        }
         let page_size =
             parse_count(q.page_size.as_deref(), "page_size", 1, MAX_ROWS)?.unwrap_or(MAX_ROWS);
         let page = parse_count(q.page.as_deref(), "page", 1, 1_000_000)?.unwrap_or(1);
@@ -1068,32 +1102,17 @@ pub async fn list_requests(state: &AppState, q: &RequestQuery) -> O311Result<Doc
             created_to,
             updated_from: updated_after,
             updated_to: updated_before,
-            // Decided on the rounded points the public sees (see the app's feed).
-            bbox: near.map(|(p, r)| {
-                BBox::around(p, r).grown(
-                    ctx.categories
-                        .values()
-                        .map(|c| Point::rounding_margin(c.public_decimals))
-                        .fold(0.0, f64::max),
-                )
-            }),
+            bbox: near.map(|(p, r)| BBox::around(p, r)),
             limit: page_size,
             offset: (page - 1).saturating_mul(page_size),
         };
         let mut rows = reports_repo::search(&state.db, &search).await?;
         if let Some((p, r)) = near {
             rows.retain(|row| {
-                let decimals = ctx
-                    .categories
-                    .get(&row.category_id)
-                    .and_then(|c| c.public_decimals);
-                p.distance_m(
-                    Point {
-                        lat: row.lat,
-                        lon: row.lon,
-                    }
-                    .rounded(decimals),
-                ) <= r
+                p.distance_m(Point {
+                    lat: row.lat,
+                    lon: row.lon,
+                }) <= r
             });
         }
         rows

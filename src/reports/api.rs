@@ -238,7 +238,7 @@ pub struct ReportView {
     pub overdue: bool,
     /// Not yet acknowledged (tiếp nhận) and past its acknowledge-by deadline.
     pub ack_overdue: bool,
-    /// When the resident says they saw the problem (their photo's time, say).
+    /// When the resident says they saw the problem (their photo's time, say); reporter and staff.
     pub captured_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -341,7 +341,10 @@ async fn view_in(
         } else {
             r.address
         },
+        // The khu phố of a report whose category hides its location would tell the public which
+        // side of a street it is on.
         area: match r.area_id {
+            Some(_) if audience == Audience::Public && category.public_decimals.is_some() => None,
             Some(id) => state
                 .areas
                 .name_of(&state.db, id)
@@ -359,7 +362,7 @@ async fn view_in(
         resolved_at: r.resolved_at,
         overdue: status.is_open() && now > r.resolve_by,
         ack_overdue: status.is_open() && r.acknowledged_at.is_none() && now > r.ack_by,
-        captured_at: r.captured_at,
+        captured_at: if private { r.captured_at } else { None },
         created_at: r.created_at,
         updated_at: r.updated_at,
         mine,
@@ -444,6 +447,9 @@ struct ReportPage {
     /// Pass as `before` for the next page; absent on the last page.
     next_before: Option<Uuid>,
 }
+
+/// Most single reports one map answer shows (zoomed in).
+const MAP_POINTS: i64 = 500;
 
 #[derive(Object)]
 struct SeverityInput {
@@ -890,10 +896,16 @@ impl ReportsApi {
         let limit = limit.0.unwrap_or(50);
         let now = self.state.clock.now();
         let asked = bbox.0.as_deref().map(BBox::parse).transpose()?;
-        // Whether a report is in the box is decided on the point the caller sees: staff the
-        // report's own, everyone else the category's rounded one (a box edge must not find the
-        // reporter's doorstep that rounding hides).
+        // For the public, a report is in the box if the point it is shown at is (rounded for the
+        // categories that say so), and a category that hides where its reports are is not matched
+        // by khu phố either: neither the page nor its cursor may tell which side of an edge the
+        // reporter's doorstep is on. Staff search on the reports' own points.
         let staff = caller.is_some_and(|c| matches!(c.role, Role::Staff | Role::Admin));
+        let catalog = self.state.categories.all(&self.state.db).await?;
+        let decimals: std::collections::HashMap<Uuid, Option<i32>> = catalog
+            .iter()
+            .map(|c| (c.category_id, c.public_decimals))
+            .collect();
         let margin = if staff {
             0.0
         } else {
@@ -905,8 +917,7 @@ impl ReportsApi {
             area_id: area.0,
             since: since.0,
             until: until.0,
-            before: before.0,
-            limit,
+            limit: limit + 1,
             ..Filter::default()
         };
         if statuses.is_empty() {
@@ -925,22 +936,33 @@ impl ReportsApi {
         } else {
             f.statuses = statuses;
         }
-        let rows = repo::list(&self.state.db, &f).await?;
-        // The cursor follows the rows read, so a page thinned by rounding is not the last one.
-        let next_before = if rows.len() as i64 == limit {
-            rows.last().map(|r| r.report_id)
-        } else {
-            None
+        let keep = |r: &ReportRow| {
+            if staff {
+                return true;
+            }
+            let rounding = decimals.get(&r.category_id).copied().flatten();
+            let shown = Point {
+                lat: r.lat,
+                lon: r.lon,
+            }
+            .rounded(rounding);
+            asked.is_none_or(|b| b.contains(shown)) && (area.0.is_none() || rounding.is_none())
         };
-        let mut items = views(&self.state, rows, caller.as_ref()).await?;
-        if let Some(b) = asked {
-            items.retain(|v| {
-                b.contains(Point {
-                    lat: v.lat,
-                    lon: v.lon,
-                })
-            });
-        }
+        let db = &self.state.db;
+        let (rows, next_before) = rules::kept_page(
+            |before| {
+                let mut f = f.clone();
+                f.before = before;
+                async move { Ok(repo::list(db, &f).await?) }
+            },
+            keep,
+            |r| r.report_id,
+            before.0,
+            (limit + 1) as usize,
+            limit as usize,
+        )
+        .await?;
+        let items = views(&self.state, rows, caller.as_ref()).await?;
         Ok(Json(ReportPage { items, next_before }))
     }
 
@@ -1010,9 +1032,9 @@ impl ReportsApi {
                 .map(String::from)
                 .to_vec(),
                 open_or_updated_since: Some(since),
-                // Decided on the rounded points the map shows (as in the feed).
+                // Decided on the rounded points the map shows, as in the feed.
                 bbox: Some(b.grown(self.state.categories.public_margin(&self.state.db).await?)),
-                limit: 500,
+                limit: MAP_POINTS + 1,
                 ..Filter::default()
             };
             // Points need no photos or history: one catalog read for codes and public rounding.
@@ -1022,19 +1044,36 @@ impl ReportsApi {
                     .into_iter()
                     .map(|c| (c.category_id, c))
                     .collect();
+            let shown = |r: &repo::MapPoint| {
+                let c = categories.get(&r.category_id)?;
+                Some((
+                    c,
+                    Point {
+                        lat: r.lat,
+                        lon: r.lon,
+                    }
+                    .rounded(c.public_decimals),
+                ))
+            };
+            let db = &self.state.db;
+            let (points, _) = rules::kept_page(
+                |before| {
+                    let mut f = f.clone();
+                    f.before = before;
+                    async move { Ok(repo::map_points(db, &f).await?) }
+                },
+                |r| shown(r).is_some_and(|(_, p)| b.contains(p)),
+                |r| r.report_id,
+                None,
+                (MAP_POINTS + 1) as usize,
+                MAP_POINTS as usize,
+            )
+            .await?;
             let mut out = vec![];
-            for r in repo::map_points(&self.state.db, &f).await? {
-                let Some(c) = categories.get(&r.category_id) else {
+            for r in points {
+                let Some((c, p)) = shown(&r) else {
                     continue;
                 };
-                let p = Point {
-                    lat: r.lat,
-                    lon: r.lon,
-                }
-                .rounded(c.public_decimals);
-                if !b.contains(p) {
-                    continue;
-                }
                 out.push(MapCell {
                     cell: None,
                     lat: p.lat,
@@ -1102,8 +1141,8 @@ impl ReportsApi {
                 "public" => true,
                 "reporter" => {
                     let own = me.is_some() && e.actor_id == me;
-                    let from_the_ward = e.actor_id.is_none()
-                        || matches!(e.actor_role.as_deref(), Some("staff" | "admin"));
+                    // (A comment without an author came from a third-party app's user.)
+                    let from_the_ward = matches!(e.actor_role.as_deref(), Some("staff" | "admin"));
                     staff || own || (reporter && from_the_ward)
                 }
                 _ => staff,

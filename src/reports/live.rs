@@ -74,8 +74,9 @@ pub async fn live(
                     Received::Event(e) => {
                         let Some(id) = e.payload.get("report_id").and_then(|v| v.as_str()).and_then(|s| Uuid::parse_str(s).ok()) else { continue };
                         let what = e.payload.get("event").and_then(|v| v.as_str()).unwrap_or("changed").to_string();
-                        let previous_unit = e.payload.get("previous_unit_id").and_then(|v| v.as_str()).and_then(|s| Uuid::parse_str(s).ok());
-                        match message_for(&state, &caller, id, &what, previous_unit).await {
+                        let unit_of = |key: &str| e.payload.get(key).map(|v| v.as_str().and_then(|s| Uuid::parse_str(s).ok()));
+                        let routed = Routed { unit: unit_of("unit_id"), previous: unit_of("previous_unit_id").flatten() };
+                        match message_for(&state, &caller, id, &what, routed).await {
                             Ok(Some(text)) => {
                                 if tx.send(Message::Text(text)).await.is_err() {
                                     break;
@@ -100,23 +101,32 @@ pub async fn live(
     .into_response()
 }
 
-/// The message for a staff member about a report, if it concerns their units: it is routed to one
-/// of them (or to none yet), or it has just left one of them (`previous_unit`).
+/// Where a report was routed when it changed, as its event says.
+struct Routed {
+    /// Its unit after the change: `Some(None)` unrouted; `None` if the event does not say (sent
+    /// by an older instance), then the report as it stands decides.
+    unit: Option<Option<Uuid>>,
+    /// The unit it has just left, if any.
+    previous: Option<Uuid>,
+}
+
+/// The message for a staff member about a report, if it concerns their units: it was routed to one
+/// of them (or to none yet) when it changed, or it has just left one of them.
 async fn message_for(
     state: &AppState,
     caller: &Caller,
     id: Uuid,
     what: &str,
-    previous_unit: Option<Uuid>,
+    routed: Routed,
 ) -> Result<Option<String>, Error> {
     let Some(row) = repo::report(&state.db, id).await? else {
         return Ok(None);
     };
     if caller.role == Role::Staff
-        && let Some(unit) = row.unit_id
+        && let Some(unit) = routed.unit.unwrap_or(row.unit_id)
     {
         let mine = repo::units_of(&state.db, caller.account_id).await?;
-        if !mine.contains(&unit) && !previous_unit.is_some_and(|u| mine.contains(&u)) {
+        if !mine.contains(&unit) && !routed.previous.is_some_and(|u| mine.contains(&u)) {
             return Ok(None);
         }
     }

@@ -498,7 +498,7 @@ pub async fn create_as(
                 })
             })
             .await?;
-        publish(&state, report_id, "created").await;
+        publish(&state, report_id, unit_id, "created").await;
         Ok(created)
     })
     .await
@@ -514,17 +514,27 @@ fn unknown_photo() -> FieldError {
     )
 }
 
-/// Tell live staff consoles (and, at scale, other instances) that a report changed.
-async fn publish(state: &AppState, report_id: Uuid, what: &str) {
-    publish_from(state, report_id, what, None).await;
+/// Tell live staff consoles (and, at scale, other instances) that a report changed. `unit` is the
+/// unit it is routed to after the change (`None`: unrouted). Consoles decide from it, not from
+/// the report as it stands when the message reaches them (later, on another instance): a report
+/// that has since moved to a console's unit must not replay its earlier life there.
+async fn publish(state: &AppState, report_id: Uuid, unit: Option<Uuid>, what: &str) {
+    publish_from(state, report_id, unit, what, None).await;
 }
 
 /// [`publish`] for a report that may have left `previous_unit`: that unit's consoles hear it too
 /// (so they can take it off their queue).
-async fn publish_from(state: &AppState, report_id: Uuid, what: &str, previous_unit: Option<Uuid>) {
+async fn publish_from(
+    state: &AppState,
+    report_id: Uuid,
+    unit: Option<Uuid>,
+    what: &str,
+    previous_unit: Option<Uuid>,
+) {
     let payload = serde_json::json!({
         "report_id": report_id,
         "event": what,
+        "unit_id": unit,
         "previous_unit_id": previous_unit,
     });
     if let Err(e) = state.bus.publish("reports", payload).await {
@@ -577,6 +587,8 @@ pub async fn transition(
     // The first staff action acknowledges the report (tiếp nhận), whatever it is.
     change.acknowledged_at = report.acknowledged_at.or(Some(now));
     let mut public_note = String::new();
+    // The original's unit, when marking a duplicate of it.
+    let mut parent_unit: Option<Option<Uuid>> = None;
     match &action {
         Action::Assign {
             unit_id,
@@ -651,6 +663,7 @@ pub async fn transition(
             let parent = repo::report(&state.db, *of)
                 .await?
                 .ok_or(Error::NotFound("report_not_found"))?;
+            parent_unit = Some(parent.unit_id);
             if !Status::parse(&parent.status).is_some_and(|s| s.is_open() || s == Status::Resolved)
             {
                 return Err(Error::Conflict("parent_not_open"));
@@ -694,9 +707,11 @@ pub async fn transition(
     }
     if let Action::MarkDuplicate { of } = &action {
         // The parent counts each person once: those who already follow it are not counted again.
-        let moved = repo::move_subscribers(&mut tx, report_id, *of, now).await?;
+        // A report without an account behind it (a call, an Open311 app) is one more person.
+        let moved = repo::move_subscribers(&mut tx, report_id, *of, now).await?
+            + u64::from(report.reporter_id.is_none());
         if moved > 0 {
-            repo::bump_me_too(&mut tx, *of, moved as i64, now).await?;
+            repo::bump_me_too(&mut tx, *of, moved as i64).await?;
         }
     }
     repo::add_event(
@@ -731,19 +746,25 @@ pub async fn transition(
     publish_from(
         state,
         report_id,
+        change.unit_id,
         to.as_str(),
         report.unit_id.filter(|u| Some(*u) != change.unit_id),
     )
     .await;
+    if let (Action::MarkDuplicate { of }, Some(unit)) = (&action, parent_unit) {
+        // The original now counts more people.
+        publish(state, *of, unit, "me_too").await;
+    }
     repo::report(&state.db, report_id)
         .await?
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("report vanished")))
 }
 
 /// Staff re-grade an open report's severity (*mức độ*) once they see it: an "open manhole" filed
-/// as an ordinary road problem is urgent. Its deadlines are counted again from its filing. Raising
-/// it may only bring deadlines closer; lowering it gives more time, so only an admin may, and
-/// every change keeps its reason in the history (staff are judged on those deadlines).
+/// as an ordinary road problem is urgent. Its deadlines are counted again from when the current
+/// ones started (its filing, or its latest reopening). Raising it only ever brings them closer;
+/// lowering it only ever gives more time, so only an admin may, and every change keeps its reason
+/// in the history (staff are judged on those deadlines).
 pub async fn set_severity(
     state: &AppState,
     caller: &Caller,
@@ -782,9 +803,14 @@ pub async fn set_severity(
         .by_id(&state.db, report.category_id)
         .await?
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("report without category")))?;
-    let (ack_by, resolve_by) = deadlines(&state.calendar, report.created_at, &category, severity);
+    // Counted from the start of the current deadline: the filing, or the latest reopening (which
+    // counted a fresh one).
+    let start = repo::last_event_at(&state.db, report_id, "reopen")
+        .await?
+        .unwrap_or(report.created_at);
+    let (ack_by, resolve_by) = deadlines(&state.calendar, start, &category, severity);
     let (ack_by, resolve_by) = if lowering {
-        (ack_by, resolve_by)
+        (ack_by.max(report.ack_by), resolve_by.max(report.resolve_by))
     } else {
         (ack_by.min(report.ack_by), resolve_by.min(report.resolve_by))
     };
@@ -816,7 +842,7 @@ pub async fn set_severity(
     )
     .await?;
     tx.commit().await?;
-    publish(state, report_id, "severity").await;
+    publish(state, report_id, report.unit_id, "severity").await;
     repo::report(&state.db, report_id)
         .await?
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("report vanished")))
@@ -891,7 +917,7 @@ pub async fn me_too(state: &AppState, caller: &Caller, report_id: Uuid) -> Resul
     let mut tx = state.db.begin().await?;
     let counted = repo::subscribe(&mut tx, report_id, caller.account_id, "me_too", now).await?;
     if counted {
-        repo::bump_me_too(&mut tx, report_id, 1, now).await?;
+        repo::bump_me_too(&mut tx, report_id, 1).await?;
         repo::add_event(
             &mut tx,
             report_id,
@@ -907,7 +933,7 @@ pub async fn me_too(state: &AppState, caller: &Caller, report_id: Uuid) -> Resul
     }
     tx.commit().await?;
     if counted {
-        publish(state, report_id, "me_too").await;
+        publish(state, report_id, report.unit_id, "me_too").await;
     }
     repo::report(&state.db, report_id)
         .await?
@@ -996,13 +1022,14 @@ pub async fn comment(
         return Err(Error::Validation(vec![unknown_photo()]));
     }
     tx.commit().await?;
-    publish(state, report_id, "comment").await;
+    publish(state, report_id, report.unit_id, "comment").await;
     Ok(())
 }
 
 /// A comment from a third-party app (Open311 `servicerequestupdates`) while the report is open.
-/// Like a resident's comment it is for the ward and the report's followers, not the public feed.
-/// Returns the history entry's id.
+/// Its author is someone using that app, not the ward: like a neighbour's comment it is for the
+/// ward's staff only (the reporter is never shown another resident's words). Returns the history
+/// entry's id.
 pub async fn app_comment(state: &AppState, report_id: Uuid, text: &str) -> Result<Uuid> {
     let report = repo::report(&state.db, report_id)
         .await?
@@ -1026,7 +1053,7 @@ pub async fn app_comment(state: &AppState, report_id: Uuid, text: &str) -> Resul
     )
     .await?;
     tx.commit().await?;
-    publish(state, report_id, "comment").await;
+    publish(state, report_id, report.unit_id, "comment").await;
     Ok(id)
 }
 
@@ -1065,7 +1092,7 @@ pub async fn rate(
     if !repo::set_rating(&state.db, report_id, stars, comment, state.clock.now()).await? {
         return Err(Error::Conflict("already_rated"));
     }
-    publish(state, report_id, "rated").await;
+    publish(state, report_id, report.unit_id, "rated").await;
     repo::report(&state.db, report_id)
         .await?
         .ok_or(Error::NotFound("report_not_found"))
@@ -1143,10 +1170,51 @@ pub async fn reopen(
     .await?;
     tx.commit().await?;
     push::send_all(state, pushes).await;
-    publish(state, report_id, "reopened").await;
+    publish(state, report_id, report.unit_id, "reopened").await;
     repo::report(&state.db, report_id)
         .await?
         .ok_or(Error::NotFound("report_not_found"))
+}
+
+/// Pages of a newest-first list a public answer reads before it has enough.
+const KEPT_PAGE_ROUNDS: usize = 20;
+
+/// A page of a newest-first list whose rows are chosen after reading (on the rounded points the
+/// public sees). Reads `batch` rows at a time (`read(before)`) until more than `want` pass `keep`
+/// or none are left. Returns at most `want` kept rows and the next page's cursor: the last kept
+/// row when more were kept, so neither the page nor its cursor tells anything about rows read and
+/// not kept (an exact point just inside a box). Only after [`KEPT_PAGE_ROUNDS`] pages with too few
+/// kept rows is the cursor the last row read (so that a next page makes progress).
+pub(crate) async fn kept_page<R, Fut>(
+    mut read: impl FnMut(Option<Uuid>) -> Fut,
+    keep: impl Fn(&R) -> bool,
+    id: impl Fn(&R) -> Uuid,
+    start: Option<Uuid>,
+    batch: usize,
+    want: usize,
+) -> Result<(Vec<R>, Option<Uuid>)>
+where
+    Fut: std::future::Future<Output = Result<Vec<R>>>,
+{
+    let mut kept = Vec::new();
+    let mut cursor = start;
+    for _ in 0..KEPT_PAGE_ROUNDS {
+        let rows = read(cursor).await?;
+        let read_all = rows.len() < batch;
+        if let Some(last) = rows.last() {
+            cursor = Some(id(last));
+        }
+        kept.extend(rows.into_iter().filter(|r| keep(r)));
+        if kept.len() > want {
+            kept.truncate(want);
+            let next = kept.last().map(&id);
+            return Ok((kept, next));
+        }
+        if read_all {
+            return Ok((kept, None));
+        }
+    }
+    Ok((kept, cursor))
 }
 
 /// Open reports of the same category near a point, nearest first (to offer "me too" instead).
@@ -1169,26 +1237,38 @@ pub async fn nearby(
         .ok_or(Error::NotFound("category_not_found"))?;
     let radius = f64::from(category.duplicate_radius_m);
     let decimals = category.public_decimals.filter(|_| public);
-    let rows = repo::open_in_box(
-        &state.db,
-        category.category_id,
-        geo::BBox::around(p, radius).grown(Point::rounding_margin(decimals)),
+    let shown_distance = |r: &ReportRow| {
+        p.distance_m(
+            Point {
+                lat: r.lat,
+                lon: r.lon,
+            }
+            .rounded(decimals),
+        )
+    };
+    // Every candidate is read (pages of 200), so which ones come back depends only on the
+    // points the caller sees.
+    let area = geo::BBox::around(p, radius).grown(Point::rounding_margin(decimals));
+    let (rows, _) = kept_page(
+        |before| {
+            let db = state.db.clone();
+            async move {
+                Ok(repo::open_in_box(&db, category.category_id, area, before, 200).await?)
+            }
+        },
+        |r| shown_distance(r) <= radius,
+        |r| r.report_id,
+        None,
         200,
+        usize::MAX,
     )
     .await?;
     let mut near: Vec<(ReportRow, f64)> = rows
         .into_iter()
         .map(|r| {
-            let d = p.distance_m(
-                Point {
-                    lat: r.lat,
-                    lon: r.lon,
-                }
-                .rounded(decimals),
-            );
+            let d = shown_distance(&r);
             (r, d)
         })
-        .filter(|(_, d)| *d <= radius)
         .collect();
     near.sort_by(|a, b| a.1.total_cmp(&b.1));
     near.truncate(10);
@@ -1224,7 +1304,7 @@ pub async fn close_expired(state: &AppState) -> Result<usize> {
             let pushes = notify_followers(&mut tx, id, None, Status::Closed, now).await?;
             tx.commit().await?;
             push::send_all(state, pushes).await;
-            publish(state, id, "closed").await;
+            publish(state, id, report.unit_id, "closed").await;
             closed += 1;
         }
     }

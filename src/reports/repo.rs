@@ -242,6 +242,22 @@ pub async fn change_status(
     Ok(n == 1)
 }
 
+/// When the report's latest history entry of `kind` was written.
+pub async fn last_event_at(
+    db: &Db,
+    report_id: Uuid,
+    kind: &str,
+) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    on_db!(db, pool => sqlx::query_scalar::<_, DateTime<Utc>>(
+        "SELECT created_at FROM report_events WHERE report_id = $1 AND kind = $2
+         ORDER BY created_at DESC LIMIT 1",
+    )
+    .bind(report_id)
+    .bind(kind)
+    .fetch_optional(pool)
+    .await)
+}
+
 /// Write a new severity and its deadlines, if the report still has severity `from`.
 pub async fn change_severity(
     tx: &mut Tx,
@@ -486,14 +502,11 @@ pub async fn move_subscribers(
     Ok(moved)
 }
 
-pub async fn bump_me_too(
-    tx: &mut Tx,
-    report_id: Uuid,
-    by: i64,
-    now: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    on_tx!(tx, conn => sqlx::query("UPDATE reports SET me_too_count = me_too_count + $2, updated_at = $3 WHERE report_id = $1")
-        .bind(report_id).bind(by as i32).bind(now).execute(conn).await.map(|_| ()))
+/// Count `by` more people with the same problem. `updated_at` is left alone: it dates the report's
+/// public life (a resolved report that absorbs a duplicate is not news again).
+pub async fn bump_me_too(tx: &mut Tx, report_id: Uuid, by: i64) -> Result<(), sqlx::Error> {
+    on_tx!(tx, conn => sqlx::query("UPDATE reports SET me_too_count = me_too_count + $2 WHERE report_id = $1")
+        .bind(report_id).bind(by as i32).execute(conn).await.map(|_| ()))
 }
 
 pub async fn set_rating(
@@ -959,11 +972,12 @@ pub async fn open_in_box(
     db: &Db,
     category_id: Uuid,
     b: BBox,
-    limit: i64,
+    before: Option<Uuid>,
+    limit: usize,
 ) -> Result<Vec<ReportRow>, sqlx::Error> {
     on_db!(db, pool => sqlx::query_as::<_, ReportRow>(select_reports!(
         "WHERE category_id = $1 AND status IN ('submitted', 'received', 'assigned', 'in_progress', 'reopened')
-           AND lat >= $2 AND lat <= $4 AND lon >= $3 AND lon <= $5
+           AND lat >= $2 AND lat <= $4 AND lon >= $3 AND lon <= $5 AND ($7 IS NULL OR report_id < $7)
          ORDER BY report_id DESC LIMIT $6"
     ))
     .bind(category_id)
@@ -971,7 +985,8 @@ pub async fn open_in_box(
     .bind(b.min_lon)
     .bind(b.max_lat)
     .bind(b.max_lon)
-    .bind(limit)
+    .bind(limit as i64)
+    .bind(before)
     .fetch_all(pool)
     .await)
 }

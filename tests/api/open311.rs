@@ -9,11 +9,11 @@ use wardline::auth::Role;
 use crate::helpers::TestApp;
 
 /// A raw answer: status, content type, body text.
-struct Raw {
-    status: StatusCode,
+pub struct Raw {
+    pub status: StatusCode,
     content_type: String,
     retry_after: Option<String>,
-    text: String,
+    pub text: String,
 }
 
 impl Raw {
@@ -134,12 +134,12 @@ async fn get(app: &TestApp, path: &str) -> Raw {
     raw(app, Method::GET, path, None).await
 }
 
-async fn post(app: &TestApp, path: &str, form: &[(&str, &str)]) -> Raw {
+pub async fn post(app: &TestApp, path: &str, form: &[(&str, &str)]) -> Raw {
     raw(app, Method::POST, path, Some(form)).await
 }
 
 /// An admin issues a key to a client app; returns (admin token, client id, key).
-async fn issue_key(app: &TestApp, admin_phone: &str) -> (String, String, String) {
+pub async fn issue_key(app: &TestApp, admin_phone: &str) -> (String, String, String) {
     let (_, admin) = app.member(Role::Admin, admin_phone).await;
     let r = app
         .post(

@@ -1783,7 +1783,31 @@ async fn a_rounded_location_stays_rounded_in_every_public_answer() {
     let d = found[0]["distance_m"].as_f64().unwrap();
     assert!((55.0..70.0).contains(&d), "{d}");
 
-    // Open311: the same rounding decides a radius search, and no address either.
+    // The feed's cursor says nothing either. Boxes whose (grown) lower edge lies just below and
+    // just above the exact latitude, both inside the rounding square: the same answer, cursor
+    // included, so no search narrows the exact point down.
+    let uid: uuid::Uuid = id.parse().unwrap();
+    let before = uuid::Uuid::from_u128(uid.as_u128() + 1);
+    let probe = |t: f64| {
+        let app = &app;
+        async move {
+            let bbox = format!("106.699,{},106.702,{}", t + 0.0005, t + 0.0006);
+            let r = app
+                .get(
+                    &format!(
+                        "/v1/reports?bbox={bbox}&limit=1&before={before}&category=illegal_construction"
+                    ),
+                    None,
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+            (r.body["items"].clone(), r.body["next_before"].clone())
+        }
+    };
+    assert_eq!(probe(lat - 0.00002).await, probe(lat + 0.00002).await);
+
+    // Open311: radius searches leave the category out (which page a report lands on would tell
+    // its distance); a plain listing shows it rounded, without the address.
     let o = |q: String| {
         let app = &app;
         async move {
@@ -1792,20 +1816,27 @@ async fn a_rounded_location_stays_rounded_in_every_public_answer() {
                 .body
         }
     };
-    let at_exact = o(format!("lat={lat}&long={lon}&radius=10")).await;
-    assert!(
-        !ids_in(&at_exact, "/service_request_id").contains(&id),
-        "{at_exact:?}"
-    );
-    let at_shown = o("lat=10.776&long=106.700&radius=10".into()).await;
-    let found: Vec<&Value> = at_shown
+    for q in [
+        format!("lat={lat}&long={lon}&radius=500"),
+        "lat=10.776&long=106.700&radius=500".to_string(),
+        format!("lat={lat}&long={lon}&radius=500&service_code=illegal_construction"),
+    ] {
+        let near = o(q).await;
+        assert!(
+            !ids_in(&near, "/service_request_id").contains(&id),
+            "{near:?}"
+        );
+    }
+    let listed = o("service_code=illegal_construction".into()).await;
+    let found: Vec<&Value> = listed
         .as_array()
         .unwrap()
         .iter()
         .filter(|r| r["service_request_id"] == id.as_str())
         .collect();
-    assert_eq!(found.len(), 1, "{at_shown:?}");
+    assert_eq!(found.len(), 1, "{listed:?}");
     assert_eq!(found[0]["address"], "");
+    assert_eq!(found[0]["lat"], 10.776);
     app.stop().await;
 }
 
@@ -1836,6 +1867,21 @@ async fn the_conversation_is_between_the_reporter_and_staff_and_neighbours_are_r
         .await;
     assert_eq!(mt.status, StatusCode::OK, "{:?}", mt.body);
     comment(b.clone(), "Nhà tôi cũng bị ngập").await;
+    // A neighbour's photo with their comment: staff may open it, the reporter may not.
+    let b_photo = upload_ok(&app, &b, &jpeg(64, 48, 23)).await;
+    let r = app
+        .post(
+            &format!("/v1/reports/{id}/comments"),
+            Some(&b),
+            json!({ "media_ids": [b_photo["id"]] }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
+    let url = format!("/v1/media/{}/public.jpg", b_photo["id"].as_str().unwrap());
+    app.get(&url, Some(&a))
+        .await
+        .assert_problem(404, "media_not_found");
+    assert_eq!(app.get(&url, Some(&w.staff)).await.status, StatusCode::OK);
 
     let notes = |v: &Value| -> Vec<String> {
         v["history"]
@@ -1847,7 +1893,7 @@ async fn the_conversation_is_between_the_reporter_and_staff_and_neighbours_are_r
             .collect()
     };
     let seen_by_b = app.get(&format!("/v1/reports/{id}"), Some(&b)).await.body;
-    assert_eq!(notes(&seen_by_b), ["Nhà tôi cũng bị ngập"]);
+    assert_eq!(notes(&seen_by_b), ["Nhà tôi cũng bị ngập", ""]);
     let me_too = seen_by_b["history"]
         .as_array()
         .unwrap()
@@ -1870,11 +1916,26 @@ async fn the_conversation_is_between_the_reporter_and_staff_and_neighbours_are_r
         .find(|e| e["note"] == "Chiều mai tổ sẽ đến kiểm tra")
         .unwrap();
     assert_eq!(staff_comment["actor"], "staff");
+    // A third-party app's user writes through Open311: for staff only, like a neighbour.
+    let (_, _, key) = crate::open311::issue_key(&app, "0974200009").await;
+    let c = crate::open311::post(
+        &app,
+        "/open311/v2/servicerequestupdates.json",
+        &[
+            ("api_key", &key),
+            ("service_request_id", &id),
+            ("description", "Qua đây thấy vẫn ngập"),
+        ],
+    )
+    .await;
+    assert_eq!(c.status, StatusCode::OK, "{}", c.text);
+    let seen_by_a = app.get(&format!("/v1/reports/{id}"), Some(&a)).await.body;
+    assert_eq!(notes(&seen_by_a).len(), 2, "{seen_by_a:?}");
     let seen_by_staff = app
         .get(&format!("/v1/reports/{id}"), Some(&w.staff))
         .await
         .body;
-    assert_eq!(notes(&seen_by_staff).len(), 3);
+    assert_eq!(notes(&seen_by_staff).len(), 5);
     assert!(notes(&app.get(&format!("/v1/reports/{id}"), None).await.body).is_empty());
     app.stop().await;
 }
@@ -2229,5 +2290,114 @@ async fn staff_raise_a_reports_severity_and_only_admins_lower_it() {
     assert_eq!(history_count(&staff_view.body, "severity"), 2);
     let reporter_view = app.get(&format!("/v1/reports/{id}"), Some(&a)).await;
     assert_eq!(history_count(&reporter_view.body, "severity"), 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn re_grading_a_reopened_report_counts_from_its_reopening() {
+    let app = TestApp::spawn().await;
+    let w = ward(&app).await;
+    let phone = "0974800001";
+    let a = app.resident_token(phone).await;
+    let id = reported(&app, &a, 81).await;
+    // Fixed a month later, reopened by the reporter: a fresh deadline from the reopening.
+    app.state.clock.advance(chrono::Duration::days(30));
+    let staff = app.login(STAFF_PHONE, &w.staff_password).await;
+    let a = app.resident_token(phone).await;
+    let ev = upload_ok(&app, &staff, &jpeg(64, 64, 82)).await;
+    for body in [
+        json!({ "action": "assign", "unit_id": w.unit_id }),
+        json!({ "action": "resolve", "public_reply": "Đã vá", "evidence_media_ids": [ev["id"]] }),
+    ] {
+        let r = app
+            .post(
+                &format!("/v1/staff/reports/{id}/transition"),
+                Some(&staff),
+                body,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    }
+    let reopened = app
+        .post(
+            &format!("/v1/reports/{id}/reopen"),
+            Some(&a),
+            json!({ "reason": "Vẫn còn" }),
+        )
+        .await;
+    assert_eq!(reopened.body["overdue"], false, "{:?}", reopened.body);
+    let grade = |token: String, severity: &'static str| {
+        let (app, id) = (&app, id.clone());
+        async move {
+            let r = app
+                .post(
+                    &format!("/v1/staff/reports/{id}/severity"),
+                    Some(&token),
+                    json!({ "severity": severity, "reason": "Xem lại" }),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+            r.body
+        }
+    };
+    // Raised: closer than the reopening's deadline, but not already past.
+    let high = grade(staff.clone(), "high").await;
+    assert_eq!(high["overdue"], false, "{high:?}");
+    assert!(high["resolve_by"].as_str() < reopened.body["resolve_by"].as_str());
+    // Lowered by an admin below where it started: never less time than it had.
+    let admin = app.member(Role::Admin, "0974800009").await.1;
+    let low = grade(admin, "low").await;
+    assert!(
+        low["resolve_by"].as_str() >= high["resolve_by"].as_str(),
+        "{low:?}"
+    );
+    assert!(low["resolve_by"].as_str() > reopened.body["resolve_by"].as_str());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_duplicate_counts_each_person_once_and_the_capture_time_is_private() {
+    let app = TestApp::spawn().await;
+    let w = ward(&app).await;
+    let a = app.resident_token("0974900001").await;
+    let b = app.resident_token("0974900002").await;
+    let p = upload_ok(&app, &a, &jpeg(64, 48, 91)).await;
+    let mut body = report_body(&[p["id"].as_str().unwrap()]);
+    body["captured_at"] = json!("2026-12-01T08:30:00Z");
+    let parent = create(&app, &a, None, body).await;
+    assert_eq!(parent.status, StatusCode::CREATED, "{:?}", parent.body);
+    let parent = parent.body["id"].as_str().unwrap().to_string();
+    // When the photo was taken is the reporter's and staff's to see, not the public's.
+    let public = app.get(&format!("/v1/reports/{parent}"), None).await;
+    assert!(public.body["report"]["captured_at"].is_null());
+    let own = app.get(&format!("/v1/reports/{parent}"), Some(&a)).await;
+    assert!(own.body["report"]["captured_at"].is_string());
+
+    let same_person = reported(&app, &a, 92).await;
+    let other_person = reported(&app, &b, 93).await;
+    let mut call = report_body(&[]);
+    call["channel"] = json!("phone");
+    let by_phone = create(&app, &w.staff, None, call).await;
+    assert_eq!(by_phone.status, StatusCode::CREATED, "{:?}", by_phone.body);
+    let by_phone = by_phone.body["id"].as_str().unwrap().to_string();
+    let count = || {
+        let (app, parent) = (&app, parent.clone());
+        async move {
+            app.get(&format!("/v1/reports/{parent}"), None).await.body["report"]["me_too_count"]
+                .as_i64()
+                .unwrap()
+        }
+    };
+    for (child, want) in [(same_person, 0), (other_person, 1), (by_phone, 2)] {
+        let r = app
+            .post(
+                &format!("/v1/staff/reports/{child}/transition"),
+                Some(&w.staff),
+                json!({ "action": "duplicate", "duplicate_of": parent }),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        assert_eq!(count().await, want);
+    }
     app.stop().await;
 }
