@@ -155,7 +155,7 @@ async fn main() -> anyhow::Result<()> {
         422,
     )
     .await;
-    // SQLite's own floor: the create's statements (the same functions the server calls) run
+    // SQLite's own floor: the create's statements (`reports::file`, the server's unit of work) run
     // straight on one connection to the same file, `concurrency` creates per commit (the most that
     // `concurrency` callers in flight can share), no savepoints, no HTTP, no rules, no threads.
     let category = state
@@ -238,33 +238,17 @@ fn sqlite_floor(
                 resolve_by: now,
                 captured_at: None,
             };
-            let id = row.report_id;
-            // Statements on a bare connection are done when first polled.
-            let unit = async {
-                repo::insert_report(&mut exec, &row, now).await?;
-                repo::attach_owned_media(
-                    &mut exec,
-                    id,
-                    reporter,
-                    &[media],
-                    repo::Attach::Report,
-                    now,
-                )
-                .await?;
-                repo::add_event(
-                    &mut exec,
-                    id,
-                    Some(reporter),
-                    "status",
-                    None,
-                    Some("submitted"),
-                    "",
-                    "public",
-                    now,
-                )
-                .await?;
-                repo::subscribe(&mut exec, id, reporter, "reporter", now).await
+            let filing = wardline::reports::Filing {
+                row,
+                media: vec![media],
+                media_owner: Some(reporter),
+                actor: Some(reporter),
+                staff_note: String::new(),
+                idempotency: None,
             };
+            // The server's own unit of work; statements on a bare connection are done when first
+            // polled.
+            let unit = wardline::reports::file(&mut exec, &filing, now);
             unit.now_or_never()
                 .context("a statement did not complete at once")?
                 .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -19,6 +19,7 @@ use crate::app::AppState;
 use crate::auth::{Caller, Role};
 use crate::error::{Error, FieldError, Result};
 use crate::geo::{self, Point};
+use crate::store::Exec;
 use calendar::WorkCalendar;
 use catalog::{Category, Severity};
 use repo::ReportRow;
@@ -428,73 +429,28 @@ pub async fn create_as(
             .captured_at
             .map(|t| chrono::SubsecRound::trunc_subsecs(t, 6)),
     };
-    let media = new.media_ids;
-    let staff_note = match submitter {
-        Submitter::Open311 { staff_note } => staff_note.to_string(),
-        Submitter::Account(_) => String::new(),
+    let filing = Filing {
+        row,
+        media: new.media_ids,
+        media_owner,
+        actor,
+        staff_note: match submitter {
+            Submitter::Open311 { staff_note } => staff_note.to_string(),
+            Submitter::Account(_) => String::new(),
+        },
+        idempotency: idempotency.cloned(),
     };
-    let idempotency = idempotency.cloned();
-    // One unit of the next group commit (SQLite) or one transaction (PostgreSQL): the report, its
-    // photos, its history, its reporter's subscription and the idempotency key stand or fall together.
-    // The write and its announcement run to the end even if the phone hangs up meanwhile: a
-    // report that is stored is also shown live to the staff consoles.
+    // One unit of the next group commit (SQLite) or one transaction (PostgreSQL). The write and its
+    // announcement run to the end even if the phone hangs up meanwhile: a report that is stored is
+    // also shown live to the staff consoles.
     let state = state.clone();
     tokio::spawn(async move {
         let created = state
             .db
             .write(move |tx| {
                 Box::pin(async move {
-                    repo::insert_report(tx, &row, now).await?;
-                    if let Some(owner) = media_owner
-                        && !media.is_empty()
-                        && repo::attach_owned_media(
-                            tx,
-                            report_id,
-                            owner,
-                            &media,
-                            repo::Attach::Report,
-                            now,
-                        )
-                        .await?
-                            != media.len()
-                    {
-                        // Someone else's photo, or none at all: the same answer, so ids cannot be probed.
-                        return Err(Error::Validation(vec![unknown_photo()]));
-                    }
-                    repo::add_event(
-                        tx,
-                        report_id,
-                        actor,
-                        "status",
-                        None,
-                        Some("submitted"),
-                        "",
-                        "public",
-                        now,
-                    )
-                    .await?;
-                    if !staff_note.is_empty() {
-                        repo::add_event(
-                            tx,
-                            report_id,
-                            None,
-                            "internal_note",
-                            None,
-                            None,
-                            &staff_note,
-                            "internal",
-                            now,
-                        )
-                        .await?;
-                    }
-                    if let Some(r) = reporter_id {
-                        repo::subscribe(tx, report_id, r, "reporter", now).await?;
-                    }
-                    if let Some(k) = &idempotency {
-                        crate::store::idempotency::complete(tx, k, &report_id.to_string(), now)
-                            .await?;
-                    }
-                    Ok(row.stored(now))
+                    file(tx, &filing, now).await?;
+                    Ok(filing.row.stored(now))
                 })
             })
             .await?;
@@ -503,6 +459,73 @@ pub async fn create_as(
     })
     .await
     .map_err(|e| Error::Internal(anyhow::anyhow!("report create task: {e}")))?
+}
+
+/// Everything a new report writes.
+pub struct Filing {
+    pub row: repo::NewReportRow,
+    /// Its photos, which must be `media_owner`'s own uploads.
+    pub media: Vec<Uuid>,
+    pub media_owner: Option<Uuid>,
+    /// Who filed it (the resident, or staff entering a walk-in); `None` for an Open311 app.
+    pub actor: Option<Uuid>,
+    /// An internal note for staff (what an Open311 app sent about its user), or empty.
+    pub staff_note: String,
+    pub idempotency: Option<crate::store::idempotency::Key>,
+}
+
+/// Write a new report: the report, its photos, its first history entry, its reporter's
+/// subscription and the idempotency key stand or fall together (one unit of work). The photos'
+/// ownership is checked in the statement that attaches them.
+pub async fn file(tx: &mut dyn Exec, f: &Filing, now: DateTime<Utc>) -> Result<()> {
+    let report_id = f.row.report_id;
+    repo::insert_report(tx, &f.row, now).await?;
+    if !f.media.is_empty() {
+        let attached = match f.media_owner {
+            Some(owner) => {
+                repo::attach_owned_media(tx, report_id, owner, &f.media, repo::Attach::Report, now)
+                    .await?
+            }
+            None => 0,
+        };
+        if attached != f.media.len() {
+            // Someone else's photo, or none at all: the same answer, so ids cannot be probed.
+            return Err(Error::Validation(vec![unknown_photo()]));
+        }
+    }
+    repo::add_event(
+        tx,
+        report_id,
+        f.actor,
+        "status",
+        None,
+        Some("submitted"),
+        "",
+        "public",
+        now,
+    )
+    .await?;
+    if !f.staff_note.is_empty() {
+        repo::add_event(
+            tx,
+            report_id,
+            None,
+            "internal_note",
+            None,
+            None,
+            &f.staff_note,
+            "internal",
+            now,
+        )
+        .await?;
+    }
+    if let Some(r) = f.row.reporter_id {
+        repo::subscribe(tx, report_id, r, "reporter", now).await?;
+    }
+    if let Some(k) = &f.idempotency {
+        crate::store::idempotency::complete(tx, k, &report_id.to_string(), now).await?;
+    }
+    Ok(())
 }
 
 fn unknown_photo() -> FieldError {
