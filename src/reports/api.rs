@@ -268,11 +268,7 @@ pub(crate) async fn view(
     r: ReportRow,
     caller: Option<&Caller>,
 ) -> Result<ReportView, Error> {
-    let category = state
-        .categories
-        .by_id(&state.db, r.category_id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("report without category"))?;
+    let category = state.categories.of_report(&state.db, r.category_id).await?;
     let media = repo::report_media(&state.db, r.report_id).await?;
     view_in(state, r, caller, category, media).await
 }
@@ -859,9 +855,8 @@ impl ReportsApi {
         // Shown from what was just written: the category is in memory, the photos are the ones sent.
         let category = state
             .categories
-            .by_id(&state.db, created.category_id)
-            .await?
-            .ok_or_else(|| Error::Internal(anyhow::anyhow!("report without category")))?;
+            .of_report(&state.db, created.category_id)
+            .await?;
         let photos = body
             .media_ids
             .iter()
@@ -909,7 +904,7 @@ impl ReportsApi {
         let margin = if staff {
             0.0
         } else {
-            self.state.categories.public_margin(&self.state.db).await?
+            catalog::public_margin(&catalog)
         };
         let mut f = Filter {
             category_id: category_id(&self.state, category.0.as_deref()).await?,
@@ -1019,6 +1014,10 @@ impl ReportsApi {
         let now = self.state.clock.now();
         let since = public_since(now);
         if zoom.0 >= 15 {
+            // Points need no photos or history: the catalog in memory gives codes and rounding.
+            let catalog = self.state.categories.all(&self.state.db).await?;
+            let categories: std::collections::HashMap<Uuid, &Category> =
+                catalog.iter().map(|c| (c.category_id, c)).collect();
             let f = Filter {
                 statuses: [
                     "submitted",
@@ -1033,17 +1032,10 @@ impl ReportsApi {
                 .to_vec(),
                 open_or_updated_since: Some(since),
                 // Decided on the rounded points the map shows, as in the feed.
-                bbox: Some(b.grown(self.state.categories.public_margin(&self.state.db).await?)),
+                bbox: Some(b.grown(catalog::public_margin(&catalog))),
                 limit: MAP_POINTS + 1,
                 ..Filter::default()
             };
-            // Points need no photos or history: one catalog read for codes and public rounding.
-            let categories: std::collections::HashMap<Uuid, Category> =
-                catalog::list(&self.state.db, true)
-                    .await?
-                    .into_iter()
-                    .map(|c| (c.category_id, c))
-                    .collect();
             let shown = |r: &repo::MapPoint| {
                 let c = categories.get(&r.category_id)?;
                 Some((
@@ -1381,8 +1373,9 @@ impl ReportsApi {
 
     /// Re-grade an open report's severity (staff of its unit; lowering it: admins)
     ///
-    /// Its deadlines are counted again from its filing; raising the severity only ever brings them
-    /// closer. The reason goes into the internal history.
+    /// Its deadlines are counted again from its filing (or its latest reopening): raising the
+    /// severity only ever brings them closer, lowering it only ever gives more time. The reason goes
+    /// into the internal history.
     #[oai(
         path = "/v1/staff/reports/:report_id/severity",
         method = "post",

@@ -226,6 +226,15 @@ pub async fn by_id(db: &Db, id: Uuid) -> Result<Option<Category>> {
     row.map(Category::try_from).transpose()
 }
 
+/// The farthest any of `categories`' public rounding moves a point (degrees): how much further a
+/// public box query must look (see [`crate::geo::BBox::grown`]).
+pub fn public_margin(categories: &[Category]) -> f64 {
+    categories
+        .iter()
+        .map(|c| crate::geo::Point::rounding_margin(c.public_decimals))
+        .fold(0.0, f64::max)
+}
+
 /// The whole catalog (a ward has a few dozen categories) kept in memory, so creating or showing a
 /// report does not read it. Changes made through this instance ([`Cache::forget`]) show at once;
 /// changes made through another instance within [`Kept::FRESH`](crate::store::kept::Kept::FRESH).
@@ -246,19 +255,16 @@ impl Cache {
             .await
     }
 
-    /// The farthest any category's public rounding moves a point (degrees): how much further a
-    /// public box query must look (see [`crate::geo::BBox::grown`]).
-    pub async fn public_margin(&self, db: &Db) -> Result<f64> {
-        Ok(self
-            .all(db)
-            .await?
-            .iter()
-            .map(|c| crate::geo::Point::rounding_margin(c.public_decimals))
-            .fold(0.0, f64::max))
-    }
-
     pub async fn by_code(&self, db: &Db, code: &str) -> Result<Option<Category>> {
         Ok(self.all(db).await?.iter().find(|c| c.code == code).cloned())
+    }
+
+    /// The category of a stored report. Every report has one (a foreign key), so a missing one is
+    /// a bug: 500, not 404.
+    pub async fn of_report(&self, db: &Db, category_id: Uuid) -> Result<Category> {
+        self.by_id(db, category_id)
+            .await?
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("report without category")))
     }
 
     pub async fn by_id(&self, db: &Db, id: Uuid) -> Result<Option<Category>> {

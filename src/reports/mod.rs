@@ -565,6 +565,17 @@ async fn publish_from(
     }
 }
 
+/// A report a staff member may act on (see [`require_handler`]): 404 if there is none, 403 if it
+/// is another unit's.
+async fn report_to_handle(state: &AppState, caller: &Caller, report_id: Uuid) -> Result<ReportRow> {
+    caller.require(&[Role::Staff, Role::Admin])?;
+    let report = repo::report(&state.db, report_id)
+        .await?
+        .ok_or(Error::NotFound("report_not_found"))?;
+    require_handler(state, caller, &report).await?;
+    Ok(report)
+}
+
 /// May this staff member act on the report? Admins always; staff on reports of their units and on
 /// reports not yet routed to a unit (triage).
 async fn require_handler(state: &AppState, caller: &Caller, report: &ReportRow) -> Result<()> {
@@ -593,11 +604,7 @@ pub async fn transition(
     action: Action,
     note: &str,
 ) -> Result<ReportRow> {
-    caller.require(&[Role::Staff, Role::Admin])?;
-    let report = repo::report(&state.db, report_id)
-        .await?
-        .ok_or(Error::NotFound("report_not_found"))?;
-    require_handler(state, caller, &report).await?;
+    let report = report_to_handle(state, caller, report_id).await?;
     let from =
         Status::parse(&report.status).ok_or_else(|| anyhow::anyhow!("bad status in reports"))?;
     let to = next_status(from, &action).ok_or(Error::Conflict("illegal_transition"))?;
@@ -795,11 +802,7 @@ pub async fn set_severity(
     severity: Severity,
     reason: &str,
 ) -> Result<ReportRow> {
-    caller.require(&[Role::Staff, Role::Admin])?;
-    let report = repo::report(&state.db, report_id)
-        .await?
-        .ok_or(Error::NotFound("report_not_found"))?;
-    require_handler(state, caller, &report).await?;
+    let report = report_to_handle(state, caller, report_id).await?;
     if !Status::parse(&report.status).is_some_and(Status::is_open) {
         return Err(Error::Conflict("report_not_open"));
     }
@@ -823,9 +826,8 @@ pub async fn set_severity(
     }
     let category = state
         .categories
-        .by_id(&state.db, report.category_id)
-        .await?
-        .ok_or_else(|| Error::Internal(anyhow::anyhow!("report without category")))?;
+        .of_report(&state.db, report.category_id)
+        .await?;
     // Counted from the start of the current deadline: the filing, or the latest reopening (which
     // counted a fresh one).
     let start = repo::last_event_at(&state.db, report_id, "reopen")
@@ -1153,9 +1155,8 @@ pub async fn reopen(
     let severity = Severity::parse(&report.severity).unwrap_or(Severity::Normal);
     let category = state
         .categories
-        .by_id(&state.db, report.category_id)
-        .await?
-        .ok_or_else(|| Error::Internal(anyhow::anyhow!("report without category")))?;
+        .of_report(&state.db, report.category_id)
+        .await?;
     let (_, resolve_by) = deadlines(&state.calendar, now, &category, severity);
     let mut change = repo::StatusChange::keeping(&report, Status::Reopened.as_str());
     // Not fixed after all: the resolution's reply no longer describes it (its history keeps it).
