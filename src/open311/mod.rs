@@ -406,9 +406,14 @@ async fn request_node(
                 ("detailed_status", Node::str(status.as_str())),
                 ("extended_status", Node::str(extended_status(status))),
                 ("severity", Node::str(r.severity.clone())),
+                // Not for a category that hides where its reports are (as in the app).
                 (
                     "area",
-                    Node::opt(r.area_id.and_then(|a| ctx.areas.get(&a).cloned())),
+                    Node::opt(
+                        r.area_id
+                            .filter(|_| category.public_decimals.is_none())
+                            .and_then(|a| ctx.areas.get(&a).cloned()),
+                    ),
                 ),
                 ("channel", Node::str(r.channel.clone())),
                 (

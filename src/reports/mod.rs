@@ -1334,3 +1334,55 @@ pub async fn close_expired(state: &AppState) -> Result<usize> {
     }
     Ok(closed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rows 99 down to 0 (newest first), read `batch` at a time below a cursor.
+    fn reader(batch: usize) -> impl FnMut(Option<Uuid>) -> std::future::Ready<Result<Vec<u128>>> {
+        move |before| {
+            let below = before.map_or(100, |b| b.as_u128());
+            std::future::ready(Ok((0..below).rev().take(batch).collect()))
+        }
+    }
+
+    fn id(r: &u128) -> Uuid {
+        Uuid::from_u128(*r)
+    }
+
+    #[tokio::test]
+    async fn a_kept_page_and_its_cursor_depend_only_on_the_rows_kept() {
+        // Every third row is kept: a page of 5 ends at the fifth kept row, whatever was read after.
+        let third = |r: &u128| r.is_multiple_of(3);
+        let (page, next) = kept_page(reader(6), third, id, None, 6, 5).await.unwrap();
+        assert_eq!(page, [99, 96, 93, 90, 87]);
+        assert_eq!(next, Some(Uuid::from_u128(87)));
+        // The same page whatever the batch size (how much was read and dropped).
+        for batch in [1, 2, 7, 50, 200] {
+            let got = kept_page(reader(batch), third, id, None, batch, 5)
+                .await
+                .unwrap();
+            assert_eq!(got, (page.clone(), next), "batch {batch}");
+        }
+        // The last page: no cursor once everything has been read.
+        let (page, next) = kept_page(reader(6), third, id, Some(Uuid::from_u128(10)), 6, 5)
+            .await
+            .unwrap();
+        assert_eq!(page, [9, 6, 3, 0]);
+        assert_eq!(next, None);
+    }
+
+    #[tokio::test]
+    async fn a_kept_page_gives_up_after_its_rounds_with_the_last_row_read() {
+        // Nothing kept: after KEPT_PAGE_ROUNDS reads the cursor moves on, so a next page progresses.
+        let (page, next) = kept_page(reader(2), |_| false, id, None, 2, 5)
+            .await
+            .unwrap();
+        assert!(page.is_empty());
+        assert_eq!(
+            next,
+            Some(Uuid::from_u128(100 - 2 * KEPT_PAGE_ROUNDS as u128))
+        );
+    }
+}

@@ -100,6 +100,63 @@ async fn reported(app: &TestApp, token: &str, seed: u8) -> String {
     r.body["id"].as_str().unwrap().to_string()
 }
 
+/// A staff action on report `id` that must succeed; the report as it then stands.
+async fn act(app: &TestApp, token: &str, id: &str, body: Value) -> Value {
+    let r = app
+        .post(
+            &format!("/v1/staff/reports/{id}/transition"),
+            Some(token),
+            body,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    r.body
+}
+
+/// Staff route report `id` to `unit` and resolve it with an evidence photo of theirs (`seed`).
+async fn fix(app: &TestApp, staff: &str, unit: &str, id: &str, seed: u8) -> Value {
+    act(
+        app,
+        staff,
+        id,
+        json!({ "action": "assign", "unit_id": unit }),
+    )
+    .await;
+    let ev = upload_ok(app, staff, &jpeg(64, 64, seed)).await;
+    act(
+        app,
+        staff,
+        id,
+        json!({ "action": "resolve", "public_reply": "Đã vá", "evidence_media_ids": [ev["id"]] }),
+    )
+    .await
+}
+
+/// The ward (Phường Bến Nghé, 106.69–106.71 E, 10.77–10.79 N) and its Khu phố 3 (106.70–106.705 E,
+/// 10.775–10.78 N, routed to "Tổ công trình"), imported as an admin would.
+async fn import_ward(app: &TestApp) {
+    let square = |min_lon: f64, min_lat: f64, max_lon: f64, max_lat: f64| {
+        json!([[
+            [min_lon, min_lat],
+            [max_lon, min_lat],
+            [max_lon, max_lat],
+            [min_lon, max_lat],
+            [min_lon, min_lat]
+        ]])
+    };
+    let geojson = json!({
+        "type": "FeatureCollection",
+        "features": [
+            { "type": "Feature", "properties": { "name": "Phường Bến Nghé", "kind": "ward" }, "geometry": { "type": "Polygon", "coordinates": square(106.69, 10.77, 106.71, 10.79) } },
+            { "type": "Feature", "properties": { "name": "Khu phố 3", "unit": "Tổ công trình" }, "geometry": { "type": "Polygon", "coordinates": square(106.70, 10.775, 106.705, 10.78) } }
+        ]
+    });
+    let parsed = wardline::areas::parse_geojson(&geojson.to_string()).unwrap();
+    wardline::areas::import(&app.state.db, parsed, app.state.clock.now(), |_, _| {})
+        .await
+        .unwrap();
+}
+
 /// How many entries of `kind` a report's history (as `GET /v1/reports/{id}` shows it) holds.
 fn history_count(report: &Value, kind: &str) -> usize {
     report["history"]
@@ -1154,14 +1211,13 @@ async fn staff_receive_their_units_reports_live_over_a_websocket() {
         )
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
-    let r = app
-        .post(
-            &format!("/v1/staff/reports/{id}/transition"),
-            Some(&w.staff),
-            json!({ "action": "assign", "unit_id": other_unit }),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    act(
+        &app,
+        &w.staff,
+        id,
+        json!({ "action": "assign", "unit_id": other_unit }),
+    )
+    .await;
     let left = next_text(&mut mine).await.unwrap();
     assert_eq!(left["event"], "assigned");
     assert_eq!(left["report"]["unit_id"], other_unit.as_str());
@@ -1179,6 +1235,17 @@ async fn staff_receive_their_units_reports_live_over_a_websocket() {
         "in_progress"
     );
     assert!(next_text(&mut mine).await.is_none());
+    let r = app
+        .post(
+            &format!("/v1/staff/reports/{id}/severity"),
+            Some(&outsider),
+            json!({ "severity": "urgent", "reason": "Nắp cống mở" }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let graded = next_text(&mut theirs).await.unwrap();
+    assert_eq!(graded["event"], "severity");
+    assert_eq!(graded["report"]["severity"], "urgent");
 
     // On shutdown the socket is closed with 1001 (going away).
     app.state.begin_shutdown();
@@ -1230,26 +1297,7 @@ async fn reports_outside_the_ward_are_refused_and_inside_are_routed_by_khu_pho()
         StatusCode::CREATED
     );
 
-    let square = |min_lon: f64, min_lat: f64, max_lon: f64, max_lat: f64| {
-        json!([[
-            [min_lon, min_lat],
-            [max_lon, min_lat],
-            [max_lon, max_lat],
-            [min_lon, max_lat],
-            [min_lon, min_lat]
-        ]])
-    };
-    let geojson = json!({
-        "type": "FeatureCollection",
-        "features": [
-            { "type": "Feature", "properties": { "name": "Phường Bến Nghé", "kind": "ward" }, "geometry": { "type": "Polygon", "coordinates": square(106.69, 10.77, 106.71, 10.79) } },
-            { "type": "Feature", "properties": { "name": "Khu phố 3", "unit": "Tổ công trình" }, "geometry": { "type": "Polygon", "coordinates": square(106.70, 10.775, 106.705, 10.78) } }
-        ]
-    });
-    let parsed = wardline::areas::parse_geojson(&geojson.to_string()).unwrap();
-    wardline::areas::import(&app.state.db, parsed, app.state.clock.now(), |_, _| {})
-        .await
-        .unwrap();
+    import_ward(&app).await;
 
     let outside = create(&app, &a, None, body.clone()).await;
     outside.assert_problem(422, "validation_failed");
@@ -1711,6 +1759,7 @@ fn ids_in(v: &Value, path: &str) -> Vec<String> {
 async fn a_rounded_location_stays_rounded_in_every_public_answer() {
     let app = TestApp::spawn().await;
     let w = ward(&app).await;
+    import_ward(&app).await;
     let a = app.resident_token("0974100001").await;
     // 44 m north and 44 m east of the 3-decimal grid point (10.776, 106.700) the public sees.
     let (lat, lon) = (10.7764, 106.7004);
@@ -1731,6 +1780,26 @@ async fn a_rounded_location_stays_rounded_in_every_public_answer() {
     assert_eq!(public.body["report"]["lat"], 10.776);
     let staff = app.get(&format!("/v1/reports/{id}"), Some(&w.staff)).await;
     assert_eq!(staff.body["report"]["address"], "Hẻm 12/3 Lê Lợi, nhà số 7");
+    // Nor which khu phố it is in (which side of a street), in the app or through Open311.
+    assert_eq!(staff.body["report"]["area"]["name"], "Khu phố 3");
+    assert!(public.body["report"]["area"].is_null());
+    let kp3 = app.get("/v1/areas", None).await.body[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let by_area = app.get(&format!("/v1/reports?area={kp3}"), None).await;
+    assert!(!ids_in(&by_area.body, "/id").contains(&id));
+    let o311 = app
+        .get(
+            &format!("/open311/v2/requests/{id}.json?extensions=true"),
+            None,
+        )
+        .await;
+    assert!(
+        o311.body[0]["extended_attributes"]["area"].is_null(),
+        "{:?}",
+        o311.body
+    );
 
     // A box around the exact point that leaves out the rounded one: the public finds nothing
     // (in the feed and on the map), staff find the report.
@@ -1949,29 +2018,10 @@ async fn a_late_resolution_stays_late_after_a_reopening_and_the_window_closes() 
     let from = (app.state.clock.now() - chrono::Duration::hours(1)).to_rfc3339();
     let late = reported(&app, &a, 31).await;
     let timely = reported(&app, &a, 32).await;
-    let unit = w.unit_id.clone();
     let resolve = |staff: String, id: String, seed: u8| {
-        let (app, unit) = (&app, unit.clone());
-        async move {
-            // (Back to the unit first: a new or reopened report is assigned before it is resolved.)
-            let r = app
-                .post(
-                    &format!("/v1/staff/reports/{id}/transition"),
-                    Some(&staff),
-                    json!({ "action": "assign", "unit_id": unit }),
-                )
-                .await;
-            assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-            let ev = upload_ok(app, &staff, &jpeg(64, 64, seed)).await;
-            let r = app
-                .post(
-                    &format!("/v1/staff/reports/{id}/transition"),
-                    Some(&staff),
-                    json!({ "action": "resolve", "public_reply": "Đã vá", "evidence_media_ids": [ev["id"]] }),
-                )
-                .await;
-            assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-        }
+        let (app, unit) = (&app, w.unit_id.clone());
+        // (Back to the unit first: a new or reopened report is assigned before it is resolved.)
+        async move { fix(app, &staff, &unit, &id, seed).await }
     };
     let reopen = |token: String, id: String| {
         let app = &app;
@@ -1991,6 +2041,20 @@ async fn a_late_resolution_stays_late_after_a_reopening_and_the_window_closes() 
     let reopened = app.get(&format!("/v1/reports/{timely}"), None).await;
     assert!(reopened.body["report"]["public_reply"].is_null());
     assert_eq!(reopened.body["report"]["evidence"], json!([]));
+    // Open311 alike: no status notes (the reopening's reason is the reporter's), no evidence.
+    let o311 = app
+        .get(
+            &format!("/open311/v2/requests/{timely}.json?extensions=true"),
+            None,
+        )
+        .await;
+    assert!(o311.body[0]["status_notes"].is_null(), "{:?}", o311.body);
+    assert_eq!(
+        o311.body[0]["extended_attributes"]["evidence_photos"],
+        json!([]),
+        "{:?}",
+        o311.body
+    );
     resolve(w.staff.clone(), timely.clone(), 2).await;
 
     // The other is fixed two months late, reopened, then fixed within its fresh deadline.
@@ -2025,15 +2089,8 @@ async fn a_late_resolution_stays_late_after_a_reopening_and_the_window_closes() 
     reopen(a, late.clone())
         .await
         .assert_problem(409, "cannot_reopen");
-    let r = app
-        .post(
-            &format!("/v1/staff/reports/{late}/transition"),
-            Some(&staff),
-            json!({ "action": "close" }),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    assert_eq!(r.body["status"], "closed");
+    let closed = act(&app, &staff, &late, json!({ "action": "close" })).await;
+    assert_eq!(closed["status"], "closed");
     app.stop().await;
 }
 
@@ -2048,14 +2105,13 @@ async fn the_staff_queue_puts_what_waits_longest_first_and_filters_and_pages() {
     let staff_id = w.staff_id.clone();
     // The second is acknowledged and assigned to the staff member; the others wait for
     // acknowledgement, which is due long before any resolution.
-    let r = app
-        .post(
-            &format!("/v1/staff/reports/{second}/transition"),
-            Some(&w.staff),
-            json!({ "action": "assign", "unit_id": w.unit_id, "assignee_id": staff_id }),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    act(
+        &app,
+        &w.staff,
+        &second,
+        json!({ "action": "assign", "unit_id": w.unit_id, "assignee_id": staff_id }),
+    )
+    .await;
     let queue = |q: &str| {
         let (app, staff, q) = (&app, w.staff.clone(), q.to_string());
         async move {
@@ -2081,6 +2137,9 @@ async fn the_staff_queue_puts_what_waits_longest_first_and_filters_and_pages() {
     );
     assert_eq!(queue("?category=road_damage").await.len(), 3);
     assert!(queue("?category=trash").await.is_empty());
+    app.get("/v1/staff/reports?category=no_such_thing", Some(&w.staff))
+        .await
+        .assert_problem(404, "category_not_found");
     assert!(queue("?ack_overdue=true").await.is_empty());
 
     // Days later, the two still unacknowledged are overdue for it, in the view and the filter.
@@ -2212,15 +2271,7 @@ async fn a_late_rating_does_not_bring_an_old_report_back_to_the_public_feed() {
     let phone = "0974600001";
     let a = app.resident_token(phone).await;
     let id = reported(&app, &a, 61).await;
-    let tr = format!("/v1/staff/reports/{id}/transition");
-    let ev = upload_ok(&app, &w.staff, &jpeg(64, 64, 62)).await;
-    for body in [
-        json!({ "action": "assign", "unit_id": w.unit_id }),
-        json!({ "action": "resolve", "public_reply": "Đã vá", "evidence_media_ids": [ev["id"]] }),
-    ] {
-        let r = app.post(&tr, Some(&w.staff), body).await;
-        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    }
+    fix(&app, &w.staff, &w.unit_id, &id, 62).await;
     async fn in_feed(app: &TestApp, id: &str) -> bool {
         let feed = app.get("/v1/reports?limit=100", None).await;
         ids_in(&feed.body, "/id").iter().any(|i| i == id)
@@ -2240,6 +2291,17 @@ async fn a_late_rating_does_not_bring_an_old_report_back_to_the_public_feed() {
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(r.body["rating"], 5);
     assert!(!in_feed(&app, &id).await, "a rating brought it back");
+    // Nor does a new report marked as its duplicate (its me-too count grows).
+    let staff = app.login(STAFF_PHONE, &w.staff_password).await;
+    let again = reported(&app, &a, 63).await;
+    act(
+        &app,
+        &staff,
+        &again,
+        json!({ "action": "duplicate", "duplicate_of": id }),
+    )
+    .await;
+    assert!(!in_feed(&app, &id).await, "a duplicate brought it back");
     app.stop().await;
 }
 
@@ -2288,6 +2350,42 @@ async fn staff_raise_a_reports_severity_and_only_admins_lower_it() {
         .assert_problem(403, "forbidden");
     let staff_view = app.get(&format!("/v1/reports/{id}"), Some(&w.staff)).await;
     assert_eq!(history_count(&staff_view.body, "severity"), 2);
+    // Not a severity we know: 400; another unit's staff: 403; a report no longer open: 409.
+    app.post(
+        &format!("/v1/staff/reports/{id}/severity"),
+        Some(&w.staff),
+        json!({ "severity": "catastrophic", "reason": "?" }),
+    )
+    .await
+    .assert_problem(400, "bad_request");
+    let outsider_unit = app
+        .post(
+            "/v1/admin/units",
+            Some(&w.admin),
+            json!({ "name": "Tổ khác", "kind": "team" }),
+        )
+        .await;
+    let outsider_unit = outsider_unit.body["id"].as_str().unwrap().to_string();
+    act(
+        &app,
+        &w.admin,
+        &id,
+        json!({ "action": "assign", "unit_id": outsider_unit }),
+    )
+    .await;
+    grade(w.staff.clone(), "urgent", "Gấp")
+        .await
+        .assert_problem(403, "forbidden");
+    act(
+        &app,
+        &w.admin,
+        &id,
+        json!({ "action": "reject", "reason": "Không thuộc phường" }),
+    )
+    .await;
+    grade(w.admin.clone(), "urgent", "Gấp")
+        .await
+        .assert_problem(409, "report_not_open");
     let reporter_view = app.get(&format!("/v1/reports/{id}"), Some(&a)).await;
     assert_eq!(history_count(&reporter_view.body, "severity"), 0);
     app.stop().await;
@@ -2304,20 +2402,7 @@ async fn re_grading_a_reopened_report_counts_from_its_reopening() {
     app.state.clock.advance(chrono::Duration::days(30));
     let staff = app.login(STAFF_PHONE, &w.staff_password).await;
     let a = app.resident_token(phone).await;
-    let ev = upload_ok(&app, &staff, &jpeg(64, 64, 82)).await;
-    for body in [
-        json!({ "action": "assign", "unit_id": w.unit_id }),
-        json!({ "action": "resolve", "public_reply": "Đã vá", "evidence_media_ids": [ev["id"]] }),
-    ] {
-        let r = app
-            .post(
-                &format!("/v1/staff/reports/{id}/transition"),
-                Some(&staff),
-                body,
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    }
+    fix(&app, &staff, &w.unit_id, &id, 82).await;
     let reopened = app
         .post(
             &format!("/v1/reports/{id}/reopen"),
@@ -2389,14 +2474,13 @@ async fn a_duplicate_counts_each_person_once_and_the_capture_time_is_private() {
         }
     };
     for (child, want) in [(same_person, 0), (other_person, 1), (by_phone, 2)] {
-        let r = app
-            .post(
-                &format!("/v1/staff/reports/{child}/transition"),
-                Some(&w.staff),
-                json!({ "action": "duplicate", "duplicate_of": parent }),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        act(
+            &app,
+            &w.staff,
+            &child,
+            json!({ "action": "duplicate", "duplicate_of": parent }),
+        )
+        .await;
         assert_eq!(count().await, want);
     }
     app.stop().await;
