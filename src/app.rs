@@ -234,6 +234,14 @@ pub fn routes(state: AppState) -> impl Endpoint + 'static {
             poem::get(crate::rtc::signal::signal).data(state.clone()),
         )
         .with(CatchPanic::new())
+        // The web apps' pages and assets, beside the API on the same origin.
+        .around(|ep, req| async move {
+            if crate::web::owns(req.uri().path()) {
+                Ok(crate::web::serve(&req))
+            } else {
+                ep.call(req).await.map(poem::IntoResponse::into_response)
+            }
+        })
         .around(move |ep, req| crate::ops::observe(ep, req, observe_state.clone()))
 }
 

@@ -36,3 +36,6 @@ pub mod store;
 /// Telehealth: stations and doctors, slots, bookings, the waiting room, consultations, consent,
 /// clinical records and their access log.
 pub mod telehealth;
+/// The web apps (residents, staff, doctors): embedded files, hashed URLs, CSP; response
+/// compression and validators.
+pub mod web;

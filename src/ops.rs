@@ -148,6 +148,8 @@ fn fallback_route(path: &str) -> &'static str {
         "docs"
     } else if path.starts_with("/openapi") {
         "openapi"
+    } else if crate::web::owns(path) {
+        "web"
     } else {
         "unmatched"
     }
@@ -245,6 +247,10 @@ pub async fn observe<E: Endpoint>(
     };
     let buffer_chunked = req.uri().path() != "/v1/media";
     let signed_in = req.header("authorization").is_some();
+    let is_web = crate::web::owns(&path);
+    let req_method = req.method().clone();
+    let if_none_match = req.header("if-none-match").map(str::to_string);
+    let accept_encoding = req.header("accept-encoding").unwrap_or("").to_string();
     let cors_on = !state.settings.cors_origins.trim().is_empty();
     let cors_origin = req
         .header("origin")
@@ -332,6 +338,15 @@ pub async fn observe<E: Endpoint>(
             .await
     };
 
+    if !is_web {
+        resp = crate::web::finish_api_response(
+            resp,
+            &req_method,
+            if_none_match.as_deref(),
+            &accept_encoding,
+        )
+        .await;
+    }
     let headers = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         headers.insert("x-request-id", v);

@@ -26,3 +26,4 @@ mod rtc_signal;
 mod schemathesis;
 mod store_contract;
 mod telehealth;
+mod web;
