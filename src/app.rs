@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::middleware::CatchPanic;
 use poem::{Endpoint, EndpointExt, Route};
 use poem_openapi::{OpenApiService, Tags};
@@ -216,6 +215,7 @@ pub fn api_service(state: AppState) -> OpenApiService<Apis, ()> {
 /// The whole route tree with middleware.
 pub fn routes(state: AppState) -> impl Endpoint + 'static {
     let api = api_service(state.clone()).server(state.settings.public_url());
+    crate::ops::learn_allowed_methods(&api.spec());
     let docs = api.swagger_ui();
     let spec_json = api.spec_endpoint();
     let spec_yaml = api.spec_endpoint_yaml();
@@ -283,6 +283,7 @@ impl AppState {
         let turn_secret = Arc::new(settings.resolve_turn_secret(&secret));
         let room_keys = Arc::new(crate::rtc::RoomKeys::new(&secret));
         let auth = Auth::new(db.clone(), secret, sms, clock.clone(), settings.clone())?;
+        let settings_limit = settings.max_requests_in_flight;
         Ok(AppState {
             room_keys,
             turn_secret,
@@ -301,7 +302,11 @@ impl AppState {
             bus: LocalBus::new(),
             auth,
             clock,
-            metrics: Arc::new(Metrics::default()),
+            metrics: Arc::new({
+                let m = Metrics::default();
+                m.set_request_limit(settings_limit);
+                m
+            }),
             shutting_down: Arc::new(AtomicBool::new(false)),
             shutdown: Arc::new(tokio::sync::watch::channel(false).0),
         })
@@ -312,7 +317,7 @@ impl AppState {
 pub struct Server {
     pub state: AppState,
     pub local_addr: std::net::SocketAddr,
-    acceptor: poem::listener::TcpAcceptor,
+    listener: tokio::net::TcpListener,
     /// The embedded STUN/TURN server, unless `turn_listen` is empty.
     turn: Option<crate::rtc::turn::TurnServer>,
 }
@@ -320,15 +325,11 @@ pub struct Server {
 impl Server {
     /// Bind the listener (port 0 picks a free one) and build the state.
     pub async fn bind(state: AppState) -> anyhow::Result<Server> {
-        let acceptor = TcpListener::bind(state.settings.listen.clone())
-            .into_acceptor()
+        crate::ops::http::raise_open_files_limit();
+        let listener = tokio::net::TcpListener::bind(state.settings.listen.as_str())
             .await
             .with_context(|| format!("binding {}", state.settings.listen))?;
-        let local_addr = acceptor
-            .local_addr()
-            .first()
-            .and_then(|a| a.as_socket_addr().copied())
-            .context("listener has no address")?;
+        let local_addr = listener.local_addr().context("listener has no address")?;
         if state.settings.public_url.is_none() {
             state.objects.set_public_url(format!("http://{local_addr}"));
         }
@@ -348,7 +349,7 @@ impl Server {
         Ok(Server {
             state,
             local_addr,
-            acceptor,
+            listener,
             turn,
         })
     }
@@ -407,10 +408,13 @@ impl Server {
             flag.begin_shutdown();
             tracing::info!("shutting down: finishing in-flight requests");
         };
-        poem::Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(app, signal, Some(grace))
-            .await
-            .context("server")?;
+        let limits = crate::ops::http::Limits::from_settings(&state.settings);
+        tracing::info!(
+            max_connections = limits.max_connections,
+            per_ip = limits.max_connections_per_ip,
+            "accepting connections"
+        );
+        crate::ops::http::serve(self.listener, app, limits, signal, grace).await;
         closer.abort();
         sweeper.abort();
         gc.abort();

@@ -74,6 +74,18 @@ pub struct Settings {
     pub log_filter: String,
     /// How long in-flight requests may run after SIGTERM before the process exits.
     pub shutdown_grace_secs: u64,
+    /// A request's head (request line and headers) must arrive within this many seconds of its
+    /// first byte, or of the connection's last answer (slow-header clients are closed).
+    pub header_read_timeout_secs: u64,
+    /// A request body that sends nothing for this many seconds is answered 408 and closed.
+    pub body_stall_timeout_secs: u64,
+    /// Open connections at once (0 = derived from the open-files limit, keeping descriptors in
+    /// reserve for the database and the photo store); more are answered 503 and closed.
+    pub max_connections: u32,
+    /// Open connections from one client address (phones behind a carrier's NAT share one).
+    pub max_connections_per_ip: u32,
+    /// Requests being served at once; more are answered 503 with `Retry-After` at once.
+    pub max_requests_in_flight: u32,
     /// HTTP endpoint of the SMS gateway; unset = write messages to the outbox table and the log.
     pub sms_webhook_url: Option<String>,
     pub sms_webhook_token: Option<Secret>,
@@ -168,6 +180,11 @@ impl Default for Settings {
             log_format: LogFormat::Text,
             log_filter: "info,sqlx=warn".into(),
             shutdown_grace_secs: 10,
+            header_read_timeout_secs: 15,
+            body_stall_timeout_secs: 20,
+            max_connections: 0,
+            max_connections_per_ip: 256,
+            max_requests_in_flight: 1024,
             sms_webhook_url: None,
             sms_webhook_token: None,
             otp_per_phone_per_hour: 5,

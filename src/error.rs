@@ -156,6 +156,11 @@ pub enum Error {
     /// 500: a bug or an unexpected failure; logged, never shown.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+    /// A protocol-level answer made by the server around the operations, never by one: 405
+    /// `method_not_allowed`, 408 `request_timeout`, 414 `uri_too_long`, 431
+    /// `headers_too_large`, 400 `malformed_request`.
+    #[error("http {0}: {1}")]
+    Http(u16, &'static str),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -230,6 +235,28 @@ impl Error {
                 "Service temporarily unavailable, try again later",
             ),
             Error::Internal(_) => (500, "internal", "Lỗi hệ thống", "Internal error"),
+            Error::Http(status, code) => {
+                let (vi, en) = match *code {
+                    "method_not_allowed" => (
+                        "Phương thức không được hỗ trợ cho đường dẫn này",
+                        "Method not allowed on this path",
+                    ),
+                    "request_timeout" => (
+                        "Yêu cầu gửi đến quá chậm, kết nối đã được đóng",
+                        "The request arrived too slowly; the connection was closed",
+                    ),
+                    "uri_too_long" => ("Đường dẫn quá dài", "The URI is too long"),
+                    "headers_too_large" => (
+                        "Phần đầu (header) của yêu cầu quá lớn",
+                        "The request's headers are too large",
+                    ),
+                    _ => (
+                        "Yêu cầu HTTP không đúng định dạng",
+                        "Malformed HTTP request",
+                    ),
+                };
+                (*status, code, vi, en)
+            }
         }
     }
 
@@ -398,6 +425,8 @@ impl From<Error> for ApiError {
             Error::RateLimited { retry_after, .. } => ApiError::TooManyRequests(p, retry_after),
             Error::Unavailable(_) => ApiError::Unavailable(p, 5),
             Error::Internal(_) => ApiError::Internal(p),
+            // Made only around operations (see `problem_response`), never returned by one.
+            Error::Http(..) => ApiError::BadRequest(p),
         }
     }
 }
@@ -425,7 +454,7 @@ pub fn from_poem(err: &poem::Error) -> Error {
         StatusCode::PAYLOAD_TOO_LARGE => Error::PayloadTooLarge,
         StatusCode::UNSUPPORTED_MEDIA_TYPE => Error::UnsupportedMediaType("unsupported_media_type"),
         StatusCode::NOT_FOUND => Error::NotFound("route_not_found"),
-        StatusCode::METHOD_NOT_ALLOWED => Error::NotFound("method_not_allowed"),
+        StatusCode::METHOD_NOT_ALLOWED => Error::Http(405, "method_not_allowed"),
         StatusCode::UNAUTHORIZED => Error::Unauthorized("missing_token"),
         s if s.is_client_error() => Error::BadRequest(err.to_string()),
         _ => Error::Internal(anyhow::anyhow!("{err}")),

@@ -36,6 +36,8 @@ pub mod store;
 /// Telehealth: stations and doctors, slots, bookings, the waiting room, consultations, consent,
 /// clinical records and their access log.
 pub mod telehealth;
+/// Free text made safe to store and show: NFC, no invisible or bidi-override characters.
+pub mod text;
 /// The web apps (residents, staff, doctors): embedded files, hashed URLs, CSP; response
 /// compression and validators.
 pub mod web;

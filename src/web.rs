@@ -318,6 +318,24 @@ fn compressible(content_type: &str) -> bool {
         || ct.contains("javascript")
 }
 
+/// Add `token` to the answer's one `Vary` header (kept as a single comma-separated list).
+pub fn add_vary(headers: &mut poem::http::HeaderMap, token: &str) {
+    let mut list: Vec<String> = headers
+        .get_all(header::VARY)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().to_ascii_lowercase())
+        .filter(|t| !t.is_empty())
+        .collect();
+    if !list.iter().any(|t| t == token) {
+        list.push(token.to_string());
+    }
+    if let Ok(v) = HeaderValue::from_str(&list.join(", ")) {
+        headers.insert(header::VARY, v);
+    }
+}
+
 /// Bodies smaller than this go out as they are: compressing them saves less than the headers cost.
 const MIN_COMPRESS: usize = 512;
 /// Dynamic answers larger than this are streamed as they are (buffering them to compress would
@@ -384,8 +402,7 @@ pub async fn finish_api_response(
         }
     }
     {
-        resp.headers_mut()
-            .append(header::VARY, HeaderValue::from_static("accept-encoding"));
+        add_vary(resp.headers_mut(), "accept-encoding");
         if bytes.len() >= MIN_COMPRESS {
             let packed = match pick_encoding(accept_encoding) {
                 Some(Encoding::Br) => brotli_fast(&bytes).map(|b| (b, "br")),

@@ -630,7 +630,7 @@ impl Auth {
 
 /// Trimmed, 1–100 characters, no control characters.
 pub fn validate_name(raw: &str, field: &str) -> Result<String> {
-    let name = raw.trim();
+    let name = crate::text::clean_required(raw, false);
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
         return Err(Error::validation(
             field,

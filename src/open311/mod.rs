@@ -143,7 +143,14 @@ fn check_text(
     max: usize,
     required: bool,
 ) -> crate::error::Result<String> {
-    let v = value.trim();
+    let Ok(v) = crate::text::clean(value, true) else {
+        return Err(Error::validation(
+            field,
+            "invalid_text",
+            "Nội dung không hợp lệ hoặc quá dài",
+            "Invalid or too long",
+        ));
+    };
     if (required && v.is_empty()) || v.chars().count() > max || v.chars().any(char::is_control) {
         return Err(Error::validation(
             field,
@@ -738,8 +745,8 @@ pub async fn create_request(state: &AppState, form: &Pairs) -> O311Result<Doc> {
     };
     let mut errors = Vec::new();
     let mut text = |name: &str, max: usize| -> Option<String> {
-        let v = first(form, name)?.trim();
-        if v.chars().count() > max || v.chars().any(char::is_control) {
+        let v = crate::text::clean(first(form, name)?, true).unwrap_or_else(|_| "\u{0}".into());
+        if v.chars().count() > max || v.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
             errors.push(
                 lang.pick(
                     &format!("{name}: không hợp lệ hoặc quá dài (tối đa {max})"),

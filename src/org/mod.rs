@@ -157,8 +157,10 @@ pub async fn create_station(
     now: DateTime<Utc>,
 ) -> Result<Station> {
     let name = crate::auth::validate_name(name, "name")?;
-    let address = address.trim().to_string();
-    if address.chars().count() > 300 || address.chars().any(char::is_control) {
+    let address = crate::text::clean(address, false);
+    let address_ok = address.is_ok();
+    let address = address.unwrap_or_default();
+    if !address_ok || address.chars().count() > 300 {
         return Err(Error::validation(
             "address",
             "invalid_address",

@@ -285,7 +285,7 @@ pub async fn create_as(
         }
         Some(Role::Doctor) => return Err(Error::Forbidden),
     };
-    let description = new.description.trim();
+    let description = crate::text::clean_required(&new.description, true);
     if description.is_empty()
         || description.chars().count() > MAX_DESCRIPTION
         || description
@@ -299,8 +299,10 @@ pub async fn create_as(
             "Description must be 1 to 4000 characters",
         ));
     }
-    let address = new.address.as_deref().unwrap_or("").trim().to_string();
-    if address.chars().count() > 300 || address.chars().any(char::is_control) {
+    let address = crate::text::clean(new.address.as_deref().unwrap_or(""), false);
+    let address_ok = address.is_ok();
+    let address = address.unwrap_or_default();
+    if !address_ok || address.chars().count() > 300 {
         errors.push(text_error("address"));
     }
     if let Some(a) = new.accuracy_m
@@ -608,15 +610,23 @@ pub async fn transition(
     let from =
         Status::parse(&report.status).ok_or_else(|| anyhow::anyhow!("bad status in reports"))?;
     let to = next_status(from, &action).ok_or(Error::Conflict("illegal_transition"))?;
-    let note = note.trim();
-    if note.chars().count() > 2000 {
-        return Err(Error::Validation(vec![text_error("note")]));
-    }
+    let note = crate::text::clean(note, true)
+        .ok()
+        .filter(|n| n.chars().count() <= 2000)
+        .ok_or_else(|| Error::Validation(vec![text_error("note")]))?;
+    let note = note.as_str();
     let now = state.clock.now();
     let mut change = repo::StatusChange::keeping(&report, to.as_str());
     // The first staff action acknowledges the report (tiếp nhận), whatever it is.
     change.acknowledged_at = report.acknowledged_at.or(Some(now));
     let mut public_note = String::new();
+    // The words the resident reads (a resolution's reply, a rejection's reason), cleaned here so
+    // they outlive the match below that records them.
+    let cleaned = match &action {
+        Action::Resolve { public_reply, .. } => crate::text::clean_required(public_reply, true),
+        Action::Reject { reason } => crate::text::clean_required(reason, true),
+        _ => String::new(),
+    };
     // The original's unit, when marking a duplicate of it.
     let mut parent_unit: Option<Option<Uuid>> = None;
     match &action {
@@ -640,11 +650,8 @@ pub async fn transition(
             change.unit_id = Some(*unit_id);
             change.assignee_id = *assignee_id;
         }
-        Action::Resolve {
-            public_reply,
-            evidence,
-        } => {
-            let reply = public_reply.trim();
+        Action::Resolve { evidence, .. } => {
+            let reply = cleaned.as_str();
             let mut errors = Vec::new();
             if reply.is_empty() || reply.chars().count() > 2000 {
                 errors.push(FieldError::new(
@@ -669,8 +676,8 @@ pub async fn transition(
             change.resolved_at = Some(now);
             public_note = reply.to_string();
         }
-        Action::Reject { reason } => {
-            let reason = reason.trim();
+        Action::Reject { .. } => {
+            let reason = cleaned.as_str();
             if reason.is_empty() || reason.chars().count() > 2000 {
                 return Err(Error::validation(
                     "reason",
@@ -806,7 +813,8 @@ pub async fn set_severity(
     if !Status::parse(&report.status).is_some_and(Status::is_open) {
         return Err(Error::Conflict("report_not_open"));
     }
-    let reason = reason.trim();
+    let reason = crate::text::clean_required(reason, true);
+    let reason = reason.as_str();
     if reason.is_empty() || reason.chars().count() > 2000 {
         return Err(Error::validation(
             "reason",
@@ -994,7 +1002,9 @@ pub async fn comment(
             return Err(Error::Conflict("report_not_open"));
         }
     }
-    let text = text.trim();
+    let text =
+        crate::text::clean(text, true).map_err(|_| Error::Validation(vec![text_error("text")]))?;
+    let text = text.as_str();
     // A photo can say it all ("still flooded"): text is needed only without one.
     if (text.is_empty() && media.is_empty()) || text.chars().count() > 2000 {
         return Err(Error::Validation(vec![text_error("text")]));
@@ -1059,7 +1069,8 @@ pub async fn app_comment(state: &AppState, report_id: Uuid, text: &str) -> Resul
     let report = repo::report(&state.db, report_id)
         .await?
         .ok_or(Error::NotFound("report_not_found"))?;
-    let text = text.trim();
+    let text = crate::text::clean_required(text, true);
+    let text = text.as_str();
     if text.is_empty()
         || text.chars().count() > 2000
         || text
@@ -1104,7 +1115,9 @@ pub async fn rate(
             "Rate 1 to 5 stars",
         ));
     }
-    let comment = comment.trim();
+    let comment = crate::text::clean(comment, true)
+        .map_err(|_| Error::Validation(vec![text_error("comment")]))?;
+    let comment = comment.as_str();
     if comment.chars().count() > 2000 {
         return Err(Error::Validation(vec![text_error("comment")]));
     }
@@ -1136,7 +1149,8 @@ pub async fn reopen(
     if report.reporter_id != Some(caller.account_id) {
         return Err(Error::Forbidden);
     }
-    let reason = reason.trim();
+    let reason = crate::text::clean_required(reason, true);
+    let reason = reason.as_str();
     if reason.is_empty() || reason.chars().count() > 2000 {
         return Err(Error::validation(
             "reason",

@@ -91,7 +91,7 @@ pub fn ward_offset(state: &AppState) -> FixedOffset {
 /// The free-text reason a resident gives: required, up to 1000 characters, no control characters
 /// other than line breaks.
 pub fn validate_reason(raw: &str) -> Result<String> {
-    let reason = raw.trim();
+    let reason = crate::text::clean_required(raw, true);
     let bad = reason.is_empty()
         || reason.chars().count() > 1000
         || reason
@@ -111,7 +111,14 @@ pub fn validate_reason(raw: &str) -> Result<String> {
 /// Free text in clinical fields and comments: up to `max` characters, no control characters other
 /// than line breaks and tabs.
 pub fn validate_text(raw: &str, field: &str, max: usize) -> Result<String> {
-    let text = raw.trim();
+    let Ok(text) = crate::text::clean(raw, true) else {
+        return Err(Error::validation(
+            field,
+            "invalid_text",
+            "Nội dung quá dài hoặc có ký tự không hợp lệ",
+            "Text too long or contains invalid characters",
+        ));
+    };
     if text.chars().count() > max
         || text
             .chars()

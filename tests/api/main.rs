@@ -26,4 +26,5 @@ mod rtc_signal;
 mod schemathesis;
 mod store_contract;
 mod telehealth;
+mod transport;
 mod web;

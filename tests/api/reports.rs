@@ -2485,3 +2485,52 @@ async fn a_duplicate_counts_each_person_once_and_the_capture_time_is_private() {
     }
     app.stop().await;
 }
+
+/// Issue 16, defect 4: text made of invisible characters is empty, and a bidi override cannot
+/// spoof a name in the staff and doctor screens; text is stored in NFC.
+#[tokio::test]
+async fn invisible_and_bidi_override_text_is_refused_and_text_is_normalised() {
+    let app = TestApp::spawn().await;
+    let token = app.resident_token("0912555001").await;
+    let photo = upload_ok(&app, &token, &jpeg(64, 64, 1)).await;
+    let media = [photo["id"].as_str().unwrap()];
+    let mut body = report_body(&media);
+    body["description"] = json!("\u{200B}\u{200C}\u{2060}\u{FEFF}");
+    create(&app, &token, None, body)
+        .await
+        .assert_problem(422, "validation_failed");
+    let mut body = report_body(&media);
+    body["description"] = json!("Cống tràn \u{202E}gnóđ ưhc");
+    create(&app, &token, None, body)
+        .await
+        .assert_problem(422, "validation_failed");
+    // Decomposed Vietnamese (a + combining tilde) is stored precomposed.
+    let mut body = report_body(&media);
+    body["description"] = json!("Đèn đường hỏng ở nga\u{0303} tư");
+    let r = create(&app, &token, None, body).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    assert_eq!(r.body["description"], "Đèn đường hỏng ở ngã tư");
+    // Names: zero-width only, and a right-to-left override, are refused.
+    for name in ["\u{200B}\u{200B}", "Lan\u{202E}nấhn", "\u{2067}Admin"] {
+        let r = app
+            .call(
+                reqwest::Method::PATCH,
+                "/v1/me",
+                Some(&token),
+                Some(json!({ "display_name": name })),
+            )
+            .await;
+        r.assert_problem(422, "validation_failed");
+    }
+    // A comment of invisible characters alone is refused too.
+    let id = r.body["id"].as_str().unwrap();
+    let c = app
+        .post(
+            &format!("/v1/reports/{id}/comments"),
+            Some(&token),
+            json!({ "text": "\u{200B}\u{200B}" }),
+        )
+        .await;
+    c.assert_problem(422, "validation_failed");
+    app.stop().await;
+}

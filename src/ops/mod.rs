@@ -20,6 +20,8 @@ use crate::app::{ApiTags, AppState};
 use crate::config::{LogFormat, Settings};
 use crate::error::{ApiError, Error, Lang, REQUEST_ID, REQUEST_LANG, from_poem, problem_response};
 
+pub mod http;
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     method: String,
@@ -40,6 +42,8 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
     in_flight: prometheus_client::metrics::gauge::Gauge,
+    /// Requests served at once before the excess is refused (0 = no bound).
+    request_limit: std::sync::atomic::AtomicI64,
 }
 
 impl Default for Metrics {
@@ -70,6 +74,7 @@ impl Default for Metrics {
             requests,
             latency,
             in_flight,
+            request_limit: std::sync::atomic::AtomicI64::new(0),
         }
     }
 }
@@ -78,6 +83,18 @@ impl Metrics {
     /// Requests being served now.
     pub fn in_flight(&self) -> i64 {
         self.in_flight.get()
+    }
+
+    /// Bound the requests served at once (0 = no bound).
+    pub fn set_request_limit(&self, limit: u32) {
+        self.request_limit
+            .store(i64::from(limit), Ordering::Relaxed);
+    }
+
+    /// Is the request just counted past the bound?
+    fn over_request_limit(&self) -> bool {
+        let limit = self.request_limit.load(Ordering::Relaxed);
+        limit > 0 && self.in_flight.get() > limit
     }
 }
 
@@ -167,60 +184,147 @@ fn request_id_from(req: &Request) -> String {
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
 }
 
-/// Bodies without a `Content-Length` (chunked) are read up to the limit here, so the limit holds
-/// however the client sends.
+/// What happened to a request's body as it was read.
+#[derive(Default)]
+struct BodyWatch {
+    /// More than the limit arrived (413).
+    over_limit: AtomicBool,
+    /// Nothing arrived for the stall timeout (408).
+    stalled: AtomicBool,
+    /// The client's connection broke mid-body (logged and metered as 499, not as a 4xx).
+    client_gone: AtomicBool,
+}
+
+/// Every body is counted against the limit as it streams and must keep arriving: a body that
+/// sends nothing for `stall` fails. Bodies without a `Content-Length` (chunked) are read up to the
+/// limit here, so the limit holds however the client sends.
 async fn enforce_body_limit(
     req: &mut Request,
     limit: usize,
     buffer_chunked: bool,
-    tripped: &Arc<AtomicBool>,
+    stall: Duration,
+    watch: &Arc<BodyWatch>,
 ) -> Result<(), Error> {
-    if let Some(len) = req.header("content-length") {
-        let len: u64 = len
-            .trim()
-            .parse()
-            .map_err(|_| Error::BadRequest("invalid Content-Length".into()))?;
-        if len > limit as u64 {
-            return Err(Error::PayloadTooLarge);
+    let declared = match req.header("content-length") {
+        Some(len) => {
+            let len: u64 = len
+                .trim()
+                .parse()
+                .map_err(|_| Error::BadRequest("invalid Content-Length".into()))?;
+            if len > limit as u64 {
+                return Err(Error::PayloadTooLarge);
+            }
+            Some(len)
         }
+        None => None,
+    };
+    if declared == Some(0) {
         return Ok(());
     }
-    if !buffer_chunked {
-        // Count as it streams instead of buffering; past the limit the stream fails and `tripped`
-        // tells the middleware to answer 413 whatever the handler made of the broken body.
-        let body = req.take_body();
-        req.set_body(limited(body, limit, tripped.clone()));
+    let body = guarded(req.take_body(), limit, stall, watch.clone());
+    if declared.is_some() || !buffer_chunked {
+        // Counted as it streams; past the limit the stream fails and `over_limit` tells the
+        // middleware to answer 413 whatever the handler made of the broken body.
+        req.set_body(body);
         return Ok(());
     }
-    let body = req.take_body();
     let mut stream = body.into_bytes_stream();
     let mut buf = Vec::new();
     use futures::StreamExt;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| Error::BadRequest(format!("reading body: {e}")))?;
-        if buf.len() + chunk.len() > limit {
-            return Err(Error::PayloadTooLarge);
-        }
         buf.extend_from_slice(&chunk);
     }
     req.set_body(Body::from_vec(buf));
     Ok(())
 }
 
-/// A body that fails once more than `limit` bytes have passed through it.
-fn limited(body: Body, limit: usize, tripped: Arc<AtomicBool>) -> Body {
+/// A body that fails once more than `limit` bytes have passed through it, or when no byte has
+/// come for `stall`; it notes which in `watch`.
+fn guarded(body: Body, limit: usize, stall: Duration, watch: Arc<BodyWatch>) -> Body {
     use futures::StreamExt;
-    let mut seen = 0usize;
-    let stream = body.into_bytes_stream().map(move |chunk| {
-        let chunk = chunk?;
-        seen += chunk.len();
-        if seen > limit {
-            tripped.store(true, Ordering::Relaxed);
-            return Err(std::io::Error::other("request body over the limit"));
+    let stream = body.into_bytes_stream();
+    let state = (stream, 0usize, watch, false);
+    let s = futures::stream::unfold(state, move |(mut stream, seen, watch, done)| async move {
+        if done {
+            return None;
         }
-        Ok(chunk)
+        match tokio::time::timeout(stall, stream.next()).await {
+            Err(_) => {
+                watch.stalled.store(true, Ordering::Relaxed);
+                let e = std::io::Error::new(std::io::ErrorKind::TimedOut, "request body stalled");
+                Some((Err(e), (stream, seen, watch, true)))
+            }
+            Ok(None) => None,
+            Ok(Some(Err(e))) => {
+                watch.client_gone.store(true, Ordering::Relaxed);
+                Some((Err(e), (stream, seen, watch, true)))
+            }
+            Ok(Some(Ok(chunk))) => {
+                let seen = seen + chunk.len();
+                if seen > limit {
+                    watch.over_limit.store(true, Ordering::Relaxed);
+                    let e = std::io::Error::other("request body over the limit");
+                    return Some((Err(e), (stream, seen, watch, true)));
+                }
+                Some((Ok(chunk), (stream, seen, watch, false)))
+            }
+        }
     });
-    Body::from_bytes_stream(stream)
+    Body::from_bytes_stream(s)
+}
+
+/// The API's paths and the methods each accepts, for the `Allow` header of a 405.
+static ALLOWED: std::sync::OnceLock<Vec<(Vec<String>, String)>> = std::sync::OnceLock::new();
+
+/// Learn the operations' paths and methods from the spec (called when the routes are built).
+pub fn learn_allowed_methods(spec_json: &str) {
+    let Ok(spec) = serde_json::from_str::<serde_json::Value>(spec_json) else {
+        return;
+    };
+    let mut out = Vec::new();
+    if let Some(paths) = spec["paths"].as_object() {
+        for (path, ops) in paths {
+            let methods: Vec<String> = ops
+                .as_object()
+                .map(|o| {
+                    o.keys()
+                        .filter(|m| ["get", "post", "put", "patch", "delete"].contains(&m.as_str()))
+                        .map(|m| m.to_ascii_uppercase())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let mut methods = methods;
+            if methods.iter().any(|m| m == "GET") {
+                methods.push("HEAD".into());
+            }
+            out.push((
+                path.split('/').map(str::to_string).collect(),
+                methods.join(", "),
+            ));
+        }
+    }
+    let _ = ALLOWED.set(out);
+}
+
+/// The methods a path accepts (its template's), if any operation has it.
+fn allowed_methods(path: &str) -> Option<String> {
+    let segs: Vec<&str> = path.split('/').collect();
+    let table = ALLOWED.get()?;
+    let mut found: Vec<&str> = Vec::new();
+    for (tpl, methods) in table {
+        let matches = tpl.len() == segs.len()
+            && tpl
+                .iter()
+                .zip(&segs)
+                .all(|(t, s)| t == s || (t.starts_with('{') && t.ends_with('}') && !s.is_empty()));
+        if matches {
+            found.extend(methods.split(", "));
+        }
+    }
+    found.sort_unstable();
+    found.dedup();
+    (!found.is_empty()).then(|| found.join(", "))
 }
 
 /// The outermost middleware: every request gets an id, a language, a log line, metrics, and, if
@@ -260,15 +364,27 @@ pub async fn observe<E: Endpoint>(
         && req.method() == poem::http::Method::OPTIONS
         && req.header("access-control-request-method").is_some();
 
-    let tripped = Arc::new(AtomicBool::new(false));
+    let watch = Arc::new(BodyWatch::default());
+    let body_watch = watch.clone();
+    let stall = Duration::from_secs(state.settings.body_stall_timeout_secs.max(1));
+    // Past the bound on requests served at once, the excess is answered at once (probes and
+    // metrics excepted, so the orchestrator still sees a live process).
+    let exempt = matches!(path.as_str(), "/healthz" | "/readyz" | "/metrics");
+    let overloaded = !exempt && state.metrics.over_request_limit();
     let req_path = path.clone();
     let work = async move {
-        let outcome = match enforce_body_limit(&mut req, limit, buffer_chunked, &tripped).await {
-            Err(e) => Err(e),
-            Ok(()) => Ok(next.call(req).await),
+        let outcome = if overloaded {
+            Err(Error::Unavailable("server_busy"))
+        } else {
+            match enforce_body_limit(&mut req, limit, buffer_chunked, stall, &body_watch).await {
+                Err(e) => Err(e),
+                Ok(()) => Ok(next.call(req).await),
+            }
         };
-        let outcome = if tripped.load(Ordering::Relaxed) {
+        let outcome = if body_watch.over_limit.load(Ordering::Relaxed) {
             Err(Error::PayloadTooLarge)
+        } else if body_watch.stalled.load(Ordering::Relaxed) {
+            Err(Error::Http(408, "request_timeout"))
         } else {
             outcome
         };
@@ -347,6 +463,17 @@ pub async fn observe<E: Endpoint>(
         )
         .await;
     }
+    if resp.status() == poem::http::StatusCode::METHOD_NOT_ALLOWED
+        && !resp.headers().contains_key("allow")
+        && let Some(allow) = allowed_methods(&path).and_then(|a| HeaderValue::from_str(&a).ok())
+    {
+        resp.headers_mut().insert("allow", allow);
+    }
+    if resp.status() == poem::http::StatusCode::REQUEST_TIMEOUT {
+        // The rest of a stalled body may still come: the connection cannot be reused.
+        resp.headers_mut()
+            .insert("connection", HeaderValue::from_static("close"));
+    }
     let headers = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         headers.insert("x-request-id", v);
@@ -364,7 +491,7 @@ pub async fn observe<E: Endpoint>(
     }
     if cors_on {
         // Answers differ by Origin: caches must keep them apart.
-        headers.append("vary", HeaderValue::from_static("origin"));
+        crate::web::add_vary(headers, "origin");
     }
     if let Some(v) = cors_origin.and_then(|o| HeaderValue::from_str(&o).ok()) {
         headers.insert("access-control-allow-origin", v);
@@ -375,7 +502,13 @@ pub async fn observe<E: Endpoint>(
     }
 
     let elapsed = started.elapsed();
-    let status = resp.status().as_u16();
+    // A client whose connection broke mid-request never reads the answer: 499 (nginx's "client
+    // closed request") keeps these out of the 4xx that alerts watch.
+    let status = if watch.client_gone.load(Ordering::Relaxed) {
+        499
+    } else {
+        resp.status().as_u16()
+    };
     let route = route.unwrap_or_else(|| fallback_route(&path));
     state.metrics.observe(&method, route, status, elapsed);
     span.in_scope(|| {
