@@ -1,0 +1,101 @@
+// The resident app's service worker: keeps the app shell (the page at `/`, its modules, styles
+// and icons, all of one build) so the app opens without a network after the first visit. The
+// server writes this build's hash in place of the __BUILD__ placeholders, so every deploy
+// changes these bytes: the browser installs the new worker, which fills a new cache; the page
+// offers the update (it never reloads under someone's half-written report); the old cache goes
+// when the new worker takes over. API answers are never cached (they are personal), and the
+// staff and doctor consoles under this scope pass straight through.
+
+const CACHE = 'wl-__BUILD__';
+const PREFIX = '/assets/__BUILD__/';
+
+const SHELL = [
+  '/',
+  '/manifest.webmanifest',
+  PREFIX + 'shared/base.css',
+  PREFIX + 'shared/api.js',
+  PREFIX + 'shared/i18n.js',
+  PREFIX + 'shared/dom.js',
+  PREFIX + 'shared/time.js',
+  PREFIX + 'vendor/leaflet/leaflet.css',
+  PREFIX + 'resident/app.css',
+  PREFIX + 'resident/telehealth.css',
+  PREFIX + 'resident/app.js',
+  PREFIX + 'resident/strings.js',
+  PREFIX + 'resident/ui.js',
+  PREFIX + 'resident/drafts.js',
+  PREFIX + 'resident/photos.js',
+  PREFIX + 'resident/signin.js',
+  PREFIX + 'resident/report-form.js',
+  PREFIX + 'resident/views.js',
+  PREFIX + 'resident/icon.svg',
+  PREFIX + 'resident/icon-192.png',
+];
+// Kept too when they exist (other modules the app loads on demand).
+const OPTIONAL = [
+  PREFIX + 'resident/telehealth.js',
+  PREFIX + 'shared/ws.js',
+  PREFIX + 'shared/map.js',
+  PREFIX + 'shared/call.js',
+  PREFIX + 'resident/icon-512.png',
+];
+// This app's files under the build prefix (the consoles' own files are theirs).
+const OURS = [PREFIX + 'resident/', PREFIX + 'shared/', PREFIX + 'vendor/'];
+
+self.addEventListener('install', (event) => {
+  event.waitUntil((async () => {
+    const cache = await caches.open(CACHE);
+    await cache.addAll(SHELL.map((u) => new Request(u, { cache: 'reload' })));
+    await Promise.all(OPTIONAL.map((u) => cache.add(new Request(u, { cache: 'reload' })).catch(() => {})));
+  })());
+});
+
+self.addEventListener('activate', (event) => {
+  event.waitUntil((async () => {
+    for (const name of await caches.keys()) {
+      if (name.startsWith('wl-') && name !== CACHE) await caches.delete(name);
+    }
+    await self.clients.claim();
+  })());
+});
+
+self.addEventListener('message', (event) => {
+  if (event.data?.type === 'skip-waiting') self.skipWaiting();
+});
+
+self.addEventListener('fetch', (event) => {
+  const req = event.request;
+  if (req.method !== 'GET') return;
+  const url = new URL(req.url);
+  if (url.origin !== self.location.origin) return;
+  const path = url.pathname;
+  if (req.mode === 'navigate') {
+    if (path === '/' || path === '/index.html') event.respondWith(fromCache('/', req));
+    return;
+  }
+  if (path === '/manifest.webmanifest' || path === '/favicon.ico') {
+    event.respondWith(fromCache(path === '/favicon.ico' ? PREFIX + 'resident/icon.svg' : path, req));
+    return;
+  }
+  if (OURS.some((p) => path.startsWith(p))) event.respondWith(fromCache(path, req, true));
+});
+
+/** This build's copy, else the network (and keep an immutable asset for next time). */
+async function fromCache(key, req, keep = false) {
+  const cache = await caches.open(CACHE);
+  const hit = await cache.match(key, { ignoreSearch: true, ignoreVary: true });
+  if (hit) return hit;
+  const res = await fetch(req);
+  if (keep && res.ok) cache.put(key, res.clone()).catch(() => {});
+  return res;
+}
+
+// Background Sync: the network is back. Sending needs the signed-in resident's tokens, which
+// live with the page, so wake any open window of the app to send its drafts.
+self.addEventListener('sync', (event) => {
+  if (event.tag !== 'wl-drafts') return;
+  event.waitUntil((async () => {
+    const wins = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+    for (const w of wins) w.postMessage({ type: 'flush-drafts' });
+  })());
+});
