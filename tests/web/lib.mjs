@@ -119,7 +119,8 @@ export async function residentToken(phone) {
   if (r.status !== 202) throw new Error(`otp: ${r.status} ${JSON.stringify(r.body)}`);
   const { code } = await ask({ op: 'otp', phone });
   r = await api('POST', '/v1/auth/otp/verify', { body: { phone, code } });
-  if (r.status !== 200) throw new Error(`verify: ${r.status} ${JSON.stringify(r.body)}`);
+  // 201 on a resident's first sign-in (the account is made), 200 afterwards.
+  if (r.status !== 200 && r.status !== 201) throw new Error(`verify: ${r.status} ${JSON.stringify(r.body)}`);
   return r.body.access_token;
 }
 

@@ -20,6 +20,19 @@ export class ApiError extends Error {
   }
 }
 
+/** The 401 codes that mean the session itself is over (anything else is about the request). */
+const TOKEN_CODES = new Set(['missing_token', 'invalid_token', 'account_disabled', 'invalid_refresh_token', 'refresh_token_reused']);
+
+/** The problem code of an answer, read from a clone so the body stays readable. */
+async function problemCode(r) {
+  try {
+    const p = await r.clone().json();
+    return p?.code || '';
+  } catch {
+    return '';
+  }
+}
+
 /** A fresh idempotency key (kept with a draft so a retry is the same request). */
 export function newIdempotencyKey() {
   if (crypto.randomUUID) return crypto.randomUUID();
@@ -147,7 +160,10 @@ export function createClient({ app, base = '' } = {}) {
         if (e?.name === 'AbortError') throw e;
         throw new ApiError(0, null);
       }
-      if (r.status === 401 && !retried && tokens && opts.auth !== false) {
+      // Only a token problem is worth a refresh: a wrong current password (401
+      // `invalid_credentials`) says nothing about the session.
+      const tokenTrouble = r.status === 401 && TOKEN_CODES.has(await problemCode(r));
+      if (tokenTrouble && !retried && tokens && opts.auth !== false) {
         if (await refresh()) return send(true);
       }
       if (opts.raw) return r;
@@ -155,7 +171,7 @@ export function createClient({ app, base = '' } = {}) {
         let problem = null;
         try { problem = await r.json(); } catch { /* not JSON */ }
         const err = new ApiError(r.status, problem);
-        if (r.status === 401 && opts.auth !== false) save(null);
+        if (tokenTrouble && opts.auth !== false) save(null);
         throw err;
       }
       if (r.status === 204) return null;
