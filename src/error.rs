@@ -109,6 +109,14 @@ pub struct Problem {
     #[oai(skip_serializing_if_is_none)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// `illegal_transition`: the status the thing is in now.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_status: Option<String>,
+    /// `illegal_transition`: the actions allowed in that status (possibly none).
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_actions: Option<Vec<String>>,
 }
 
 tokio::task_local! {
@@ -122,18 +130,32 @@ pub enum Error {
     /// 400: the request is malformed (bad JSON, wrong types, unknown enum value).
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// 400: a parameter or the body could not be read as its type (`bad_request`, with the field
+    /// named in `errors`).
+    #[error("unreadable {field}: {reason}")]
+    Unreadable { field: String, reason: String },
     /// 401: no credentials, or credentials that do not hold.
     #[error("unauthorized: {0}")]
     Unauthorized(&'static str),
     /// 403: authenticated, but this role or person may not do this.
     #[error("forbidden")]
     Forbidden,
+    /// 403 with a code saying what to do first (`password_change_required`).
+    #[error("refused: {0}")]
+    Refused(&'static str),
     /// 404: no such thing (or not visible to the caller).
     #[error("not found: {0}")]
     NotFound(&'static str),
     /// 409: conflicts with the current state (duplicate phone, wrong lifecycle step).
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// 409 `illegal_transition`: this action is not allowed in the current status; the problem
+    /// says the status and the actions that are.
+    #[error("illegal transition from {current}")]
+    IllegalTransition {
+        current: &'static str,
+        allowed: Vec<&'static str>,
+    },
     /// 413: body larger than allowed.
     #[error("payload too large")]
     PayloadTooLarge,
@@ -179,6 +201,12 @@ impl Error {
                 "Yêu cầu không hợp lệ",
                 "Malformed request",
             ),
+            Error::Unreadable { .. } => (
+                400,
+                "bad_request",
+                "Yêu cầu không hợp lệ",
+                "Malformed request",
+            ),
             Error::Unauthorized(code) => (
                 401,
                 code,
@@ -191,12 +219,24 @@ impl Error {
                 "Bạn không có quyền thực hiện thao tác này",
                 "You are not allowed to do this",
             ),
+            Error::Refused(code) => (
+                403,
+                code,
+                "Bạn chưa thể thực hiện thao tác này",
+                "You cannot do this yet",
+            ),
             Error::NotFound(code) => (404, code, "Không tìm thấy", "Not found"),
             Error::Conflict(code) => (
                 409,
                 code,
                 "Xung đột với trạng thái hiện tại",
                 "Conflicts with the current state",
+            ),
+            Error::IllegalTransition { .. } => (
+                409,
+                "illegal_transition",
+                "Không thể làm thao tác này ở trạng thái hiện tại",
+                "This action is not allowed in the current status",
             ),
             Error::PayloadTooLarge => (
                 413,
@@ -267,6 +307,10 @@ impl Error {
         let title = lang.pick(vi, en).to_string();
         let detail = match self {
             Error::BadRequest(reason) => reason.clone(),
+            Error::Unreadable { field, reason } => match lang {
+                Lang::Vi => format!("Không đọc được “{field}”: kiểm tra kiểu và định dạng của nó"),
+                Lang::En => format!("Could not read `{field}`: {reason}"),
+            },
             _ => detail_for(code, lang).unwrap_or(&title).to_string(),
         };
         Problem {
@@ -277,9 +321,25 @@ impl Error {
             code: code.to_string(),
             errors: match self {
                 Error::Validation(errors) => errors.clone(),
+                Error::Unreadable { field, .. } => vec![FieldError::new(
+                    field,
+                    "unreadable",
+                    "Không đọc được giá trị này",
+                    "This value could not be read",
+                )],
                 _ => Vec::new(),
             },
             request_id: REQUEST_ID.try_with(|id| id.clone()).ok(),
+            current_status: match self {
+                Error::IllegalTransition { current, .. } => Some(current.to_string()),
+                _ => None,
+            },
+            allowed_actions: match self {
+                Error::IllegalTransition { allowed, .. } => {
+                    Some(allowed.iter().map(|a| a.to_string()).collect())
+                }
+                _ => None,
+            },
         }
     }
 }
@@ -337,6 +397,10 @@ fn detail_for(code: &str, lang: Lang) -> Option<&'static str> {
             "An account with this phone number exists",
         ),
         "account_not_found" => ("Không tìm thấy tài khoản", "Account not found"),
+        "password_change_required" => (
+            "Bạn cần đổi mật khẩu dùng một lần trước khi tiếp tục (POST /v1/me/password)",
+            "Change your one-time password first (POST /v1/me/password)",
+        ),
         "unit_not_found" => ("Không tìm thấy đơn vị", "Ward unit not found"),
         "station_not_found" => ("Không tìm thấy trạm y tế", "Health station not found"),
         "route_not_found" => ("Đường dẫn không tồn tại", "No such endpoint"),
@@ -414,11 +478,11 @@ impl From<Error> for ApiError {
         }
         let p = Json(err.to_problem());
         match err {
-            Error::BadRequest(_) => ApiError::BadRequest(p),
+            Error::BadRequest(_) | Error::Unreadable { .. } => ApiError::BadRequest(p),
             Error::Unauthorized(_) => ApiError::Unauthorized(p),
-            Error::Forbidden => ApiError::Forbidden(p),
+            Error::Forbidden | Error::Refused(_) => ApiError::Forbidden(p),
             Error::NotFound(_) => ApiError::NotFound(p),
-            Error::Conflict(_) => ApiError::Conflict(p),
+            Error::Conflict(_) | Error::IllegalTransition { .. } => ApiError::Conflict(p),
             Error::PayloadTooLarge => ApiError::PayloadTooLarge(p),
             Error::UnsupportedMediaType(_) => ApiError::UnsupportedMediaType(p),
             Error::Validation(_) => ApiError::Unprocessable(p),
@@ -450,6 +514,33 @@ impl From<sqlx::Error> for ApiError {
 /// Map a framework error (request parsing, body limits, routing) onto the problem shape.
 pub fn from_poem(err: &poem::Error) -> Error {
     use poem::http::StatusCode;
+    use poem_openapi::error as oe;
+    // The framework's parse errors name the field; say it in the problem, in the caller's
+    // language, instead of passing poem's English text through.
+    if let Some(e) = err.downcast_ref::<oe::ParseParamError>() {
+        return Error::Unreadable {
+            field: e.name.to_string(),
+            reason: e.reason.clone(),
+        };
+    }
+    if let Some(e) = err.downcast_ref::<oe::ParsePathError>() {
+        return Error::Unreadable {
+            field: e.name.to_string(),
+            reason: e.reason.clone(),
+        };
+    }
+    if let Some(e) = err.downcast_ref::<oe::ParseRequestPayloadError>() {
+        return Error::Unreadable {
+            field: field_in(&e.reason).unwrap_or_else(|| "body".into()),
+            reason: e.reason.clone(),
+        };
+    }
+    if let Some(e) = err.downcast_ref::<oe::ParseMultipartError>() {
+        return Error::Unreadable {
+            field: field_in(&e.reason).unwrap_or_else(|| "multipart".into()),
+            reason: e.reason.clone(),
+        };
+    }
     match err.status() {
         StatusCode::PAYLOAD_TOO_LARGE => Error::PayloadTooLarge,
         StatusCode::UNSUPPORTED_MEDIA_TYPE => Error::UnsupportedMediaType("unsupported_media_type"),
@@ -459,6 +550,22 @@ pub fn from_poem(err: &poem::Error) -> Error {
         s if s.is_client_error() => Error::BadRequest(err.to_string()),
         _ => Error::Internal(anyhow::anyhow!("{err}")),
     }
+}
+
+/// The field a parse error's text names (`missing field `phone``, `field "lat"`), if any.
+fn field_in(reason: &str) -> Option<String> {
+    for (open, close) in [("field `", '`'), ("field \"", '"'), ("property \"", '"')] {
+        if let Some(start) = reason.rfind(open) {
+            let rest = &reason[start + open.len()..];
+            if let Some(end) = rest.find(close) {
+                let name = &rest[..end];
+                if !name.is_empty() && name.len() <= 64 {
+                    return Some(name.to_string());
+                }
+            }
+        }
+    }
+    None
 }
 
 /// Parsing failures of parameters and bodies inside an operation become problems too.

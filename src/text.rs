@@ -31,7 +31,7 @@ pub fn is_format(c: char) -> bool {
         | '\u{E0001}' | '\u{E0020}'..='\u{E007F}')
 }
 
-/// The text to store: NFC (so "ệ" typed as e + two combining marks and "ệ" precomposed are one
+/// The text to store: NFC (so "ễ" typed as e + two combining marks and "ễ" precomposed are one
 /// text), without leading and trailing white space, `\r\n` as `\n`. Refused if it carries a
 /// control character (line breaks and tabs allowed when `multiline`) or a format character other
 /// than a joiner between two visible characters.
@@ -89,9 +89,9 @@ mod tests {
             clean("dòng 1\r\ndòng 2\t.", true).unwrap(),
             "dòng 1\ndòng 2\t."
         );
-        // e + circumflex + dot below → ệ.
+        // e + circumflex + tilde → ễ.
         assert_eq!(
-            clean("  Nguye\u{0302}\u{0323}n  ", false).unwrap(),
+            clean("  Nguye\u{0302}\u{0303}n  ", false).unwrap(),
             "Nguyễn"
         );
         assert_eq!(clean_required("\u{200B}", true), "");

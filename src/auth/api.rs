@@ -18,8 +18,19 @@ use crate::error::{ApiError, Error};
 pub struct BearerAuth(pub Bearer);
 
 impl AppState {
-    /// The caller behind a bearer token (401 when missing, invalid, expired or disabled).
+    /// The caller behind a bearer token (401 when missing, invalid, expired or disabled; 403
+    /// `password_change_required` while a one-time password is unchanged).
     pub async fn caller(&self, auth: &BearerAuth) -> Result<Caller, Error> {
+        let caller = self.auth.caller(&auth.0.token).await?;
+        if caller.password_must_change {
+            return Err(Error::Refused("password_change_required"));
+        }
+        Ok(caller)
+    }
+
+    /// The caller, even one who must still change a one-time password: for reading one's own
+    /// account and changing the password, the only things such a caller may do.
+    pub async fn caller_changing_password(&self, auth: &BearerAuth) -> Result<Caller, Error> {
         self.auth.caller(&auth.0.token).await
     }
 
@@ -33,7 +44,11 @@ impl AppState {
             .strip_prefix("Bearer ")
             .or_else(|| value.strip_prefix("bearer "))
             .ok_or(Error::Unauthorized("missing_token"))?;
-        Ok(Some(self.auth.caller(token.trim()).await?))
+        let caller = self.auth.caller(token.trim()).await?;
+        if caller.password_must_change {
+            return Err(Error::Refused("password_change_required"));
+        }
+        Ok(Some(caller))
     }
 
     /// The caller, who must hold one of `roles` (403 otherwise).
@@ -328,7 +343,7 @@ impl MeApi {
     /// The signed-in account
     #[oai(path = "/v1/me", method = "get", operation_id = "me_get")]
     async fn me(&self, auth: BearerAuth) -> Result<Json<AccountView>, ApiError> {
-        let caller = self.state.caller(&auth).await?;
+        let caller = self.state.caller_changing_password(&auth).await?;
         Ok(Json(
             self.state.auth.account(caller.account_id).await?.into(),
         ))
@@ -362,10 +377,8 @@ impl MeApi {
         auth: BearerAuth,
         body: Json<ChangePassword>,
     ) -> Result<NoContent, ApiError> {
-        let caller = self
-            .state
-            .caller_with(&auth, &[Role::Staff, Role::Doctor, Role::Admin])
-            .await?;
+        let caller = self.state.caller_changing_password(&auth).await?;
+        caller.require(&[Role::Staff, Role::Doctor, Role::Admin])?;
         self.state
             .auth
             .change_password(&caller, &body.current_password, &body.new_password)

@@ -116,6 +116,9 @@ pub struct Account {
 pub struct Caller {
     pub account_id: Uuid,
     pub role: Role,
+    /// Signed in with a one-time password not yet changed: every operation but changing it,
+    /// reading one's account and signing out is refused (`password_change_required`).
+    pub password_must_change: bool,
 }
 
 impl Caller {
@@ -164,7 +167,7 @@ pub struct Auth {
 /// Disabling an account forgets it here at once; another instance forgets it within `FRESH`.
 #[derive(Default)]
 struct ActiveAccounts {
-    seen: std::sync::Mutex<std::collections::HashMap<Uuid, (Role, std::time::Instant)>>,
+    seen: std::sync::Mutex<std::collections::HashMap<Uuid, (Role, bool, std::time::Instant)>>,
     /// Bumped by every `forget`: an account read before a disable is not kept after it.
     generation: std::sync::atomic::AtomicU64,
 }
@@ -174,11 +177,11 @@ impl ActiveAccounts {
     /// Bound on entries: past it the map starts over (a burst of new accounts costs a read each).
     const MOST: usize = 100_000;
 
-    fn get(&self, id: Uuid) -> Option<Role> {
+    fn get(&self, id: Uuid) -> Option<(Role, bool)> {
         let map = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         map.get(&id)
-            .filter(|(_, seen)| seen.elapsed() < Self::FRESH)
-            .map(|(role, _)| *role)
+            .filter(|(_, _, seen)| seen.elapsed() < Self::FRESH)
+            .map(|(role, must_change, _)| (*role, *must_change))
     }
 
     /// Taken before reading the account; [`put`](Self::put) keeps it only if nothing was
@@ -187,7 +190,7 @@ impl ActiveAccounts {
         self.generation.load(std::sync::atomic::Ordering::Acquire)
     }
 
-    fn put(&self, id: Uuid, role: Role, read_at: u64) {
+    fn put(&self, id: Uuid, role: Role, must_change: bool, read_at: u64) {
         let mut map = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         if self.generation() != read_at {
             return;
@@ -195,7 +198,7 @@ impl ActiveAccounts {
         if map.len() >= Self::MOST {
             map.clear();
         }
-        map.insert(id, (role, std::time::Instant::now()));
+        map.insert(id, (role, must_change, std::time::Instant::now()));
     }
 
     fn forget(&self, id: Uuid) {
@@ -236,8 +239,12 @@ impl Auth {
             .ok_or(Error::Unauthorized("invalid_token"))?;
         let account_id =
             Uuid::parse_str(&claims.sub).map_err(|_| Error::Unauthorized("invalid_token"))?;
-        if let Some(role) = self.active.get(account_id) {
-            return Ok(Caller { account_id, role });
+        if let Some((role, password_must_change)) = self.active.get(account_id) {
+            return Ok(Caller {
+                account_id,
+                role,
+                password_must_change,
+            });
         }
         let read_at = self.active.generation();
         let account = repo::account_by_id(&self.db, account_id)
@@ -247,10 +254,14 @@ impl Auth {
             return Err(Error::Unauthorized("account_disabled"));
         }
         // The role in the database wins over the one in the token (an admin may have changed it).
-        self.active.put(account_id, account.role, read_at);
+        // Residents sign in by SMS code: a password flag means nothing for them.
+        let must_change = account.password_must_change && account.role != Role::Resident;
+        self.active
+            .put(account_id, account.role, must_change, read_at);
         Ok(Caller {
             account_id,
             role: account.role,
+            password_must_change: must_change,
         })
     }
 
@@ -532,6 +543,7 @@ impl Auth {
         validate_password(new)?;
         let hash = hash_password_blocking(new.to_string()).await?;
         repo::set_password(&self.db, caller.account_id, &hash, false, self.clock.now()).await?;
+        self.active.forget(caller.account_id);
         Ok(())
     }
 
@@ -624,6 +636,7 @@ impl Auth {
         let password = generate_password();
         let hash = hash_password_blocking(password.clone()).await?;
         repo::set_password(&self.db, id, &hash, true, self.clock.now()).await?;
+        self.active.forget(id);
         Ok((account, password))
     }
 }

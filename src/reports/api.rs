@@ -407,7 +407,8 @@ async fn views(
 struct CreateReport {
     #[oai(validator(max_length = 40))]
     category_code: String,
-    #[oai(validator(max_length = 20000))]
+    /// 1 to 4000 characters.
+    #[oai(validator(max_length = 4000))]
     description: String,
     lat: f64,
     lon: f64,
@@ -573,7 +574,12 @@ enum Done {
 enum Csv {
     /// CSV, one line per group.
     #[oai(status = 200, content_type = "text/csv; charset=utf-8")]
-    Ok(PlainText<String>),
+    Ok(
+        PlainText<String>,
+        /// `attachment; filename="wardline-reports-<from>-<to>.csv"`: browsers save it.
+        #[oai(header = "Content-Disposition")]
+        String,
+    ),
 }
 
 #[derive(Object)]
@@ -1495,7 +1501,12 @@ impl ReportsApi {
             .caller_with(&auth, &[Role::Staff, Role::Admin])
             .await?;
         let rows = stats::compute(&self.state, from.0, to.0, group_by.0).await?;
-        Ok(Csv::Ok(PlainText(stats::to_csv(&rows))))
+        let name = format!(
+            "attachment; filename=\"wardline-reports-{}-{}.csv\"",
+            from.0.format("%Y%m%d"),
+            to.0.format("%Y%m%d")
+        );
+        Ok(Csv::Ok(PlainText(stats::to_csv(&rows)), name))
     }
 
     /// My notifications, newest first

@@ -27,7 +27,13 @@ pub struct LiveQuery {
 async fn authenticate(state: &AppState, req: &Request, q: &LiveQuery) -> Result<Caller, Error> {
     let caller = match (state.optional_caller(req).await?, &q.access_token) {
         (Some(c), _) => c,
-        (None, Some(token)) => state.auth.caller(token).await?,
+        (None, Some(token)) => {
+            let caller = state.auth.caller(token).await?;
+            if caller.password_must_change {
+                return Err(Error::Refused("password_change_required"));
+            }
+            caller
+        }
         (None, None) => return Err(Error::Unauthorized("missing_token")),
     };
     caller.require(&[Role::Staff, Role::Admin])?;

@@ -200,6 +200,32 @@ pub fn next_status(from: Status, action: &Action) -> Option<Status> {
     }
 }
 
+/// What staff may do to a report in status `from` (action names as the API spells them).
+pub fn allowed_actions(from: Status) -> Vec<&'static str> {
+    let samples = [
+        Action::Receive,
+        Action::Assign {
+            unit_id: Uuid::nil(),
+            assignee_id: None,
+        },
+        Action::Start,
+        Action::Resolve {
+            public_reply: String::new(),
+            evidence: Vec::new(),
+        },
+        Action::Reject {
+            reason: String::new(),
+        },
+        Action::MarkDuplicate { of: Uuid::nil() },
+        Action::Close,
+    ];
+    samples
+        .iter()
+        .filter(|a| next_status(from, a).is_some())
+        .map(Action::name)
+        .collect()
+}
+
 /// Days after resolution during which the reporter may reopen.
 pub const REOPEN_WINDOW_DAYS: i64 = 7;
 const MAX_PHOTOS: usize = 5;
@@ -609,7 +635,10 @@ pub async fn transition(
     let report = report_to_handle(state, caller, report_id).await?;
     let from =
         Status::parse(&report.status).ok_or_else(|| anyhow::anyhow!("bad status in reports"))?;
-    let to = next_status(from, &action).ok_or(Error::Conflict("illegal_transition"))?;
+    let to = next_status(from, &action).ok_or_else(|| Error::IllegalTransition {
+        current: from.as_str(),
+        allowed: allowed_actions(from),
+    })?;
     let note = crate::text::clean(note, true)
         .ok()
         .filter(|n| n.chars().count() <= 2000)

@@ -199,6 +199,34 @@ async fn embedded_first_run_admin_bootstrap_and_sigterm() {
     assert_eq!(login.status(), StatusCode::OK);
     let tokens: serde_json::Value = login.json().await.unwrap();
     let token = tokens["access_token"].as_str().unwrap().to_string();
+    // The one-time password opens nothing but its own change (and the account's view).
+    let early = client
+        .post(format!("{base}/v1/admin/accounts"))
+        .bearer_auth(&token)
+        .json(&json!({ "phone": "0988000222", "display_name": "Cán bộ", "role": "staff" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(early.status(), StatusCode::FORBIDDEN);
+    let problem: serde_json::Value = early.json().await.unwrap();
+    assert_eq!(problem["code"], "password_change_required");
+    let me = client
+        .get(format!("{base}/v1/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+    let me: serde_json::Value = me.json().await.unwrap();
+    assert_eq!(me["password_must_change"], true);
+    let changed = client
+        .post(format!("{base}/v1/me/password"))
+        .bearer_auth(&token)
+        .json(&json!({ "current_password": password, "new_password": "Mat-khau-moi-2026" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), StatusCode::NO_CONTENT);
     let created = client
         .post(format!("{base}/v1/admin/accounts"))
         .bearer_auth(&token)

@@ -284,3 +284,34 @@ async fn unknown_routes_and_methods_are_problems_too() {
     assert_eq!(r.headers["content-type"], "application/problem+json");
     app.stop().await;
 }
+
+/// Issue 16, defect 8: the framework's parse errors are problems in the caller's language that
+/// name the field, not poem's English text.
+#[tokio::test]
+async fn unreadable_parameters_and_bodies_name_the_field_in_the_callers_language() {
+    let app = TestApp::spawn().await;
+    let r = app.get("/v1/reports?limit=abc", None).await;
+    r.assert_problem(400, "bad_request");
+    assert_eq!(r.body["errors"][0]["field"], "limit", "{:?}", r.body);
+    assert_eq!(r.body["errors"][0]["code"], "unreadable");
+    let detail = r.body["detail"].as_str().unwrap();
+    assert!(detail.contains("limit") && detail.starts_with("Không đọc được"), "{detail}");
+    let r = Resp::read(
+        app.client
+            .get(app.url("/v1/reports/not-a-uuid"))
+            .header("accept-language", "en")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    r.assert_problem(400, "bad_request");
+    assert_eq!(r.body["errors"][0]["field"], "report_id", "{:?}", r.body);
+    assert!(r.body["detail"].as_str().unwrap().starts_with("Could not read"));
+    let r = app
+        .post("/v1/auth/otp", None, json!({ "phone": true }))
+        .await;
+    r.assert_problem(400, "bad_request");
+    assert!(r.body["errors"][0]["field"].is_string(), "{:?}", r.body);
+    app.stop().await;
+}

@@ -321,9 +321,14 @@ async fn the_whole_story_from_photo_to_rated_resolution() {
             .await
         }
     };
-    step(json!({ "action": "start" }))
-        .await
-        .assert_problem(409, "illegal_transition");
+    let refused = step(json!({ "action": "start" })).await;
+    refused.assert_problem(409, "illegal_transition");
+    // The problem says where the report is and what can be done there (issue 16).
+    assert_eq!(refused.body["current_status"], "submitted");
+    assert_eq!(
+        refused.body["allowed_actions"],
+        json!(["receive", "assign", "reject", "duplicate"])
+    );
     assert_eq!(
         step(json!({ "action": "receive", "note": "đã xem" }))
             .await
@@ -1098,6 +1103,13 @@ async fn statistics_count_on_time_online_share_and_satisfaction() {
             .to_str()
             .unwrap()
             .starts_with("text/csv")
+    );
+    // Browsers save it as a file with a name that says what it holds (issue 16).
+    let disposition = csv.headers()["content-disposition"].to_str().unwrap();
+    assert!(
+        disposition.starts_with("attachment; filename=\"wardline-reports-")
+            && disposition.ends_with(".csv\""),
+        "{disposition}"
     );
     let text = csv.text().await.unwrap();
     assert!(
@@ -2532,5 +2544,28 @@ async fn invisible_and_bidi_override_text_is_refused_and_text_is_normalised() {
         )
         .await;
     c.assert_problem(422, "validation_failed");
+    app.stop().await;
+}
+
+/// Issue 16, defect 8: the spec's limit on a description is the rule's, 4,000 characters.
+#[tokio::test]
+async fn the_spec_and_the_rules_agree_on_the_description_limit() {
+    let spec: serde_yaml::Value =
+        serde_yaml::from_str(include_str!("../../openapi/wardline.yaml")).unwrap();
+    let max = &spec["components"]["schemas"]["CreateReport"]["properties"]["description"]
+        ["maxLength"];
+    assert_eq!(max.as_u64(), Some(4000));
+    let app = TestApp::spawn().await;
+    let token = app.resident_token("0912555002").await;
+    let photo = upload_ok(&app, &token, &jpeg(64, 64, 2)).await;
+    let media = [photo["id"].as_str().unwrap()];
+    let mut body = report_body(&media);
+    body["description"] = json!("đ".repeat(4000));
+    let r = create(&app, &token, None, body).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let mut body = report_body(&media);
+    body["description"] = json!("đ".repeat(4001));
+    let r = create(&app, &token, None, body).await;
+    assert!(r.status.is_client_error(), "{:?}", r.status);
     app.stop().await;
 }
