@@ -225,6 +225,15 @@ pub fn routes(state: AppState) -> impl Endpoint + 'static {
         .nest("/docs", docs)
         .at("/openapi.json", spec_json)
         .at("/openapi.yaml", spec_yaml)
+        // The signaling WebSocket's protocol (AsyncAPI 3), which OpenAPI cannot describe.
+        .at(
+            "/asyncapi.yaml",
+            poem::get(poem::endpoint::make_sync(|_| {
+                poem::Response::builder()
+                    .content_type("application/yaml")
+                    .body(crate::rtc::signal::ASYNCAPI)
+            })),
+        )
         .at(
             "/v1/staff/reports/live",
             poem::get(crate::reports::live::live).data(state.clone()),

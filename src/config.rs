@@ -82,7 +82,8 @@ pub struct Settings {
     /// Open connections at once (0 = derived from the open-files limit, keeping descriptors in
     /// reserve for the database and the photo store); more are answered 503 and closed.
     pub max_connections: u32,
-    /// Open connections from one client address (phones behind a carrier's NAT share one).
+    /// Open connections from one client address (phones behind a carrier's NAT share one); not
+    /// applied behind a trusted proxy (`trust_forwarded_for`), whose address every connection has.
     pub max_connections_per_ip: u32,
     /// Requests being served at once; more are answered 503 with `Retry-After` at once.
     pub max_requests_in_flight: u32,
@@ -183,7 +184,7 @@ impl Default for Settings {
             header_read_timeout_secs: 15,
             body_stall_timeout_secs: 20,
             max_connections: 0,
-            max_connections_per_ip: 256,
+            max_connections_per_ip: 1024,
             max_requests_in_flight: 4096,
             sms_webhook_url: None,
             sms_webhook_token: None,

@@ -518,10 +518,7 @@ pub fn from_poem(err: &poem::Error) -> Error {
     // The framework's parse errors name the field; say it in the problem, in the caller's
     // language, instead of passing poem's English text through.
     if let Some(e) = err.downcast_ref::<oe::ParseParamError>() {
-        return Error::Unreadable {
-            field: e.name.to_string(),
-            reason: e.reason.clone(),
-        };
+        return unreadable_or_invalid(e.name.to_string(), &e.reason);
     }
     if let Some(e) = err.downcast_ref::<oe::ParsePathError>() {
         return Error::Unreadable {
@@ -530,10 +527,10 @@ pub fn from_poem(err: &poem::Error) -> Error {
         };
     }
     if let Some(e) = err.downcast_ref::<oe::ParseRequestPayloadError>() {
-        return Error::Unreadable {
-            field: field_in(&e.reason).unwrap_or_else(|| "body".into()),
-            reason: e.reason.clone(),
-        };
+        return unreadable_or_invalid(
+            field_in(&e.reason).unwrap_or_else(|| "body".into()),
+            &e.reason,
+        );
     }
     if let Some(e) = err.downcast_ref::<oe::ParseMultipartError>() {
         return Error::Unreadable {
@@ -549,6 +546,32 @@ pub fn from_poem(err: &poem::Error) -> Error {
         StatusCode::UNAUTHORIZED => Error::Unauthorized("missing_token"),
         s if s.is_client_error() => Error::BadRequest(err.to_string()),
         _ => Error::Internal(anyhow::anyhow!("{err}")),
+    }
+}
+
+/// A value the spec's validators refused (too long, out of range) is well-formed but invalid:
+/// 422 `validation_failed` naming the field, like the rules' own refusals. Anything else could not
+/// be read at all: 400.
+fn unreadable_or_invalid(field: String, reason: &str) -> Error {
+    if reason.contains("verification failed") {
+        let limit = reason
+            .rsplit("verification failed.")
+            .next()
+            .map(str::trim)
+            .unwrap_or("");
+        let (vi, en) = (
+            format!("Giá trị không đúng giới hạn cho phép ({limit})"),
+            format!("The value is outside its limits ({limit})"),
+        );
+        return Error::Validation(vec![FieldError {
+            field,
+            code: "out_of_range".into(),
+            message: current_lang().pick(&vi, &en).to_string(),
+        }]);
+    }
+    Error::Unreadable {
+        field,
+        reason: reason.to_string(),
     }
 }
 

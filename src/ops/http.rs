@@ -85,7 +85,12 @@ impl Limits {
         Limits {
             header_read_timeout: Duration::from_secs(s.header_read_timeout_secs.max(1)),
             max_connections,
-            max_connections_per_ip: (s.max_connections_per_ip as usize).max(1),
+            // Behind a proxy every connection comes from the proxy's address.
+            max_connections_per_ip: if s.trust_forwarded_for {
+                usize::MAX
+            } else {
+                (s.max_connections_per_ip as usize).max(1)
+            },
         }
     }
 }

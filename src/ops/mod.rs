@@ -163,8 +163,12 @@ fn cors_allows(list: &str, origin: &str) -> bool {
 fn fallback_route(path: &str) -> &'static str {
     if path.starts_with("/docs") {
         "docs"
-    } else if path.starts_with("/openapi") {
+    } else if path.starts_with("/openapi") || path == "/asyncapi.yaml" {
         "openapi"
+    } else if path == "/v1/rtc/signal" {
+        "rtc_signal"
+    } else if path == "/v1/staff/reports/live" {
+        "staff_reports_live"
     } else if crate::web::owns(path) {
         "web"
     } else {

@@ -45,6 +45,16 @@ struct QualitySample {
     candidate_type: Option<super::quality::CandidateType>,
 }
 
+/// ICE servers for a call or a pre-call test.
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+struct IceServers {
+    /// STUN and TURN servers with fresh TURN credentials, as `RTCPeerConnection` takes them.
+    ice_servers: Vec<IceServer>,
+    /// When the TURN credentials stop working.
+    expires_at: DateTime<Utc>,
+}
+
 #[derive(ApiResponse)]
 enum Stored {
     /// Stored.
@@ -89,6 +99,27 @@ impl RtcApi {
         )
         .await?;
         Ok(Stored::Stored)
+    }
+
+    /// ICE servers with fresh TURN credentials (anyone signed in)
+    ///
+    /// For the pre-call test: a phone builds its `RTCPeerConnection` with these before making its
+    /// offer to `POST /v1/rtc/echo`, so its own STUN and TURN path is tested (with
+    /// `iceTransportPolicy: "relay"` and `force_relay`, the relay path alone).
+    #[oai(
+        path = "/v1/rtc/ice-servers",
+        method = "get",
+        operation_id = "rtc_ice_servers"
+    )]
+    async fn ice_servers(&self, auth: BearerAuth) -> Result<Json<IceServers>, ApiError> {
+        let caller = self.state.caller(&auth).await?;
+        let ttl = chrono::Duration::seconds(self.state.settings.turn_ttl_secs as i64);
+        Ok(Json(IceServers {
+            ice_servers: self
+                .state
+                .ice_servers(&format!("echo-{}", caller.account_id)),
+            expires_at: self.state.clock.now() + ttl,
+        }))
     }
 
     /// Join a consultation's call

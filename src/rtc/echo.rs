@@ -129,8 +129,9 @@ pub struct EchoReport {
     pub packets_echoed: u64,
     /// Data-channel messages sent back.
     pub messages_echoed: u64,
-    /// RTP packets received from the phone, audio and video.
+    /// Audio RTP packets received from the phone.
     pub audio_packets: u64,
+    /// Video RTP packets received from the phone.
     pub video_packets: u64,
     /// `host`, `srflx`, `prflx` or `relay` (relay when either end of the pair is relayed).
     pub selected_candidate_type: Option<String>,
@@ -752,7 +753,26 @@ async fn negotiate(
         .local_description()
         .await
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("echo peer: no local description")))?;
-    Ok(local.sdp)
+    Ok(without_rtcp_candidates(&local.sdp))
+}
+
+/// With `a=rtcp-mux` RTCP shares the RTP port: candidates of component 2 (RTCP) are dead weight
+/// a phone would still try to pair. Dropped from the answer when it muxes.
+fn without_rtcp_candidates(sdp: &str) -> String {
+    if !sdp.contains("a=rtcp-mux") {
+        return sdp.to_string();
+    }
+    let mut out = String::with_capacity(sdp.len());
+    for line in sdp.split_inclusive('\n') {
+        let component = line
+            .strip_prefix("a=candidate:")
+            .and_then(|rest| rest.split_whitespace().nth(1));
+        if component.is_some_and(|c| c != "1") {
+            continue;
+        }
+        out.push_str(line);
+    }
+    out
 }
 
 /// RTT from the phone's reception reports about our echoed streams.
@@ -835,6 +855,18 @@ fn supervise(state: &AppState, pc: Arc<RTCPeerConnection>, measure: Arc<Mutex<Me
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rtcp_candidates_leave_a_muxed_answer() {
+        let sdp = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtcp-mux\r\n\
+                   a=candidate:1 1 udp 2130706431 192.0.2.1 5000 typ host\r\n\
+                   a=candidate:1 2 udp 2130706430 192.0.2.1 5001 typ host\r\n";
+        let out = without_rtcp_candidates(sdp);
+        assert!(out.contains(" 1 udp 2130706431"));
+        assert!(!out.contains(" 2 udp 2130706430"));
+        let plain = sdp.replace("a=rtcp-mux\r\n", "");
+        assert_eq!(without_rtcp_candidates(&plain), plain);
+    }
 
     #[test]
     fn loss_and_jitter_follow_rfc3550() {

@@ -61,6 +61,8 @@ pub mod close {
     pub const GOING_AWAY: u16 = 1001;
     pub const TOO_BIG: u16 = 1009;
     pub const BAD_MESSAGE: u16 = 4400;
+    /// The room ticket is missing, invalid or expired: fetch a fresh one (`…/join`).
+    pub const TICKET: u16 = 4401;
     pub const FORBIDDEN: u16 = 4403;
     pub const TIMEOUT: u16 = 4408;
     pub const REPLACED: u16 = 4409;
@@ -359,6 +361,24 @@ impl Hub {
                         let _ = tx.try_send(Out::Text(t.clone()));
                     }
                     m.conn = Some(Conn { id: conn, tx });
+                    // One side of each pair restarts ICE, the impolite one: both offering at once
+                    // would collide every time.
+                    let restart_with: Vec<Uuid> = roster
+                        .iter()
+                        .filter(|(id, r, _)| !polite((account, role), (*id, *r)))
+                        .map(|(id, _, _)| *id)
+                        .collect();
+                    let peers: Vec<Value> = roster
+                        .iter()
+                        .map(|(id, r, p)| {
+                            json!({
+                                "participant_id": id,
+                                "role": r,
+                                "reconnecting": *p == Presence::Reconnecting,
+                                "polite": polite((account, role), (*id, *r)),
+                            })
+                        })
+                        .collect();
                     Room::deliver(
                         &mut inner,
                         account,
@@ -367,8 +387,10 @@ impl Hub {
                             "session_id": session,
                             "replayed": missed.len(),
                             "gap": gap,
+                            "peers": peers,
                             "ice_servers": ice,
-                            "ice_restart": true,
+                            "ice_restart": !restart_with.is_empty(),
+                            "restart_with": restart_with,
                         }),
                     );
                     (session, "resumed", old)
@@ -674,7 +696,8 @@ impl Hub {
                     "resumed" => json!({
                         "type": "peer_resumed",
                         "participant_id": account,
-                        "ice_restart": true,
+                        // The impolite side of the pair restarts.
+                        "ice_restart": !polite((id, my_role), (account, role)),
                     }),
                     "reconnecting" => json!({
                         "type": "peer_reconnecting",
@@ -885,19 +908,36 @@ impl Hub {
 
     fn tell_network_changed(room: &Arc<Room>, from: Uuid) {
         let mut inner = lock(&room.inner);
-        let others: Vec<Uuid> = inner
+        let from_role = inner
             .local
-            .keys()
-            .copied()
-            .filter(|id| *id != from)
+            .get(&from)
+            .map(|m| m.role)
+            .or_else(|| inner.remote.get(&from).map(|(r, _)| *r));
+        let others: Vec<(Uuid, ParticipantRole)> = inner
+            .local
+            .iter()
+            .filter(|(id, _)| **id != from)
+            .map(|(id, m)| (*id, m.role))
             .collect();
-        for id in others {
+        for (id, my_role) in others {
+            // The impolite side of the pair restarts (either, if the changer's role is unknown).
+            let restart = from_role.is_none_or(|r| !polite((id, my_role), (from, r)));
             Room::deliver(
                 &mut inner,
                 id,
-                json!({ "type": "peer_network_changed", "participant_id": from, "ice_restart": true }),
+                json!({ "type": "peer_network_changed", "participant_id": from, "ice_restart": restart }),
             );
         }
+    }
+
+    /// The participants toward whom `me` is the impolite side: those `me` restarts ICE with.
+    pub fn restart_targets(room: &Arc<Room>, me: Uuid, role: ParticipantRole) -> Vec<Uuid> {
+        let inner = lock(&room.inner);
+        Room::roster(&inner, Some(me))
+            .into_iter()
+            .filter(|(id, r, _)| !polite((me, role), (*id, *r)))
+            .map(|(id, _, _)| id)
+            .collect()
     }
 }
 

@@ -22,8 +22,12 @@
 //!
 //! A participant whose socket drops may resume within `rtc_resume_grace_secs`; past that they
 //! have left. Every close carries a code and reason: 1000 `left`/`call_ended`, 1001 shutting down,
-//! 1009 message too big, 4400 bad message, 4403 not allowed / room full, 4408 timeout, 4409
-//! replaced by a newer connection, 4410 session expired, 4429 too many messages.
+//! 1009 message too big, 4400 bad message, 4401 ticket missing, invalid or expired (fetch a
+//! fresh one), 4403 not allowed now / room full, 4408 timeout, 4409 replaced by a newer
+//! connection, 4410 session expired, 4429 too many messages. A refused ticket is refused after
+//! the upgrade, with one of these codes, so browser code can tell it from a server that is down
+//! (a refusal before the upgrade reaches a page only as 1006). A client's own close is answered
+//! with a close frame (RFC 6455 §5.5.1), so the browser sees a clean close.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -40,8 +44,80 @@ use uuid::Uuid;
 use super::RoomPass;
 use super::room::{Entry, Out, close};
 use crate::app::AppState;
-use crate::error::{Error, problem_response};
+use crate::error::problem_response;
 use crate::telehealth::queue::{self, ParticipantRole};
+
+/// The protocol's machine-readable description, served at `/asyncapi.yaml`.
+pub const ASYNCAPI: &str = include_str!("../../openapi/signaling.asyncapi.yaml");
+
+/// What a client may send (the `type` of its message). The protocol's document,
+/// `openapi/signaling.asyncapi.yaml`, lists the same set; a test holds the two together.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientMessage {
+    Join,
+    Resume,
+    Offer,
+    Answer,
+    Candidate,
+    EndOfCandidates,
+    Ping,
+    NetworkChanged,
+    Leave,
+    EndCall,
+}
+
+impl ClientMessage {
+    pub const ALL: [ClientMessage; 10] = [
+        ClientMessage::Join,
+        ClientMessage::Resume,
+        ClientMessage::Offer,
+        ClientMessage::Answer,
+        ClientMessage::Candidate,
+        ClientMessage::EndOfCandidates,
+        ClientMessage::Ping,
+        ClientMessage::NetworkChanged,
+        ClientMessage::Leave,
+        ClientMessage::EndCall,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientMessage::Join => "join",
+            ClientMessage::Resume => "resume",
+            ClientMessage::Offer => "offer",
+            ClientMessage::Answer => "answer",
+            ClientMessage::Candidate => "candidate",
+            ClientMessage::EndOfCandidates => "end_of_candidates",
+            ClientMessage::Ping => "ping",
+            ClientMessage::NetworkChanged => "network_changed",
+            ClientMessage::Leave => "leave",
+            ClientMessage::EndCall => "end_call",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ClientMessage> {
+        Self::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+}
+
+/// What the server sends (the `type` of its messages), as the protocol's document lists them.
+pub const SERVER_MESSAGES: [&str; 15] = [
+    "joined",
+    "resumed",
+    "peer_joined",
+    "peer_reconnecting",
+    "peer_resumed",
+    "peer_left",
+    "peer_network_changed",
+    "offer",
+    "answer",
+    "candidate",
+    "end_of_candidates",
+    "ice_restart",
+    "pong",
+    "error",
+    "call_ended",
+];
 
 #[derive(serde::Deserialize)]
 pub struct SignalQuery {
@@ -81,8 +157,9 @@ impl Bucket {
     }
 }
 
-/// `GET /v1/rtc/signal` (WebSocket). Refused before the upgrade, with a problem document, when
-/// the room token is missing, invalid or expired (401) or its holder may not join now (403).
+/// `GET /v1/rtc/signal` (WebSocket). A missing, invalid or expired room token is closed right
+/// after the upgrade with 4401, a holder who may not join now with 4403 (a request that is not a
+/// WebSocket upgrade is refused before any of this, 400 `bad_request`).
 #[handler]
 pub async fn signal(
     req: &Request,
@@ -95,15 +172,22 @@ pub async fn signal(
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(|t| t.trim().to_string())
     });
+    let refused = |ws: WebSocket, code: u16, reason: &'static str| {
+        ws.on_upgrade(move |socket| async move {
+            let (mut tx, mut rx) = socket.split();
+            close_with(&mut tx, &mut rx, code, reason).await;
+        })
+        .into_response()
+    };
     let Some(token) = token else {
-        return problem_response(&Error::Unauthorized("missing_token"));
+        return refused(ws, close::TICKET, "missing_token");
     };
     let Some(pass) = state.room_keys.verify(&token, state.clock.now()) else {
-        return problem_response(&Error::Unauthorized("invalid_room_token"));
+        return refused(ws, close::TICKET, "invalid_room_token");
     };
     match queue::participant(state, pass.consultation_id, pass.account_id).await {
         Ok(Some(p)) if p.role == pass.role => {}
-        Ok(_) => return problem_response(&Error::Forbidden),
+        Ok(_) => return refused(ws, close::FORBIDDEN, "not_a_participant_now"),
         Err(e) => return problem_response(&e),
     }
     let max = state.settings.rtc_max_message_bytes;
@@ -261,7 +345,17 @@ async fn run(state: AppState, pass: RoomPass, socket: poem::web::websocket::WebS
                 }
             }
             incoming = rx.next() => match incoming {
-                None | Some(Ok(Message::Close(_))) => break,
+                None => break,
+                Some(Ok(Message::Close(_))) => {
+                    // The library queued the close reply when it read the client's close: send
+                    // it, so the client sees a clean close (RFC 6455 §5.5.1), not 1006.
+                    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+                        let _ = tx.flush().await;
+                        let _ = tx.close().await;
+                    })
+                    .await;
+                    break;
+                }
                 Some(Err(_)) => {
                     // The frame broke a limit (size) or the stream is broken.
                     close_with(&mut tx, &mut rx, close::TOO_BIG, "message_too_big").await;
@@ -395,12 +489,16 @@ async fn handle(
     };
     let kind = v.kind.and_then(as_str).unwrap_or_default();
     let to = v.to.and_then(as_str).and_then(|s| Uuid::parse_str(&s).ok());
-    match &*kind {
-        "ping" => {
+    let Some(message) = ClientMessage::parse(&kind) else {
+        hub.reply(room, me, error_message("unknown_type"));
+        return Flow::Continue;
+    };
+    match message {
+        ClientMessage::Ping => {
             let ts = v.ts.map(RawValue::get).unwrap_or("null");
             hub.reply_text(room, me, format!(r#"{{"type":"pong","ts":{ts}}}"#));
         }
-        "offer" | "answer" => {
+        ClientMessage::Offer | ClientMessage::Answer => {
             let Some(to) = to else {
                 hub.reply(room, me, error_message("missing_to"));
                 return Flow::Continue;
@@ -423,12 +521,12 @@ async fn handle(
                 );
             }
         }
-        "candidate" | "end_of_candidates" => {
+        ClientMessage::Candidate | ClientMessage::EndOfCandidates => {
             let Some(to) = to else {
                 hub.reply(room, me, error_message("missing_to"));
                 return Flow::Continue;
             };
-            let message = if kind == "candidate" {
+            let message = if message == ClientMessage::Candidate {
                 let Some(candidate) = v.candidate.filter(|c| plausible_candidate(c)) else {
                     hub.reply(room, me, error_message("invalid_candidate"));
                     return Flow::Continue;
@@ -448,17 +546,20 @@ async fn handle(
                 );
             }
         }
-        "network_changed" => {
+        ClientMessage::NetworkChanged => {
             let ice = state.ice_servers(&me.to_string());
+            // Fresh ICE servers for the sender; it restarts only with the peers toward whom it is
+            // the impolite side (the others are told to restart toward it).
+            let with = super::room::Hub::restart_targets(room, me, pass.role);
             hub.reply(
                 room,
                 me,
-                json!({ "type": "ice_restart", "ice_servers": ice }),
+                json!({ "type": "ice_restart", "ice_servers": ice, "restart_with": with }),
             );
             hub.network_changed(state, room, me).await;
         }
-        "leave" => return Flow::Leave,
-        "end_call" => {
+        ClientMessage::Leave => return Flow::Leave,
+        ClientMessage::EndCall => {
             if pass.role != ParticipantRole::Doctor {
                 hub.reply(room, me, error_message("only_the_doctor_ends"));
                 return Flow::Continue;
@@ -471,11 +572,8 @@ async fn handle(
                 }
             }
         }
-        "join" | "resume" => {
+        ClientMessage::Join | ClientMessage::Resume => {
             return Flow::Close(close::BAD_MESSAGE, "already_joined");
-        }
-        _ => {
-            hub.reply(room, me, error_message("unknown_type"));
         }
     }
     Flow::Continue

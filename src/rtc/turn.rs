@@ -48,14 +48,12 @@ impl TurnServer {
     /// and `clock` (so tests that move the clock expire credentials too).
     pub async fn start(settings: &Settings, secret: Secret, clock: Clock) -> anyhow::Result<Self> {
         let listen = settings.turn_listen.trim();
-        let socket = UdpSocket::bind(listen)
-            .await
-            .with_context(|| {
-                format!(
-                    "binding the embedded TURN server on UDP {listen} (another instance on this \
+        let socket = UdpSocket::bind(listen).await.with_context(|| {
+            format!(
+                "binding the embedded TURN server on UDP {listen} (another instance on this \
                      host? give each its own WARDLINE_TURN_LISTEN, or set it empty to use coturn)"
-                )
-            })?;
+            )
+        })?;
         let local_addr = socket.local_addr()?;
         let public_ip: IpAddr = settings
             .turn_public_ip

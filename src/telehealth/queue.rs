@@ -150,13 +150,15 @@ pub async fn consultation_row(db: &Db, id: Uuid) -> Result<Option<ConsultationRo
     )
 }
 
-/// A doctor's part in a consultation.
+/// A participant's part in a consultation: the resident being seen (`patient`), the doctor who
+/// admitted them, or a doctor invited in.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, poem_openapi::Enum, serde::Serialize, serde::Deserialize,
 )]
 #[oai(rename_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum ParticipantRole {
+    /// The resident being seen.
     Patient,
     /// The doctor who admitted the resident.
     Doctor,

@@ -215,6 +215,7 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("auth_logout",                        "a forged token",             "ok  ok  ok  ok  ok  ok  ok"),
     // --- the caller's own account ----------------------------------------------------------
     ("me_get",                             "",                           "401 ok  ok  ok  ok  ok  ok"),
+    ("rtc_ice_servers",                    "",                           "401 ok  ok  ok  ok  ok  ok"),
     ("me_update",                          "",                           "401 ok  ok  ok  ok  ok  ok"),
     // --- accounts administration (API5) ---------------------------------------------------
     ("admin_list_accounts",                "",                           "401 403 403 403 403 403 ok"),
@@ -369,6 +370,7 @@ fn request(op: &str, on: &str) -> Option<Build> {
             |_, _| json_body(json!({ "refresh_token": "forged.refresh.token" }))
         }
         ("me_get", "") => |_, _| none(),
+        ("rtc_ice_servers", "") => |_, _| none(),
         ("me_update", "") => |_, _| json_body(json!({ "language": "vi" })),
         ("admin_list_accounts", "") => |_, _| none(),
         ("admin_create_account", "") => |_, _| {

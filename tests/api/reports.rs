@@ -2552,8 +2552,8 @@ async fn invisible_and_bidi_override_text_is_refused_and_text_is_normalised() {
 async fn the_spec_and_the_rules_agree_on_the_description_limit() {
     let spec: serde_yaml::Value =
         serde_yaml::from_str(include_str!("../../openapi/wardline.yaml")).unwrap();
-    let max = &spec["components"]["schemas"]["CreateReport"]["properties"]["description"]
-        ["maxLength"];
+    let max =
+        &spec["components"]["schemas"]["CreateReport"]["properties"]["description"]["maxLength"];
     assert_eq!(max.as_u64(), Some(4000));
     let app = TestApp::spawn().await;
     let token = app.resident_token("0912555002").await;

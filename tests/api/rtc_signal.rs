@@ -267,7 +267,21 @@ async fn two_participants_negotiate_and_the_consultation_follows_the_room() {
     res.send(json!({ "type": "network_changed" })).await;
     let restart = res.recv_type("ice_restart").await;
     assert!(restart["ice_servers"].as_array().unwrap().len() == 2);
-    doc.recv_type("peer_network_changed").await;
+    // Only the impolite side of the pair restarts: the doctor, not the resident (issue 19).
+    assert_eq!(restart["restart_with"], json!([]));
+    assert_eq!(
+        doc.recv_type("peer_network_changed").await["ice_restart"],
+        true
+    );
+    doc.send(json!({ "type": "network_changed" })).await;
+    assert_eq!(
+        doc.recv_type("ice_restart").await["restart_with"],
+        json!([call.resident_id])
+    );
+    assert_eq!(
+        res.recv_type("peer_network_changed").await["ice_restart"],
+        false
+    );
     // Only the doctor ends the call; then everyone is told and closed.
     res.send(json!({ "type": "end_call" })).await;
     assert_eq!(res.recv_type("error").await["code"], "only_the_doctor_ends");
@@ -325,7 +339,14 @@ async fn a_dropped_socket_resumes_with_what_it_missed_and_the_peer_is_told() {
     };
     assert_eq!(candidate["candidate"], cand);
     assert_eq!(resumed["type"], "resumed");
-    assert_eq!(resumed["ice_restart"], true);
+    // One side restarts ICE, the impolite one (the doctor), so the offers never collide; the
+    // resumed participant learns who is in the room.
+    assert_eq!(resumed["ice_restart"], false);
+    assert_eq!(resumed["restart_with"], json!([]));
+    assert_eq!(
+        resumed["peers"][0]["participant_id"],
+        call.doctor_id.as_str()
+    );
     assert!(!resumed["ice_servers"].as_array().unwrap().is_empty());
     let pr = doc.recv_type("peer_resumed").await;
     assert_eq!(pr["ice_restart"], true);
@@ -406,26 +427,18 @@ async fn hostile_clients_are_refused_or_closed_and_others_are_unaffected() {
     let app = TestApp::spawn().await;
     let call = admitted_call(&app).await;
     let ws_base = app.base.replace("http://", "ws://");
-    let http_status = |e: tokio_tungstenite::tungstenite::Error| match e {
-        tokio_tungstenite::tungstenite::Error::Http(r) => r.status().as_u16(),
-        other => panic!("expected an HTTP refusal, got {other:?}"),
-    };
-    // No token, a garbage token, an API access token instead of a room token.
-    let e = Sig::connect(&format!("{ws_base}/v1/rtc/signal"))
-        .await
-        .err()
-        .unwrap();
-    assert_eq!(http_status(e), 401);
-    let e = Sig::connect(&format!("{ws_base}/v1/rtc/signal?token=nope"))
-        .await
-        .err()
-        .unwrap();
-    assert_eq!(http_status(e), 401);
-    let e = Sig::connect(&format!("{ws_base}/v1/rtc/signal?token={}", call.resident))
-        .await
-        .err()
-        .unwrap();
-    assert_eq!(http_status(e), 401);
+    // No token, a garbage token, an API access token instead of a room token: the socket opens
+    // and is closed at once with 4401, which a page can tell from a server that is down.
+    for url in [
+        format!("{ws_base}/v1/rtc/signal"),
+        format!("{ws_base}/v1/rtc/signal?token=nope"),
+        format!("{ws_base}/v1/rtc/signal?token={}", call.resident),
+    ] {
+        let mut s = Sig::connect(&url).await.expect("upgraded");
+        let (code, reason) = s.closed().await;
+        assert_eq!(code, 4401, "{url}: {reason}");
+        assert!(reason.ends_with("token"), "{reason}");
+    }
     // People outside the consultation get no ticket at all.
     let outsider = app.resident_token("0963000009").await;
     app.post(
@@ -502,11 +515,30 @@ async fn hostile_clients_are_refused_or_closed_and_others_are_unaffected() {
     assert_eq!(doc.recv_type("pong").await["ts"], 7);
     // An expired room token is refused.
     app.state.clock.advance(chrono::Duration::minutes(5));
-    let e = Sig::connect(rt["url"].as_str().unwrap())
+    let mut expired = Sig::connect(rt["url"].as_str().unwrap()).await.unwrap();
+    assert_eq!(expired.closed().await, (4401, "invalid_room_token".into()));
+    app.stop().await;
+}
+
+/// Issue 19, defect 1: a client's own close is answered with a close frame, so a browser sees
+/// a clean close (1000, wasClean), not 1006.
+#[tokio::test]
+async fn a_clients_close_is_answered_with_a_close_frame() {
+    let app = TestApp::spawn().await;
+    let call = admitted_call(&app).await;
+    let rt = ticket(&app, &call.resident, &call.consultation).await;
+    let (mut res, _) = Sig::join(rt["url"].as_str().unwrap()).await;
+    res.ws
+        .send(Message::Close(Some(
+            tokio_tungstenite::tungstenite::protocol::CloseFrame {
+                code: 1000u16.into(),
+                reason: "bye".into(),
+            },
+        )))
         .await
-        .err()
         .unwrap();
-    assert_eq!(http_status(e), 401);
+    let (code, _) = res.closed().await;
+    assert_eq!(code, 1000, "the server's close reply");
     app.stop().await;
 }
 
@@ -668,5 +700,72 @@ async fn a_burst_is_relayed_whole_and_in_order() {
         }
     };
     tokio::join!(send, recv);
+    app.stop().await;
+}
+
+/// Issue 19, defect 3: the published protocol (`openapi/signaling.asyncapi.yaml`, served at
+/// `/asyncapi.yaml`) names exactly the messages the code reads and writes, in each direction.
+#[tokio::test]
+async fn the_published_protocol_names_the_codes_messages() {
+    use std::collections::BTreeSet;
+    let doc: serde_yaml::Value = serde_yaml::from_str(wardline::rtc::signal::ASYNCAPI)
+        .expect("the AsyncAPI document parses");
+    assert_eq!(doc["asyncapi"].as_str().unwrap_or("").get(..2), Some("3."));
+    let mut client = BTreeSet::new();
+    let mut server = BTreeSet::new();
+    for (_, m) in doc["components"]["messages"].as_mapping().unwrap() {
+        let kind = m["x-wardline-message-type"].as_str().unwrap().to_string();
+        match m["x-wardline-direction"].as_str() {
+            Some("client_to_server") => client.insert(kind),
+            Some("server_to_client") => server.insert(kind),
+            other => panic!("{kind}: direction {other:?}"),
+        };
+        assert!(
+            m["examples"].as_sequence().is_some_and(|e| !e.is_empty()),
+            "{m:?} has no example"
+        );
+    }
+    let code_client: BTreeSet<String> = wardline::rtc::signal::ClientMessage::ALL
+        .iter()
+        .map(|m| m.as_str().to_string())
+        .collect();
+    let code_server: BTreeSet<String> = wardline::rtc::signal::SERVER_MESSAGES
+        .iter()
+        .map(|m| m.to_string())
+        .collect();
+    assert_eq!(client, code_client, "client → server messages");
+    assert_eq!(server, code_server, "server → client messages");
+    // Every message type the server code writes is in its list.
+    for file in ["room.rs", "signal.rs"] {
+        let text =
+            std::fs::read_to_string(format!("{}/src/rtc/{file}", env!("CARGO_MANIFEST_DIR")))
+                .unwrap();
+        for piece in text.split("\"type\":").skip(1) {
+            let piece = piece.trim_start().trim_start_matches("\\\"");
+            let Some(rest) = piece.strip_prefix('"') else {
+                continue;
+            };
+            let kind: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                .collect();
+            if !kind.is_empty() && !matches!(kind.as_str(), "join" | "resume") {
+                assert!(
+                    code_server.contains(&kind) || code_client.contains(&kind),
+                    "{file} writes a `{kind}` message the protocol does not list"
+                );
+            }
+        }
+    }
+    // It is served beside the OpenAPI spec.
+    let app = TestApp::spawn().await;
+    let r = app
+        .client
+        .get(app.url("/asyncapi.yaml"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), wardline::rtc::signal::ASYNCAPI);
     app.stop().await;
 }
