@@ -347,15 +347,28 @@ async fn main() -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     // One-time passwords open nothing until changed.
     let admin_password = format!("Load-{}", uuid::Uuid::new_v4().simple());
-    settle_password(&state, admin_account.account_id, Role::Admin, &one_time, &admin_password)
-        .await?;
+    settle_password(
+        &state,
+        admin_account.account_id,
+        Role::Admin,
+        &one_time,
+        &admin_password,
+    )
+    .await?;
     let (doctor, one_time) = state
         .auth
         .create_account("0912000002", "Bác sĩ Lan", Role::Doctor)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let doctor_password = format!("Load-{}", uuid::Uuid::new_v4().simple());
-    settle_password(&state, doctor.account_id, Role::Doctor, &one_time, &doctor_password).await?;
+    settle_password(
+        &state,
+        doctor.account_id,
+        Role::Doctor,
+        &one_time,
+        &doctor_password,
+    )
+    .await?;
     let mut tokens = vec![];
     for i in 0..RESIDENTS {
         let phone = format!("+849130000{i:02}");
