@@ -5,7 +5,7 @@
 pub mod pipeline;
 
 use chrono::{DateTime, Utc};
-use poem_openapi::param::Path;
+use poem_openapi::param::{Header, Path};
 use poem_openapi::payload::{Binary, Json};
 use poem_openapi::types::multipart::Upload;
 use poem_openapi::{ApiResponse, Multipart, Object, OpenApi};
@@ -16,6 +16,7 @@ use crate::auth::Role;
 use crate::auth::api::BearerAuth;
 use crate::error::{ApiError, Error, Result};
 use crate::on_db;
+use crate::store::Exec;
 
 #[derive(sqlx::FromRow)]
 struct MediaRow {
@@ -144,8 +145,16 @@ impl From<MediaRow> for MediaView {
     }
 }
 
-/// Process and store an uploaded photo for `owner`.
-pub async fn intake(state: &AppState, owner: Uuid, upload: Upload) -> Result<MediaView> {
+/// Process and store an uploaded photo for `owner`. The same owner sending the same photo again
+/// (a retry after a lost answer, the same picture picked twice) gets the first upload back: one
+/// row per photo and owner, never a second. With `key` (a claimed `Idempotency-Key`), the key is
+/// completed with the photo's id in the same transaction that records it.
+pub async fn intake(
+    state: &AppState,
+    owner: Uuid,
+    upload: Upload,
+    key: Option<&crate::store::idempotency::Key>,
+) -> Result<MediaView> {
     let limits = pipeline::Limits {
         max_bytes: state.settings.max_upload_bytes as u64,
         ..pipeline::Limits::default()
@@ -196,6 +205,17 @@ pub async fn intake(state: &AppState, owner: Uuid, upload: Upload) -> Result<Med
             .map_err(Error::from)?;
     }
     let now = state.clock.now();
+    if let Some(existing) = own_photo(state, owner, hash).await? {
+        if let Some(k) = key {
+            let mut tx = state.db.begin().await?;
+            crate::store::idempotency::complete(&mut tx, k, &existing.to_string(), now).await?;
+            tx.commit().await?;
+        }
+        return media_row(state, existing)
+            .await?
+            .map(Into::into)
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("media vanished")));
+    }
     let id = Uuid::now_v7();
     let (lat, lon) = processed.location_hint.unzip();
     // The camera's clock has no zone; phones here are on Vietnam time.
@@ -203,28 +223,45 @@ pub async fn intake(state: &AppState, owner: Uuid, upload: Upload) -> Result<Med
         .captured_at
         .and_then(|t| t.and_local_timezone(state.calendar.utc_offset()).single())
         .map(|t| t.with_timezone(&Utc));
-    on_db!(&state.db, pool => sqlx::query(
+    let mut tx = state.db.begin().await?;
+    tx.exec(
         "INSERT INTO media (media_id, owner_id, content_hash, public_key, thumb_key, width, height, hint_lat, hint_lon, captured_at, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
+        &[
+            id.into(),
+            owner.into(),
+            hash.as_str().into(),
+            public_key.as_str().into(),
+            thumb_key.as_str().into(),
+            (processed.public_width as i64).into(),
+            (processed.public_height as i64).into(),
+            lat.into(),
+            lon.into(),
+            captured_at.into(),
+            now.into(),
+        ],
     )
-    .bind(id)
-    .bind(owner)
-    .bind(hash)
-    .bind(&public_key)
-    .bind(&thumb_key)
-    .bind(processed.public_width as i32)
-    .bind(processed.public_height as i32)
-    .bind(lat)
-    .bind(lon)
-    .bind(captured_at)
-    .bind(now)
-    .execute(pool)
-    .await
-    .map(|_| ()))?;
+    .await?;
+    if let Some(k) = key {
+        crate::store::idempotency::complete(&mut tx, k, &id.to_string(), now).await?;
+    }
+    tx.commit().await?;
     media_row(state, id)
         .await?
         .map(Into::into)
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("media vanished")))
+}
+
+/// The owner's earlier upload of the same photo (same processed content), if any.
+async fn own_photo(state: &AppState, owner: Uuid, hash: &str) -> Result<Option<Uuid>> {
+    Ok(on_db!(&state.db, pool => sqlx::query_scalar::<_, Uuid>(
+        "SELECT media_id FROM media WHERE owner_id = $1 AND content_hash = $2
+         ORDER BY created_at LIMIT 1",
+    )
+    .bind(owner)
+    .bind(hash)
+    .fetch_optional(pool)
+    .await)?)
 }
 
 /// Delete stored photos and thumbnails that no media row refers to and that are older than
@@ -341,15 +378,54 @@ impl MediaApi {
     /// Multipart field `file`, one photo per request. The answer has the public copy's URL and, when
     /// the photo had GPS metadata, a location hint. Unsupported types get 415; oversized files 413.
     #[oai(path = "/v1/media", method = "post", operation_id = "media_upload")]
-    async fn upload(&self, auth: BearerAuth, form: UploadForm) -> Result<Uploaded, ApiError> {
+    async fn upload(
+        &self,
+        auth: BearerAuth,
+        /// Unique per photo a phone sends (kept with its draft), up to 100 characters: a retry
+        /// gets the first answer without the photo being processed again.
+        #[oai(name = "Idempotency-Key", validator(max_length = 100))]
+        idempotency_key: Header<Option<String>>,
+        form: UploadForm,
+    ) -> Result<Uploaded, ApiError> {
+        use crate::store::idempotency;
         let caller = self
             .state
             .caller_with(&auth, &[Role::Resident, Role::Staff, Role::Admin])
             .await?;
-        check_upload_allowance(&self.state, &caller).await?;
-        Ok(Uploaded::Created(Json(
-            intake(&self.state, caller.account_id, form.file).await?,
-        )))
+        let state = &self.state;
+        let key = match idempotency_key.0.filter(|k| !k.is_empty()) {
+            None => None,
+            Some(k) => {
+                let size = form.file.size().to_string();
+                let name = form.file.file_name().unwrap_or("").to_string();
+                let hash = idempotency::hash_request(&[&size, &name]);
+                let now = state.clock.now();
+                match idempotency::claim(&state.db, caller.account_id, "media", &k, &hash, now)
+                    .await?
+                {
+                    idempotency::Claim::Claimed(key) => Some(key),
+                    idempotency::Claim::Done(id) => {
+                        let id = Uuid::parse_str(&id)
+                            .map_err(|e| Error::Internal(anyhow::anyhow!("stored id: {e}")))?;
+                        let view = media_row(state, id)
+                            .await?
+                            .ok_or(Error::NotFound("media_not_found"))?;
+                        return Ok(Uploaded::Created(Json(view.into())));
+                    }
+                }
+            }
+        };
+        let result = async {
+            check_upload_allowance(state, &caller).await?;
+            intake(state, caller.account_id, form.file, key.as_ref()).await
+        }
+        .await;
+        if result.is_err()
+            && let Some(k) = &key
+        {
+            idempotency::release(&state.db, k).await?;
+        }
+        Ok(Uploaded::Created(Json(result?)))
     }
 
     /// A photo's public copy (no metadata)

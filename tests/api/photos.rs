@@ -121,3 +121,52 @@ pub async fn upload_ok(app: &TestApp, token: &str, bytes: &[u8]) -> Value {
     assert_eq!(r.status.as_u16(), 201, "{:?}", r.body);
     r.body
 }
+
+/// Issue 20, server 1: a photo whose answer was lost and is sent again, with its
+/// `Idempotency-Key` or without, comes back as the first upload: one row, never a second.
+#[tokio::test]
+async fn the_same_photo_sent_again_is_the_same_photo() {
+    let app = TestApp::spawn().await;
+    let token = app.resident_token("0912600001").await;
+    let bytes = jpeg(640, 480, 9);
+    let send = |key: Option<&'static str>, bytes: Vec<u8>| {
+        let boundary = "wardline-test-boundary";
+        let mut body = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"p.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n").into_bytes();
+        body.extend_from_slice(&bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let mut req = app
+            .client
+            .post(app.url("/v1/media"))
+            .bearer_auth(&token)
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body);
+        if let Some(k) = key {
+            req = req.header("Idempotency-Key", k);
+        }
+        async move { Resp::read(req.send().await.unwrap()).await }
+    };
+    let first = send(Some("photo-1"), bytes.clone()).await;
+    assert_eq!(first.status, 201, "{:?}", first.body);
+    let again = send(Some("photo-1"), bytes.clone()).await;
+    assert_eq!(again.status, 201, "{:?}", again.body);
+    assert_eq!(again.body["id"], first.body["id"]);
+    // Without a key (an older app), the same bytes from the same owner: the same photo.
+    let plain = send(None, bytes.clone()).await;
+    assert_eq!(plain.body["id"], first.body["id"]);
+    // The key names one photo: another file under it is refused.
+    let other = send(Some("photo-1"), jpeg(320, 240, 3)).await;
+    other.assert_problem(422, "validation_failed");
+    assert_eq!(other.body["errors"][0]["code"], "idempotency_key_reused");
+    // Another owner's identical photo is theirs, not the first owner's.
+    let neighbour = app.resident_token("0912600002").await;
+    let theirs = upload_ok(&app, &neighbour, &bytes).await;
+    assert_ne!(theirs["id"], first.body["id"]);
+    let rows: i64 = wardline::on_db!(&app.state.db, pool => sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM media").fetch_one(pool).await)
+    .unwrap();
+    assert_eq!(rows, 2, "one row per photo and owner");
+    app.stop().await;
+}
