@@ -307,10 +307,22 @@ impl Error {
         let title = lang.pick(vi, en).to_string();
         let detail = match self {
             Error::BadRequest(reason) => reason.clone(),
-            Error::Unreadable { field, reason } => match lang {
-                Lang::Vi => format!("Không đọc được “{field}”: kiểm tra kiểu và định dạng của nó"),
-                Lang::En => format!("Could not read `{field}`: {reason}"),
-            },
+            Error::Unreadable { field, reason } => {
+                // The spec's limit, as the validator names it (`maxLength(4000)`), if that was it.
+                let limit = reason
+                    .split_once("verification failed.")
+                    .map(|(_, l)| l.trim().to_string());
+                match (lang, limit) {
+                    (Lang::Vi, Some(l)) => {
+                        format!("“{field}” vượt giới hạn cho phép ({l})")
+                    }
+                    (Lang::Vi, None) => {
+                        format!("Không đọc được “{field}”: kiểm tra kiểu và định dạng của nó")
+                    }
+                    (Lang::En, Some(l)) => format!("`{field}` is outside its limits ({l})"),
+                    (Lang::En, None) => format!("Could not read `{field}`: {reason}"),
+                }
+            }
             _ => detail_for(code, lang).unwrap_or(&title).to_string(),
         };
         Problem {
@@ -549,26 +561,9 @@ pub fn from_poem(err: &poem::Error) -> Error {
     }
 }
 
-/// A value the spec's validators refused (too long, out of range) is well-formed but invalid:
-/// 422 `validation_failed` naming the field, like the rules' own refusals. Anything else could not
-/// be read at all: 400.
+/// A value the framework could not read, or that the spec's validators refused (too long, out of
+/// range: the spec's documented limits, checked before any rule runs): 400 naming the field.
 fn unreadable_or_invalid(field: String, reason: &str) -> Error {
-    if reason.contains("verification failed") {
-        let limit = reason
-            .rsplit("verification failed.")
-            .next()
-            .map(str::trim)
-            .unwrap_or("");
-        let (vi, en) = (
-            format!("Giá trị không đúng giới hạn cho phép ({limit})"),
-            format!("The value is outside its limits ({limit})"),
-        );
-        return Error::Validation(vec![FieldError {
-            field,
-            code: "out_of_range".into(),
-            message: current_lang().pick(&vi, &en).to_string(),
-        }]);
-    }
     Error::Unreadable {
         field,
         reason: reason.to_string(),
