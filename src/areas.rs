@@ -546,6 +546,19 @@ pub async fn import(
     Ok(summary)
 }
 
+/// Every stored area's outline as GeoJSON geometry, by id (for maps).
+pub async fn outlines_geojson(db: &Db) -> Result<std::collections::HashMap<Uuid, Value>> {
+    let rows = on_db!(db, pool => sqlx::query_as::<_, (Uuid, String)>(
+        "SELECT area_id, geojson FROM areas",
+    )
+    .fetch_all(pool)
+    .await)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, text)| Some((id, serde_json::from_str(&text).ok()?)))
+        .collect())
+}
+
 /// Every stored area, wards first, then by name.
 pub async fn list(db: &Db) -> Result<Vec<Area>> {
     let rows = on_db!(db, pool => sqlx::query_as::<_, (Uuid, String, String, Option<Uuid>)>(

@@ -252,6 +252,17 @@ pub struct ReportView {
     pub assignee_id: Option<Uuid>,
     pub accuracy_m: Option<f64>,
     pub reporter: Option<ReporterView>,
+    /// Staff: when someone first acted on it (tiếp nhận).
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    /// Staff, open reports: the deadline it is waiting on now (acknowledge-by until someone acts,
+    /// then resolve-by).
+    pub deadline: Option<DateTime<Utc>>,
+    /// Staff, open reports: working minutes (the ward's calendar) from now to `deadline`;
+    /// negative once past it (working minutes late).
+    pub working_minutes_left: Option<i64>,
+    /// Staff, open reports: working minutes from the filing to `deadline` (the whole window, to
+    /// tell how much of it is left).
+    pub working_minutes_total: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -324,7 +335,31 @@ async fn view_in(
         _ => None,
     };
     let private = audience != Audience::Public;
+    // The deadline clock staff work against, in the ward's working time.
+    let deadline = (audience == Audience::Staff && status.is_open()).then(|| {
+        if r.acknowledged_at.is_none() {
+            r.ack_by
+        } else {
+            r.resolve_by
+        }
+    });
+    let working_minutes = |a, b| state.calendar.working_between(a, b).num_minutes();
+    let working_minutes_left = deadline.map(|d| {
+        if now <= d {
+            working_minutes(now, d)
+        } else {
+            -working_minutes(d, now)
+        }
+    });
+    let working_minutes_total = deadline.map(|d| working_minutes(r.created_at, d));
+    let acknowledged_at = (audience == Audience::Staff)
+        .then_some(r.acknowledged_at)
+        .flatten();
     Ok(ReportView {
+        acknowledged_at,
+        deadline,
+        working_minutes_left,
+        working_minutes_total,
         id: r.report_id,
         category_code: category.code,
         status,
@@ -464,6 +499,9 @@ struct AreaView {
     name: String,
     /// `ward` or `neighbourhood`.
     kind: String,
+    /// With `geometry=true`: the outline as imported (a GeoJSON Polygon or MultiPolygon), for
+    /// maps drawn without a tile server.
+    geometry: Option<serde_json::Value>,
 }
 
 #[derive(Object)]
@@ -969,13 +1007,24 @@ impl ReportsApi {
 
     /// The ward's khu phố (neighbourhoods), to filter reports by
     #[oai(path = "/v1/areas", method = "get", operation_id = "areas_list")]
-    async fn areas(&self) -> Result<Json<Vec<AreaView>>, ApiError> {
+    async fn areas(
+        &self,
+        /// Include each area's outline (GeoJSON geometry).
+        #[oai(default)]
+        geometry: Query<bool>,
+    ) -> Result<Json<Vec<AreaView>>, ApiError> {
         let mut areas = self.state.areas.all(&self.state.db).await?;
         areas.sort_by(|a, b| a.name.cmp(&b.name).then(a.area_id.cmp(&b.area_id)));
+        let mut outlines = if geometry.0 {
+            crate::areas::outlines_geojson(&self.state.db).await?
+        } else {
+            Default::default()
+        };
         Ok(Json(
             areas
                 .into_iter()
                 .map(|a| AreaView {
+                    geometry: outlines.remove(&a.area_id),
                     id: a.area_id,
                     name: a.name,
                     kind: a.kind.as_str().to_string(),

@@ -777,9 +777,10 @@ async fn hostile_reports_and_photos_get_clean_4xx() {
         .assert_problem(422, "validation_failed");
     let mut body = report_body(&refs[..1]);
     body["description"] = json!("x".repeat(4001));
-    create(&app, &a, None, body)
-        .await
-        .assert_problem(422, "validation_failed");
+    // The spec's limit (4,000, the rule's) is checked before the rule: 400 naming the field.
+    let long = create(&app, &a, None, body).await;
+    long.assert_problem(400, "bad_request");
+    assert_eq!(long.body["errors"][0]["field"], "description");
     // Feed filters.
     app.get("/v1/reports?status=bogus", None)
         .await
@@ -1334,6 +1335,16 @@ async fn reports_outside_the_ward_are_refused_and_inside_are_routed_by_khu_pho()
         .map(|a| a["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["Khu phố 3", "Phường Bến Nghé"]);
+    assert!(
+        areas.body[0]["geometry"].is_null(),
+        "outlines only when asked"
+    );
+    // Maps drawn without tiles ask for the outlines (issue 18).
+    let shaped = app.get("/v1/areas?geometry=true", None).await;
+    for a in shaped.body.as_array().unwrap() {
+        let kind = a["geometry"]["type"].as_str().unwrap_or("");
+        assert!(matches!(kind, "Polygon" | "MultiPolygon"), "{a}");
+    }
     let kp3 = areas.body[0]["id"].as_str().unwrap().to_string();
     let ward_id = areas.body[1]["id"].as_str().unwrap().to_string();
     let public = app.get(&format!("/v1/reports/{id}"), None).await;
@@ -2567,5 +2578,45 @@ async fn the_spec_and_the_rules_agree_on_the_description_limit() {
     body["description"] = json!("đ".repeat(4001));
     let r = create(&app, &token, None, body).await;
     assert!(r.status.is_client_error(), "{:?}", r.status);
+    app.stop().await;
+}
+
+/// Issue 18's deadline clock: staff see the deadline a report waits on and the working minutes
+/// to it (the ward's calendar), negative once late; nobody else sees them.
+#[tokio::test]
+async fn staff_see_the_working_time_left_to_the_deadline() {
+    let app = TestApp::spawn().await;
+    let w = ward(&app).await;
+    let token = app.resident_token("0912700001").await;
+    let id = reported(&app, &token, 4).await;
+    let item = |body: &Value| {
+        body.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id.as_str())
+            .unwrap()
+            .clone()
+    };
+    let queue = app.get("/v1/staff/reports", Some(&w.staff)).await;
+    let r = item(&queue.body);
+    assert_eq!(r["deadline"], r["ack_by"], "waiting to be acknowledged");
+    let total = r["working_minutes_total"].as_i64().unwrap();
+    let left = r["working_minutes_left"].as_i64().unwrap();
+    assert!(total > 0 && (0..=total).contains(&left), "{total} {left}");
+    assert!(r["acknowledged_at"].is_null());
+    // Acknowledged: the clock moves on to resolve-by.
+    act(&app, &w.staff, &id, json!({ "action": "receive" })).await;
+    let r = item(&app.get("/v1/staff/reports", Some(&w.staff)).await.body);
+    assert_eq!(r["deadline"], r["resolve_by"]);
+    assert!(r["acknowledged_at"].is_string());
+    // A month later it is late, by working time.
+    app.state.clock.advance(chrono::Duration::days(30));
+    let staff = app.login(STAFF_PHONE, &w.staff_password).await;
+    let r = item(&app.get("/v1/staff/reports", Some(&staff)).await.body);
+    assert!(r["working_minutes_left"].as_i64().unwrap() < 0, "{r}");
+    // The public sees no clock (nor does the reporter: the clock is staff's).
+    let mine = app.get(&format!("/v1/reports/{id}"), None).await;
+    assert!(mine.body["report"]["working_minutes_left"].is_null());
+    assert!(mine.body["report"]["deadline"].is_null());
     app.stop().await;
 }

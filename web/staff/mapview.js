@@ -48,8 +48,14 @@ export async function mapView(ctx, main) {
     mount(mapEl, h('p', { class: 'notice warn' }, t('map.unavailable')));
   }
 
-  // The ward's outlines: drawn when `GET /v1/areas` carries GeoJSON geometry.
-  const shapes = ctx.ref.areas.filter((a) => a.geometry).map((a) => ({ type: 'Feature', properties: { name: a.name }, geometry: a.geometry }));
+  // The ward's outlines (`GET /v1/areas?geometry=true`): the imported GeoJSON, no tile server.
+  let withShapes = [];
+  try {
+    withShapes = await ctx.api.get('/v1/areas', { query: { geometry: 'true' } });
+  } catch {
+    withShapes = ctx.ref.areas;
+  }
+  const shapes = (withShapes || []).filter((a) => a.geometry).map((a) => ({ type: 'Feature', properties: { name: a.name }, geometry: a.geometry }));
   if (shapes.length && handle) handle.outlines({ type: 'FeatureCollection', features: shapes });
   else mount(outlinesNote, t('map.no_outlines'));
 
