@@ -28,13 +28,33 @@ function step(name, fn) {
   });
 }
 
-/** Is the video with this label playing (frames decoded and moving)? */
+/**
+ * Is the video with this label playing: new frames decoded and presented, counted by
+ * requestVideoFrameCallback? (`currentTime` is not enough: it keeps advancing on a frozen picture
+ * when no frame arrives.) The first call installs the counter on the element; the check then
+ * wants at least 3 new frames within 600 ms (the fake camera sends about 24 a second).
+ */
 async function playing(page, label) {
   const video = page.getByLabel(label, { exact: true });
-  const at = await video.evaluate((v) => (v.readyState >= 2 && v.videoWidth > 0 ? v.currentTime : -1));
-  if (at < 0) return false;
-  await new Promise((r) => setTimeout(r, 400));
-  return video.evaluate((v, before) => v.readyState >= 2 && v.videoWidth > 0 && v.currentTime > before && !v.paused, at);
+  const frames = () => video.evaluate((v) => {
+    if (!v.requestVideoFrameCallback) throw new Error('no requestVideoFrameCallback in this browser');
+    if (!v.wlFrames) {
+      v.wlFrames = { n: 0 };
+      const count = () => { v.wlFrames.n += 1; v.requestVideoFrameCallback(count); };
+      v.requestVideoFrameCallback(count);
+    }
+    return v.readyState >= 2 && v.videoWidth > 0 && !v.paused ? v.wlFrames.n : -1;
+  });
+  const before = await frames();
+  if (before < 0) return false;
+  const end = Date.now() + 600;
+  while (Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 100));
+    const now = await frames();
+    if (now < 0) return false;
+    if (now - before >= 3) return true;
+  }
+  return false;
 }
 
 /** A resident signed in through the API, with the token set the resident app keeps. */

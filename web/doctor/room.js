@@ -3,7 +3,7 @@
 // below, and the doctor's tools: invite a colleague, put back in the waiting room, end.
 
 import { ApiError } from '../shared/api.js';
-import { Call, callStage, openLocalMedia } from '../shared/call.js';
+import { Call, callStage, endReasonText, openLocalMedia } from '../shared/call.js';
 import { h, mount, announce, focusHeading } from '../shared/dom.js';
 import { t } from '../shared/i18n.js';
 import { formatDateTime, formatTime, formatDate } from '../shared/time.js';
@@ -94,7 +94,9 @@ export async function callView(main, id) {
       if (e.detail.state === 'connected' || e.detail.state === 'ended') refresh();
       if (e.detail.state === 'ended') {
         stage.destroy();
-        mount(stageBox, h('p', { class: 'notice', role: 'status' }, t('room.ended')));
+        // Why, when it is not the ordinary end (no longer a participant, room full, another tab).
+        const why = endReasonText(e.detail.reason);
+        mount(stageBox, h('p', { class: 'notice', role: 'status' }, why ? `${why} ${t('room.ended')}` : t('room.ended')));
       }
     });
     onLeave(() => { stage?.destroy(); call?.leave(); });

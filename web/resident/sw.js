@@ -9,6 +9,9 @@
 const CACHE = 'wl-__BUILD__';
 const PREFIX = '/assets/__BUILD__/';
 
+// The first screen: the page, its styles and every module index.html preloads (app.js's whole
+// static import chain) — keep the three lists in sync — plus Leaflet's CSS, which shared/map.js
+// adds when a map opens (so the map is styled offline too), and the icons.
 const SHELL = [
   '/',
   '/manifest.webmanifest',

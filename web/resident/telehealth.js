@@ -4,7 +4,7 @@
 // '/call/<id>' (the call) or '/records' (my signed records).
 
 import { ApiError, newIdempotencyKey } from '../shared/api.js';
-import { Call, callStage, openLocalMedia, precallTest, verdictText } from '../shared/call.js';
+import { Call, callStage, endReasonText, openLocalMedia, precallTest, verdictText } from '../shared/call.js';
 import { h, mount as put, announce, focusHeading, errorSummary } from '../shared/dom.js';
 import { register, t } from '../shared/i18n.js';
 import { formatDateTime, formatDate, formatTime, wardDay } from '../shared/time.js';
@@ -671,8 +671,10 @@ async function callView(ctx, id) {
     c.doctors.length ? h('p', {}, c.doctors.map((d) => d.name).join(', ')) : null,
     stageBox, after);
 
-  const endedView = () => {
-    put(stageBox, h('p', { class: 'notice', role: 'status' }, t('th.call.ended')));
+  const endedView = (reason) => {
+    // Why, when it is not the ordinary end (no longer a participant, room full, another tab).
+    const why = endReasonText(reason);
+    put(stageBox, h('p', { class: 'notice', role: 'status' }, why ? `${why} ${t('th.call.ended')}` : t('th.call.ended')));
     put(after,
       h('p', {}, t('th.call.records_soon')),
       h('p', {}, h('a', { href: '#/telehealth/records' }, t('th.records.link'))),
@@ -717,7 +719,7 @@ async function callView(ctx, id) {
         h('p', {}, h('a', { href: '#/telehealth' }, t('th.call.back'))));
       return;
     }
-    endedView();
+    endedView(e.detail.reason);
   };
   call.addEventListener('state', onState);
   onLeave(() => { call.removeEventListener('state', onState); stage.destroy(); });

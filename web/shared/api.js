@@ -119,10 +119,18 @@ export function createClient({ app, base = '' } = {}) {
     return run();
   }
 
+  // One refresh at a time in this page too: calls sent together (a view's first requests) with
+  // an expired token wait for the same refresh instead of queueing one each behind the lock.
+  let refreshing = null;
+  function refreshOnce() {
+    if (!refreshing) refreshing = refresh().finally(() => { refreshing = null; });
+    return refreshing;
+  }
+
   async function bearer() {
     if (!tokens) return null;
     if (tokens.expiresAt <= Date.now()) {
-      if (!(await refresh())) return null;
+      if (!(await refreshOnce())) return null;
     }
     return tokens?.access || null;
   }
@@ -164,7 +172,7 @@ export function createClient({ app, base = '' } = {}) {
       // `invalid_credentials`) says nothing about the session.
       const tokenTrouble = r.status === 401 && TOKEN_CODES.has(await problemCode(r));
       if (tokenTrouble && !retried && tokens && opts.auth !== false) {
-        if (await refresh()) return send(true);
+        if (await refreshOnce()) return send(true);
       }
       if (opts.raw) return r;
       if (!r.ok) {

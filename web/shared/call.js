@@ -41,6 +41,10 @@ register({
     'call.q.poor': 'Yếu',
     'call.q.unknown': 'Đang đo',
     'call.q.relay': '(qua máy chủ chuyển tiếp)',
+    'call.q.lost': 'Mất tín hiệu hình/tiếng',
+    'call.media_lost': 'Mất tín hiệu hình/tiếng. Đang kết nối lại…',
+    'call.not_participant': 'Bạn không còn tham gia được cuộc gọi này (buổi khám đã kết thúc hoặc quyền đã thay đổi).',
+    'call.room_full': 'Cuộc gọi đã đủ người, không vào thêm được.',
     'call.no_media': 'Không mở được camera hoặc micro. Bạn vẫn nghe và xem được bên kia.',
     'call.debug': 'Thông số cuộc gọi',
     'call.timer': 'Thời gian gọi',
@@ -83,6 +87,10 @@ register({
     'call.q.poor': 'Weak',
     'call.q.unknown': 'Measuring',
     'call.q.relay': '(through the relay server)',
+    'call.q.lost': 'Picture and sound lost',
+    'call.media_lost': 'Picture and sound lost. Reconnecting…',
+    'call.not_participant': 'You can no longer take part in this call (the consultation ended or your role changed).',
+    'call.room_full': 'The call is full.',
     'call.no_media': 'Camera or microphone unavailable. You can still see and hear the other side.',
     'call.debug': 'Call details',
     'call.timer': 'Call time',
@@ -99,7 +107,38 @@ register({
 
 const PROTOCOL = 1;
 const QUALITY_EVERY_MS = 10000;
-const STATS_EVERY_MS = 2000;
+const STATS_EVERY_MS = 1000;
+/** No media packet from a peer for this long, on a call that had media: the media is cut. */
+const MEDIA_SILENT_MS = 2000;
+/** A polite side's own ICE restart when the impolite one has not brought the connection back. */
+const LATE_RESTART_MS = 6000;
+
+/**
+ * The test and diagnostic switch that sends a call's media only through the TURN relay
+ * (`iceTransportPolicy: 'relay'`), as the pre-call test's `forceRelay` does for the echo: set
+ * `localStorage['wl.call.forceRelay'] = '1'` (kept for this browser until removed), or open the
+ * page with `?relay=1` (in the query or in the hash route's query, e.g. `/#/telehealth?relay=1`).
+ * `?relay=0` turns it off for that page even when the storage key is set.
+ */
+export function forceRelayWanted() {
+  try {
+    const fromUrl = (q) => new URLSearchParams(q).get('relay');
+    const hashQuery = location.hash.includes('?') ? location.hash.slice(location.hash.indexOf('?') + 1) : '';
+    const v = fromUrl(location.search) ?? fromUrl(hashQuery);
+    if (v !== null) return v === '1' || v === 'true';
+    return localStorage.getItem('wl.call.forceRelay') === '1';
+  } catch {
+    return false;
+  }
+}
+
+/** Why a call ended, in words, when it is not the ordinary end ("" for those). */
+export function endReasonText(reason) {
+  if (reason === 'not_a_participant_now' || reason === 'forbidden') return t('call.not_participant');
+  if (reason === 'room_full') return t('call.room_full');
+  if (reason === 'replaced') return t('call.replaced');
+  return '';
+}
 
 /** Camera and microphone, or the microphone alone, or nothing (the call still receives). */
 export async function openLocalMedia() {
@@ -129,18 +168,26 @@ class Peer {
     this.reconnecting = false;
     this.restartTimer = null;
     this.stats = null;
+    // Media watch: when packets last arrived, and whether they stopped (see Call.measure).
+    this.hadMedia = false;
+    this.lastPacketAt = 0;
+    this.mediaLost = false;
   }
 }
 
 /**
  * A call. `new Call({api, consultationId, localStream})`, then `await call.start()`.
  * Events (`addEventListener`): `state` {state, reason} with state `connecting` | `connected` |
- * `reconnecting` | `ended`; `peers` (the roster changed); `track` {peer, stream}; `quality`
- * {level, rtt, loss, jitter, bitrate, candidateType}; `audioonly` {on, suggested}.
+ * `reconnecting` (reason `media` when the connection is up but no media arrives) | `ended`;
+ * `peers` (the roster changed); `track` {peer, stream}; `quality` {level, rtt, loss, jitter,
+ * bitrate, candidateType, mediaLost, outages} with level `good` | `fair` | `poor` | `lost` (no
+ * media packet for 2 s); `audioonly` {on, suggested}.
+ * `forceRelay` (default: `forceRelayWanted()`, the page's switch) sends media only through TURN.
  */
 export class Call extends EventTarget {
-  constructor({ api, consultationId, localStream }) {
+  constructor({ api, consultationId, localStream, forceRelay = forceRelayWanted() }) {
     super();
+    this.forceRelay = !!forceRelay;
     this.api = api;
     this.consultationId = consultationId;
     this.local = localStream || new MediaStream();
@@ -166,6 +213,11 @@ export class Call extends EventTarget {
     this.stepDown = false;
     this.log = [];
     this.quality = { level: 'unknown' };
+    // Media outages seen (no packet for MEDIA_SILENT_MS on a call that had media) and how long.
+    this.outages = 0;
+    this.mediaLostMs = 0;
+    this.ticketRefused = 0;
+    if (this.forceRelay) this.note('relay only (wl.call.forceRelay)');
     this.onOnline = () => this.networkBack();
     this.onOffline = () => this.networkLost();
     window.addEventListener('online', this.onOnline);
@@ -196,10 +248,13 @@ export class Call extends EventTarget {
     }
     const peers = [...this.peers.values()];
     if (!peers.length) return this.setState('connecting', 'waiting');
-    const ok = peers.some((p) => p.pc && p.pc.connectionState === 'connected');
+    const ok = peers.some((p) => p.pc && p.pc.connectionState === 'connected' && !p.mediaLost);
     const trouble = peers.some((p) => p.reconnecting || (p.pc && ['disconnected', 'failed'].includes(p.pc.connectionState)));
+    // Connected on paper, but no media arrives from anyone: the picture is frozen, say so.
+    const mediaGone = peers.some((p) => p.mediaLost) && !peers.some((p) => p.hadMedia && !p.mediaLost);
     if (ok && !trouble) this.setState('connected');
-    else if (trouble || (this.state === 'reconnecting')) this.setState('reconnecting');
+    else if (mediaGone && !trouble) this.setState('reconnecting', 'media');
+    else if (trouble || (this.state === 'reconnecting')) this.setState('reconnecting', mediaGone ? 'media' : '');
     else this.setState('connecting');
   }
 
@@ -220,7 +275,7 @@ export class Call extends EventTarget {
     this.qualityTimer = setInterval(() => this.report(), QUALITY_EVERY_MS);
   }
 
-  /** A fresh ticket (a refused socket looks like a plain 1006 close, and tickets expire). */
+  /** A fresh ticket (the server refused ours with 4401, or it expires, or the server was not reached twice). */
   async refreshTicket() {
     try {
       this.ticket = await this.api.post(`/v1/telehealth/consultations/${this.consultationId}/join`);
@@ -282,7 +337,17 @@ export class Call extends EventTarget {
       case 4409:
         return this.finish('replaced');
       case 4403:
+        // `not_a_participant_now` (the consultation ended, the role changed) or `room_full`:
+        // retrying cannot help; the page says why (endReasonText).
         return this.finish(e.reason || 'forbidden');
+      case 4401:
+        // Missing, invalid or expired ticket, refused at once: a fresh one from /join, now (no
+        // need to wait for more failures). Several in a row back off like any failure.
+        this.needTicket = true;
+        this.ticketRefused += 1;
+        if (this.ticketRefused > 1) this.failures += 1;
+        this.refreshState();
+        return this.reconnect(this.ticketRefused > 1 ? undefined : 0);
       case 4410:
         // Past the grace: join as new (the others see us leave and come back).
         this.sessionId = null;
@@ -302,24 +367,39 @@ export class Call extends EventTarget {
     this.reconnect();
   }
 
-  reconnect() {
+  /**
+   * Open a new socket after `delay` ms: by default 300 ms · 2^failures (at most 4 s), the backoff
+   * for repeated failures; callers pass 0 to go at once (the network came back, or the server
+   * refused the ticket a first time and a fresh one is fetched first).
+   */
+  reconnect(delay) {
     if (this.ended || this.ws || this.reconnectTimer) return;
     // Offline: wait for the network (the `online` event), checking now and then in case the
     // browser's idea of being online is wrong.
-    const delay = navigator.onLine === false ? 3000 : Math.min(4000, 300 * 2 ** Math.min(this.failures, 4));
-    this.reconnectTimer = this.later(delay, async () => {
+    if (navigator.onLine === false) delay = 3000;
+    else if (delay === undefined) delay = Math.min(4000, 300 * 2 ** Math.min(this.failures, 4));
+    const attempt = async () => {
       this.reconnectTimer = null;
       if (this.ended || this.ws) return;
       if (navigator.onLine === false) return this.reconnect();
       const expired = this.ticket && new Date(this.ticket.expires_at).getTime() < Date.now() + 5000;
-      if (this.failures >= 2 || expired) {
+      if (this.needTicket || this.failures >= 2 || expired) {
+        this.reconnectTimer = -1; // a ticket on its way: no second attempt meanwhile
         const ok = await this.refreshTicket();
-        if (this.ended) return;
+        this.reconnectTimer = null;
+        if (this.ended || this.ws) return;
         if (!ok) { this.failures += 1; return this.reconnect(); }
+        this.needTicket = false;
         this.failures = 0;
       }
       this.open();
-    });
+    };
+    if (delay <= 0) {
+      this.reconnectTimer = -1;
+      Promise.resolve().then(attempt);
+    } else {
+      this.reconnectTimer = this.later(delay, attempt);
+    }
   }
 
   networkLost() {
@@ -344,11 +424,15 @@ export class Call extends EventTarget {
       this.send({ type: 'network_changed' });
       return;
     }
-    clearTimeout(this.reconnectTimer);
-    this.timers.delete(this.reconnectTimer);
-    this.reconnectTimer = null;
+    // Back online: try now, not after a backoff (a ticket being fetched is already on its way).
+    if (this.reconnectTimer === -1) return;
+    if (this.reconnectTimer) {
+      clearTimeout(this.reconnectTimer);
+      this.timers.delete(this.reconnectTimer);
+      this.reconnectTimer = null;
+    }
     this.failures = 0;
-    this.reconnect();
+    this.reconnect(0);
   }
 
   send(m) {
@@ -387,7 +471,9 @@ export class Call extends EventTarget {
     if (!Array.isArray(list) || !list.length) return;
     this.iceServers = list;
     for (const p of this.peers.values()) {
-      try { p.pc?.setConfiguration({ ...p.pc.getConfiguration(), iceServers: list }); } catch { /* keep */ }
+      try {
+        p.pc?.setConfiguration({ ...p.pc.getConfiguration(), iceServers: list, iceTransportPolicy: this.forceRelay ? 'relay' : 'all' });
+      } catch { /* keep */ }
     }
   }
 
@@ -399,6 +485,7 @@ export class Call extends EventTarget {
         this.role = m.role;
         this.joinedOnce = true;
         this.failures = 0;
+        this.ticketRefused = 0;
         this.setIceServers(m.ice_servers);
         this.startPing(m.ping_interval_ms, m.ping_timeout_ms);
         // We are the newcomer: we offer to everyone already here.
@@ -414,17 +501,39 @@ export class Call extends EventTarget {
       }
       case 'resumed': {
         this.failures = 0;
+        this.ticketRefused = 0;
         this.setIceServers(m.ice_servers);
         this.startPing(this.ticket?.ping_interval_ms, this.ticket?.ping_timeout_ms);
+        // Who is in the room now (the replayed messages said most of it; after a gap they may not).
+        let rosterChanged = false;
+        if (Array.isArray(m.peers)) {
+          const here = new Set(m.peers.map((x) => x.participant_id));
+          for (const p of [...this.peers.values()]) {
+            if (!here.has(p.id)) { this.dropPeer(p.id); rosterChanged = true; }
+          }
+          for (const x of m.peers) {
+            const known = this.peers.has(x.participant_id);
+            const p = this.addPeer(x.participant_id, x.role, x.polite);
+            p.reconnecting = !!x.reconnecting;
+            if (!known) { this.connectPeer(p); rosterChanged = true; }
+          }
+        }
+        // The server names the peers we restart ICE with (those toward whom we are impolite);
+        // an older server only says `ice_restart`, and the politeness rule decides.
+        const restartWith = Array.isArray(m.restart_with) ? new Set(m.restart_with) : null;
         for (const p of this.peers.values()) {
           if (!p.pc) continue;
           if (p.pc.signalingState === 'have-local-offer' && p.pc.localDescription) {
             // Our offer may have gone nowhere while the socket was down.
             this.send({ type: 'offer', to: p.id, sdp: p.pc.localDescription.sdp });
+          } else if (restartWith) {
+            if (restartWith.has(p.id)) this.restart(p, 'resumed', true);
+            else if (m.gap || p.pc.connectionState !== 'connected') this.lateRestart(p, 'resumed');
           } else if (m.ice_restart || m.gap) {
             this.restart(p, 'resumed');
           }
         }
+        if (rosterChanged) this.emit('peers');
         this.refreshState();
         break;
       }
@@ -452,19 +561,34 @@ export class Call extends EventTarget {
         const p = this.peers.get(m.participant_id);
         if (p) {
           p.reconnecting = false;
-          if (m.ice_restart) this.restart(p, 'peer_resumed');
+          // `ice_restart: true` only for the side that restarts toward that peer (us, then).
+          if (m.ice_restart === true) this.restart(p, 'peer_resumed', true);
+          else if (m.ice_restart === false && p.pc && p.pc.connectionState !== 'connected') this.lateRestart(p, 'peer_resumed');
         }
         this.emit('peers');
         this.refreshState();
         break;
       }
-      case 'ice_restart':
+      case 'ice_restart': {
+        // The answer to our `network_changed`: fresh servers, and `restart_with`, the peers we
+        // restart with (the others restart toward us). An older server: restart with everyone.
         this.setIceServers(m.ice_servers);
-        for (const p of this.peers.values()) this.restart(p, 'network_changed', true);
+        const restartWith = Array.isArray(m.restart_with) ? new Set(m.restart_with) : null;
+        for (const p of this.peers.values()) {
+          if (!restartWith || restartWith.has(p.id)) this.restart(p, 'network_changed', true);
+          else this.lateRestart(p, 'network_changed');
+        }
         break;
+      }
       case 'peer_network_changed': {
         const p = this.peers.get(m.participant_id);
-        if (p) this.restart(p, 'peer_network_changed');
+        if (!p) break;
+        if (typeof m.ice_restart === 'boolean') {
+          if (m.ice_restart) this.restart(p, 'peer_network_changed', true);
+          else this.lateRestart(p, 'peer_network_changed');
+        } else {
+          this.restart(p, 'peer_network_changed');
+        }
         break;
       }
       case 'offer':
@@ -528,7 +652,7 @@ export class Call extends EventTarget {
   /** Create the connection to a peer (with our tracks: adding them asks for a negotiation). */
   connectPeer(p) {
     if (p.pc) return p.pc;
-    const pc = new RTCPeerConnection({ iceServers: this.iceServers });
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers, iceTransportPolicy: this.forceRelay ? 'relay' : 'all' });
     p.pc = pc;
     for (const track of this.local.getTracks()) pc.addTrack(track, this.local);
     if (!this.local.getAudioTracks().length) pc.addTransceiver('audio', { direction: 'recvonly' });
@@ -601,22 +725,26 @@ export class Call extends EventTarget {
   }
 
   /**
-   * An ICE restart towards a peer. The server tells both sides of a pair to restart after a
-   * resume or a network change; only the impolite one does, unless `anyway` (our own network
-   * changed, or the connection failed).
+   * An ICE restart towards a peer. The server says which side of a pair restarts (`restart_with`,
+   * `ice_restart: true`): then `anyway` is true. Without that word (an older server), only the
+   * impolite side does, unless `anyway` (the connection failed).
    */
   restart(p, why, anyway = false) {
     if (!p.pc || this.ended) return;
-    if (p.polite && !anyway) {
-      // The other side restarts; if the connection is still down after a while, we do.
-      clearTimeout(p.restartTimer);
-      p.restartTimer = this.later(6000, () => {
-        if (p.pc && p.pc.connectionState !== 'connected') this.restart(p, why + ' (late)', true);
-      });
-      return;
-    }
+    if (p.polite && !anyway) return this.lateRestart(p, why);
+    clearTimeout(p.restartTimer);
     this.note('ice restart ' + p.role + ' (' + why + ')');
     try { p.pc.restartIce(); } catch { /* old browser */ }
+  }
+
+  /** The other side restarts; if the connection is still not up after a while, we do. */
+  lateRestart(p, why) {
+    if (!p.pc || this.ended) return;
+    clearTimeout(p.restartTimer);
+    const pc = p.pc;
+    p.restartTimer = this.later(LATE_RESTART_MS, () => {
+      if (p.pc === pc && pc.connectionState !== 'connected') this.restart(p, why + ' (late)', true);
+    });
   }
 
   // --- controls ------------------------------------------------------------------------------
@@ -691,13 +819,54 @@ export class Call extends EventTarget {
 
   // --- quality -------------------------------------------------------------------------------
 
-  /** The first connected peer's figures (the doctor–resident pair in a two-way call). */
+  /**
+   * Every STATS_EVERY_MS: each peer's figures from getStats, and the worst of them shown. A peer
+   * whose media stopped (no inbound packet for MEDIA_SILENT_MS after media had flowed) is `lost`
+   * whatever its connection state says: "no packets" is not 0 % loss. Each outage is counted
+   * (`outages`, `mediaLostMs`) and its samples go to the summaries as 100 % loss, 0 kbps.
+   */
   async measure() {
-    if (this.ended) return;
-    const p = [...this.peers.values()].find((x) => x.pc && x.pc.connectionState === 'connected');
-    if (!p) return;
+    if (this.ended || this.measuring) return;
+    this.measuring = true;
+    try {
+      const peers = [...this.peers.values()].filter((p) => p.pc && !['new', 'closed'].includes(p.pc.connectionState));
+      const figures = (await Promise.all(peers.map((p) => this.measurePeer(p)))).filter(Boolean);
+      if (this.ended) return;
+      const rank = { lost: 3, poor: 2, fair: 1, good: 0 };
+      let worst = null;
+      for (const f of figures) if (f.level && (!worst || rank[f.level] > rank[worst.level])) worst = f;
+      // A peer's media stopped or came back: the call's state says it (refreshState).
+      if (figures.some((f) => f.changed)) this.refreshState();
+      if (!worst) return;
+      const { level, rtt, loss, jitter, bitrate, candidateType } = worst;
+      this.quality = {
+        level, rtt, loss, jitter, bitrate, candidateType,
+        signalRtt: this.signalRtt ?? null,
+        mediaLost: level === 'lost',
+        outages: this.outages,
+        mediaLostMs: Math.round(this.mediaLostMs),
+      };
+      this.sum = this.sum || { n: 0, rtt: 0, rttN: 0, loss: 0, jitter: 0, bitrate: 0 };
+      this.sum.n += 1;
+      if (rtt !== null) { this.sum.rtt += rtt; this.sum.rttN += 1; }
+      this.sum.loss += loss;
+      this.sum.jitter += jitter;
+      this.sum.bitrate += bitrate;
+      if (candidateType) this.sum.candidateType = candidateType;
+      // An outage is not a weak network: the ladder below waits for figures from real media.
+      if (level !== 'lost') this.adapt(level);
+      this.emit('quality', this.quality);
+    } finally {
+      this.measuring = false;
+    }
+  }
+
+  /** One peer's figures since its previous sample (null for the first sample). */
+  async measurePeer(p) {
+    const pc = p.pc;
     let report;
-    try { report = await p.pc.getStats(); } catch { return; }
+    try { report = await pc.getStats(); } catch { return null; }
+    if (p.pc !== pc) return null;
     let pair = null;
     const byId = new Map();
     report.forEach((s) => {
@@ -722,40 +891,57 @@ export class Call extends EventTarget {
     const now = performance.now();
     const prev = p.stats;
     p.stats = { at: now, received, lost, bytes };
-    if (!prev) return;
-    const dRecv = received - prev.received;
-    const dLost = lost - prev.lost;
+    // The media watch: packets arriving, or not since when.
+    let changed = false;
+    // Only a connection that should bring media in can lose it (not one the other side only
+    // receives on, nor both ways inactive).
+    const receiving = pc.getTransceivers().some((tr) => !tr.stopped && (tr.currentDirection === 'sendrecv' || tr.currentDirection === 'recvonly'));
+    if (!prev || received !== prev.received || !receiving) {
+      if (received > 0 || !receiving) {
+        if (p.mediaLost) {
+          p.mediaLost = false;
+          changed = true;
+          this.note(`media back from ${p.role} after ${Math.round((now - p.lastPacketAt) / 100) / 10} s`);
+        }
+        if (received > 0) p.hadMedia = true;
+        p.lastPacketAt = now;
+      }
+    } else if (p.hadMedia && !p.mediaLost && now - p.lastPacketAt >= MEDIA_SILENT_MS) {
+      p.mediaLost = true;
+      changed = true;
+      this.outages += 1;
+      this.note(`no media from ${p.role} for ${Math.round((now - p.lastPacketAt) / 100) / 10} s (connection ${pc.connectionState})`);
+    }
+    if (!prev) return changed ? { changed } : null;
     const dt = (now - prev.at) / 1000;
-    const loss = dRecv + dLost > 0 ? (100 * dLost) / (dRecv + dLost) : 0;
-    const bitrate = dt > 0 ? ((bytes - prev.bytes) * 8) / dt / 1000 : 0;
     const rtt = cp && typeof cp.currentRoundTripTime === 'number' ? cp.currentRoundTripTime * 1000 : null;
+    const candidateType = local?.candidateType || null;
+    if (p.mediaLost) {
+      this.mediaLostMs += now - prev.at;
+      return { changed, level: 'lost', rtt, loss: 100, jitter, bitrate: 0, candidateType };
+    }
+    if (!p.hadMedia) return changed ? { changed } : null;
+    const dRecv = received - prev.received;
+    // The first sample after an outage: the packets lost in it were counted as the outage.
+    const dLost = changed ? 0 : lost - prev.lost;
+    const loss = dRecv + dLost > 0 ? (100 * Math.max(0, dLost)) / (dRecv + dLost) : 0;
+    const bitrate = dt > 0 ? Math.max(0, (bytes - prev.bytes) * 8) / dt / 1000 : 0;
     const level = loss > 8 || (rtt !== null && rtt > 700) ? 'poor' : loss > 2 || (rtt !== null && rtt > 300) ? 'fair' : 'good';
-    this.quality = {
-      level, rtt, loss, jitter, bitrate,
-      candidateType: local?.candidateType || null,
-      signalRtt: this.signalRtt ?? null,
-    };
-    this.sum = this.sum || { n: 0, rtt: 0, rttN: 0, loss: 0, jitter: 0, bitrate: 0 };
-    this.sum.n += 1;
-    if (rtt !== null) { this.sum.rtt += rtt; this.sum.rttN += 1; }
-    this.sum.loss += loss;
-    this.sum.jitter += jitter;
-    this.sum.bitrate += bitrate;
-    this.adapt(level);
-    this.emit('quality', this.quality);
+    return { changed, level, rtt, loss, jitter, bitrate, candidateType };
   }
 
   /** The quality ladder: full video → smaller, cheaper video → suggest audio only. */
   adapt(level) {
     if (level === 'poor') { this.poorStreak += 1; this.goodStreak = 0; } else if (level === 'good') { this.goodStreak += 1; this.poorStreak = 0; }
-    if (!this.stepDown && this.poorStreak >= 3) {
+    // Samples every STATS_EVERY_MS (1 s): 6 s weak steps down, 20 s good steps back up.
+    if (!this.stepDown && this.poorStreak >= 6) {
       this.stepDown = true;
       this.setVideoEncoding({ maxBitrate: 250000, scaleResolutionDownBy: 2, maxFramerate: 15 });
-    } else if (this.stepDown && this.goodStreak >= 10) {
+    } else if (this.stepDown && this.goodStreak >= 20) {
       this.stepDown = false;
       this.setVideoEncoding({ maxBitrate: undefined, scaleResolutionDownBy: 1, maxFramerate: undefined });
     }
-    if (!this.audioOnly && this.poorStreak === 8) this.emit('audioonly', { on: false, suggested: true });
+    if (!this.audioOnly && this.poorStreak === 16) this.emit('audioonly', { on: false, suggested: true });
   }
 
   async setVideoEncoding(e) {
@@ -883,15 +1069,16 @@ export function callStage(call, { endButton, names = {}, waitingText } = {}) {
     const { state, reason } = e.detail;
     // The overlay covers the picture only when it is really gone: our own socket is down, or no
     // connection carries media. A peer's socket coming back while its media flows is only news.
-    const mediaUp = [...call.peers.values()].some((p) => p.pc && p.pc.connectionState === 'connected');
+    const mediaUp = [...call.peers.values()].some((p) => p.pc && p.pc.connectionState === 'connected' && !p.mediaLost);
     overlay.hidden = !(state === 'reconnecting' && (!call.ws || !mediaUp));
     let text;
     if (state === 'connecting') text = reason === 'waiting' ? (waitingText || t('call.connecting')) : t('call.connecting');
     else if (state === 'connected') text = t('call.connected');
     else if (state === 'reconnecting') {
       const away = [...call.peers.values()].find((p) => p.reconnecting);
-      text = away && call.ws ? t('call.peer_reconnecting', { who: roleWord(away.role) }) : t('call.reconnecting');
-    } else text = reason === 'replaced' ? t('call.replaced') : t('call.ended');
+      text = away && call.ws ? t('call.peer_reconnecting', { who: roleWord(away.role) })
+        : reason === 'media' && call.ws ? t('call.media_lost') : t('call.reconnecting');
+    } else text = endReasonText(reason) || t('call.ended');
     status.textContent = text;
     status.dataset.state = state;
   };
@@ -900,12 +1087,13 @@ export function callStage(call, { endButton, names = {}, waitingText } = {}) {
     quality.dataset.level = q.level;
     quality.textContent = t('call.quality', { level: t('call.q.' + q.level) }) + (q.candidateType === 'relay' ? ' ' + t('call.q.relay') : '');
     debugList.textContent = [
-      `rtt: ${q.rtt === null ? '–' : Math.round(q.rtt)} ms`,
+      `rtt: ${q.rtt === null || q.rtt === undefined ? '–' : Math.round(q.rtt)} ms`,
       `loss: ${q.loss.toFixed(1)} %`,
       `jitter: ${Math.round(q.jitter)} ms`,
       `bitrate: ${Math.round(q.bitrate)} kbps`,
       `candidate: ${q.candidateType || '–'}`,
       `signaling rtt: ${q.signalRtt ?? '–'} ms`,
+      `media outages: ${q.outages || 0} (${Math.round((q.mediaLostMs || 0) / 1000)} s)${call.forceRelay ? ', relay only' : ''}`,
       '',
       ...call.log.slice(-15),
     ].join('\n');
@@ -954,9 +1142,10 @@ export function callStage(call, { endButton, names = {}, waitingText } = {}) {
  * Camera, microphone and network against the server's echo peer (`POST /v1/rtc/echo`, a
  * non-trickle offer; `GET /v1/rtc/echo/{id}` for the report). Resolves to the last EchoReport
  * (with `verdict`), or `{verdict: 'no_devices'}` when the browser gives no camera or microphone.
- * `onProgress(report)` sees the reports as they come.
+ * `onProgress(report)` sees the reports as they come. `forceRelay` (default: the page's switch,
+ * `forceRelayWanted()`) asks the echo to answer through the relay only.
  */
-export async function precallTest(api, { onProgress, forceRelay = false } = {}) {
+export async function precallTest(api, { onProgress, forceRelay = forceRelayWanted() } = {}) {
   let stream;
   try {
     stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: { ideal: 640 }, height: { ideal: 480 } } });

@@ -12,6 +12,35 @@
 
 import * as L from '../vendor/leaflet/leaflet-src.esm.js';
 
+/**
+ * Leaflet's stylesheet comes with the map, not with the page: a `<link>` added here (CSP
+ * `style-src 'self'` allows it), placed before the app's own stylesheet so the app's rules on
+ * `.leaflet-*` still win. The module finishes loading once it has arrived (or after 4 s without
+ * it), so `await import('…/map.js')` gives a map that is styled from its first frame.
+ */
+async function leafletCss() {
+  const href = new URL('../vendor/leaflet/leaflet.css', import.meta.url).href;
+  let link = [...document.querySelectorAll('link[rel="stylesheet"]')].find((l) => l.href === href);
+  if (link && link.sheet) return;
+  if (!link) {
+    link = document.createElement('link');
+    link.rel = 'stylesheet';
+    link.href = href;
+    // After the shared base stylesheet, before the app's (the order the pages used to have).
+    const sheets = [...document.querySelectorAll('link[rel="stylesheet"]')];
+    const base = sheets.filter((l) => l.href.includes('/shared/')).pop();
+    if (base) base.after(link);
+    else if (sheets[0]) sheets[0].before(link);
+    else document.head.append(link);
+  }
+  await new Promise((resolve) => {
+    link.addEventListener('load', resolve, { once: true });
+    link.addEventListener('error', resolve, { once: true });
+    setTimeout(resolve, 4000);
+  });
+}
+await leafletCss();
+
 /** Leaflet puts string contents in with innerHTML: give it elements holding text instead. */
 function textEl(text) {
   const span = document.createElement('span');

@@ -2,17 +2,33 @@
 // shell (navigation, language, live connection state) and a small router over the views.
 // Every view gets one `ctx`: the API client, who is signed in, the ward's reference data
 // (categories, units, areas, names) and helpers to navigate and show errors.
+//
+// First load: only the shell and the queue are loaded with the page (index.html preloads exactly
+// these modules); the other views, with the chart and map code they use, are imported when
+// first opened. The account, the reference data and the queue's first page are asked for at
+// the same time.
 
 import { createClient, ApiError } from '../shared/api.js';
 import { t, currentLang, setLang, onLangChange } from '../shared/i18n.js';
 import { h, mount, announce, focusHeading, errorSummary } from '../shared/dom.js';
 import { liveSocket } from '../shared/ws.js';
 import './strings.js';
-import { queueView } from './queue.js';
-import { reportView } from './report.js';
-import { mapView } from './mapview.js';
-import { statsView } from './stats.js';
-import { adminView } from './admin.js';
+import { queueView, queueRequest } from './queue.js';
+
+/** The views: the queue is part of the first load, the others come when first opened. */
+const VIEWS = {
+  queue: async () => queueView,
+  report: () => import('./report.js').then((m) => m.reportView),
+  map: () => import('./mapview.js').then((m) => m.mapView),
+  stats: () => import('./stats.js').then((m) => m.statsView),
+  admin: () => import('./admin.js').then((m) => m.adminView),
+};
+/** A report link about to be followed (pointer over it, or focus): fetch its view's code now. */
+function warmReportView(e) {
+  if (e.target.closest?.('a[href^="/staff/reports/"]')) VIEWS.report().catch(() => {});
+}
+document.addEventListener('pointerover', warmReportView, { passive: true });
+document.addEventListener('focusin', warmReportView);
 
 const raw = createClient({ app: 'staff' });
 const top = document.getElementById('top');
@@ -54,33 +70,74 @@ const api = {
 
 // --- reference data, loaded once per sign-in ----------------------------------------------------
 const ref = { categories: [], units: [], areas: [], accounts: new Map() };
+const categoriesPath = (admin) => (admin ? '/v1/admin/categories' : '/v1/categories');
+
+/**
+ * The first requests of a session, sent together before `/v1/me` answers: the reference data
+ * (the categories' endpoint guessed from the token's role, checked against the account later)
+ * and, on the queue, its first page. Sent through the plain client: a refusal here (a password
+ * to change, a resident's token) is only a prefetch lost, the guarded calls after it say it.
+ */
+let early = null;
+function startEarly() {
+  const quiet = (p) => { p.catch(() => {}); return p; };
+  const admin = raw.claims?.role === 'admin';
+  early = {
+    catPath: categoriesPath(admin),
+    cats: quiet(raw.get(categoriesPath(admin))),
+    units: quiet(raw.get('/v1/units')),
+    areas: quiet(raw.get('/v1/areas')),
+    accounts: admin ? quiet(fetchAccounts(raw.get)) : null,
+    queue: null,
+  };
+  if (route().view === 'queue') {
+    const { path, query, key } = queueRequest();
+    early.queue = { key, at: Date.now(), promise: quiet(raw.get(path, { query })) };
+  }
+}
+
 async function loadReference() {
   const isAdmin = me?.role === 'admin';
-  const [cats, units, areas] = await Promise.all([
-    api.get(isAdmin ? '/v1/admin/categories' : '/v1/categories').catch(() => []),
-    api.get('/v1/units').catch(() => []),
-    api.get('/v1/areas').catch(() => []),
+  const pre = early;
+  early = null;
+  const catPath = categoriesPath(isAdmin);
+  const take = (p, again) => (p ? p.catch(again) : again());
+  const [cats, units, areas, accounts] = await Promise.all([
+    take(pre && pre.catPath === catPath ? pre.cats : null, () => api.get(catPath)).catch(() => []),
+    take(pre?.units, () => api.get('/v1/units')).catch(() => []),
+    take(pre?.areas, () => api.get('/v1/areas')).catch(() => []),
+    isAdmin ? take(pre?.accounts, () => fetchAccounts(api.get)).catch(() => []) : [],
   ]);
   ref.categories = cats;
   ref.units = units;
   ref.areas = areas;
   ref.accounts = new Map();
   if (me) ref.accounts.set(me.id, me);
-  if (isAdmin) await loadAccounts();
+  for (const a of accounts) ref.accounts.set(a.id, a);
+  if (pre?.queue) earlyQueue = pre.queue;
 }
-/** Admins: every staff, doctor and admin account (names for ids; residents are not needed). */
-async function loadAccounts() {
-  for (const role of ['staff', 'admin', 'doctor']) {
+/** Every staff, admin and doctor account, the three roles at once (`get`: which client). */
+async function fetchAccounts(get) {
+  const lists = await Promise.all(['staff', 'admin', 'doctor'].map(async (role) => {
+    const out = [];
     let after;
     for (let i = 0; i < 10; i += 1) {
-      const page = await api.get('/v1/admin/accounts', { query: { role, limit: 200, after } }).catch(() => null);
+      const page = await get('/v1/admin/accounts', { query: { role, limit: 200, after } }).catch(() => null);
       if (!page) break;
-      for (const a of page.items) ref.accounts.set(a.id, a);
+      out.push(...page.items);
       if (!page.next_after) break;
       after = page.next_after;
     }
-  }
+    return out;
+  }));
+  return lists.flat();
 }
+/** Admins: every staff, doctor and admin account (names for ids; residents are not needed). */
+async function loadAccounts() {
+  for (const a of await fetchAccounts(api.get)) ref.accounts.set(a.id, a);
+}
+/** The queue's first page asked for with the account (see startEarly), for the queue to take once. */
+let earlyQueue = null;
 
 const ctx = {
   api,
@@ -89,6 +146,15 @@ const ctx = {
   get isAdmin() { return me?.role === 'admin'; },
   reloadReference: loadReference,
   loadAccounts,
+  /**
+   * The queue's page requested at start-up for this `key` (its query), if still fresh: a
+   * promise of the reports, to be taken once; else null.
+   */
+  takeEarlyQueue(key) {
+    const e = earlyQueue;
+    earlyQueue = null;
+    return e && e.key === key && Date.now() - e.at < 15000 ? e.promise : null;
+  },
   /** The category's name in the current language. */
   categoryName(code) {
     const c = ref.categories.find((x) => x.code === code);
@@ -367,10 +433,14 @@ function renderNoAccess() {
 
 /** After a sign-in (or a reload with tokens): who is this, must they change the password? */
 async function afterSignIn({ changed } = {}) {
+  // Who this is, and (in parallel) what the first screen will need.
+  const who = raw.get('/v1/me');
+  startEarly();
   try {
-    me = await raw.get('/v1/me');
+    me = await who;
   } catch (e) {
     me = null;
+    early = null;
     if (e instanceof ApiError && e.status === 403 && e.code === 'password_change_required') {
       mustChange = true;
       return render();
@@ -382,10 +452,12 @@ async function afterSignIn({ changed } = {}) {
   mustChange = !!me.password_must_change;
   if (me.role === 'staff' || me.role === 'admin') {
     if (!mustChange) {
-      await loadReference();
+      // The socket first: it opens while the reference data arrives.
       startLive();
+      await loadReference();
     }
   }
+  early = null;
   if (changed) announce(t('pw.done'));
   render();
 }
@@ -409,9 +481,8 @@ async function render(opts = {}) {
   if (me.role !== 'staff' && me.role !== 'admin') return renderNoAccess();
   renderHeader(true);
   const r = route();
-  const views = { queue: queueView, report: reportView, map: mapView, stats: statsView, admin: adminView };
-  const view = views[r.view];
-  if (!view) {
+  const load = VIEWS[r.view];
+  if (!load) {
     mount(main, h('h1', {}, t('err.page_not_found')), h('p', {}, h('a', { href: '/staff/' }, t('nav.queue'))));
     focusHeading(main);
     return;
@@ -423,6 +494,15 @@ async function render(opts = {}) {
   }
   const token = {};
   currentView = token;
+  let view;
+  try {
+    view = await load();
+  } catch (e) {
+    // The view's code did not arrive (network): say so, the header still works.
+    if (currentView === token) mount(main, problemNotice(e));
+    return;
+  }
+  if (currentView !== token) return;
   const v = await view(ctx, main, r);
   if (currentView === token) {
     currentView = v || token;

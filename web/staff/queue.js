@@ -9,6 +9,27 @@ import { ALL_STATUSES, deadlineOf, deadlineClock, statusBadge, severityBadge, sh
 
 const PAGE = 50;
 
+/** The API query for the queue's filters and page `q` (the URL's parameters). */
+function queueQuery(q) {
+  const offset = Math.max(0, parseInt(q.offset || '0', 10) || 0);
+  const out = { limit: PAGE, offset };
+  if (q.status && q.status !== 'all') out.status = q.status;
+  if (q.status === 'all') out.status = ALL_STATUSES.join(',');
+  for (const k of ['category', 'area_id', 'unit_id', 'assignee_id']) if (q[k]) out[k] = q[k];
+  if (q.overdue === '1') out.overdue = true;
+  if (q.ack_overdue === '1') out.ack_overdue = true;
+  return out;
+}
+
+/**
+ * The request the queue at the current URL starts with, so the shell can send it together with
+ * `/v1/me` (`key` says which page of which filters it is).
+ */
+export function queueRequest() {
+  const query = queueQuery(params());
+  return { path: '/v1/staff/reports', query, key: JSON.stringify(query) };
+}
+
 export async function queueView(ctx, main) {
   const q = params();
   try { sessionStorage.setItem('wl.staff.queue', location.search); } catch { /* storage off */ }
@@ -61,7 +82,8 @@ export async function queueView(ctx, main) {
 
   const status = h('div', { 'aria-live': 'polite' });
   const bulk = h('div', { class: 'bulk' });
-  const list = h('div', { class: 'lanes' });
+  // Busy until the first page is drawn (and again while a refetch runs).
+  const list = h('div', { class: 'lanes', 'aria-busy': 'true' }, h('p', { class: 'muted' }, t('common.loading')));
   const pager = h('nav', { 'aria-label': t('queue.pages') });
   const live = h('p', { class: 'sr-only', role: 'status' });
 
@@ -73,19 +95,15 @@ export async function queueView(ctx, main) {
     status, bulk, list, pager, live);
   document.title = `${t('queue.title')} · Wardline`;
 
-  function query() {
-    const out = { limit: PAGE, offset };
-    if (q.status && q.status !== 'all') out.status = q.status;
-    if (q.status === 'all') out.status = ALL_STATUSES.join(',');
-    for (const k of ['category', 'area_id', 'unit_id', 'assignee_id']) if (q[k]) out[k] = q[k];
-    if (q.overdue === '1') out.overdue = true;
-    if (q.ack_overdue === '1') out.ack_overdue = true;
-    return out;
-  }
+  const query = () => queueQuery(q);
 
   async function load({ quiet } = {}) {
+    list.setAttribute('aria-busy', 'true');
     try {
-      const next = await ctx.api.get('/v1/staff/reports', { query: query() });
+      // The first page may already be on its way (asked for with the account at start-up).
+      const early = first ? ctx.takeEarlyQueue?.(JSON.stringify(query())) : null;
+      const again = () => ctx.api.get('/v1/staff/reports', { query: query() });
+      const next = await (early ? early.catch(again) : again());
       if (!first) {
         const added = next.filter((r) => !seen.has(r.id));
         for (const r of added) fresh.add(r.id);
@@ -102,6 +120,7 @@ export async function queueView(ctx, main) {
       mount(bulk);
       ctx.showError(status, e);
     }
+    list.setAttribute('aria-busy', 'false');
     first = false;
   }
 
