@@ -121,7 +121,13 @@ async function sendLocked(api, id, onProgress, retryPhotos) {
       onProgress?.({ step: 'photo', i: i + 1, n });
       const form = new FormData();
       form.append('file', p.blob, `photo-${i + 1}.jpg`);
-      const media = await api.post('/v1/media', form);
+      // One key per photo, kept with the draft: a photo whose answer was lost is not processed
+      // again, and the server answers with the first upload.
+      if (!p.key) {
+        p.key = `${d.key}-photo-${i + 1}`;
+        await putDraft(d);
+      }
+      const media = await api.post('/v1/media', form, { idempotencyKey: p.key });
       p.mediaId = media.id;
       if ((d.lat == null || d.lon == null) && media.location_hint) {
         d.lat = media.location_hint.lat;
