@@ -222,7 +222,12 @@ async fn enforce_body_limit(
         }
         None => None,
     };
-    if declared == Some(0) {
+    // Nothing to read: an empty body, or an HTTP/1 request with neither a length nor chunks (a GET).
+    // HTTP/2 bodies need neither, so they are always counted.
+    let http1 = req.version() < poem::http::Version::HTTP_2;
+    if declared == Some(0)
+        || (http1 && declared.is_none() && req.header("transfer-encoding").is_none())
+    {
         return Ok(());
     }
     let body = guarded(req.take_body(), limit, stall, watch.clone());
