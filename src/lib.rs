@@ -22,7 +22,8 @@ pub mod media;
 pub mod objects;
 /// Open311 GeoReport v2 (JSON and XML) for third-party civic apps, a facade over `reports`.
 pub mod open311;
-/// Health, readiness, metrics, the request middleware, logging, shutdown.
+/// Health, readiness, metrics, the request middleware, logging, shutdown; the server loop with
+/// its timeouts and its bounds on connections and requests (`ops::http`).
 pub mod ops;
 /// Ward units with their staff, health stations with their doctors.
 pub mod org;
