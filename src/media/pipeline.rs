@@ -266,9 +266,19 @@ fn scan_end(bytes: &[u8], mut pos: usize) -> Option<usize> {
 }
 
 /// EXIF from any of the three containers; absent or unreadable metadata is simply no metadata.
+/// Broken EXIF is read as far as it goes: writers such as Python's piexif leave out the next-IFD
+/// link after the sub-IFDs, and losing the orientation with the rest would publish a portrait
+/// photo sideways.
 fn read_exif(bytes: &[u8]) -> Option<exif::Exif> {
-    exif::Reader::new()
+    let mut reader = exif::Reader::new();
+    reader.continue_on_error(true);
+    reader
         .read_from_container(&mut Cursor::new(bytes))
+        .or_else(|e| {
+            e.distill_partial_result(|errors| {
+                tracing::debug!(errors = ?errors, "EXIF read in part");
+            })
+        })
         .ok()
 }
 
@@ -621,7 +631,13 @@ mod tests {
     }
 
     fn write_ifd(tiff: &mut Vec<u8>, entries: &[Entry]) {
-        let mut data_offset = tiff.len() + 2 + 12 * entries.len() + 4;
+        write_ifd_linked(tiff, entries, true);
+    }
+
+    /// An IFD with or without the 4-byte link to a next IFD (piexif writes sub-IFDs without).
+    fn write_ifd_linked(tiff: &mut Vec<u8>, entries: &[Entry], link: bool) {
+        let link_len = if link { 4 } else { 0 };
+        let mut data_offset = tiff.len() + 2 + 12 * entries.len() + link_len;
         let mut data = Vec::new();
         tiff.extend_from_slice(&u16::try_from(entries.len()).unwrap().to_le_bytes());
         for entry in entries {
@@ -641,8 +657,65 @@ mod tests {
                 data_offset += entry.data.len().next_multiple_of(2);
             }
         }
-        tiff.extend_from_slice(&0u32.to_le_bytes()); // no next IFD
+        if link {
+            tiff.extend_from_slice(&0u32.to_le_bytes()); // no next IFD
+        }
         tiff.extend_from_slice(&data);
+    }
+
+    /// As piexif writes it: IFD0, then the Exif and GPS sub-IFDs with no next-IFD links.
+    fn piexif_tiff(orientation: u16) -> Vec<u8> {
+        let mut ifd0 = vec![short(0x0112, orientation), long(0x8769, 0), long(0x8825, 0)];
+        let exif = vec![ascii(0x9003, "2024:05:17 08:30:15")];
+        let gps = saigon_gps();
+        let exif_offset = 8 + ifd_len(&ifd0);
+        let gps_offset = exif_offset + ifd_len(&exif) - 4;
+        ifd0[1].data = u32::try_from(exif_offset).unwrap().to_le_bytes().to_vec();
+        ifd0[2].data = u32::try_from(gps_offset).unwrap().to_le_bytes().to_vec();
+        let mut out = b"II\x2a\x00\x08\x00\x00\x00".to_vec();
+        write_ifd(&mut out, &ifd0);
+        write_ifd_linked(&mut out, &exif, false);
+        write_ifd_linked(&mut out, &gps, false);
+        out
+    }
+
+    /// Splices the APP1 "Exif" segment after the JFIF APP0 segment (as some editors write it).
+    fn with_exif_after_jfif(jpeg: &[u8], tiff: &[u8]) -> Vec<u8> {
+        assert_eq!(&jpeg[2..4], &[0xFF, 0xE0], "the encoder writes JFIF first");
+        let app0_end = 4 + usize::from(u16::from_be_bytes([jpeg[4], jpeg[5]]));
+        let with = with_app1_exif(&jpeg[app0_end - 2..], tiff);
+        [&jpeg[..app0_end], &with[2..]].concat()
+    }
+
+    #[test]
+    fn exif_after_jfif_is_read_too() {
+        let original = with_exif_after_jfif(&jpeg_of(&two_tone(64, 32)), &camera_exif(6));
+        let out = process(&original, &Limits::default()).unwrap();
+        assert_eq!((out.public_width, out.public_height), (32, 64));
+        assert!(out.location_hint.is_some());
+        let piexif = with_exif_after_jfif(&jpeg_of(&two_tone(64, 32)), &piexif_tiff(8));
+        let out = process(&piexif, &Limits::default()).unwrap();
+        assert_eq!((out.public_width, out.public_height), (32, 64));
+        assert!(out.location_hint.is_some());
+    }
+
+    #[test]
+    fn piexif_layouts_keep_their_orientation_gps_and_time() {
+        let original = with_app1_exif(&jpeg_of(&two_tone(64, 32)), &piexif_tiff(6));
+        let metadata = read_exif(&original).expect("read in part");
+        assert_eq!(
+            gps_location(&metadata).map(|(a, b)| (a.round(), b.round())),
+            Some((11.0, 107.0))
+        );
+        assert!(date_time_original(&metadata).is_some());
+        let out = process(&original, &Limits::default()).unwrap();
+        assert_eq!(
+            (out.public_width, out.public_height),
+            (32, 64),
+            "turned upright"
+        );
+        assert!(out.location_hint.is_some());
+        assert!(out.captured_at.is_some());
     }
 
     /// A minimal EXIF/TIFF blob: IFD0, then the Exif and GPS sub-IFDs it points to.
