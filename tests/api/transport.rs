@@ -279,3 +279,42 @@ async fn past_the_bound_on_requests_in_flight_the_excess_gets_503_never_500() {
     eprintln!("{busy} of 40 refused");
     app.stop().await;
 }
+
+/// Issue 16, defect 8: an upload cut off by the phone's network is metered as 499 (client
+/// closed), not as a 400 that would set off the alerts on client errors.
+#[tokio::test]
+async fn an_upload_cut_off_by_the_client_is_metered_499() {
+    let app = TestApp::spawn().await;
+    let token = app.resident_token("0912800001").await;
+    let mut s = connect(&app).await;
+    let head = format!(
+        "POST /v1/media HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n\
+         --b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"p.jpg\"\r\n\
+         Content-Type: image/jpeg\r\n\r\n\u{FF}"
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(&[0u8; 2000]).await.unwrap();
+    drop(s);
+    let metrics = async || app.get("/metrics", None).await.body;
+    let mut seen = String::new();
+    for _ in 0..50 {
+        seen = metrics().await.as_str().unwrap_or("").to_string();
+        if seen.contains("status=\"499\"") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let line = seen
+        .lines()
+        .find(|l| l.contains("status=\"499\""))
+        .unwrap_or_else(|| panic!("no 499 in the metrics:\n{seen}"));
+    assert!(line.contains("POST"), "{line}");
+    assert!(
+        !seen
+            .lines()
+            .any(|l| l.contains("media_upload") && l.contains("status=\"400\"")),
+        "{seen}"
+    );
+    app.stop().await;
+}
