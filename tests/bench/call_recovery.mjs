@@ -53,23 +53,12 @@
 // Usage: node tests/bench/call_recovery.mjs <base URL> [runs]   (tests/bench/call_recovery.sh
 // starts the server with the embedded TURN on WL_TURN_PORT, makes the admin and calls this).
 
-import { createRequire } from 'node:module';
-import { execFileSync } from 'node:child_process';
 import dgram from 'node:dgram';
+import {
+  BASE, api, firstSignIn, launch, login, median, ms, must, printTable, runsArg, smsCode, tokenSet,
+} from './lib/bench.mjs';
 
-const require = createRequire(new URL('../web/package.json', import.meta.url));
-let chromium;
-try {
-  ({ chromium } = require('playwright-core'));
-} catch {
-  console.error('playwright-core is not installed in tests/web/node_modules: run scripts/test-all once ' +
-    '(it installs the browser tests\' packages), or `cd tests/web && npm ci`.');
-  process.exit(2);
-}
-
-const BASE = process.argv[2] || process.env.WL_BASE || 'http://127.0.0.1:8080';
-const RUNS = Math.max(1, Number(process.argv[3] || 10));
-const CHROMIUM = process.env.WARDLINE_TEST_CHROMIUM || '/usr/bin/chromium';
+const RUNS = runsArg(10);
 const DB = process.env.WL_DB;
 const TURN_PORT = Number(process.env.WL_TURN_PORT);
 const ADMIN_PHONE = process.env.WL_ADMIN_PHONE;
@@ -94,51 +83,6 @@ if (!DB || !TURN_PORT || !ADMIN_PHONE || !ADMIN_OTP) {
 if (!['full', 'media', 'signaling'].includes(CUT)) {
   console.error(`CUT must be full, media or signaling (got ${CUT})`);
   process.exit(2);
-}
-
-// --- the API -------------------------------------------------------------------------------------
-async function api(method, path, { token, body, headers = {} } = {}) {
-  const h = { 'accept-language': 'vi', ...headers };
-  if (token) h.authorization = 'Bearer ' + token;
-  let payload;
-  if (body !== undefined) {
-    h['content-type'] = 'application/json';
-    payload = JSON.stringify(body);
-  }
-  const r = await fetch(BASE + path, { method, headers: h, body: payload });
-  const text = await r.text();
-  let json = null;
-  try { json = text ? JSON.parse(text) : null; } catch { json = text; }
-  return { status: r.status, body: json };
-}
-function must(r, statuses, what) {
-  const ok = Array.isArray(statuses) ? statuses : [statuses];
-  if (!ok.includes(r.status)) throw new Error(`${what}: HTTP ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
-  return r.body;
-}
-async function login(phone, password) {
-  return must(await api('POST', '/v1/auth/login', { body: { phone, password } }), 200, `login ${phone}`);
-}
-async function firstSignIn(phone, oneTime, next) {
-  const t = await login(phone, oneTime);
-  must(await api('POST', '/v1/me/password', { token: t.access_token, body: { current_password: oneTime, new_password: next } }), 204, `password change ${phone}`);
-  return login(phone, next);
-}
-function smsCode(phone) {
-  const e164 = '+84' + phone.replace(/\D/g, '').replace(/^0/, '');
-  const py = 'import re,sqlite3,sys\n' +
-    'c=sqlite3.connect("file:"+sys.argv[1]+"?mode=ro",uri=True)\n' +
-    'r=c.execute("select body from sms_outbox where phone=? order by created_at desc limit 1",(sys.argv[2],)).fetchone()\n' +
-    'm=re.search(r"\\b(\\d{6})\\b",r[0]) if r else None\n' +
-    'print(m.group(1) if m else "")';
-  const code = execFileSync('python3', ['-c', py, DB, e164], { encoding: 'utf8' }).trim();
-  if (!code) throw new Error(`no SMS code for ${e164} in ${DB}`);
-  return code;
-}
-/** The token set the apps keep in localStorage. */
-function tokenSet(b) {
-  const claims = JSON.parse(Buffer.from(b.access_token.split('.')[1], 'base64url').toString('utf8'));
-  return { access: b.access_token, refresh: b.refresh_token, expiresAt: Date.now() + (b.expires_in - 30) * 1000, claims };
 }
 
 // --- the forwarder between the resident's browser and the TURN server ------------------------------
@@ -308,7 +252,7 @@ async function setUp() {
   must(await api('PUT', '/v1/telehealth/duty', { token: doctorLogin.access_token, body: { station_id: station.id } }), 204, 'duty');
   // The resident: signed in by SMS code (the first sign-in makes the account), named, consenting.
   must(await api('POST', '/v1/auth/otp', { body: { phone: RESIDENT_PHONE } }), 202, 'otp');
-  const res = must(await api('POST', '/v1/auth/otp/verify', { body: { phone: RESIDENT_PHONE, code: smsCode(RESIDENT_PHONE) } }), [200, 201], 'verify');
+  const res = must(await api('POST', '/v1/auth/otp/verify', { body: { phone: RESIDENT_PHONE, code: smsCode(DB, RESIDENT_PHONE) } }), [200, 201], 'verify');
   must(await api('PATCH', '/v1/me', { token: res.access_token, body: { display_name: RESIDENT_NAME } }), 200, 'resident name');
   const texts = must(await api('GET', '/v1/telehealth/consent'), 200, 'consent texts');
   const text = texts.find((x) => x.kind === 'telehealth');
@@ -466,24 +410,11 @@ async function oneRun(browser, i, setup, fwd) {
   return out;
 }
 
-function median(xs) {
-  const v = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
-  if (!v.length) return null;
-  const m = Math.floor(v.length / 2);
-  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
-}
-const ms = (x) => (x === null || x === undefined || !Number.isFinite(x) ? '–' : `${Math.round(x)} ms`);
-
 // --- main ----------------------------------------------------------------------------------------
 const setup = await setUp();
 const fwd = await udpForwarder(TURN_PORT);
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--use-fake-device-for-media-stream',
-    '--use-fake-ui-for-media-stream', '--lang=vi-VN'],
-});
+// The fake camera and microphone, and the permission to use them granted without a prompt.
+const browser = await launch(['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream']);
 const runs = [];
 const cutLabel = {
   full: `the resident's network cut for ${CUT_MS / 1000} s: media (relay path dropped) and signaling/HTTP (offline)`,
@@ -550,9 +481,5 @@ const table = [
   ['  network back → video packets arriving both ways', ms(med((r) => r.back && r.back.packets))],
   ['network back → resident\'s call says "Đã kết nối"', ms(med((r) => r.backStatus))],
 ];
-const widths = table[0].map((_, c) => Math.max(...table.map((r) => r[c].length)));
-for (const [n, r] of table.entries()) {
-  console.log(r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  '));
-  if (n === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-}
+printTable(table);
 if (runs.length - ok.length) process.exitCode = 1;

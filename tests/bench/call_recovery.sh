@@ -25,55 +25,18 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 runs="${1:-10}"
-bin="${WARDLINE_BIN:-target/release/wardline}"
-chromium="${WARDLINE_TEST_CHROMIUM:-/usr/bin/chromium}"
+# $bin, $chromium, check_prerequisites, scratch_dir ($dir and WARDLINE_DATA_DIR, cleaned up on
+# exit), free_port, create_admin ($admin_phone, $admin_password), start_server ($base).
+. tests/bench/lib/server.sh
 
-[ -x "$bin" ] || { echo "no server binary at $bin: run 'cargo build --release', or set WARDLINE_BIN" >&2; exit 2; }
-[ -x "$chromium" ] || { echo "no chromium at $chromium: apt-get install chromium" >&2; exit 2; }
-command -v python3 >/dev/null || { echo "python3 is needed (the SMS code is read from SQLite)" >&2; exit 2; }
-if [ ! -d tests/web/node_modules/playwright-core ]; then
-  echo "tests/web/node_modules/playwright-core is missing: run scripts/test-all once (it installs the" >&2
-  echo "browser tests' packages), or 'cd tests/web && npm ci'" >&2
-  exit 2
-fi
-if command -v readelf >/dev/null && readelf -S "$bin" 2>/dev/null | grep -q '\.debug_info'; then
-  echo "note: $bin is a debug build (web files read from disk, unoptimised): a dry run, not figures to quote"
-fi
-
-dir=$(mktemp -d)
-pid=""
-cleanup() {
-  if [ -n "$pid" ]; then
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  fi
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() { python3 -c "import socket; s=socket.socket(socket.AF_INET, socket.$1); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"; }
-port=$(free_port SOCK_STREAM)
+check_prerequisites "the SMS code is read from SQLite"
+scratch_dir
 turn_port=$(free_port SOCK_DGRAM)
-export WARDLINE_DATA_DIR="$dir/data"
 export WARDLINE_TURN_LISTEN="127.0.0.1:$turn_port"
 export WARDLINE_TURN_PUBLIC_IP=127.0.0.1
 export WARDLINE_TURN_ALLOW_PRIVATE_PEERS=true
-export WARDLINE_LOG_FILTER=error
-admin_phone=0900000001
-"$bin" admin create-user --role admin --phone "$admin_phone" --name "Quản trị viên" >"$dir/admin.out" 2>"$dir/admin.err" || {
-  echo "creating the admin failed:" >&2; cat "$dir/admin.out" "$dir/admin.err" >&2; exit 1; }
-admin_password=$(tail -n 1 "$dir/admin.out")
-
-base="http://127.0.0.1:$port"
-WARDLINE_LISTEN="127.0.0.1:$port" "$bin" serve >"$dir/server.log" 2>&1 &
-pid=$!
-for _ in $(seq 600); do
-  curl -fs "$base/readyz" >/dev/null 2>&1 && break
-  kill -0 "$pid" 2>/dev/null || { echo "the server died:" >&2; cat "$dir/server.log" >&2; exit 1; }
-  sleep 0.1
-done
-curl -fs "$base/readyz" >/dev/null || { echo "the server was not ready within 60 s" >&2; exit 1; }
+create_admin
+start_server
 echo "server: $bin at $base, embedded TURN on udp 127.0.0.1:$turn_port"
 
 WARDLINE_TEST_CHROMIUM="$chromium" WL_DB="$WARDLINE_DATA_DIR/wardline.db" WL_TURN_PORT="$turn_port" \

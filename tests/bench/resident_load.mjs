@@ -30,22 +30,9 @@
 // Usage: node tests/bench/resident_load.mjs <base URL> [runs]   (tests/bench/resident_load.sh
 // starts a server and calls this).
 
-import { createRequire } from 'node:module';
+import { BASE, devices, kb, launch, median, ms, printTable, runsArg } from './lib/bench.mjs';
 
-const require = createRequire(new URL('../web/package.json', import.meta.url));
-let chromium;
-let devices;
-try {
-  ({ chromium, devices } = require('playwright-core'));
-} catch {
-  console.error('playwright-core is not installed in tests/web/node_modules: run scripts/test-all once ' +
-    '(it installs the browser tests\' packages), or `cd tests/web && npm ci`.');
-  process.exit(2);
-}
-
-const BASE = process.argv[2] || process.env.WL_BASE || 'http://127.0.0.1:8080';
-const RUNS = Math.max(1, Number(process.argv[3] || 5));
-const CHROMIUM = process.env.WARDLINE_TEST_CHROMIUM || '/usr/bin/chromium';
+const RUNS = runsArg(5);
 
 export const NETWORK = {
   offline: false,
@@ -199,22 +186,7 @@ async function visit(context, label) {
   return { page, t, net, sw };
 }
 
-function median(xs) {
-  const v = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
-  if (!v.length) return null;
-  const m = Math.floor(v.length / 2);
-  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
-}
-
-const kb = (b) => (b === null ? '–' : `${(b / 1024).toFixed(1)} KB`);
-const ms = (x) => (x === null ? '–' : `${Math.round(x)} ms`);
-
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync', '--lang=vi-VN'],
-});
+const browser = await launch();
 const { defaultBrowserType: _ignored, ...pixel5 } = devices['Pixel 5'];
 const rows = [];
 let swAttached = false;
@@ -277,9 +249,5 @@ const table = [
   ['repeat visit: interactive', ms(rTti), '≤ 1000 ms', rTti !== null && rTti <= GOAL_REPEAT_MS ? 'met' : 'MISSED'],
   ['repeat visit: transferred', kb(med('rTotal')), '', ''],
 ];
-const widths = table[0].map((_, c) => Math.max(...table.map((r) => r[c].length)));
-for (const [n, r] of table.entries()) {
-  console.log(r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  '));
-  if (n === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-}
+printTable(table);
 console.log(`first visit by type: ${firstTypes}`);

@@ -27,44 +27,14 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 runs="${1:-5}"
-bin="${WARDLINE_BIN:-target/release/wardline}"
-chromium="${WARDLINE_TEST_CHROMIUM:-/usr/bin/chromium}"
 lh_version=13.5.0
+# $bin, $chromium, check_prerequisites, scratch_dir ($dir, cleaned up on exit), start_server.
+. tests/bench/lib/server.sh
 
-[ -x "$bin" ] || { echo "no server binary at $bin: run 'cargo build --release', or set WARDLINE_BIN" >&2; exit 2; }
-[ -x "$chromium" ] || { echo "no chromium at $chromium: apt-get install chromium" >&2; exit 2; }
-if [ ! -d tests/web/node_modules/playwright-core ]; then
-  echo "tests/web/node_modules/playwright-core is missing: run scripts/test-all once (it installs the" >&2
-  echo "browser tests' packages), or 'cd tests/web && npm ci'" >&2
-  exit 2
-fi
-if command -v readelf >/dev/null && readelf -S "$bin" 2>/dev/null | grep -q '\.debug_info'; then
-  echo "note: $bin is a debug build (web files read from disk, unoptimised): a dry run, not figures to quote"
-fi
-
-dir=$(mktemp -d)
-pid=""
-cleanup() {
-  if [ -n "$pid" ]; then
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  fi
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-base="http://127.0.0.1:$port"
-WARDLINE_DATA_DIR="$dir/data" WARDLINE_LISTEN="127.0.0.1:$port" WARDLINE_TURN_LISTEN= \
-  WARDLINE_LOG_FILTER=error "$bin" serve >"$dir/server.log" 2>&1 &
-pid=$!
-for _ in $(seq 600); do
-  curl -fs "$base/readyz" >/dev/null 2>&1 && break
-  kill -0 "$pid" 2>/dev/null || { echo "the server died:" >&2; cat "$dir/server.log" >&2; exit 1; }
-  sleep 0.1
-done
-curl -fs "$base/readyz" >/dev/null || { echo "the server was not ready within 60 s" >&2; exit 1; }
+check_prerequisites
+scratch_dir
+export WARDLINE_TURN_LISTEN= # the embedded TURN server off: no call here
+start_server
 echo "server: $bin at $base"
 
 WARDLINE_TEST_CHROMIUM="$chromium" node tests/bench/resident_load.mjs "$base" "$runs"

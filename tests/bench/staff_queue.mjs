@@ -46,25 +46,14 @@
 // Usage: node tests/bench/staff_queue.mjs <base URL> [runs]   (tests/bench/staff_queue.sh starts
 // a server, makes the admin and calls this).
 
-import { createRequire } from 'node:module';
-import { execFileSync } from 'node:child_process';
 import http from 'node:http';
+import {
+  BASE, api, firstSignIn, kb, launch, login, median, ms, must, printTable, runsArg, smsCode, tokenSet,
+} from './lib/bench.mjs';
 
-const require = createRequire(new URL('../web/package.json', import.meta.url));
-let chromium;
-try {
-  ({ chromium } = require('playwright-core'));
-} catch {
-  console.error('playwright-core is not installed in tests/web/node_modules: run scripts/test-all once ' +
-    '(it installs the browser tests\' packages), or `cd tests/web && npm ci`.');
-  process.exit(2);
-}
-
-const BASE = process.argv[2] || process.env.WL_BASE || 'http://127.0.0.1:8080';
-const RUNS = Math.max(1, Number(process.argv[3] || 5));
+const RUNS = runsArg(5);
 const REPORTS = Math.max(1, Number(process.env.REPORTS || 1000));
 const CONCURRENCY = 16;
-const CHROMIUM = process.env.WARDLINE_TEST_CHROMIUM || '/usr/bin/chromium';
 const DB = process.env.WL_DB;
 const ADMIN_PHONE = process.env.WL_ADMIN_PHONE;
 const ADMIN_OTP = process.env.WL_ADMIN_PASSWORD;
@@ -81,55 +70,12 @@ if (!DB || !ADMIN_PHONE || !ADMIN_OTP) {
   process.exit(2);
 }
 
-// --- the API -------------------------------------------------------------------------------------
-async function api(method, path, { token, body, headers = {} } = {}) {
-  const h = { 'accept-language': 'vi', ...headers };
-  if (token) h.authorization = 'Bearer ' + token;
-  let payload;
-  if (body !== undefined) {
-    h['content-type'] = 'application/json';
-    payload = JSON.stringify(body);
-  }
-  const r = await fetch(BASE + path, { method, headers: h, body: payload });
-  const text = await r.text();
-  let json = null;
-  try { json = text ? JSON.parse(text) : null; } catch { json = text; }
-  return { status: r.status, body: json };
-}
-function must(r, status, what) {
-  if (r.status !== status) throw new Error(`${what}: HTTP ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
-  return r.body;
-}
-async function login(phone, password) {
-  return must(await api('POST', '/v1/auth/login', { body: { phone, password } }), 200, `login ${phone}`);
-}
-/** Sign in with a one-time password and change it (every other call answers 403 until then). */
-async function firstSignIn(phone, oneTime, next) {
-  const t = await login(phone, oneTime);
-  must(await api('POST', '/v1/me/password', { token: t.access_token, body: { current_password: oneTime, new_password: next } }), 204, `password change ${phone}`);
-  return (await login(phone, next)).access_token;
-}
-/** The last code texted to `phone` (local form 09…), read from the server's outbox. */
-function smsCode(phone) {
-  const e164 = '+84' + phone.replace(/\D/g, '').replace(/^0/, '');
-  const py = 'import re,sqlite3,sys\n' +
-    'c=sqlite3.connect("file:"+sys.argv[1]+"?mode=ro",uri=True)\n' +
-    'r=c.execute("select body from sms_outbox where phone=? order by created_at desc limit 1",(sys.argv[2],)).fetchone()\n' +
-    'm=re.search(r"\\b(\\d{6})\\b",r[0]) if r else None\n' +
-    'print(m.group(1) if m else "")';
-  const code = execFileSync('python3', ['-c', py, DB, e164], { encoding: 'utf8' }).trim();
-  if (!code) throw new Error(`no SMS code for ${e164} in ${DB}`);
-  return code;
-}
+// --- the API (api, must, login, firstSignIn, smsCode, tokenSet: lib/bench.mjs) --------------------
 async function residentToken(phone) {
   must(await api('POST', '/v1/auth/otp', { body: { phone } }), 202, `otp ${phone}`);
-  const r = await api('POST', '/v1/auth/otp/verify', { body: { phone, code: smsCode(phone) } });
+  const r = await api('POST', '/v1/auth/otp/verify', { body: { phone, code: smsCode(DB, phone) } });
   if (r.status !== 200 && r.status !== 201) throw new Error(`verify ${phone}: ${r.status} ${JSON.stringify(r.body)}`);
   return r.body.access_token;
-}
-function tokenSet(b) {
-  const claims = JSON.parse(Buffer.from(b.access_token.split('.')[1], 'base64url').toString('utf8'));
-  return { access: b.access_token, refresh: b.refresh_token, expiresAt: Date.now() + (b.expires_in - 30) * 1000, claims };
 }
 
 // --- seeding -------------------------------------------------------------------------------------
@@ -171,7 +117,7 @@ function answersFor(cat, rand) {
 
 async function seed() {
   const started = Date.now();
-  const admin = await firstSignIn(ADMIN_PHONE, ADMIN_OTP, ADMIN_PASSWORD);
+  const admin = (await firstSignIn(ADMIN_PHONE, ADMIN_OTP, ADMIN_PASSWORD)).access_token;
   const staff = must(await api('POST', '/v1/admin/accounts', {
     token: admin, body: { phone: STAFF_PHONE, display_name: 'Trần Thị Cán Bộ', role: 'staff' },
   }), 201, 'staff account');
@@ -399,23 +345,9 @@ async function codings(list, token) {
   return out;
 }
 
-function median(xs) {
-  const v = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
-  if (!v.length) return null;
-  const m = Math.floor(v.length / 2);
-  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
-}
-const kb = (b) => (b === null ? '–' : `${(b / 1024).toFixed(1)} KB`);
-const ms = (x) => (x === null ? '–' : `${Math.round(x)} ms`);
-
 // --- the runs ------------------------------------------------------------------------------------
 const { rows } = await seed();
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync', '--lang=vi-VN'],
-});
+const browser = await launch();
 const results = [];
 let encodings = new Map();
 let alt = null;
@@ -499,11 +431,7 @@ const table = [
   ['  of which response headers', kb(med((r) => r.bytes.headers)), '', ''],
   ['reload transferred', kb(med((r) => r.reloadBytes.total)), '', ''],
 ];
-const widths = table[0].map((_, c) => Math.max(...table.map((r) => r[c].length)));
-for (const [n, r] of table.entries()) {
-  console.log(r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  '));
-  if (n === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-}
+printTable(table);
 console.log(`first-load requests: ${med((r) => r.bytes.requests)}; encodings seen (kind coding: responses over all runs): ` +
   [...encodings.entries()].map(([k, v]) => `${k}: ${v}`).join(', '));
 if (alt) {

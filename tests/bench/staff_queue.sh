@@ -21,53 +21,18 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 runs="${1:-5}"
-bin="${WARDLINE_BIN:-target/release/wardline}"
-chromium="${WARDLINE_TEST_CHROMIUM:-/usr/bin/chromium}"
+# $bin, $chromium, check_prerequisites, scratch_dir ($dir and WARDLINE_DATA_DIR, cleaned up on
+# exit), create_admin ($admin_phone, $admin_password), start_server ($base).
+. tests/bench/lib/server.sh
 
-[ -x "$bin" ] || { echo "no server binary at $bin: run 'cargo build --release', or set WARDLINE_BIN" >&2; exit 2; }
-[ -x "$chromium" ] || { echo "no chromium at $chromium: apt-get install chromium" >&2; exit 2; }
-command -v python3 >/dev/null || { echo "python3 is needed (the SMS codes are read from SQLite)" >&2; exit 2; }
-if [ ! -d tests/web/node_modules/playwright-core ]; then
-  echo "tests/web/node_modules/playwright-core is missing: run scripts/test-all once (it installs the" >&2
-  echo "browser tests' packages), or 'cd tests/web && npm ci'" >&2
-  exit 2
-fi
-if command -v readelf >/dev/null && readelf -S "$bin" 2>/dev/null | grep -q '\.debug_info'; then
-  echo "note: $bin is a debug build (web files read from disk, unoptimised): a dry run, not figures to quote"
-fi
-
-dir=$(mktemp -d)
-pid=""
-cleanup() {
-  if [ -n "$pid" ]; then
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  fi
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-export WARDLINE_DATA_DIR="$dir/data"
+check_prerequisites "the SMS codes are read from SQLite"
+scratch_dir
 export WARDLINE_TURN_LISTEN=
+# No per-resident limits: four residents file all the reports within the hour.
 export WARDLINE_REPORTS_PER_RESIDENT_PER_HOUR=0
 export WARDLINE_UPLOADS_PER_RESIDENT_PER_HOUR=0
-export WARDLINE_LOG_FILTER=error
-admin_phone=0900000001
-"$bin" admin create-user --role admin --phone "$admin_phone" --name "Quản trị viên" >"$dir/admin.out" 2>"$dir/admin.err" || {
-  echo "creating the admin failed:" >&2; cat "$dir/admin.out" "$dir/admin.err" >&2; exit 1; }
-admin_password=$(tail -n 1 "$dir/admin.out")
-
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-base="http://127.0.0.1:$port"
-WARDLINE_LISTEN="127.0.0.1:$port" "$bin" serve >"$dir/server.log" 2>&1 &
-pid=$!
-for _ in $(seq 600); do
-  curl -fs "$base/readyz" >/dev/null 2>&1 && break
-  kill -0 "$pid" 2>/dev/null || { echo "the server died:" >&2; cat "$dir/server.log" >&2; exit 1; }
-  sleep 0.1
-done
-curl -fs "$base/readyz" >/dev/null || { echo "the server was not ready within 60 s" >&2; exit 1; }
+create_admin
+start_server
 echo "server: $bin at $base"
 
 WARDLINE_TEST_CHROMIUM="$chromium" WL_DB="$WARDLINE_DATA_DIR/wardline.db" WL_ADMIN_PHONE="$admin_phone" \
