@@ -130,7 +130,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     .auth
                     .create_account(&phone, &name, role)
                     .await
-                    .map_err(|e| anyhow::anyhow!("{}", e.to_problem().detail))
+                    .map_err(|e| anyhow::anyhow!("{}", cli_problem(&e)))
                     .context("creating the account")?;
                 println!(
                     "created {} account {} for {}",
@@ -202,4 +202,28 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         "wardline serving; API docs at /docs"
     );
     server.run_until(wardline::ops::shutdown_signal()).await
+}
+
+/// A refusal as the command line says it: the detail, then each refused field by the flag that
+/// set it (`--phone: …`).
+fn cli_problem(e: &wardline::error::Error) -> String {
+    let problem = e.to_problem();
+    let fields: Vec<String> = problem
+        .errors
+        .iter()
+        .map(|f| {
+            let flag = match f.field.as_str() {
+                "display_name" | "name" => "--name",
+                "phone" => "--phone",
+                "role" => "--role",
+                other => other,
+            };
+            format!("{flag}: {}", f.message)
+        })
+        .collect();
+    if fields.is_empty() {
+        problem.detail
+    } else {
+        format!("{} ({})", problem.detail, fields.join("; "))
+    }
 }

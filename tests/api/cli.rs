@@ -187,6 +187,22 @@ async fn embedded_first_run_admin_bootstrap_and_sigterm() {
         "X",
     ]);
     assert!(!bad.status.success());
+    // The refusal names the flag that carried the bad value (issue 16).
+    let said = String::from_utf8_lossy(&bad.stderr).to_string();
+    assert!(said.contains("--phone: "), "{said}");
+    let unnamed = run(&[
+        "admin",
+        "create-user",
+        "--role",
+        "staff",
+        "--phone",
+        "0988000333",
+        "--name",
+        "\u{200B}",
+    ]);
+    assert!(!unnamed.status.success());
+    let said = String::from_utf8_lossy(&unnamed.stderr).to_string();
+    assert!(said.contains("--name: "), "{said}");
 
     let (mut child, base) = serve(&data);
     let client = reqwest::Client::new();
