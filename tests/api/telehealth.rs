@@ -711,6 +711,11 @@ async fn consent_is_required_before_admission_and_recording_is_off_by_default() 
     let me = app.get("/v1/me/consents", Some(&r1)).await;
     assert_eq!(me.body["telehealth"], false);
     assert_eq!(me.body["recording"], false);
+    // Decided (issue 16): booking only reserves a time and needs no consent; the consent is asked
+    // for before the call, and the doctor cannot admit anyone who has not given it (below).
+    let start = slot_after(&app, &c, c.doctor_id, Duration::hours(24)).await;
+    let booked = book(&app, &r1, &c, c.doctor_id, &start).await;
+    assert_eq!(booked.status, StatusCode::CREATED, "{:?}", booked.body);
     let id = join(&app, &r1, &c).await.body["id"]
         .as_str()
         .unwrap()
