@@ -364,7 +364,19 @@ enum Uploaded {
 enum Image {
     /// JPEG.
     #[oai(status = 200, content_type = "image/jpeg")]
-    Jpeg(Binary<Vec<u8>>, #[oai(header = "Cache-Control")] String),
+    Jpeg(
+        Binary<Vec<u8>>,
+        #[oai(header = "Cache-Control")] String,
+        /// The photo's content hash: the same photo, the same tag.
+        #[oai(header = "ETag")]
+        String,
+    ),
+    /// The copy the client holds (`If-None-Match`) is current.
+    #[oai(status = 304)]
+    NotModified(
+        #[oai(header = "Cache-Control")] String,
+        #[oai(header = "ETag")] String,
+    ),
 }
 
 pub struct MediaApi {
@@ -480,12 +492,27 @@ impl MediaApi {
         } else {
             &row.public_key
         };
-        let bytes = self.state.objects.get(key).await.map_err(Error::from)?;
         let cache = if public {
             "public, max-age=86400"
         } else {
             "private, no-store"
         };
-        Ok(Image::Jpeg(Binary(bytes.to_vec()), cache.to_string()))
+        // Objects are named by their content's hash: the key is a tag that never lies.
+        let etag = format!(
+            "\"{}{}\"",
+            if thumb { "t-" } else { "p-" },
+            key.rsplit('/')
+                .next()
+                .unwrap_or(key)
+                .trim_end_matches(".jpg")
+        );
+        if req
+            .header("if-none-match")
+            .is_some_and(|v| crate::web::etag_matches(v, &etag))
+        {
+            return Ok(Image::NotModified(cache.to_string(), etag));
+        }
+        let bytes = self.state.objects.get(key).await.map_err(Error::from)?;
+        Ok(Image::Jpeg(Binary(bytes.to_vec()), cache.to_string(), etag))
     }
 }

@@ -170,3 +170,52 @@ async fn the_same_photo_sent_again_is_the_same_photo() {
     assert_eq!(rows, 2, "one row per photo and owner");
     app.stop().await;
 }
+
+/// Issue 20, server 3: a photo carries its content hash as `ETag`, and a phone that has it gets
+/// 304 without the bytes; only after the same access check as the photo itself.
+#[tokio::test]
+async fn photos_revalidate_by_their_content_hash() {
+    let app = TestApp::spawn().await;
+    let token = app.resident_token("0912600003").await;
+    let photo = upload_ok(&app, &token, &jpeg(320, 240, 5)).await;
+    let id = photo["id"].as_str().unwrap();
+    let first = app
+        .client
+        .get(app.url(&format!("/v1/media/{id}/public.jpg")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 200);
+    let etag = first.headers()["etag"].to_str().unwrap().to_string();
+    let again = app
+        .client
+        .get(app.url(&format!("/v1/media/{id}/public.jpg")))
+        .bearer_auth(&token)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    assert!(again.bytes().await.unwrap().is_empty());
+    // The thumbnail is another representation: another tag.
+    let thumb = app
+        .client
+        .get(app.url(&format!("/v1/media/{id}/thumbnail.jpg")))
+        .bearer_auth(&token)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(thumb.status(), 200);
+    // Someone who may not see the (unattached) photo learns nothing from its tag.
+    let stranger = app
+        .client
+        .get(app.url(&format!("/v1/media/{id}/public.jpg")))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stranger.status(), 404);
+    app.stop().await;
+}
