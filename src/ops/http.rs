@@ -250,16 +250,37 @@ pub async fn serve<E>(
     conns.abort_all();
 }
 
-/// Past the connection bounds: a quick 503 and close, without reading the request.
+/// Past the connection bounds: a quick 503 and close. The answer follows the request's head (up
+/// to a second for it to come): an HTTP client that reads an answer before it has asked anything
+/// calls it a broken connection. What else the client sent is read and dropped for a moment after
+/// the answer, since closing a socket with unread data resets it.
 async fn refuse_busy(mut stream: TcpStream) {
+    use tokio::io::AsyncReadExt;
     let bytes = raw_problem(
         &Error::Unavailable("server_busy"),
         503,
         "Service Unavailable",
     );
-    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+    let _ = tokio::time::timeout(Duration::from_secs(3), async {
+        let mut head = Vec::with_capacity(1024);
+        let mut buf = [0u8; 2048];
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            while head.len() < 16 * 1024 && !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+        })
+        .await;
         let _ = stream.write_all(&bytes).await;
         let _ = stream.shutdown().await;
+        let mut sink = [0u8; 4096];
+        while let Ok(n) = stream.read(&mut sink).await {
+            if n == 0 {
+                break;
+            }
+        }
     })
     .await;
 }
