@@ -130,7 +130,8 @@ impl Web {
         } else {
             f.data.into_owned().into()
         };
-        let etag = format!("\"{}\"", hex::encode(&Sha256::digest(&body)[..12]));
+        // Weak: the same tag names the plain, gzip and br forms of the file.
+        let etag = format!("W/\"{}\"", hex::encode(&Sha256::digest(&body)[..12]));
         let p = Arc::new(Prepared {
             body,
             etag,
@@ -369,7 +370,7 @@ pub async fn finish_api_response(
     let etag_wanted = *method == Method::GET
         && resp.status() == StatusCode::OK
         && !resp.headers().contains_key(header::ETAG);
-    // Only bodies of a known, bounded size are buffered.
+    // A declared large body goes out as it is.
     let known_len = resp
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -378,16 +379,18 @@ pub async fn finish_api_response(
     if known_len.is_some_and(|n| n > MAX_COMPRESS) {
         return resp;
     }
+    // The operations' JSON, text and CSV bodies are built in memory already: reading them here
+    // holds nothing new. (A body that fails to read failed in its handler, which logged it.)
     let body = resp.take_body();
-    let bytes = match body.into_bytes_limit(MAX_COMPRESS).await {
+    let bytes = match body.into_bytes().await {
         Ok(b) => b,
         Err(_) => {
-            // Too big (or broken) to buffer: nothing to do; the client gets an empty 500-free
-            // answer only if the body itself failed, which the handler already logged.
+            resp.set_status(StatusCode::INTERNAL_SERVER_ERROR);
             resp.set_body(Body::empty());
             return resp;
         }
     };
+    add_vary(resp.headers_mut(), "accept-encoding");
     if etag_wanted && !bytes.is_empty() {
         // SipHash with std's fixed keys: the same bytes give the same tag on every instance of a
         // build, and it costs a fraction of a SHA-256 (this runs on every JSON answer).
@@ -410,8 +413,7 @@ pub async fn finish_api_response(
         }
     }
     {
-        add_vary(resp.headers_mut(), "accept-encoding");
-        if bytes.len() >= MIN_COMPRESS {
+        if (MIN_COMPRESS..=MAX_COMPRESS).contains(&bytes.len()) {
             let packed = match pick_encoding(accept_encoding) {
                 Some(Encoding::Br) => brotli_fast(&bytes).map(|b| (b, "br")),
                 Some(Encoding::Gzip) => gzip(&bytes).map(|b| (b, "gzip")),

@@ -21,8 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use poem::{Endpoint, EndpointExt};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -31,6 +30,8 @@ use crate::error::{Error, Problem};
 
 /// Descriptors kept free for the database, the photo store, temporary files and the TURN relays.
 const FD_RESERVE: u64 = 1024;
+/// Connections being refused at once (each holds its socket up to 3 s while its 503 goes out).
+const MAX_REFUSING: usize = 256;
 
 /// The process's open-files limit (soft), or a conservative guess where it cannot be read.
 pub fn open_files_limit() -> u64 {
@@ -179,6 +180,7 @@ pub async fn serve<E>(
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
     tokio::pin!(stop);
     let mut conns = tokio::task::JoinSet::new();
+    let refusing = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     loop {
         let accepted = tokio::select! {
             _ = &mut stop => break,
@@ -198,15 +200,27 @@ pub async fn serve<E>(
         };
         let _ = stream.set_nodelay(true);
         let Some(place) = take_place(&open, remote.ip(), &limits) else {
-            conns.spawn(refuse_busy(stream));
+            // Refusals in progress are bounded too: past that, a flood is just closed.
+            let taken = refusing.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+            if taken >= MAX_REFUSING {
+                refusing.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+                drop(stream);
+                continue;
+            }
+            let refusing = refusing.clone();
+            conns.spawn(async move {
+                refuse_busy(stream).await;
+                refusing.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+            });
             continue;
         };
         let app = app.clone();
         let limits = limits.clone();
         let mut closing = closing_rx.clone();
         conns.spawn(async move {
-            let _place = place;
-            let io = TokioIo::new(ShapeBareErrors::new(stream));
+            // The place goes with the socket, also into an upgraded WebSocket, so open sockets
+            // of every kind count against the bounds.
+            let io = TokioIo::new(ShapeBareErrors::new(stream, place));
             let service = hyper::service::service_fn(move |req| {
                 let app = app.clone();
                 async move {
@@ -221,20 +235,16 @@ pub async fn serve<E>(
                     Ok::<_, Infallible>(hyper::Response::from(resp))
                 }
             });
-            let mut builder = auto::Builder::new(TokioExecutor::new());
+            // HTTP/1.1 only (browsers and phones speak HTTP/2 only over TLS, which a proxy in front
+            // ends): its header timer runs from the first read, so a connection that never sends
+            // a byte is closed like one that sends too slowly.
+            let mut builder = hyper::server::conn::http1::Builder::new();
             builder
-                .http1()
                 .timer(TokioTimer::new())
                 .header_read_timeout(limits.header_read_timeout)
                 .max_buf_size(256 * 1024)
                 .max_headers(128);
-            builder
-                .http2()
-                .timer(TokioTimer::new())
-                .max_concurrent_streams(200)
-                .keep_alive_interval(Some(Duration::from_secs(30)))
-                .keep_alive_timeout(limits.header_read_timeout);
-            let conn = builder.serve_connection_with_upgrades(io, service);
+            let conn = builder.serve_connection(io, service).with_upgrades();
             tokio::pin!(conn);
             tokio::select! {
                 _ = &mut conn => return,
@@ -296,16 +306,35 @@ struct ShapeBareErrors<S> {
     sent: usize,
     /// After a replacement, hyper's own bytes are dropped.
     swallow: bool,
+    /// Once upgraded (a WebSocket) the bytes are the application's: never looked at again.
+    passthrough: bool,
+    /// The connection's place in the bounds, held as long as the socket lives.
+    _place: Place,
 }
 
 impl<S> ShapeBareErrors<S> {
-    fn new(inner: S) -> Self {
+    fn new(inner: S, place: Place) -> Self {
         ShapeBareErrors {
             inner,
             pending: Vec::new(),
             sent: 0,
             swallow: false,
+            passthrough: false,
+            _place: place,
         }
+    }
+
+    /// Is `buf` hyper's bare answer to a request it could not parse? (Else: the answer that
+    /// switches protocols ends the looking.)
+    fn check(&mut self, buf: &[u8]) -> Option<Vec<u8>> {
+        if self.passthrough {
+            return None;
+        }
+        if buf.starts_with(b"HTTP/1.1 101 ") {
+            self.passthrough = true;
+            return None;
+        }
+        replacement_for(buf)
     }
 }
 
@@ -324,9 +353,13 @@ fn replacement_for(buf: &[u8]) -> Option<Vec<u8>> {
         ),
         _ => return None,
     };
+    // hyper's own answer is a whole head with an empty body, written at once.
     let head_end = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
+    if head_end + 4 != buf.len() {
+        return None;
+    }
     let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
-    if head.contains("\r\nx-request-id:") {
+    if head.contains("\r\nx-request-id:") || !head.contains("\r\ncontent-length: 0") {
         return None;
     }
     let status: u16 = status.parse().ok()?;
@@ -373,7 +406,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for ShapeBareErrors<S> {
                 Poll::Pending => return Poll::Pending,
             }
         }
-        if let Some(replacement) = replacement_for(buf) {
+        if let Some(replacement) = self.check(buf) {
             self.pending = replacement;
             self.sent = 0;
             self.swallow = true;
@@ -392,7 +425,11 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for ShapeBareErrors<S> {
     ) -> Poll<io::Result<usize>> {
         let total: usize = bufs.iter().map(|b| b.len()).sum();
         let first = bufs.iter().find(|b| !b.is_empty());
-        if self.swallow || first.is_some_and(|b| replacement_for(b).is_some()) {
+        if first.is_some_and(|b| b.starts_with(b"HTTP/1.1 101 ")) {
+            self.passthrough = true;
+        }
+        let bare = !self.passthrough && first.is_some_and(|b| replacement_for(b).is_some());
+        if self.swallow || bare {
             // Hand the first slice to poll_write, which replaces or swallows it; the rest of an
             // error answer (its empty body) goes with it.
             let Some(first) = first else {

@@ -188,6 +188,9 @@ fn request_id_from(req: &Request) -> String {
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
 }
 
+/// The most header bytes a request may carry (names, values, separators).
+const MAX_HEADER_BYTES: usize = 64 * 1024;
+
 /// What happened to a request's body as it was read.
 #[derive(Default)]
 struct BodyWatch {
@@ -380,9 +383,18 @@ pub async fn observe<E: Endpoint>(
     // metrics excepted, so the orchestrator still sees a live process).
     let exempt = matches!(path.as_str(), "/healthz" | "/readyz" | "/metrics");
     let overloaded = !exempt && state.metrics.over_request_limit();
+    // Headers past 64 KiB in all: 431, whatever the transport let through.
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    let headers_too_large = header_bytes > MAX_HEADER_BYTES;
     let req_path = path.clone();
     let work = async move {
-        let outcome = if overloaded {
+        let outcome = if headers_too_large {
+            Err(Error::Http(431, "headers_too_large"))
+        } else if overloaded {
             Err(Error::Unavailable("server_busy"))
         } else {
             match enforce_body_limit(&mut req, limit, buffer_chunked, stall, &body_watch).await {

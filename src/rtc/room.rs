@@ -920,8 +920,9 @@ impl Hub {
             .map(|(id, m)| (*id, m.role))
             .collect();
         for (id, my_role) in others {
-            // The impolite side of the pair restarts (either, if the changer's role is unknown).
-            let restart = from_role.is_none_or(|r| !polite((id, my_role), (from, r)));
+            // The impolite side of the pair restarts. If the changer's role is not known here yet,
+            // the changer restarts (its `ice_restart` names whom), never both.
+            let restart = from_role.is_some_and(|r| !polite((id, my_role), (from, r)));
             Room::deliver(
                 &mut inner,
                 id,

@@ -318,3 +318,16 @@ async fn an_upload_cut_off_by_the_client_is_metered_499() {
     );
     app.stop().await;
 }
+
+/// A connection that never sends a byte is closed like a slow one (it would otherwise hold its
+/// place and its descriptor for ever).
+#[tokio::test]
+async fn a_silent_connection_is_closed() {
+    let app = TestApp::spawn_with(quick).await;
+    let mut s = connect(&app).await;
+    let started = Instant::now();
+    let (_, closed) = read_until_closed(&mut s, Duration::from_secs(10)).await;
+    assert!(closed, "a connection that sent nothing stayed open");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    app.stop().await;
+}
