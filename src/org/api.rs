@@ -20,7 +20,18 @@ struct UnitView {
     kind: UnitKind,
     /// Staff accounts in the unit.
     members: Vec<Uuid>,
+    /// The same staff with their names, for assigning a report to a colleague by name.
+    #[oai(default)]
+    staff: Vec<MemberView>,
     created_at: DateTime<Utc>,
+}
+
+/// A unit's staff member as colleagues see them: a name, no phone.
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+struct MemberView {
+    id: Uuid,
+    display_name: String,
 }
 
 impl From<Unit> for UnitView {
@@ -30,6 +41,7 @@ impl From<Unit> for UnitView {
             name: u.name,
             kind: u.kind,
             members: u.members,
+            staff: Vec::new(),
             created_at: u.created_at,
         }
     }
@@ -108,13 +120,24 @@ impl OrgApi {
         self.state
             .caller_with(&auth, &[Role::Staff, Role::Admin])
             .await?;
-        Ok(Json(
-            org::list_units(&self.state.db)
-                .await?
-                .into_iter()
-                .map(Into::into)
-                .collect(),
-        ))
+        let mut units: Vec<UnitView> = org::list_units(&self.state.db)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect();
+        for unit in &mut units {
+            for id in &unit.members {
+                let display_name = match self.state.auth.account(*id).await {
+                    Ok(a) => a.display_name,
+                    Err(_) => continue,
+                };
+                unit.staff.push(MemberView {
+                    id: *id,
+                    display_name,
+                });
+            }
+        }
+        Ok(Json(units))
     }
 
     /// Create a ward unit (admins)

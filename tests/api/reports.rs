@@ -2620,3 +2620,24 @@ async fn staff_see_the_working_time_left_to_the_deadline() {
     assert!(mine.body["report"]["deadline"].is_null());
     app.stop().await;
 }
+
+/// Issue 18: staff assign reports to colleagues by name: a unit lists its staff with their names
+/// (no phone numbers).
+#[tokio::test]
+async fn units_name_their_staff_for_colleagues() {
+    let app = TestApp::spawn().await;
+    let w = ward(&app).await;
+    let units = app.get("/v1/units", Some(&w.staff)).await;
+    assert_eq!(units.status, StatusCode::OK, "{:?}", units.body);
+    let unit = units
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["id"] == w.unit_id.as_str())
+        .unwrap();
+    assert_eq!(unit["staff"][0]["id"], w.staff_id.as_str());
+    assert_eq!(unit["staff"][0]["display_name"], "Test Person");
+    assert!(unit["staff"][0]["phone"].is_null());
+    app.stop().await;
+}

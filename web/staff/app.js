@@ -165,12 +165,16 @@ const ctx = {
     if (!id) return t('common.unrouted');
     return ref.units.find((u) => u.id === id)?.name || t('common.unknown_unit');
   },
-  /** A colleague's name: admins know everyone; staff know only themselves (the API gives ids). */
+  /** A colleague's name: from the accounts (admins) or the units' staff lists (everyone). */
   personName(id) {
     if (!id) return '';
     if (id === me?.id) return t('common.me');
     const a = ref.accounts.get(id);
     if (a) return a.display_name || a.phone;
+    for (const u of ref.units) {
+      const s = (u.staff || []).find((x) => x.id === id);
+      if (s && s.display_name) return s.display_name;
+    }
     return t('common.staff_member', { short: id.slice(0, 4).toUpperCase() });
   },
   navigate,
