@@ -155,6 +155,39 @@ fn rank(role: ParticipantRole) -> u8 {
     }
 }
 
+/// The others in a room as `me` is told of them (`joined`, `resumed`), with `me`'s part in each
+/// pair.
+fn peers_as_seen_by(
+    roster: &[(Uuid, ParticipantRole, Presence)],
+    me: Uuid,
+    role: ParticipantRole,
+) -> Vec<Value> {
+    roster
+        .iter()
+        .map(|(id, r, p)| {
+            json!({
+                "participant_id": id,
+                "role": r,
+                "reconnecting": *p == Presence::Reconnecting,
+                "polite": polite((me, role), (*id, *r)),
+            })
+        })
+        .collect()
+}
+
+/// The others toward whom `me` is the impolite side: those `me` restarts ICE with.
+fn impolite_toward(
+    roster: &[(Uuid, ParticipantRole, Presence)],
+    me: Uuid,
+    role: ParticipantRole,
+) -> Vec<Uuid> {
+    roster
+        .iter()
+        .filter(|(id, r, _)| !polite((me, role), (*id, *r)))
+        .map(|(id, _, _)| *id)
+        .collect()
+}
+
 /// Perfect negotiation: of each pair exactly one is polite (it yields on an offer collision). The
 /// doctor's side is impolite towards the resident; between equals, the smaller id yields.
 pub fn polite(me: (Uuid, ParticipantRole), them: (Uuid, ParticipantRole)) -> bool {
@@ -310,17 +343,7 @@ impl Hub {
                             replay: VecDeque::new(),
                         },
                     );
-                    let peers: Vec<Value> = roster
-                        .iter()
-                        .map(|(id, r, p)| {
-                            json!({
-                                "participant_id": id,
-                                "role": r,
-                                "reconnecting": *p == Presence::Reconnecting,
-                                "polite": polite((account, role), (*id, *r)),
-                            })
-                        })
-                        .collect();
+                    let peers = peers_as_seen_by(&roster, account, role);
                     Room::deliver(
                         &mut inner,
                         account,
@@ -363,22 +386,8 @@ impl Hub {
                     m.conn = Some(Conn { id: conn, tx });
                     // One side of each pair restarts ICE, the impolite one: both offering at once
                     // would collide every time.
-                    let restart_with: Vec<Uuid> = roster
-                        .iter()
-                        .filter(|(id, r, _)| !polite((account, role), (*id, *r)))
-                        .map(|(id, _, _)| *id)
-                        .collect();
-                    let peers: Vec<Value> = roster
-                        .iter()
-                        .map(|(id, r, p)| {
-                            json!({
-                                "participant_id": id,
-                                "role": r,
-                                "reconnecting": *p == Presence::Reconnecting,
-                                "polite": polite((account, role), (*id, *r)),
-                            })
-                        })
-                        .collect();
+                    let restart_with = impolite_toward(&roster, account, role);
+                    let peers = peers_as_seen_by(&roster, account, role);
                     Room::deliver(
                         &mut inner,
                         account,
@@ -934,11 +943,7 @@ impl Hub {
     /// The participants toward whom `me` is the impolite side: those `me` restarts ICE with.
     pub fn restart_targets(room: &Arc<Room>, me: Uuid, role: ParticipantRole) -> Vec<Uuid> {
         let inner = lock(&room.inner);
-        Room::roster(&inner, Some(me))
-            .into_iter()
-            .filter(|(id, r, _)| !polite((me, role), (*id, *r)))
-            .map(|(id, _, _)| id)
-            .collect()
+        impolite_toward(&Room::roster(&inner, Some(me)), me, role)
     }
 }
 
