@@ -99,7 +99,7 @@ async fn main() -> anyhow::Result<()> {
     // straight from 'concurrency' tasks. What HTTP, sign-in and JSON add is the difference.
     let caller = state
         .auth
-        .caller(&token)
+        .identify(&token)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let new = wardline::reports::NewReport {
@@ -159,6 +159,7 @@ async fn main() -> anyhow::Result<()> {
     // straight on one connection to the same file, `concurrency` creates per commit (the most that
     // `concurrency` callers in flight can share), no savepoints, no HTTP, no rules, no threads.
     let category = state
+        .reports
         .categories
         .by_code(&state.db, "road_damage")
         .await?
@@ -276,7 +277,9 @@ async fn rules_alone(
                 (state.clone(), new.clone(), done.clone(), failed.clone());
             tokio::spawn(async move {
                 while Instant::now() < deadline {
-                    match wardline::reports::create(&state, &caller, new.clone(), None).await {
+                    match wardline::reports::create(&state.reports, &caller, new.clone(), None)
+                        .await
+                    {
                         Ok(_) => done.fetch_add(1, Ordering::Relaxed),
                         Err(_) => failed.fetch_add(1, Ordering::Relaxed),
                     };

@@ -93,7 +93,10 @@ async fn setup(dir: &str, rooms: usize, database_url: Option<String>) -> anyhow:
             (resident, ParticipantRole::Patient),
             (doctor, ParticipantRole::Doctor),
         ] {
-            let token = state.room_keys.issue(who, consultation, role, now, until)?;
+            let token = state
+                .rtc
+                .room_keys
+                .issue(who, consultation, role, now, until)?;
             lines.push_str(&format!("{consultation} {who} {token}\n"));
         }
     }

@@ -1,14 +1,12 @@
 //! The application: shared state, the route tree, and the server's start and stop.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
-use chrono::{DateTime, Utc};
 use poem::middleware::CatchPanic;
 use poem::{Endpoint, EndpointExt, Route};
-use poem_openapi::{OpenApiService, Tags};
+use poem_openapi::OpenApiService;
 
 use crate::auth::Auth;
 use crate::auth::api::{AdminAccountsApi, AuthApi, MeApi};
@@ -23,61 +21,17 @@ use crate::org::api::OrgApi;
 use crate::reports::api::ReportsApi;
 use crate::rtc::api::RtcApi;
 use crate::rtc::echo::EchoApi;
+use crate::shutdown::Shutdown;
 use crate::store::Db;
 use crate::telehealth::api::{RecordsApi, TelehealthApi};
+use crate::telehealth::calls::{CallQualityApi, ConsultationCalls};
 
-/// The areas of the API, as the docs group them.
-#[derive(Tags)]
-pub enum ApiTags {
-    /// Sign-in: one-time codes, passwords, tokens.
-    Auth,
-    /// The signed-in account.
-    Me,
-    /// Accounts administration (admins).
-    Admin,
-    /// Ward units and health stations.
-    Organisation,
-    /// Field reports: categories, reports, the staff queue, notifications.
-    Reports,
-    /// Photo uploads and the public copies.
-    Media,
-    /// Presigned object URLs served by this server (local disk storage).
-    Objects,
-    /// Telehealth: stations, doctors, slots, appointments, the waiting room and consultations.
-    Telehealth,
-    /// Medical records, consent and the access log (residents and their doctors only).
-    MedicalRecords,
-    /// Video calls: joining a consultation's call, signaling, the pre-call test.
-    Calls,
-    /// Open311 GeoReport v2 for third-party civic apps: services are the report categories,
-    /// service requests are reports. Answers and errors are the spec's documents (JSON or XML by
-    /// the path's suffix), not problem+json.
-    Open311,
-    /// Probes and metrics.
-    Ops,
-}
+pub use crate::clock::Clock;
+pub use crate::tags::ApiTags;
 
-/// Current time, which tests can move forward. Wall clock plus an offset that is zero in service.
-#[derive(Clone, Default, Debug)]
-pub struct Clock {
-    offset_ms: Arc<AtomicI64>,
-}
-
-impl Clock {
-    /// Now, to the microsecond: PostgreSQL keeps microseconds, so both backends store the same value.
-    pub fn now(&self) -> DateTime<Utc> {
-        use chrono::SubsecRound;
-        (Utc::now() + chrono::Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed)))
-            .trunc_subsecs(6)
-    }
-    /// Move time forward (tests of expiry and rate-limit windows).
-    pub fn advance(&self, by: chrono::Duration) {
-        self.offset_ms
-            .fetch_add(by.num_milliseconds(), Ordering::Relaxed);
-    }
-}
-
-/// Everything a handler needs, cheap to clone.
+/// The composition root: the shared services, and each domain's context built from them. Only
+/// this file (and the binary and tests, which start the server) sees the whole; every domain
+/// works with its own context.
 #[derive(Clone)]
 pub struct AppState {
     pub settings: Arc<Settings>,
@@ -89,25 +43,13 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Working time for deadlines.
     pub calendar: Arc<crate::reports::calendar::WorkCalendar>,
-    /// The areas' outlines, kept in memory.
-    pub areas: Arc<crate::areas::Cache>,
-    /// The service catalog, kept in memory.
-    pub categories: Arc<crate::reports::catalog::Cache>,
-    /// Push notifications to phones (logs by default).
-    pub notifier: Arc<dyn crate::reports::push::Notifier>,
-    /// Decode photos, a bounded number at once.
-    pub photo_workers: Arc<crate::media::PhotoWorkers>,
-    /// Signs and checks room tokens (audience `rtc`).
-    pub room_keys: Arc<crate::rtc::RoomKeys>,
-    /// The TURN REST secret shared with coturn or the embedded TURN server.
-    pub turn_secret: Arc<crate::config::Secret>,
-    /// Where the embedded STUN/TURN server listens, once it runs.
-    pub turn_addr: Arc<std::sync::OnceLock<std::net::SocketAddr>>,
-    /// This instance's call rooms (signaling).
-    pub rtc: Arc<crate::rtc::room::Hub>,
-    shutting_down: Arc<AtomicBool>,
-    /// Tells long-lived connections (WebSockets) to close when the server stops.
-    shutdown: Arc<tokio::sync::watch::Sender<bool>>,
+    pub shutdown: Shutdown,
+    pub reports: crate::reports::Ctx,
+    pub media: crate::media::Ctx,
+    pub org: crate::org::Ctx,
+    pub telehealth: crate::telehealth::Ctx,
+    pub rtc: crate::rtc::Ctx,
+    pub ops: crate::ops::Ctx,
 }
 
 impl AppState {
@@ -117,13 +59,14 @@ impl AppState {
         settings.resolve_jwt_secret()?;
         let db = Db::connect(&settings.database_url(), settings.database_max_connections).await?;
         db.migrate().await.context("applying migrations")?;
-        let mut state = AppState::from_parts(settings, db)?;
         // Instances sharing a PostgreSQL database share events (rooms, live feeds) through it.
-        if let Db::Postgres(pool) = &state.db {
-            state.bus = crate::bus::PgBus::start(pool.clone())
+        let bus: Arc<dyn Bus> = match &db {
+            Db::Postgres(pool) => crate::bus::PgBus::start(pool.clone())
                 .await
-                .context("starting the PostgreSQL bus")?;
-        }
+                .context("starting the PostgreSQL bus")?,
+            Db::Sqlite(..) => LocalBus::new(),
+        };
+        let state = AppState::compose(settings, db, bus)?;
         crate::reports::catalog::seed_defaults(&state.db, state.clock.now())
             .await
             .map_err(|e| anyhow::anyhow!("seeding the category catalog: {e}"))?;
@@ -131,17 +74,17 @@ impl AppState {
     }
 
     pub fn shutting_down(&self) -> bool {
-        self.shutting_down.load(Ordering::Relaxed)
+        self.shutdown.shutting_down()
     }
 
     pub fn begin_shutdown(&self) {
-        self.shutting_down.store(true, Ordering::Relaxed);
-        self.shutdown.send_replace(true);
+        self.shutdown.begin();
     }
 
-    /// Changes when the server begins to shut down.
-    pub fn shutdown_signal(&self) -> tokio::sync::watch::Receiver<bool> {
-        self.shutdown.subscribe()
+    /// Swap the push notifier (tests record what would be sent).
+    pub fn set_notifier(&mut self, notifier: Arc<dyn crate::reports::push::Notifier>) {
+        self.reports.notifier = notifier.clone();
+        self.telehealth.notifier = notifier;
     }
 }
 
@@ -156,6 +99,7 @@ pub type Apis = (
     ObjectsApi,
     TelehealthApi,
     RecordsApi,
+    CallQualityApi,
     RtcApi,
     Open311Api,
     EchoApi,
@@ -167,40 +111,44 @@ pub fn api_service(state: AppState) -> OpenApiService<Apis, ()> {
     OpenApiService::new(
         (
             AuthApi {
-                state: state.clone(),
+                state: state.auth.clone(),
             },
             MeApi {
-                state: state.clone(),
+                state: state.auth.clone(),
             },
             AdminAccountsApi {
-                state: state.clone(),
+                state: state.auth.clone(),
             },
             OrgApi {
-                state: state.clone(),
+                state: state.org.clone(),
             },
             ReportsApi {
-                state: state.clone(),
+                state: state.reports.clone(),
             },
             MediaApi {
-                state: state.clone(),
+                state: state.media.clone(),
             },
             ObjectsApi {
-                state: state.clone(),
+                objects: state.objects.clone(),
+                max_body_bytes: state.settings.max_body_bytes as u64,
             },
             TelehealthApi {
-                state: state.clone(),
+                state: state.telehealth.clone(),
             },
             RecordsApi {
-                state: state.clone(),
+                state: state.telehealth.clone(),
+            },
+            CallQualityApi {
+                state: state.telehealth.clone(),
             },
             RtcApi {
-                state: state.clone(),
+                state: state.rtc.clone(),
             },
             Open311Api {
-                state: state.clone(),
+                state: state.reports.clone(),
             },
-            EchoApi::new(state.clone()),
-            OpsApi { state },
+            EchoApi::new(state.rtc.clone()),
+            OpsApi { state: state.ops },
         ),
         "Wardline",
         env!("CARGO_PKG_VERSION"),
@@ -219,7 +167,7 @@ pub fn routes(state: AppState) -> impl Endpoint + 'static {
     let docs = api.swagger_ui();
     let spec_json = api.spec_endpoint();
     let spec_yaml = api.spec_endpoint_yaml();
-    let observe_state = state.clone();
+    let observe_state = state.ops.clone();
     Route::new()
         .nest("/", api)
         .nest("/docs", docs)
@@ -236,11 +184,11 @@ pub fn routes(state: AppState) -> impl Endpoint + 'static {
         )
         .at(
             "/v1/staff/reports/live",
-            poem::get(crate::reports::live::live).data(state.clone()),
+            poem::get(crate::reports::live::live).data(state.reports.clone()),
         )
         .at(
             "/v1/rtc/signal",
-            poem::get(crate::rtc::signal::signal).data(state.clone()),
+            poem::get(crate::rtc::signal::signal).data(state.rtc.clone()),
         )
         .with(CatchPanic::new())
         // The web apps' pages and assets, beside the API on the same origin.
@@ -270,14 +218,15 @@ pub fn spec(yaml: bool) -> anyhow::Result<String> {
             sqlx::sqlite::SqlitePoolOptions::new().connect_lazy("sqlite::memory:")?,
             Default::default(),
         );
-        let api = api_service(AppState::from_parts(settings, db)?);
+        let api = api_service(AppState::compose(settings, db, LocalBus::new())?);
         Ok(if yaml { api.spec_yaml() } else { api.spec() })
     })
 }
 
 impl AppState {
-    /// A state over an open database, without migrating: for printing the spec and unit tests.
-    pub fn from_parts(settings: Settings, db: Db) -> anyhow::Result<AppState> {
+    /// The state over an open database, without migrating: every domain's context built from the
+    /// shared services.
+    pub fn compose(settings: Settings, db: Db, bus: Arc<dyn Bus>) -> anyhow::Result<AppState> {
         let settings = Arc::new(settings);
         let secret = settings.resolve_jwt_secret()?;
         let objects = Objects::from_settings(&settings, secret.clone())?;
@@ -292,32 +241,89 @@ impl AppState {
         let turn_secret = Arc::new(settings.resolve_turn_secret(&secret));
         let room_keys = Arc::new(crate::rtc::RoomKeys::new(&secret));
         let auth = Auth::new(db.clone(), secret, sms, clock.clone(), settings.clone())?;
-        let settings_limit = settings.max_requests_in_flight;
-        Ok(AppState {
-            room_keys,
-            turn_secret,
-            turn_addr: Arc::new(std::sync::OnceLock::new()),
-            rtc: Arc::new(crate::rtc::room::Hub::default()),
-            calendar: Arc::new(settings.calendar()?),
+        let calendar = Arc::new(settings.calendar()?);
+        let notifier: Arc<dyn crate::reports::push::Notifier> =
+            Arc::new(crate::reports::push::LogNotifier);
+        let shutdown = Shutdown::default();
+        let metrics = Arc::new({
+            let m = Metrics::default();
+            m.set_request_limit(settings.max_requests_in_flight);
+            m
+        });
+        let reports = crate::reports::Ctx {
+            settings: settings.clone(),
+            db: db.clone(),
+            objects: objects.clone(),
+            bus: bus.clone(),
+            auth: auth.clone(),
+            clock: clock.clone(),
+            calendar: calendar.clone(),
             areas: Arc::default(),
             categories: Arc::default(),
-            notifier: Arc::new(crate::reports::push::LogNotifier),
+            notifier: notifier.clone(),
+            shutdown: shutdown.clone(),
+        };
+        let media = crate::media::Ctx {
+            settings: settings.clone(),
+            db: db.clone(),
+            objects: objects.clone(),
+            auth: auth.clone(),
+            clock: clock.clone(),
+            calendar: calendar.clone(),
             photo_workers: Arc::new(crate::media::PhotoWorkers::new(
                 settings.photo_concurrency as usize,
             )?),
+        };
+        let org = crate::org::Ctx {
+            db: db.clone(),
+            auth: auth.clone(),
+            clock: clock.clone(),
+        };
+        let telehealth = crate::telehealth::Ctx {
+            settings: settings.clone(),
+            db: db.clone(),
+            auth: auth.clone(),
+            clock: clock.clone(),
+            calendar: calendar.clone(),
+            notifier,
+            bus: bus.clone(),
+        };
+        let rtc = crate::rtc::Ctx {
+            settings: settings.clone(),
+            clock: clock.clone(),
+            bus: bus.clone(),
+            auth: auth.clone(),
+            objects: objects.clone(),
+            room_keys,
+            turn_secret,
+            turn_addr: Arc::new(std::sync::OnceLock::new()),
+            hub: Arc::new(crate::rtc::room::Hub::default()),
+            calls: Arc::new(ConsultationCalls(telehealth.clone())),
+            shutdown: shutdown.clone(),
+        };
+        let ops = crate::ops::Ctx {
+            settings: settings.clone(),
+            db: db.clone(),
+            objects: objects.clone(),
+            metrics: metrics.clone(),
+            shutdown: shutdown.clone(),
+        };
+        Ok(AppState {
             settings,
             db,
             objects,
-            bus: LocalBus::new(),
+            bus,
             auth,
             clock,
-            metrics: Arc::new({
-                let m = Metrics::default();
-                m.set_request_limit(settings_limit);
-                m
-            }),
-            shutting_down: Arc::new(AtomicBool::new(false)),
-            shutdown: Arc::new(tokio::sync::watch::channel(false).0),
+            metrics,
+            calendar,
+            shutdown,
+            reports,
+            media,
+            org,
+            telehealth,
+            rtc,
+            ops,
         })
     }
 }
@@ -347,12 +353,12 @@ impl Server {
         } else {
             let turn = crate::rtc::turn::TurnServer::start(
                 &state.settings,
-                crate::config::Secret::clone(&state.turn_secret),
+                crate::config::Secret::clone(&state.rtc.turn_secret),
                 state.clock.clone(),
             )
             .await?;
             // The ICE servers handed out name the port actually bound (port 0 in tests).
-            let _ = state.turn_addr.set(turn.local_addr);
+            let _ = state.rtc.turn_addr.set(turn.local_addr);
             Some(turn)
         };
         Ok(Server {
@@ -379,7 +385,7 @@ impl Server {
             let mut tick = tokio::time::interval(Duration::from_secs(600));
             loop {
                 tick.tick().await;
-                match crate::reports::close_expired(&closer_state).await {
+                match crate::reports::close_expired(&closer_state.reports).await {
                     Ok(0) => {}
                     Ok(n) => {
                         tracing::info!(closed = n, "closed resolved reports past the reopen window")
@@ -394,7 +400,9 @@ impl Server {
             let mut tick = tokio::time::interval(Duration::from_secs(3600));
             loop {
                 tick.tick().await;
-                match crate::media::collect_orphans(&gc_state, chrono::Duration::hours(1)).await {
+                match crate::media::collect_orphans(&gc_state.media, chrono::Duration::hours(1))
+                    .await
+                {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(deleted = n, "collected orphaned photo objects"),
                     Err(e) => tracing::warn!(error = %e, "collecting orphaned photo objects"),
@@ -407,7 +415,7 @@ impl Server {
             let mut tick = tokio::time::interval(Duration::from_secs(30));
             loop {
                 tick.tick().await;
-                if let Err(e) = crate::telehealth::sweep(&sweep_state).await {
+                if let Err(e) = crate::telehealth::sweep(&sweep_state.telehealth).await {
                     tracing::warn!(error = %e, "telehealth sweep");
                 }
             }

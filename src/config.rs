@@ -469,7 +469,13 @@ impl Settings {
         }
         std::fs::create_dir_all(&self.data_dir)
             .with_context(|| format!("creating {}", self.data_dir.display()))?;
-        let secret = crate::auth::tokens::random_token(48);
+        let secret = {
+            use base64::Engine;
+            use rand::RngCore;
+            let mut bytes = [0u8; 48];
+            rand::rng().fill_bytes(&mut bytes);
+            base64::engine::general_purpose::STANDARD.encode(bytes)
+        };
         write_private(&path, &secret)?;
         Ok(Secret::new(secret))
     }

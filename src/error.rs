@@ -509,7 +509,7 @@ impl From<Error> for ApiError {
 
 impl From<sqlx::Error> for Error {
     fn from(err: sqlx::Error) -> Self {
-        if crate::store::is_unavailable(&err) {
+        if is_unavailable(&err) {
             tracing::warn!(error = %err, "database unavailable");
             return Error::Unavailable("database_unavailable");
         }
@@ -614,6 +614,26 @@ pub fn problem_response(err: &Error) -> poem::Response {
         _ => {}
     }
     resp
+}
+
+/// Whether the error means "the database cannot be reached right now" (retry later, 503).
+pub fn is_unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(db) => {
+            let code = db.code();
+            let code = code.as_deref().unwrap_or("");
+            // 08xxx: connection exceptions; 57P01-03: shutting down / cannot connect now.
+            code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
+                // SQLite: busy/locked beyond the busy timeout.
+                || (matches!(code, "5" | "6") && db.message().contains("locked"))
+        }
+        _ => false,
+    }
 }
 
 #[cfg(test)]

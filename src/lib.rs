@@ -2,7 +2,8 @@
 //!
 //! A tour, from the outside in:
 
-/// Shared state, the route tree, the server's start and stop.
+/// The composition root: shared services, each domain's context, the route tree, the server's
+/// start and stop. No domain imports it.
 pub mod app;
 /// The ward's service area and neighbourhoods (khu phố), from GeoJSON.
 pub mod areas;
@@ -10,6 +11,8 @@ pub mod areas;
 pub mod auth;
 /// Publish/subscribe between connections and instances.
 pub mod bus;
+/// The current time, which tests can move forward.
+pub mod clock;
 /// Settings: defaults → TOML file → `WARDLINE_*` environment; secrets redacted.
 pub mod config;
 /// The one problem shape (`application/problem+json`) and the error every rule returns.
@@ -31,9 +34,13 @@ pub mod org;
 pub mod reports;
 /// The WebRTC broker: room tokens, signaling, ICE servers and TURN credentials.
 pub mod rtc;
+/// The server's stop: a flag and a signal for long-lived connections.
+pub mod shutdown;
 /// The database: pools for SQLite and PostgreSQL, migrations, transactions, and SQLite's
 /// group-commit writer thread (`store::batch`) that report creates go through.
 pub mod store;
+/// The areas of the API, as the docs group them.
+pub mod tags;
 /// Telehealth: stations and doctors, slots, bookings, the waiting room, consultations, consent,
 /// clinical records and their access log.
 pub mod telehealth;

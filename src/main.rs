@@ -175,7 +175,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             } => {
                 let state = AppState::build(settings).await?;
                 let n = wardline::media::collect_orphans(
-                    &state,
+                    &state.media,
                     chrono::Duration::minutes(older_than_minutes.max(0)),
                 )
                 .await

@@ -396,7 +396,9 @@ mod tests {
 
 /// HTTP: the server side of locally presigned URLs (local disk storage has no URLs of its own).
 pub struct ObjectsApi {
-    pub state: crate::app::AppState,
+    pub objects: Objects,
+    /// The largest upload accepted.
+    pub max_body_bytes: u64,
 }
 
 #[derive(poem_openapi::ApiResponse)]
@@ -406,7 +408,7 @@ enum Stored {
     Stored,
 }
 
-#[poem_openapi::OpenApi(tag = "crate::app::ApiTags::Objects")]
+#[poem_openapi::OpenApi(tag = "crate::tags::ApiTags::Objects")]
 impl ObjectsApi {
     /// Download through a presigned URL
     #[oai(
@@ -418,8 +420,8 @@ impl ObjectsApi {
         &self,
         token: poem_openapi::param::Path<String>,
     ) -> Result<poem_openapi::payload::Binary<Vec<u8>>, crate::error::ApiError> {
-        let key = self.state.objects.verify_token(&token.0, Access::Get)?;
-        let bytes = self.state.objects.get(&key).await.map_err(Error::from)?;
+        let key = self.objects.verify_token(&token.0, Access::Get)?;
+        let bytes = self.objects.get(&key).await.map_err(Error::from)?;
         Ok(poem_openapi::payload::Binary(bytes.to_vec()))
     }
 
@@ -436,13 +438,12 @@ impl ObjectsApi {
         token: poem_openapi::param::Path<String>,
         body: poem::Body,
     ) -> Result<Stored, crate::error::ApiError> {
-        let key = self.state.objects.verify_token(&token.0, Access::Put)?;
-        let limit = self.state.settings.max_body_bytes as u64;
+        let key = self.objects.verify_token(&token.0, Access::Put)?;
+        let limit = self.max_body_bytes;
         let stream = body
             .into_bytes_stream()
             .map(|r| r.map_err(std::io::Error::other));
-        self.state
-            .objects
+        self.objects
             .put_stream(&key, Box::pin(stream), limit)
             .await
             .map_err(Error::from)?;

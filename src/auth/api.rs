@@ -8,20 +8,21 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, SecurityScheme};
 use uuid::Uuid;
 
-use crate::app::{ApiTags, AppState};
+use crate::auth::Auth;
 use crate::auth::{Account, Caller, Language, Role, Session};
 use crate::error::{ApiError, Error};
+use crate::tags::ApiTags;
 
 /// `Authorization: Bearer <access token>` from sign-in.
 #[derive(SecurityScheme)]
 #[oai(ty = "bearer", bearer_format = "JWT")]
 pub struct BearerAuth(pub Bearer);
 
-impl AppState {
+impl Auth {
     /// The caller behind a bearer token (401 when missing, invalid, expired or disabled; 403
     /// `password_change_required` while a one-time password is unchanged).
     pub async fn caller(&self, auth: &BearerAuth) -> Result<Caller, Error> {
-        let caller = self.auth.caller(&auth.0.token).await?;
+        let caller = self.identify(&auth.0.token).await?;
         if caller.password_must_change {
             return Err(Error::Refused("password_change_required"));
         }
@@ -31,7 +32,7 @@ impl AppState {
     /// The caller, even one who must still change a one-time password: for reading one's own
     /// account and changing the password, the only things such a caller may do.
     pub async fn caller_changing_password(&self, auth: &BearerAuth) -> Result<Caller, Error> {
-        self.auth.caller(&auth.0.token).await
+        self.identify(&auth.0.token).await
     }
 
     /// The caller if the request carries a bearer token (public endpoints that show more to the
@@ -44,7 +45,7 @@ impl AppState {
             .strip_prefix("Bearer ")
             .or_else(|| value.strip_prefix("bearer "))
             .ok_or(Error::Unauthorized("missing_token"))?;
-        let caller = self.auth.caller(token.trim()).await?;
+        let caller = self.identify(token.trim()).await?;
         if caller.password_must_change {
             return Err(Error::Refused("password_change_required"));
         }
@@ -60,8 +61,8 @@ impl AppState {
 }
 
 /// The client's address: the socket peer, or the first `X-Forwarded-For` hop behind a trusted proxy.
-pub fn client_ip(state: &AppState, req: &Request) -> String {
-    if state.settings.trust_forwarded_for
+pub fn client_ip(settings: &crate::config::Settings, req: &Request) -> String {
+    if settings.trust_forwarded_for
         && let Some(first) = req
             .header("x-forwarded-for")
             .and_then(|v| v.split(',').next())
@@ -249,7 +250,7 @@ struct AccountPage {
 }
 
 pub struct AuthApi {
-    pub state: AppState,
+    pub state: Auth,
 }
 
 #[OpenApi(tag = "ApiTags::Auth")]
@@ -268,8 +269,8 @@ impl AuthApi {
         req: &Request,
         body: Json<OtpRequest>,
     ) -> Result<OtpRequestResponse, ApiError> {
-        let ip = client_ip(&self.state, req);
-        let expires_in = self.state.auth.request_otp(&body.phone, &ip).await?;
+        let ip = client_ip(&self.state.settings, req);
+        let expires_in = self.state.request_otp(&body.phone, &ip).await?;
         Ok(OtpRequestResponse::Sent(Json(OtpSent { expires_in })))
     }
 
@@ -282,7 +283,7 @@ impl AuthApi {
         operation_id = "auth_verify_otp"
     )]
     async fn verify_otp(&self, body: Json<OtpVerify>) -> Result<VerifyResponse, ApiError> {
-        let (session, created) = self.state.auth.verify_otp(&body.phone, &body.code).await?;
+        let (session, created) = self.state.verify_otp(&body.phone, &body.code).await?;
         Ok(if created {
             VerifyResponse::Created(Json(session.into()))
         } else {
@@ -297,10 +298,9 @@ impl AuthApi {
         req: &Request,
         body: Json<LoginRequest>,
     ) -> Result<Json<TokenResponse>, ApiError> {
-        let ip = client_ip(&self.state, req);
+        let ip = client_ip(&self.state.settings, req);
         Ok(Json(
             self.state
-                .auth
                 .login(&body.phone, &body.password, &ip)
                 .await?
                 .into(),
@@ -317,9 +317,7 @@ impl AuthApi {
         operation_id = "auth_refresh"
     )]
     async fn refresh(&self, body: Json<RefreshRequest>) -> Result<Json<TokenResponse>, ApiError> {
-        Ok(Json(
-            self.state.auth.refresh(&body.refresh_token).await?.into(),
-        ))
+        Ok(Json(self.state.refresh(&body.refresh_token).await?.into()))
     }
 
     /// Sign out (revoke the refresh token's sign-in)
@@ -329,13 +327,13 @@ impl AuthApi {
         operation_id = "auth_logout"
     )]
     async fn logout(&self, body: Json<RefreshRequest>) -> Result<NoContent, ApiError> {
-        self.state.auth.logout(&body.refresh_token).await?;
+        self.state.logout(&body.refresh_token).await?;
         Ok(NoContent::Done)
     }
 }
 
 pub struct MeApi {
-    pub state: AppState,
+    pub state: Auth,
 }
 
 #[OpenApi(tag = "ApiTags::Me")]
@@ -344,9 +342,7 @@ impl MeApi {
     #[oai(path = "/v1/me", method = "get", operation_id = "me_get")]
     async fn me(&self, auth: BearerAuth) -> Result<Json<AccountView>, ApiError> {
         let caller = self.state.caller_changing_password(&auth).await?;
-        Ok(Json(
-            self.state.auth.account(caller.account_id).await?.into(),
-        ))
+        Ok(Json(self.state.account(caller.account_id).await?.into()))
     }
 
     /// Change display name or language
@@ -359,7 +355,6 @@ impl MeApi {
         let caller = self.state.caller(&auth).await?;
         Ok(Json(
             self.state
-                .auth
                 .update_profile(&caller, body.display_name.as_deref(), body.language)
                 .await?
                 .into(),
@@ -380,7 +375,6 @@ impl MeApi {
         let caller = self.state.caller_changing_password(&auth).await?;
         caller.require(&[Role::Staff, Role::Doctor, Role::Admin])?;
         self.state
-            .auth
             .change_password(&caller, &body.current_password, &body.new_password)
             .await?;
         Ok(NoContent::Done)
@@ -388,7 +382,7 @@ impl MeApi {
 }
 
 pub struct AdminAccountsApi {
-    pub state: AppState,
+    pub state: Auth,
 }
 
 #[OpenApi(tag = "ApiTags::Admin")]
@@ -412,11 +406,7 @@ impl AdminAccountsApi {
     ) -> Result<Json<AccountPage>, ApiError> {
         self.state.caller_with(&auth, &[Role::Admin]).await?;
         let limit = limit.0.unwrap_or(50);
-        let items = self
-            .state
-            .auth
-            .list_accounts(role.0, after.0, limit)
-            .await?;
+        let items = self.state.list_accounts(role.0, after.0, limit).await?;
         let next_after = if items.len() as i64 == limit {
             items.last().map(|a| a.account_id)
         } else {
@@ -453,7 +443,6 @@ impl AdminAccountsApi {
         }
         let (account, password) = self
             .state
-            .auth
             .create_account(&body.phone, &body.display_name, body.role)
             .await?;
         Ok(CreateAccountResponse::Created(Json(AccountWithPassword {
@@ -474,7 +463,7 @@ impl AdminAccountsApi {
         account_id: Path<Uuid>,
     ) -> Result<Json<AccountView>, ApiError> {
         self.state.caller_with(&auth, &[Role::Admin]).await?;
-        Ok(Json(self.state.auth.account(account_id.0).await?.into()))
+        Ok(Json(self.state.account(account_id.0).await?.into()))
     }
 
     /// Disable an account (ends its sessions at once)
@@ -491,7 +480,6 @@ impl AdminAccountsApi {
         let caller = self.state.caller_with(&auth, &[Role::Admin]).await?;
         Ok(Json(
             self.state
-                .auth
                 .set_disabled(&caller, account_id.0, true)
                 .await?
                 .into(),
@@ -512,7 +500,6 @@ impl AdminAccountsApi {
         let caller = self.state.caller_with(&auth, &[Role::Admin]).await?;
         Ok(Json(
             self.state
-                .auth
                 .set_disabled(&caller, account_id.0, false)
                 .await?
                 .into(),
@@ -531,7 +518,7 @@ impl AdminAccountsApi {
         account_id: Path<Uuid>,
     ) -> Result<Json<AccountWithPassword>, ApiError> {
         self.state.caller_with(&auth, &[Role::Admin]).await?;
-        let (account, password) = self.state.auth.reset_password(account_id.0).await?;
+        let (account, password) = self.state.reset_password(account_id.0).await?;
         Ok(Json(AccountWithPassword {
             account: account.into(),
             one_time_password: password,

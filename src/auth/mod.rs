@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use rand::Rng;
 use uuid::Uuid;
 
-use crate::app::Clock;
+use crate::clock::Clock;
 use crate::config::{Secret, Settings};
 use crate::error::{Error, Result};
 use crate::store::Db;
@@ -232,7 +232,7 @@ impl Auth {
 
     /// Who is calling, from a bearer access token. Disabled accounts are refused even while their
     /// token is unexpired.
-    pub async fn caller(&self, token: &str) -> Result<Caller> {
+    pub async fn identify(&self, token: &str) -> Result<Caller> {
         let claims = self
             .keys
             .verify(token, self.clock.now().timestamp())

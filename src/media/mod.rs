@@ -11,12 +11,34 @@ use poem_openapi::types::multipart::Upload;
 use poem_openapi::{ApiResponse, Multipart, Object, OpenApi};
 use uuid::Uuid;
 
-use crate::app::{ApiTags, AppState};
+use crate::tags::ApiTags;
+use std::sync::Arc;
+
+use crate::auth::Auth;
 use crate::auth::Role;
 use crate::auth::api::BearerAuth;
+use crate::clock::Clock;
+use crate::config::Settings;
 use crate::error::{ApiError, Error, Result};
+use crate::objects::Objects;
 use crate::on_db;
+use crate::reports::calendar::WorkCalendar;
+use crate::store::Db;
 use crate::store::Exec;
+
+/// What photo intake works with: built by the app (`app.rs`).
+#[derive(Clone)]
+pub struct Ctx {
+    pub settings: Arc<Settings>,
+    pub db: Db,
+    pub objects: Objects,
+    pub auth: Auth,
+    pub clock: Clock,
+    /// The ward's time zone, for the camera's wall-clock time.
+    pub calendar: Arc<WorkCalendar>,
+    /// Decode photos, a bounded number at once.
+    pub photo_workers: Arc<PhotoWorkers>,
+}
 
 #[derive(sqlx::FromRow)]
 struct MediaRow {
@@ -31,7 +53,7 @@ struct MediaRow {
     captured_at: Option<DateTime<Utc>>,
 }
 
-async fn media_row(state: &AppState, id: Uuid) -> Result<Option<MediaRow>> {
+async fn media_row(state: &Ctx, id: Uuid) -> Result<Option<MediaRow>> {
     Ok(on_db!(&state.db, pool => sqlx::query_as::<_, MediaRow>(
         "SELECT media_id, owner_id, public_key, thumb_key, width, height, hint_lat, hint_lon, captured_at FROM media WHERE media_id = $1",
     )
@@ -41,7 +63,7 @@ async fn media_row(state: &AppState, id: Uuid) -> Result<Option<MediaRow>> {
 }
 
 /// Residents upload at most `uploads_per_resident_per_hour` photos an hour.
-async fn check_upload_allowance(state: &AppState, caller: &crate::auth::Caller) -> Result<()> {
+async fn check_upload_allowance(state: &Ctx, caller: &crate::auth::Caller) -> Result<()> {
     let limit = state.settings.uploads_per_resident_per_hour;
     if caller.role != Role::Resident || limit == 0 {
         return Ok(());
@@ -60,7 +82,7 @@ async fn check_upload_allowance(state: &AppState, caller: &crate::auth::Caller) 
 /// Where a photo is attached: whether it shows on some report for everyone (a report's own photos,
 /// resolution evidence), and the reporters who are shown it with a comment (staff's comments on
 /// their report: the history shows a reporter no other resident's comment).
-async fn attachments(state: &AppState, id: Uuid) -> Result<(bool, Vec<Uuid>)> {
+async fn attachments(state: &Ctx, id: Uuid) -> Result<(bool, Vec<Uuid>)> {
     let rows = on_db!(&state.db, pool => sqlx::query_as::<_, (String, Option<Uuid>, Option<String>)>(
         "SELECT m.role, r.reporter_id, a.role FROM report_media m
          JOIN reports r ON r.report_id = m.report_id
@@ -150,7 +172,7 @@ impl From<MediaRow> for MediaView {
 /// row per photo and owner, never a second. With `key` (a claimed `Idempotency-Key`), the key is
 /// completed with the photo's id in the same transaction that records it.
 pub async fn intake(
-    state: &AppState,
+    state: &Ctx,
     owner: Uuid,
     upload: Upload,
     key: Option<&crate::store::idempotency::Key>,
@@ -253,7 +275,7 @@ pub async fn intake(
 }
 
 /// The owner's earlier upload of the same photo (same processed content), if any.
-async fn own_photo(state: &AppState, owner: Uuid, hash: &str) -> Result<Option<Uuid>> {
+async fn own_photo(state: &Ctx, owner: Uuid, hash: &str) -> Result<Option<Uuid>> {
     Ok(on_db!(&state.db, pool => sqlx::query_scalar::<_, Uuid>(
         "SELECT media_id FROM media WHERE owner_id = $1 AND content_hash = $2
          ORDER BY created_at LIMIT 1",
@@ -268,7 +290,7 @@ async fn own_photo(state: &AppState, owner: Uuid, hash: &str) -> Result<Option<U
 /// `grace`: what an upload cut short leaves (a crash or a failed insert after the photo was
 /// stored, before its row was written). The grace keeps uploads in progress safe; each key is
 /// checked against the rows again right before it is deleted. Returns how many were deleted.
-pub async fn collect_orphans(state: &AppState, grace: chrono::Duration) -> Result<usize> {
+pub async fn collect_orphans(state: &Ctx, grace: chrono::Duration) -> Result<usize> {
     let cutoff = state.clock.now() - grace;
     let mut deleted = 0;
     for prefix in ["photos/", "thumbs/"] {
@@ -380,7 +402,7 @@ enum Image {
 }
 
 pub struct MediaApi {
-    pub state: AppState,
+    pub state: Ctx,
 }
 
 #[OpenApi(tag = "ApiTags::Media")]
@@ -402,6 +424,7 @@ impl MediaApi {
         use crate::store::idempotency;
         let caller = self
             .state
+            .auth
             .caller_with(&auth, &[Role::Resident, Role::Staff, Role::Admin])
             .await?;
         let state = &self.state;
@@ -477,7 +500,7 @@ impl MediaApi {
         if !public {
             // Unattached photos are private to their uploader (and staff), a comment's also to the
             // report's reporter (who is shown staff's comments): same 404 for everyone else.
-            let caller = self.state.optional_caller(req).await?;
+            let caller = self.state.auth.optional_caller(req).await?;
             let allowed = caller.is_some_and(|c| {
                 c.account_id == row.owner_id
                     || matches!(c.role, Role::Staff | Role::Admin)

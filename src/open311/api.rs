@@ -22,11 +22,12 @@ use uuid::Uuid;
 
 use super::doc::{Doc, Format};
 use super::{O311Error, O311Result, RequestQuery};
-use crate::app::{ApiTags, AppState};
 use crate::auth::Role;
 use crate::auth::api::BearerAuth;
 use crate::error::{ApiError, Error};
 use crate::open311 as rules;
+use crate::reports::Ctx;
+use crate::tags::ApiTags;
 
 /// Marks a response as already in its final shape, so the request middleware leaves an Open311
 /// error as the spec's error list instead of turning it into problem+json.
@@ -508,7 +509,7 @@ enum ClientIssued {
 // ---- operations ----
 
 pub struct Open311Api {
-    pub state: AppState,
+    pub state: Ctx,
 }
 
 /// The format in a path parameter's suffix, or a 400 (in JSON: the suffix is what is unknown).
@@ -846,7 +847,7 @@ impl Open311Api {
         tag = "ApiTags::Admin"
     )]
     async fn clients(&self, auth: BearerAuth) -> Result<Json<Vec<Open311ClientView>>, ApiError> {
-        self.state.caller_with(&auth, &[Role::Admin]).await?;
+        self.state.auth.caller_with(&auth, &[Role::Admin]).await?;
         Ok(Json(
             super::repo::clients(&self.state.db)
                 .await
@@ -869,7 +870,7 @@ impl Open311Api {
         auth: BearerAuth,
         body: Json<Open311ClientInput>,
     ) -> Result<ClientIssued, ApiError> {
-        let caller = self.state.caller_with(&auth, &[Role::Admin]).await?;
+        let caller = self.state.auth.caller_with(&auth, &[Role::Admin]).await?;
         let issued = rules::issue_client(&self.state, &caller, &body.name, &body.contact).await?;
         Ok(ClientIssued::Created(Json(Open311ClientIssued {
             client: issued.client.into(),
@@ -889,7 +890,7 @@ impl Open311Api {
         auth: BearerAuth,
         client_id: Path<Uuid>,
     ) -> Result<Json<Open311ClientView>, ApiError> {
-        self.state.caller_with(&auth, &[Role::Admin]).await?;
+        self.state.auth.caller_with(&auth, &[Role::Admin]).await?;
         Ok(Json(
             rules::revoke_client(&self.state, client_id.0).await?.into(),
         ))

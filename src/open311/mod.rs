@@ -16,10 +16,10 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, FixedOffset, NaiveDate, SecondsFormat, Utc};
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{Error, current_lang};
 use crate::geo::{BBox, Point};
+use crate::reports::Ctx;
 use crate::reports::catalog::{self, Category, QuestionKind};
 use crate::reports::repo::{self as reports_repo, ReportRow, Search};
 use crate::reports::{self, NewReport, Status, Submitter};
@@ -164,7 +164,7 @@ fn check_text(
 
 /// Issue a key to a named client app (admins).
 pub async fn issue_client(
-    state: &AppState,
+    state: &Ctx,
     caller: &Caller,
     name: &str,
     contact: &str,
@@ -194,7 +194,7 @@ pub async fn issue_client(
     Ok(Issued { client, api_key })
 }
 
-pub async fn revoke_client(state: &AppState, id: Uuid) -> crate::error::Result<ClientRow> {
+pub async fn revoke_client(state: &Ctx, id: Uuid) -> crate::error::Result<ClientRow> {
     if !repo::revoke(&state.db, id, state.clock.now()).await? {
         let exists = repo::client(&state.db, id).await?.is_some();
         return Err(if exists {
@@ -209,7 +209,7 @@ pub async fn revoke_client(state: &AppState, id: Uuid) -> crate::error::Result<C
 }
 
 /// The client app behind an `api_key`, allowed one more write within its hourly limit.
-pub async fn authorize_write(state: &AppState, api_key: Option<&str>) -> O311Result<ClientRow> {
+pub async fn authorize_write(state: &Ctx, api_key: Option<&str>) -> O311Result<ClientRow> {
     let lang = current_lang();
     let key = api_key
         .map(str::trim)
@@ -258,7 +258,7 @@ pub async fn authorize_write(state: &AppState, api_key: Option<&str>) -> O311Res
 // ---- shared rendering ----
 
 /// What rendering a page of reports needs, read once per answer.
-struct Ctx {
+struct Page {
     categories: HashMap<Uuid, Category>,
     units: HashMap<Uuid, String>,
     areas: HashMap<Uuid, String>,
@@ -266,9 +266,9 @@ struct Ctx {
     offset: FixedOffset,
 }
 
-impl Ctx {
-    async fn load(state: &AppState) -> O311Result<Ctx> {
-        Ok(Ctx {
+impl Page {
+    async fn load(state: &Ctx) -> O311Result<Page> {
+        Ok(Page {
             categories: catalog::list(&state.db, true)
                 .await?
                 .into_iter()
@@ -322,12 +322,7 @@ fn service_name(c: &Category) -> String {
 }
 
 /// One report as a GeoReport `request`. Never anything about who reported it.
-async fn request_node(
-    state: &AppState,
-    ctx: &Ctx,
-    r: ReportRow,
-    extensions: bool,
-) -> O311Result<Node> {
+async fn request_node(state: &Ctx, ctx: &Page, r: ReportRow, extensions: bool) -> O311Result<Node> {
     let category = ctx.categories.get(&r.category_id).ok_or_else(|| {
         O311Error::from(Error::Internal(anyhow::anyhow!("report without category")))
     })?;
@@ -463,7 +458,7 @@ async fn request_node(
 
 // ---- discovery and services ----
 
-pub fn discovery(state: &AppState) -> Doc {
+pub fn discovery(state: &Ctx) -> Doc {
     let base = state.objects.public_url();
     let lang = current_lang();
     Doc {
@@ -510,7 +505,7 @@ pub fn discovery(state: &AppState) -> Doc {
     }
 }
 
-pub async fn services(state: &AppState) -> O311Result<Doc> {
+pub async fn services(state: &Ctx) -> O311Result<Doc> {
     let list = catalog::list(&state.db, false).await?;
     Ok(Doc {
         root: "services",
@@ -546,7 +541,7 @@ fn unknown_service() -> O311Error {
     )
 }
 
-async fn active_category(state: &AppState, code: &str) -> O311Result<Category> {
+async fn active_category(state: &Ctx, code: &str) -> O311Result<Category> {
     if code.is_empty() || code.len() > 40 {
         return Err(unknown_service());
     }
@@ -569,7 +564,7 @@ fn datatype(kind: QuestionKind) -> &'static str {
     }
 }
 
-pub async fn service_definition(state: &AppState, code: &str) -> O311Result<Doc> {
+pub async fn service_definition(state: &Ctx, code: &str) -> O311Result<Doc> {
     let c = active_category(state, code).await?;
     let lang = current_lang();
     let attributes = c
@@ -713,7 +708,7 @@ fn parse_request_id(raw: &str) -> O311Result<Uuid> {
 // ---- requests ----
 
 /// A new service request (POST requests), from the spec's form fields.
-pub async fn create_request(state: &AppState, form: &Pairs) -> O311Result<Doc> {
+pub async fn create_request(state: &Ctx, form: &Pairs) -> O311Result<Doc> {
     let client = authorize_write(state, first(form, "api_key")).await?;
     let lang = current_lang();
     let code = first(form, "service_code").map(str::trim).unwrap_or("");
@@ -980,9 +975,9 @@ fn nonempty_str(v: Option<&str>) -> Option<&str> {
     v.map(str::trim).filter(|v| !v.is_empty())
 }
 
-pub async fn list_requests(state: &AppState, q: &RequestQuery) -> O311Result<Doc> {
+pub async fn list_requests(state: &Ctx, q: &RequestQuery) -> O311Result<Doc> {
     let extensions = parse_bool_param(q.extensions.as_deref(), "extensions")?;
-    let ctx = Ctx::load(state).await?;
+    let ctx = Page::load(state).await?;
     let offset = ctx.offset;
     let rows = if let Some(ids) = nonempty(&q.service_request_id) {
         // The spec: a list of ids overrides every other filter.
@@ -1139,7 +1134,7 @@ pub async fn list_requests(state: &AppState, q: &RequestQuery) -> O311Result<Doc
     })
 }
 
-pub async fn get_request(state: &AppState, id: &str, extensions: Option<&str>) -> O311Result<Doc> {
+pub async fn get_request(state: &Ctx, id: &str, extensions: Option<&str>) -> O311Result<Doc> {
     let extensions = parse_bool_param(extensions, "extensions")?;
     let id = parse_request_id(id)?;
     let row = reports_repo::report(&state.db, id).await?.ok_or_else(|| {
@@ -1151,7 +1146,7 @@ pub async fn get_request(state: &AppState, id: &str, extensions: Option<&str>) -
             ),
         )
     })?;
-    let ctx = Ctx::load(state).await?;
+    let ctx = Page::load(state).await?;
     Ok(Doc {
         root: "service_requests",
         body: Node::List(
@@ -1161,7 +1156,7 @@ pub async fn get_request(state: &AppState, id: &str, extensions: Option<&str>) -
     })
 }
 
-pub async fn token(state: &AppState, token: &str) -> O311Result<Doc> {
+pub async fn token(state: &Ctx, token: &str) -> O311Result<Doc> {
     let not_found = || {
         O311Error::new(
             404,
@@ -1189,7 +1184,7 @@ pub async fn token(state: &AppState, token: &str) -> O311Result<Doc> {
 // ---- updates (mySociety's servicerequestupdates) ----
 
 pub async fn updates(
-    state: &AppState,
+    state: &Ctx,
     start_date: Option<&str>,
     end_date: Option<&str>,
 ) -> O311Result<Doc> {
@@ -1205,7 +1200,7 @@ pub async fn updates(
     let end = end.unwrap_or(now);
     let start = start.unwrap_or(end - chrono::Duration::days(DEFAULT_DAYS));
     let events = reports_repo::public_events_between(&state.db, start, end, MAX_ROWS).await?;
-    let ctx = Ctx::load(state).await?;
+    let ctx = Page::load(state).await?;
     let mut current: HashMap<Uuid, Option<Status>> = HashMap::new();
     let mut items = Vec::with_capacity(events.len());
     for e in events {
@@ -1238,7 +1233,7 @@ pub async fn updates(
 }
 
 /// A comment on an open request from a keyed client app.
-pub async fn post_update(state: &AppState, form: &Pairs) -> O311Result<Doc> {
+pub async fn post_update(state: &Ctx, form: &Pairs) -> O311Result<Doc> {
     authorize_write(state, first(form, "api_key")).await?;
     let id = parse_request_id(first(form, "service_request_id").unwrap_or(""))?;
     let text = first(form, "description").unwrap_or("");

@@ -16,11 +16,21 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use tracing::Instrument;
 
-use crate::app::{ApiTags, AppState};
 use crate::config::{LogFormat, Settings};
 use crate::error::{ApiError, Error, Lang, REQUEST_ID, REQUEST_LANG, from_poem, problem_response};
+use crate::tags::ApiTags;
 
 pub mod http;
+
+/// What the probes, the metrics and the request middleware work with: built by the app.
+#[derive(Clone)]
+pub struct Ctx {
+    pub settings: Arc<Settings>,
+    pub db: crate::store::Db,
+    pub objects: crate::objects::Objects,
+    pub metrics: Arc<Metrics>,
+    pub shutdown: crate::shutdown::Shutdown,
+}
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -341,11 +351,7 @@ fn allowed_methods(path: &str) -> Option<String> {
 
 /// The outermost middleware: every request gets an id, a language, a log line, metrics, and, if
 /// anything failed, a problem response.
-pub async fn observe<E: Endpoint>(
-    next: E,
-    mut req: Request,
-    state: AppState,
-) -> poem::Result<Response> {
+pub async fn observe<E: Endpoint>(next: E, mut req: Request, state: Ctx) -> poem::Result<Response> {
     let started = Instant::now();
     state.metrics.in_flight.inc();
     let _in_flight = InFlight(state.metrics.in_flight.clone());
@@ -569,7 +575,7 @@ enum ReadyResponse {
 }
 
 pub struct OpsApi {
-    pub state: AppState,
+    pub state: Ctx,
 }
 
 #[OpenApi(tag = "ApiTags::Ops")]
@@ -585,7 +591,7 @@ impl OpsApi {
     /// Readiness: the database and the object store answer (503 otherwise, and while shutting down)
     #[oai(path = "/readyz", method = "get", operation_id = "ops_readyz")]
     async fn readyz(&self) -> Result<ReadyResponse, ApiError> {
-        if self.state.shutting_down() {
+        if self.state.shutdown.shutting_down() {
             return Err(Error::Unavailable("shutting_down").into());
         }
         let probe = Duration::from_secs(2);

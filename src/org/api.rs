@@ -6,11 +6,12 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
-use crate::app::{ApiTags, AppState};
 use crate::auth::Role;
 use crate::auth::api::BearerAuth;
 use crate::error::ApiError;
+use crate::org::Ctx;
 use crate::org::{self, Station, Unit, UnitKind};
+use crate::tags::ApiTags;
 
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
@@ -109,7 +110,7 @@ enum Done {
 }
 
 pub struct OrgApi {
-    pub state: AppState,
+    pub state: Ctx,
 }
 
 #[OpenApi(tag = "ApiTags::Organisation")]
@@ -118,6 +119,7 @@ impl OrgApi {
     #[oai(path = "/v1/units", method = "get", operation_id = "units_list")]
     async fn list_units(&self, auth: BearerAuth) -> Result<Json<Vec<UnitView>>, ApiError> {
         self.state
+            .auth
             .caller_with(&auth, &[Role::Staff, Role::Admin])
             .await?;
         let mut units: Vec<UnitView> = org::list_units(&self.state.db)
@@ -151,7 +153,7 @@ impl OrgApi {
         auth: BearerAuth,
         body: Json<NewUnit>,
     ) -> Result<UnitCreated, ApiError> {
-        self.state.caller_with(&auth, &[Role::Admin]).await?;
+        self.state.auth.caller_with(&auth, &[Role::Admin]).await?;
         let unit = org::create_unit(
             &self.state.db,
             &body.name,
@@ -174,7 +176,7 @@ impl OrgApi {
         unit_id: Path<Uuid>,
         account_id: Path<Uuid>,
     ) -> Result<Done, ApiError> {
-        self.state.caller_with(&auth, &[Role::Admin]).await?;
+        self.state.auth.caller_with(&auth, &[Role::Admin]).await?;
         org::add_unit_member(
             &self.state.db,
             unit_id.0,
@@ -197,7 +199,7 @@ impl OrgApi {
         unit_id: Path<Uuid>,
         account_id: Path<Uuid>,
     ) -> Result<Done, ApiError> {
-        self.state.caller_with(&auth, &[Role::Admin]).await?;
+        self.state.auth.caller_with(&auth, &[Role::Admin]).await?;
         org::remove_unit_member(&self.state.db, unit_id.0, account_id.0).await?;
         Ok(Done::Done)
     }
@@ -205,7 +207,7 @@ impl OrgApi {
     /// Health stations (anyone signed in: residents pick one to consult)
     #[oai(path = "/v1/stations", method = "get", operation_id = "stations_list")]
     async fn list_stations(&self, auth: BearerAuth) -> Result<Json<Vec<StationView>>, ApiError> {
-        let caller = self.state.caller(&auth).await?;
+        let caller = self.state.auth.caller(&auth).await?;
         let mut stations: Vec<StationView> = org::list_stations(&self.state.db)
             .await?
             .into_iter()
@@ -229,7 +231,7 @@ impl OrgApi {
         auth: BearerAuth,
         body: Json<NewStation>,
     ) -> Result<StationCreated, ApiError> {
-        self.state.caller_with(&auth, &[Role::Admin]).await?;
+        self.state.auth.caller_with(&auth, &[Role::Admin]).await?;
         let station = org::create_station(
             &self.state.db,
             &body.name,
@@ -252,7 +254,7 @@ impl OrgApi {
         station_id: Path<Uuid>,
         account_id: Path<Uuid>,
     ) -> Result<Done, ApiError> {
-        self.state.caller_with(&auth, &[Role::Admin]).await?;
+        self.state.auth.caller_with(&auth, &[Role::Admin]).await?;
         org::add_station_doctor(
             &self.state.db,
             station_id.0,
@@ -275,7 +277,7 @@ impl OrgApi {
         station_id: Path<Uuid>,
         account_id: Path<Uuid>,
     ) -> Result<Done, ApiError> {
-        self.state.caller_with(&auth, &[Role::Admin]).await?;
+        self.state.auth.caller_with(&auth, &[Role::Admin]).await?;
         org::remove_station_doctor(&self.state.db, station_id.0, account_id.0).await?;
         Ok(Done::Done)
     }

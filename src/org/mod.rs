@@ -11,6 +11,14 @@ use crate::error::{Error, Result};
 use crate::on_db;
 use crate::store::{Db, is_unique_violation};
 
+/// What the organisation's handlers work with: built by the app (`app.rs`).
+#[derive(Clone)]
+pub struct Ctx {
+    pub db: Db,
+    pub auth: crate::auth::Auth,
+    pub clock: crate::clock::Clock,
+}
+
 /// What kind of unit (*đơn vị*).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, poem_openapi::Enum)]
 #[oai(rename_all = "lowercase")]

@@ -10,16 +10,17 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::app::{ApiTags, AppState};
 use crate::auth::api::BearerAuth;
 use crate::auth::{Caller, Role};
 use crate::error::{ApiError, Error};
 use crate::geo::{BBox, Point};
+use crate::reports::Ctx;
 use crate::reports::catalog::{self, Category, CategoryFields, Question, Severity};
 use crate::reports::repo::{self, Filter, ReportRow, UnitFilter};
 use crate::reports::stats::{self, Figures, GroupBy};
 use crate::reports::{self as rules, Action, Channel, NewReport, Status};
 use crate::store::idempotency;
+use crate::tags::ApiTags;
 
 // ---- categories ----
 
@@ -275,7 +276,7 @@ enum Audience {
 /// Render a report for an audience. The reporter's identity appears only for staff on
 /// non-anonymous categories; private fields only for the reporter and staff.
 pub(crate) async fn view(
-    state: &AppState,
+    state: &Ctx,
     r: ReportRow,
     caller: Option<&Caller>,
 ) -> Result<ReportView, Error> {
@@ -286,7 +287,7 @@ pub(crate) async fn view(
 
 /// [`view`] with the report's category already at hand (pages load the catalog once).
 async fn view_in(
-    state: &AppState,
+    state: &Ctx,
     r: ReportRow,
     caller: Option<&Caller>,
     category: Category,
@@ -414,7 +415,7 @@ async fn view_in(
 
 /// Render many rows for one caller.
 async fn views(
-    state: &AppState,
+    state: &Ctx,
     rows: Vec<ReportRow>,
     caller: Option<&Caller>,
 ) -> Result<Vec<ReportView>, Error> {
@@ -682,7 +683,7 @@ fn parse_statuses(raw: Option<&str>) -> Result<Vec<String>, Error> {
 
 /// Residents create at most `reports_per_resident_per_hour` reports an hour. Checked after the
 /// idempotency lookup: a retry of a report already made still gets its answer.
-async fn check_report_allowance(state: &AppState, caller: &Caller) -> Result<(), Error> {
+async fn check_report_allowance(state: &Ctx, caller: &Caller) -> Result<(), Error> {
     let limit = state.settings.reports_per_resident_per_hour;
     if caller.role != Role::Resident || limit == 0 {
         return Ok(());
@@ -697,7 +698,7 @@ async fn check_report_allowance(state: &AppState, caller: &Caller) -> Result<(),
     crate::ops::hourly_allowance(limit, used, oldest, now, "report_rate_limited")
 }
 
-async fn category_id(state: &AppState, code: Option<&str>) -> Result<Option<Uuid>, Error> {
+async fn category_id(state: &Ctx, code: Option<&str>) -> Result<Option<Uuid>, Error> {
     match code {
         None => Ok(None),
         Some(code) => Ok(Some(
@@ -712,7 +713,7 @@ async fn category_id(state: &AppState, code: Option<&str>) -> Result<Option<Uuid
 }
 
 pub struct ReportsApi {
-    pub state: AppState,
+    pub state: Ctx,
 }
 
 const SIX_MONTHS_DAYS: i64 = 183;
@@ -760,7 +761,7 @@ impl ReportsApi {
         &self,
         auth: BearerAuth,
     ) -> Result<Json<Vec<CategoryView>>, ApiError> {
-        self.state.caller_with(&auth, &[Role::Admin]).await?;
+        self.state.auth.caller_with(&auth, &[Role::Admin]).await?;
         Ok(Json(
             catalog::list(&self.state.db, true)
                 .await?
@@ -781,7 +782,7 @@ impl ReportsApi {
         auth: BearerAuth,
         body: Json<CategoryInput>,
     ) -> Result<CategoryCreated, ApiError> {
-        self.state.caller_with(&auth, &[Role::Admin]).await?;
+        self.state.auth.caller_with(&auth, &[Role::Admin]).await?;
         let code = body.code.clone().unwrap_or_default();
         let c = catalog::create(
             &self.state.db,
@@ -807,7 +808,7 @@ impl ReportsApi {
         code: Path<String>,
         body: Json<CategoryInput>,
     ) -> Result<Json<CategoryView>, ApiError> {
-        self.state.caller_with(&auth, &[Role::Admin]).await?;
+        self.state.auth.caller_with(&auth, &[Role::Admin]).await?;
         let c = catalog::update(
             &self.state.db,
             &code.0,
@@ -832,7 +833,7 @@ impl ReportsApi {
         idempotency_key: Header<Option<String>>,
         body: Json<CreateReport>,
     ) -> Result<ReportCreated, ApiError> {
-        let caller = self.state.caller(&auth).await?;
+        let caller = self.state.auth.caller(&auth).await?;
         let body = body.0;
         let state = &self.state;
         let claimed = match idempotency_key.0.filter(|k| !k.is_empty()) {
@@ -930,7 +931,7 @@ impl ReportsApi {
         before: Query<Option<Uuid>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))] limit: Query<Option<i64>>,
     ) -> Result<Json<ReportPage>, ApiError> {
-        let caller = self.state.optional_caller(req).await?;
+        let caller = self.state.auth.optional_caller(req).await?;
         let statuses = parse_statuses(status.0.as_deref())?;
         let limit = limit.0.unwrap_or(50);
         let now = self.state.clock.now();
@@ -1046,7 +1047,7 @@ impl ReportsApi {
         lon: Query<f64>,
         category: Query<String>,
     ) -> Result<Json<Vec<NearbyReport>>, ApiError> {
-        let caller = self.state.optional_caller(req).await?;
+        let caller = self.state.auth.optional_caller(req).await?;
         let staff = caller.is_some_and(|c| matches!(c.role, Role::Staff | Role::Admin));
         let mut out = vec![];
         for (r, d) in rules::nearby(&self.state, lat.0, lon.0, &category.0, !staff).await? {
@@ -1169,7 +1170,7 @@ impl ReportsApi {
         req: &poem::Request,
         report_id: Path<Uuid>,
     ) -> Result<Json<ReportDetail>, ApiError> {
-        let caller = self.state.optional_caller(req).await?;
+        let caller = self.state.auth.optional_caller(req).await?;
         let row = repo::report(&self.state.db, report_id.0)
             .await?
             .ok_or(Error::NotFound("report_not_found"))?;
@@ -1227,7 +1228,7 @@ impl ReportsApi {
         before: Query<Option<Uuid>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))] limit: Query<Option<i64>>,
     ) -> Result<Json<ReportPage>, ApiError> {
-        let caller = self.state.caller(&auth).await?;
+        let caller = self.state.auth.caller(&auth).await?;
         let limit = limit.0.unwrap_or(50);
         let f = Filter {
             reporter_id: Some(caller.account_id),
@@ -1256,7 +1257,7 @@ impl ReportsApi {
         auth: BearerAuth,
         report_id: Path<Uuid>,
     ) -> Result<Json<ReportView>, ApiError> {
-        let caller = self.state.caller(&auth).await?;
+        let caller = self.state.auth.caller(&auth).await?;
         let r = rules::me_too(&self.state, &caller, report_id.0).await?;
         Ok(Json(view(&self.state, r, Some(&caller)).await?))
     }
@@ -1273,7 +1274,7 @@ impl ReportsApi {
         report_id: Path<Uuid>,
         body: Json<CommentInput>,
     ) -> Result<Done, ApiError> {
-        let caller = self.state.caller(&auth).await?;
+        let caller = self.state.auth.caller(&auth).await?;
         rules::comment(
             &self.state,
             &caller,
@@ -1298,7 +1299,7 @@ impl ReportsApi {
         report_id: Path<Uuid>,
         body: Json<RatingInput>,
     ) -> Result<Json<ReportView>, ApiError> {
-        let caller = self.state.caller(&auth).await?;
+        let caller = self.state.auth.caller(&auth).await?;
         let r = rules::rate(&self.state, &caller, report_id.0, body.stars, &body.comment).await?;
         Ok(Json(view(&self.state, r, Some(&caller)).await?))
     }
@@ -1315,7 +1316,7 @@ impl ReportsApi {
         report_id: Path<Uuid>,
         body: Json<ReasonInput>,
     ) -> Result<Json<ReportView>, ApiError> {
-        let caller = self.state.caller(&auth).await?;
+        let caller = self.state.auth.caller(&auth).await?;
         let r = rules::reopen(&self.state, &caller, report_id.0, &body.reason).await?;
         Ok(Json(view(&self.state, r, Some(&caller)).await?))
     }
@@ -1355,6 +1356,7 @@ impl ReportsApi {
     ) -> Result<Json<Vec<ReportView>>, ApiError> {
         let caller = self
             .state
+            .auth
             .caller_with(&auth, &[Role::Staff, Role::Admin])
             .await?;
         let mut statuses = parse_statuses(status.0.as_deref())?;
@@ -1444,6 +1446,7 @@ impl ReportsApi {
     ) -> Result<Json<ReportView>, ApiError> {
         let caller = self
             .state
+            .auth
             .caller_with(&auth, &[Role::Staff, Role::Admin])
             .await?;
         let row = rules::set_severity(
@@ -1475,6 +1478,7 @@ impl ReportsApi {
     ) -> Result<Json<ReportView>, ApiError> {
         let caller = self
             .state
+            .auth
             .caller_with(&auth, &[Role::Staff, Role::Admin])
             .await?;
         let b = body.0;
@@ -1526,6 +1530,7 @@ impl ReportsApi {
         group_by: Query<Option<GroupBy>>,
     ) -> Result<Json<Vec<Figures>>, ApiError> {
         self.state
+            .auth
             .caller_with(&auth, &[Role::Staff, Role::Admin])
             .await?;
         Ok(Json(
@@ -1547,6 +1552,7 @@ impl ReportsApi {
         group_by: Query<Option<GroupBy>>,
     ) -> Result<Csv, ApiError> {
         self.state
+            .auth
             .caller_with(&auth, &[Role::Staff, Role::Admin])
             .await?;
         let rows = stats::compute(&self.state, from.0, to.0, group_by.0).await?;
@@ -1571,7 +1577,7 @@ impl ReportsApi {
         before: Query<Option<Uuid>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))] limit: Query<Option<i64>>,
     ) -> Result<Json<NotificationPage>, ApiError> {
-        let caller = self.state.caller(&auth).await?;
+        let caller = self.state.auth.caller(&auth).await?;
         let account = self.state.auth.account(caller.account_id).await?;
         let limit = limit.0.unwrap_or(50);
         let rows =
@@ -1609,7 +1615,7 @@ impl ReportsApi {
         operation_id = "notifications_mark_read"
     )]
     async fn mark_read(&self, auth: BearerAuth, body: Json<MarkRead>) -> Result<Done, ApiError> {
-        let caller = self.state.caller(&auth).await?;
+        let caller = self.state.auth.caller(&auth).await?;
         repo::mark_read(
             &self.state.db,
             caller.account_id,

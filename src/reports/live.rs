@@ -13,10 +13,10 @@ use poem::web::{Data, Query};
 use poem::{IntoResponse, Request, handler};
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::auth::{Caller, Role};
 use crate::bus::Received;
 use crate::error::{Error, problem_response};
+use crate::reports::Ctx;
 use crate::reports::repo;
 
 #[derive(serde::Deserialize)]
@@ -24,11 +24,11 @@ pub struct LiveQuery {
     access_token: Option<String>,
 }
 
-async fn authenticate(state: &AppState, req: &Request, q: &LiveQuery) -> Result<Caller, Error> {
-    let caller = match (state.optional_caller(req).await?, &q.access_token) {
+async fn authenticate(state: &Ctx, req: &Request, q: &LiveQuery) -> Result<Caller, Error> {
+    let caller = match (state.auth.optional_caller(req).await?, &q.access_token) {
         (Some(c), _) => c,
         (None, Some(token)) => {
-            let caller = state.auth.caller(token).await?;
+            let caller = state.auth.identify(token).await?;
             if caller.password_must_change {
                 return Err(Error::Refused("password_change_required"));
             }
@@ -46,7 +46,7 @@ pub async fn live(
     req: &Request,
     ws: WebSocket,
     Query(q): Query<LiveQuery>,
-    Data(state): Data<&AppState>,
+    Data(state): Data<&Ctx>,
 ) -> poem::Response {
     let caller = match authenticate(state, req, &q).await {
         Ok(c) => c,
@@ -57,7 +57,7 @@ pub async fn live(
         Err(e) => return problem_response(&Error::Internal(e)),
     };
     let state = state.clone();
-    let mut shutdown = state.shutdown_signal();
+    let mut shutdown = state.shutdown.signal();
     ws.on_upgrade(move |socket| async move {
         let (mut tx, mut rx) = socket.split();
         let mut ping = tokio::time::interval(Duration::from_secs(15));
@@ -119,7 +119,7 @@ struct Routed {
 /// The message for a staff member about a report, if it concerns their units: it was routed to one
 /// of them (or to none yet) when it changed, or it has just left one of them.
 async fn message_for(
-    state: &AppState,
+    state: &Ctx,
     caller: &Caller,
     id: Uuid,
     what: &str,

@@ -15,14 +15,45 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::app::AppState;
+use std::sync::Arc;
+
+use crate::auth::Auth;
 use crate::auth::{Caller, Role};
+use crate::bus::Bus;
+use crate::clock::Clock;
+use crate::config::Settings;
 use crate::error::{Error, FieldError, Result};
 use crate::geo::{self, Point};
+use crate::objects::Objects;
+use crate::shutdown::Shutdown;
+use crate::store::Db;
 use crate::store::Exec;
 use calendar::WorkCalendar;
 use catalog::{Category, Severity};
 use repo::ReportRow;
+
+/// What the reports domain works with, and nothing more: built by the app (`app.rs`), shared by
+/// its handlers, its rules and the Open311 facade.
+#[derive(Clone)]
+pub struct Ctx {
+    pub settings: Arc<Settings>,
+    pub db: Db,
+    pub objects: Objects,
+    /// Live updates for the staff consoles.
+    pub bus: Arc<dyn Bus>,
+    pub auth: Auth,
+    pub clock: Clock,
+    /// Working time for deadlines.
+    pub calendar: Arc<WorkCalendar>,
+    /// The areas' outlines, kept in memory.
+    pub areas: Arc<crate::areas::Cache>,
+    /// The service catalog, kept in memory.
+    pub categories: Arc<catalog::Cache>,
+    /// Push notifications to phones (logs by default).
+    pub notifier: Arc<dyn push::Notifier>,
+    /// Closes the staff live sockets when the server stops.
+    pub shutdown: Shutdown,
+}
 
 /// Where a report is in the ward's process. Vietnamese terms are the ones staff use.
 #[derive(
@@ -274,7 +305,7 @@ fn text_error(field: &str) -> FieldError {
 
 /// Create a report. Residents report through the app; staff enter walk-ins and calls.
 pub async fn create(
-    state: &AppState,
+    state: &Ctx,
     caller: &Caller,
     new: NewReport,
     idempotency: Option<&crate::store::idempotency::Key>,
@@ -285,7 +316,7 @@ pub async fn create(
 /// Create a report for any submitter, by the same rules (text limits, service area, category,
 /// required answers). Open311 apps have no account: no reporter, no photos of ours, no actor.
 pub async fn create_as(
-    state: &AppState,
+    state: &Ctx,
     submitter: Submitter<'_>,
     new: NewReport,
     idempotency: Option<&crate::store::idempotency::Key>,
@@ -569,14 +600,14 @@ fn unknown_photo() -> FieldError {
 /// unit it is routed to after the change (`None`: unrouted). Consoles decide from it, not from
 /// the report as it stands when the message reaches them (later, on another instance): a report
 /// that has since moved to a console's unit must not replay its earlier life there.
-async fn publish(state: &AppState, report_id: Uuid, unit: Option<Uuid>, what: &str) {
+async fn publish(state: &Ctx, report_id: Uuid, unit: Option<Uuid>, what: &str) {
     publish_from(state, report_id, unit, what, None).await;
 }
 
 /// [`publish`] for a report that may have left `previous_unit`: that unit's consoles hear it too
 /// (so they can take it off their queue).
 async fn publish_from(
-    state: &AppState,
+    state: &Ctx,
     report_id: Uuid,
     unit: Option<Uuid>,
     what: &str,
@@ -595,7 +626,7 @@ async fn publish_from(
 
 /// A report a staff member may act on (see [`require_handler`]): 404 if there is none, 403 if it
 /// is another unit's.
-async fn report_to_handle(state: &AppState, caller: &Caller, report_id: Uuid) -> Result<ReportRow> {
+async fn report_to_handle(state: &Ctx, caller: &Caller, report_id: Uuid) -> Result<ReportRow> {
     caller.require(&[Role::Staff, Role::Admin])?;
     let report = repo::report(&state.db, report_id)
         .await?
@@ -606,7 +637,7 @@ async fn report_to_handle(state: &AppState, caller: &Caller, report_id: Uuid) ->
 
 /// May this staff member act on the report? Admins always; staff on reports of their units and on
 /// reports not yet routed to a unit (triage).
-async fn require_handler(state: &AppState, caller: &Caller, report: &ReportRow) -> Result<()> {
+async fn require_handler(state: &Ctx, caller: &Caller, report: &ReportRow) -> Result<()> {
     match caller.role {
         Role::Admin => Ok(()),
         Role::Staff => match report.unit_id {
@@ -626,7 +657,7 @@ async fn require_handler(state: &AppState, caller: &Caller, report: &ReportRow) 
 
 /// Apply a staff action, enforcing the lifecycle; writes history and notifies followers.
 pub async fn transition(
-    state: &AppState,
+    state: &Ctx,
     caller: &Caller,
     report_id: Uuid,
     action: Action,
@@ -808,7 +839,7 @@ pub async fn transition(
     }
     let pushes = notify_followers(&mut tx, report_id, Some(caller.account_id), to, now).await?;
     tx.commit().await?;
-    push::send_all(state, pushes).await;
+    push::send_all(&*state.notifier, pushes).await;
     publish_from(
         state,
         report_id,
@@ -832,7 +863,7 @@ pub async fn transition(
 /// lowering it only ever gives more time, so only an admin may, and every change keeps its reason
 /// in the history (staff are judged on those deadlines).
 pub async fn set_severity(
-    state: &AppState,
+    state: &Ctx,
     caller: &Caller,
     report_id: Uuid,
     severity: Severity,
@@ -964,7 +995,7 @@ async fn notify_followers(
 }
 
 /// "Me too": a resident has the same problem; counts it and subscribes them.
-pub async fn me_too(state: &AppState, caller: &Caller, report_id: Uuid) -> Result<ReportRow> {
+pub async fn me_too(state: &Ctx, caller: &Caller, report_id: Uuid) -> Result<ReportRow> {
     caller.require(&[Role::Resident])?;
     let report = repo::report(&state.db, report_id)
         .await?
@@ -1005,7 +1036,7 @@ pub async fn me_too(state: &AppState, caller: &Caller, report_id: Uuid) -> Resul
 /// A comment (with photos) by the reporter or a follower while open, or by staff any time. Staff
 /// comments with `internal` are notes other residents never see.
 pub async fn comment(
-    state: &AppState,
+    state: &Ctx,
     caller: &Caller,
     report_id: Uuid,
     text: &str,
@@ -1094,7 +1125,7 @@ pub async fn comment(
 /// Its author is someone using that app, not the ward: like a neighbour's comment it is for the
 /// ward's staff only (the reporter is never shown another resident's words). Returns the history
 /// entry's id.
-pub async fn app_comment(state: &AppState, report_id: Uuid, text: &str) -> Result<Uuid> {
+pub async fn app_comment(state: &Ctx, report_id: Uuid, text: &str) -> Result<Uuid> {
     let report = repo::report(&state.db, report_id)
         .await?
         .ok_or(Error::NotFound("report_not_found"))?;
@@ -1124,7 +1155,7 @@ pub async fn app_comment(state: &AppState, report_id: Uuid, text: &str) -> Resul
 
 /// The reporter rates the result once, after resolution.
 pub async fn rate(
-    state: &AppState,
+    state: &Ctx,
     caller: &Caller,
     report_id: Uuid,
     stars: i32,
@@ -1167,7 +1198,7 @@ pub async fn rate(
 
 /// The reporter says it is not fixed, within the window; it goes back to the unit with a new deadline.
 pub async fn reopen(
-    state: &AppState,
+    state: &Ctx,
     caller: &Caller,
     report_id: Uuid,
     reason: &str,
@@ -1236,7 +1267,7 @@ pub async fn reopen(
     )
     .await?;
     tx.commit().await?;
-    push::send_all(state, pushes).await;
+    push::send_all(&*state.notifier, pushes).await;
     publish(state, report_id, report.unit_id, "reopened").await;
     repo::report(&state.db, report_id)
         .await?
@@ -1290,7 +1321,7 @@ where
 /// measured on the rounded points the public sees: neither which reports come back nor how far
 /// they are may tell more about where the reporter stood than the map does.
 pub async fn nearby(
-    state: &AppState,
+    state: &Ctx,
     lat: f64,
     lon: f64,
     category_code: &str,
@@ -1343,7 +1374,7 @@ pub async fn nearby(
 }
 
 /// Close resolved reports whose reopen window has passed. Run periodically; returns how many.
-pub async fn close_expired(state: &AppState) -> Result<usize> {
+pub async fn close_expired(state: &Ctx) -> Result<usize> {
     let cutoff = state.clock.now() - chrono::Duration::days(REOPEN_WINDOW_DAYS);
     let ids = repo::resolved_before(&state.db, cutoff, 500).await?;
     let mut closed = 0;
@@ -1370,7 +1401,7 @@ pub async fn close_expired(state: &AppState) -> Result<usize> {
             .await?;
             let pushes = notify_followers(&mut tx, id, None, Status::Closed, now).await?;
             tx.commit().await?;
-            push::send_all(state, pushes).await;
+            push::send_all(&*state.notifier, pushes).await;
             publish(state, id, report.unit_id, "closed").await;
             closed += 1;
         }

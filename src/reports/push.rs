@@ -35,9 +35,9 @@ impl Notifier for LogNotifier {
 
 /// Hand committed inbox items to the notifier; a failed push is logged and dropped (the inbox
 /// keeps the item). Field reports and telehealth both send through this.
-pub async fn send_all(state: &crate::app::AppState, pushes: Vec<Push>) {
+pub async fn send_all(notifier: &dyn Notifier, pushes: Vec<Push>) {
     for p in pushes {
-        if let Err(e) = state.notifier.push(p).await {
+        if let Err(e) = notifier.push(p).await {
             tracing::warn!(error = %e, "push notification failed");
         }
     }

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::error::{Error, Result};
 use crate::on_db;
+use crate::reports::Ctx;
 
 /// How to group the figures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, poem_openapi::Enum)]
@@ -94,7 +94,7 @@ fn ratio(a: i64, b: i64) -> Option<f64> {
 
 /// Figures for reports received in `[from, to)`, grouped (or one `all` row), plus the total row.
 pub async fn compute(
-    state: &AppState,
+    state: &Ctx,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     group_by: Option<GroupBy>,

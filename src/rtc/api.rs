@@ -3,15 +3,16 @@
 use chrono::{DateTime, TimeZone, Utc};
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object, OpenApi};
+use poem_openapi::{Object, OpenApi};
 use uuid::Uuid;
 
 use super::IceServer;
-use crate::app::{ApiTags, AppState};
+use super::ParticipantRole;
 use crate::auth::Role;
 use crate::auth::api::BearerAuth;
 use crate::error::{ApiError, Error};
-use crate::telehealth::queue::{self, ConsultationStatus, ParticipantRole, Relation};
+use crate::rtc::Ctx;
+use crate::tags::ApiTags;
 
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
@@ -32,19 +33,6 @@ struct RoomTicket {
     ping_timeout_ms: u64,
 }
 
-#[derive(Object)]
-#[oai(skip_serializing_if_is_none)]
-struct QualitySample {
-    /// Round-trip time of the selected candidate pair.
-    rtt_ms: Option<f64>,
-    jitter_ms: Option<f64>,
-    /// Inbound packets lost, in percent, since the previous summary.
-    loss_percent: Option<f64>,
-    bitrate_kbps: Option<f64>,
-    /// How the media flows: `relay` means through TURN.
-    candidate_type: Option<super::quality::CandidateType>,
-}
-
 /// ICE servers for a call or a pre-call test.
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
@@ -55,52 +43,12 @@ struct IceServers {
     expires_at: DateTime<Utc>,
 }
 
-#[derive(ApiResponse)]
-enum Stored {
-    /// Stored.
-    #[oai(status = 204)]
-    Stored,
-}
-
 pub struct RtcApi {
-    pub state: AppState,
+    pub state: Ctx,
 }
 
 #[OpenApi(tag = "ApiTags::Calls")]
 impl RtcApi {
-    /// Post a call-quality summary (a participant's app, every few seconds during the call)
-    ///
-    /// Summaries of the app's WebRTC stats; the station's figures show the share of relayed and
-    /// of poor-quality calls. Up to 1000 per participant and consultation (429 after).
-    #[oai(
-        path = "/v1/telehealth/consultations/:consultation_id/quality",
-        method = "post",
-        operation_id = "rtc_quality"
-    )]
-    async fn quality(
-        &self,
-        auth: BearerAuth,
-        consultation_id: Path<Uuid>,
-        body: Json<QualitySample>,
-    ) -> Result<Stored, ApiError> {
-        let caller = self.state.caller(&auth).await?;
-        let b = body.0;
-        super::quality::record(
-            &self.state,
-            &caller,
-            consultation_id.0,
-            super::quality::Sample {
-                rtt_ms: b.rtt_ms,
-                jitter_ms: b.jitter_ms,
-                loss_percent: b.loss_percent,
-                bitrate_kbps: b.bitrate_kbps,
-                candidate_type: b.candidate_type,
-            },
-        )
-        .await?;
-        Ok(Stored::Stored)
-    }
-
     /// ICE servers with fresh TURN credentials (anyone signed in)
     ///
     /// For the pre-call test: a phone builds its `RTCPeerConnection` with these before making its
@@ -112,7 +60,7 @@ impl RtcApi {
         operation_id = "rtc_ice_servers"
     )]
     async fn ice_servers(&self, auth: BearerAuth) -> Result<Json<IceServers>, ApiError> {
-        let caller = self.state.caller(&auth).await?;
+        let caller = self.state.auth.caller(&auth).await?;
         let ttl = chrono::Duration::seconds(self.state.settings.turn_ttl_secs as i64);
         Ok(Json(IceServers {
             ice_servers: self
@@ -138,20 +86,9 @@ impl RtcApi {
         consultation_id: Path<Uuid>,
     ) -> Result<Json<RoomTicket>, ApiError> {
         let state = &self.state;
-        let caller = state.caller(&auth).await?;
+        let caller = state.auth.caller(&auth).await?;
         caller.require(&[Role::Resident, Role::Doctor])?;
-        let (row, relation) = queue::get(state, &caller, consultation_id.0).await?;
-        let Some(p) = queue::participant(state, row.consultation_id, caller.account_id).await?
-        else {
-            return Err(match (relation, row.status()?) {
-                (Relation::StationDoctor, _) => Error::NotFound("consultation_not_found"),
-                (_, ConsultationStatus::Admitted | ConsultationStatus::InCall) => {
-                    Error::NotFound("consultation_not_found")
-                }
-                _ => Error::Conflict("not_admitted"),
-            }
-            .into());
-        };
+        let p = state.calls.seat(&caller, consultation_id.0).await?;
         let now = state.clock.now();
         let token = state
             .room_keys

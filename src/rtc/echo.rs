@@ -43,9 +43,10 @@ use webrtc::rtp_transceiver::rtp_sender::RTCRtpSender;
 use webrtc::track::track_local::track_local_static_rtp::TrackLocalStaticRTP;
 use webrtc::track::track_local::{TrackLocal, TrackLocalWriter};
 
-use crate::app::{ApiTags, AppState};
 use crate::auth::api::BearerAuth;
 use crate::error::{ApiError, Error};
+use crate::rtc::Ctx;
+use crate::tags::ApiTags;
 
 /// Finished sessions keep their report this long.
 const KEEP_REPORT: Duration = Duration::from_secs(600);
@@ -333,12 +334,12 @@ impl EchoSessions {
 }
 
 pub struct EchoApi {
-    pub state: AppState,
+    pub state: Ctx,
     pub sessions: Arc<EchoSessions>,
 }
 
 impl EchoApi {
-    pub fn new(state: AppState) -> Self {
+    pub fn new(state: Ctx) -> Self {
         EchoApi {
             state,
             sessions: Arc::default(),
@@ -365,7 +366,7 @@ impl EchoApi {
         auth: BearerAuth,
         body: Json<EchoOffer>,
     ) -> Result<Json<EchoAnswer>, ApiError> {
-        let caller = self.state.caller(&auth).await?;
+        let caller = self.state.auth.caller(&auth).await?;
         let offer = parse_offer(&body.0, self.state.settings.rtc_max_message_bytes)?;
         let settings = &self.state.settings;
         let (id, measure) = self.sessions.reserve(
@@ -413,7 +414,7 @@ impl EchoApi {
         auth: BearerAuth,
         session_id: Path<Uuid>,
     ) -> Result<Json<EchoReport>, ApiError> {
-        let caller = self.state.caller(&auth).await?;
+        let caller = self.state.auth.caller(&auth).await?;
         self.sessions
             .report(session_id.0, caller.account_id)
             .map(Json)
@@ -468,7 +469,7 @@ fn media_engine() -> Result<MediaEngine, Error> {
 
 /// Build the server's peer for session `id`, answer `offer` and leave the peer running.
 async fn start_peer(
-    state: AppState,
+    state: Ctx,
     id: Uuid,
     offer: RTCSessionDescription,
     force_relay: bool,
@@ -821,9 +822,9 @@ fn rtt_from_report(lsr: u32, dlsr: u32, now: SystemTime) -> Option<f64> {
 
 /// Close the peer when its time is up, when it never connects, when it fails or when the server
 /// stops; record when.
-fn supervise(state: &AppState, pc: Arc<RTCPeerConnection>, measure: Arc<Mutex<Measure>>) {
+fn supervise(state: &Ctx, pc: Arc<RTCPeerConnection>, measure: Arc<Mutex<Measure>>) {
     let max = Duration::from_secs(state.settings.rtc_echo_max_secs.max(1));
-    let mut shutdown = state.shutdown_signal();
+    let mut shutdown = state.shutdown.signal();
     tokio::spawn(async move {
         let started = Instant::now();
         loop {

@@ -12,7 +12,7 @@ pub mod echo;
 pub mod turn;
 
 pub mod api;
-pub mod quality;
+pub mod port;
 pub mod room;
 pub mod signal;
 
@@ -24,8 +24,40 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use std::sync::Arc;
+
+use crate::auth::Auth;
+use crate::bus::Bus;
+use crate::clock::Clock;
 use crate::config::{Secret, Settings};
-use crate::telehealth::queue::ParticipantRole;
+use crate::objects::Objects;
+use crate::shutdown::Shutdown;
+pub use port::{Calls, Participant, ParticipantRole, end_call};
+
+/// What the broker works with, and nothing more: built by the app (`app.rs`), which also gives it
+/// the calls' owner ([`Calls`], implemented by telehealth).
+#[derive(Clone)]
+pub struct Ctx {
+    pub settings: Arc<Settings>,
+    pub clock: Clock,
+    /// Rooms span instances through the bus.
+    pub bus: Arc<dyn Bus>,
+    pub auth: Auth,
+    /// The server's address as clients reach it (for the signaling URL).
+    pub objects: Objects,
+    /// Signs and checks room tokens (audience `rtc`).
+    pub room_keys: Arc<RoomKeys>,
+    /// The TURN REST secret shared with coturn or the embedded TURN server.
+    pub turn_secret: Arc<Secret>,
+    /// Where the embedded STUN/TURN server listens, once it runs.
+    pub turn_addr: Arc<std::sync::OnceLock<std::net::SocketAddr>>,
+    /// This instance's call rooms (signaling).
+    pub hub: Arc<room::Hub>,
+    /// Who may be in a call, and what a call's start and end mean.
+    pub calls: Arc<dyn Calls>,
+    /// Closes the sockets when the server stops.
+    pub shutdown: Shutdown,
+}
 
 /// The signaling protocol version clients speak.
 pub const PROTOCOL: u32 = 1;
@@ -179,7 +211,7 @@ fn split_urls(list: &str) -> Vec<String> {
         .collect()
 }
 
-impl crate::app::AppState {
+impl crate::rtc::Ctx {
     /// The ICE servers to hand `participant` now (fresh TURN credentials each time).
     pub fn ice_servers(&self, participant: &str) -> Vec<IceServer> {
         ice_servers(

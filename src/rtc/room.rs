@@ -21,9 +21,9 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use crate::app::AppState;
+use super::ParticipantRole;
 use crate::bus::Received;
-use crate::telehealth::queue::{self, ConsultationStatus, ParticipantRole};
+use crate::rtc::Ctx;
 
 /// Most participants in one call: the resident, the doctor and up to three invited doctors.
 pub const MAX_PARTICIPANTS: usize = 5;
@@ -35,9 +35,7 @@ const OUTBOX: usize = 4096;
 /// How long candidates for a participant who is not (yet) present are held.
 const HOLD: Duration = Duration::from_secs(10);
 
-/// The bus topic of every room's events (each names its room): one channel and one listener
-/// per instance, however many rooms it holds.
-pub const TOPIC: &str = "rtc";
+pub use super::port::TOPIC;
 
 /// An event for the room's bus topic.
 fn event(room: Uuid, mut body: Value) -> Value {
@@ -256,7 +254,7 @@ impl Hub {
 
     /// Open the room on this instance (listening on the rooms' topic first, so no announcement is
     /// missed), or return it if open.
-    async fn open(self: &Arc<Self>, state: &AppState, id: Uuid) -> anyhow::Result<Arc<Room>> {
+    async fn open(self: &Arc<Self>, state: &Ctx, id: Uuid) -> anyhow::Result<Arc<Room>> {
         self.listening
             .get_or_try_init(|| async {
                 let sub = state.bus.subscribe(TOPIC).await?;
@@ -294,7 +292,7 @@ impl Hub {
     /// Attach a socket of `account` to the consultation's room.
     pub async fn attach(
         self: &Arc<Self>,
-        state: &AppState,
+        state: &Ctx,
         consultation: Uuid,
         account: Uuid,
         role: ParticipantRole,
@@ -423,7 +421,7 @@ impl Hub {
     /// are reconnecting until the grace runs out.
     pub async fn detach(
         self: &Arc<Self>,
-        state: &AppState,
+        state: &Ctx,
         room: &Arc<Room>,
         account: Uuid,
         conn: u64,
@@ -497,22 +495,18 @@ impl Hub {
     }
 
     /// When nobody is left in the room anywhere, an ongoing call is over.
-    async fn after_departure(&self, state: &AppState, room: &Arc<Room>) {
+    async fn after_departure(&self, state: &Ctx, room: &Arc<Room>) {
         let empty = {
             let inner = lock(&room.inner);
             Room::roster(&inner, None).is_empty()
         };
-        if empty
-            && let Ok(Some(c)) = queue::consultation_row(&state.db, room.id).await
-            && c.status().ok() == Some(ConsultationStatus::InCall)
-            && let Err(e) = queue::call_ended(state, room.id, "all_left").await
-        {
+        if empty && let Err(e) = state.calls.emptied(room.id).await {
             tracing::warn!(error = %e, consultation = %room.id, "ending an empty call");
         }
     }
 
     /// The instance's listener: apply what the bus carries to the participants of the rooms here.
-    async fn listen(self: Arc<Self>, state: AppState, mut sub: crate::bus::Subscription) {
+    async fn listen(self: Arc<Self>, state: Ctx, mut sub: crate::bus::Subscription) {
         loop {
             let payload = match sub.recv().await {
                 Received::Event(e) => e.payload,
@@ -535,7 +529,7 @@ impl Hub {
     }
 
     /// Apply one bus event; true when the room is closed for good.
-    async fn apply(&self, state: &AppState, room: &Arc<Room>, event: Value) -> bool {
+    async fn apply(&self, state: &Ctx, room: &Arc<Room>, event: Value) -> bool {
         let kind = event.get("k").and_then(Value::as_str).unwrap_or("");
         let from_instance = event
             .get("from")
@@ -659,7 +653,7 @@ impl Hub {
     #[allow(clippy::too_many_arguments)]
     async fn presence_changed(
         &self,
-        state: &AppState,
+        state: &Ctx,
         room: &Arc<Room>,
         account: Uuid,
         role: ParticipantRole,
@@ -750,16 +744,8 @@ impl Hub {
         for message in relays {
             let _ = publish_relay(state, room.id, account, message).await;
         }
-        if connect_call
-            && let Ok(Some(c)) = queue::consultation_row(&state.db, room.id).await
-            && c.status().ok() == Some(ConsultationStatus::Admitted)
-        {
-            match queue::call_connected(state, room.id).await {
-                Ok(_) | Err(crate::error::Error::Conflict(_)) => {}
-                Err(e) => {
-                    tracing::warn!(error = %e, consultation = %room.id, "starting the call")
-                }
-            }
+        if connect_call && let Err(e) = state.calls.connected(room.id).await {
+            tracing::warn!(error = %e, consultation = %room.id, "starting the call")
         }
     }
 
@@ -767,7 +753,7 @@ impl Hub {
     #[allow(clippy::too_many_arguments)]
     async fn announce(
         &self,
-        state: &AppState,
+        state: &Ctx,
         room: &Arc<Room>,
         account: Uuid,
         role: ParticipantRole,
@@ -803,7 +789,7 @@ impl Hub {
     /// briefly; anything else is refused.
     pub async fn relay(
         &self,
-        state: &AppState,
+        state: &Ctx,
         room: &Arc<Room>,
         to: Uuid,
         message: String,
@@ -857,13 +843,15 @@ impl Hub {
     /// only), refused otherwise.
     async fn hold(
         &self,
-        state: &AppState,
+        state: &Ctx,
         room: &Arc<Room>,
         to: Uuid,
         message: String,
         hold_if_absent: bool,
     ) -> Result<(), &'static str> {
-        let allowed = queue::participant(state, room.id, to)
+        let allowed = state
+            .calls
+            .participant(room.id, to)
             .await
             .ok()
             .flatten()
@@ -901,7 +889,7 @@ impl Hub {
     }
 
     /// Tell the room a participant's network changed.
-    pub async fn network_changed(&self, state: &AppState, room: &Arc<Room>, account: Uuid) {
+    pub async fn network_changed(&self, state: &Ctx, room: &Arc<Room>, account: Uuid) {
         Self::tell_network_changed(room, account);
         let _ = state
             .bus
@@ -948,12 +936,7 @@ impl Hub {
 }
 
 /// A message for a participant connected to another instance, as its text.
-async fn publish_relay(
-    state: &AppState,
-    room: Uuid,
-    to: Uuid,
-    message: String,
-) -> anyhow::Result<()> {
+async fn publish_relay(state: &Ctx, room: Uuid, to: Uuid, message: String) -> anyhow::Result<()> {
     state
         .bus
         .publish(
@@ -966,7 +949,7 @@ async fn publish_relay(
 /// `again`: a re-announcement answering another instance's `who` (not news to anyone who knew).
 #[allow(clippy::too_many_arguments)]
 async fn announce_as(
-    state: &AppState,
+    state: &Ctx,
     room: Uuid,
     instance: Uuid,
     account: Uuid,
@@ -986,20 +969,6 @@ async fn announce_as(
     });
     if let Err(e) = state.bus.publish(TOPIC, event(room, body)).await {
         tracing::warn!(error = %e, "announcing presence");
-    }
-}
-
-/// Tell a consultation's room that the call is over (the consultation left `admitted`/`in_call`).
-pub async fn end_room(state: &AppState, consultation: Uuid, reason: &str) {
-    if let Err(e) = state
-        .bus
-        .publish(
-            TOPIC,
-            event(consultation, json!({ "k": "end", "reason": reason })),
-        )
-        .await
-    {
-        tracing::warn!(error = %e, "ending the room");
     }
 }
 

@@ -41,11 +41,11 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::ParticipantRole;
 use super::RoomPass;
 use super::room::{Entry, Out, close};
-use crate::app::AppState;
 use crate::error::problem_response;
-use crate::telehealth::queue::{self, ParticipantRole};
+use crate::rtc::Ctx;
 
 /// The protocol's machine-readable description, served at `/asyncapi.yaml`.
 pub const ASYNCAPI: &str = include_str!("../../openapi/signaling.asyncapi.yaml");
@@ -165,7 +165,7 @@ pub async fn signal(
     req: &Request,
     ws: WebSocket,
     Query(q): Query<SignalQuery>,
-    Data(state): Data<&AppState>,
+    Data(state): Data<&Ctx>,
 ) -> poem::Response {
     let token = q.token.or_else(|| {
         req.header("authorization")
@@ -185,7 +185,11 @@ pub async fn signal(
     let Some(pass) = state.room_keys.verify(&token, state.clock.now()) else {
         return refused(ws, close::TICKET, "invalid_room_token");
     };
-    match queue::participant(state, pass.consultation_id, pass.account_id).await {
+    match state
+        .calls
+        .participant(pass.consultation_id, pass.account_id)
+        .await
+    {
         Ok(Some(p)) if p.role == pass.role => {}
         Ok(_) => return refused(ws, close::FORBIDDEN, "not_a_participant_now"),
         Err(e) => return problem_response(&e),
@@ -234,9 +238,9 @@ fn error_message(code: &str) -> Value {
     json!({ "type": "error", "code": code })
 }
 
-async fn run(state: AppState, pass: RoomPass, socket: poem::web::websocket::WebSocketStream) {
+async fn run(state: Ctx, pass: RoomPass, socket: poem::web::websocket::WebSocketStream) {
     let (mut tx, mut rx) = socket.split();
-    let mut shutdown = state.shutdown_signal();
+    let mut shutdown = state.shutdown.signal();
     // The first message says whether this is a new join or a resume.
     let first = tokio::time::timeout(Duration::from_secs(10), rx.next()).await;
     let entry = match first {
@@ -260,7 +264,7 @@ async fn run(state: AppState, pass: RoomPass, socket: poem::web::websocket::WebS
             return;
         }
     };
-    let hub = state.rtc.clone();
+    let hub = state.hub.clone();
     let attached = match hub
         .attach(
             &state,
@@ -464,13 +468,8 @@ pub fn plausible_sdp(sdp: &str) -> bool {
     sdp.starts_with("v=0") && (sdp.contains("\nm=") || sdp.contains("\rm=")) && !sdp.contains('\0')
 }
 
-async fn handle(
-    state: &AppState,
-    room: &Arc<super::room::Room>,
-    pass: &RoomPass,
-    text: &str,
-) -> Flow {
-    let hub = &state.rtc;
+async fn handle(state: &Ctx, room: &Arc<super::room::Room>, pass: &RoomPass, text: &str) -> Flow {
+    let hub = &state.hub;
     let me = pass.account_id;
     // Read as borrowed, unparsed fields: a relayed candidate is copied through as its text.
     let fields = if text.trim_start().starts_with('{') {
@@ -564,7 +563,7 @@ async fn handle(
                 hub.reply(room, me, error_message("only_the_doctor_ends"));
                 return Flow::Continue;
             }
-            match queue::call_ended(state, pass.consultation_id, "doctor_ended").await {
+            match state.calls.ended_by_doctor(pass.consultation_id).await {
                 Ok(_) => {}
                 Err(e) => {
                     tracing::warn!(error = %e, "ending a call");

@@ -31,7 +31,7 @@ use webrtc::stun::message::{
 use webrtc::turn;
 use webrtc::util::Conn;
 
-use crate::app::Clock;
+use crate::clock::Clock;
 use crate::config::{Secret, Settings};
 
 /// The realm the embedded server authenticates in.

@@ -206,25 +206,7 @@ impl Db {
     }
 }
 
-/// Whether the error means "the database cannot be reached right now" (retry later, 503).
-pub fn is_unavailable(err: &sqlx::Error) -> bool {
-    match err {
-        sqlx::Error::Io(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed
-        | sqlx::Error::Tls(_) => true,
-        sqlx::Error::Database(db) => {
-            let code = db.code();
-            let code = code.as_deref().unwrap_or("");
-            // 08xxx: connection exceptions; 57P01-03: shutting down / cannot connect now.
-            code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
-                // SQLite: busy/locked beyond the busy timeout.
-                || (matches!(code, "5" | "6") && db.message().contains("locked"))
-        }
-        _ => false,
-    }
-}
+pub use crate::error::is_unavailable;
 
 /// Whether the error is a violation of the named unique constraint (or, on SQLite, which does not
 /// name constraints, of a unique index over `column`).

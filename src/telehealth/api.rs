@@ -15,11 +15,12 @@ use super::schedule::{
     self, AppointmentRow, AppointmentStatus, Doctor, NewBooking, StationPatch, StationRow, Window,
 };
 use super::{Symptom, stats};
-use crate::app::{ApiTags, AppState};
 use crate::auth::api::BearerAuth;
 use crate::auth::{Caller, Role};
 use crate::error::{ApiError, Error};
 use crate::store::idempotency;
+use crate::tags::ApiTags;
+use crate::telehealth::Ctx;
 
 // ---- directory ----
 
@@ -351,17 +352,14 @@ struct ConsultationView {
     rating_comment: Option<String>,
 }
 
-async fn name_of(state: &AppState, id: Uuid) -> Result<String, Error> {
+async fn name_of(state: &Ctx, id: Uuid) -> Result<String, Error> {
     Ok(crate::auth::repo::account_by_id(&state.db, id)
         .await?
         .map(|a| a.display_name)
         .unwrap_or_default())
 }
 
-async fn consultation_view(
-    state: &AppState,
-    c: ConsultationRow,
-) -> Result<ConsultationView, Error> {
+async fn consultation_view(state: &Ctx, c: ConsultationRow) -> Result<ConsultationView, Error> {
     let status = c.status()?;
     let mut doctors = vec![];
     for (id, role) in queue::doctors_of(&state.db, c.consultation_id).await? {
@@ -468,7 +466,7 @@ enum Done {
 
 /// Claim an `Idempotency-Key`; `Err(id)` when a previous request already created resource `id`.
 async fn claim_key(
-    state: &AppState,
+    state: &Ctx,
     caller: &Caller,
     scope: &'static str,
     key: Option<String>,
@@ -497,7 +495,7 @@ async fn claim_key(
 
 /// Release a claimed key when the work failed, so a retry can try again.
 async fn release_on_error<T>(
-    state: &AppState,
+    state: &Ctx,
     key: &Option<idempotency::Key>,
     result: Result<T, Error>,
 ) -> Result<T, Error> {
@@ -510,7 +508,7 @@ async fn release_on_error<T>(
 }
 
 pub struct TelehealthApi {
-    pub state: AppState,
+    pub state: Ctx,
 }
 
 #[OpenApi(tag = "ApiTags::Telehealth")]
@@ -567,7 +565,7 @@ impl TelehealthApi {
         station_id: Path<Uuid>,
         body: Json<StationUpdate>,
     ) -> Result<Json<StationCard>, ApiError> {
-        self.state.caller_with(&auth, &[Role::Admin]).await?;
+        self.state.auth.caller_with(&auth, &[Role::Admin]).await?;
         let b = body.0;
         let location = match (b.lat, b.lon) {
             (Some(lat), Some(lon)) => Some((lat, lon)),
@@ -609,7 +607,7 @@ impl TelehealthApi {
         doctor_id: Path<Uuid>,
         body: Json<DoctorProfile>,
     ) -> Result<Json<DoctorCard>, ApiError> {
-        self.state.caller_with(&auth, &[Role::Admin]).await?;
+        self.state.auth.caller_with(&auth, &[Role::Admin]).await?;
         schedule::set_profile(
             &self.state,
             doctor_id.0,
@@ -637,7 +635,7 @@ impl TelehealthApi {
         auth: BearerAuth,
         doctor_id: Path<Uuid>,
     ) -> Result<Json<Availability>, ApiError> {
-        let caller = self.state.caller(&auth).await?;
+        let caller = self.state.auth.caller(&auth).await?;
         let windows = schedule::availability(&self.state, &caller, doctor_id.0).await?;
         Ok(Json(Availability {
             windows: windows.into_iter().map(Into::into).collect(),
@@ -659,7 +657,7 @@ impl TelehealthApi {
         doctor_id: Path<Uuid>,
         body: Json<Availability>,
     ) -> Result<Json<Availability>, ApiError> {
-        let caller = self.state.caller(&auth).await?;
+        let caller = self.state.auth.caller(&auth).await?;
         let mut windows = vec![];
         for (i, w) in body.0.windows.into_iter().enumerate() {
             windows.push(Window {
@@ -688,7 +686,7 @@ impl TelehealthApi {
         auth: BearerAuth,
         doctor_id: Path<Uuid>,
     ) -> Result<Json<Vec<LeaveView>>, ApiError> {
-        let caller = self.state.caller(&auth).await?;
+        let caller = self.state.auth.caller(&auth).await?;
         Ok(Json(
             schedule::leave_days(&self.state, &caller, doctor_id.0)
                 .await?
@@ -715,7 +713,7 @@ impl TelehealthApi {
         doctor_id: Path<Uuid>,
         body: Json<NewLeave>,
     ) -> Result<Json<LeaveAdded>, ApiError> {
-        let caller = self.state.caller(&auth).await?;
+        let caller = self.state.auth.caller(&auth).await?;
         let n = schedule::add_leave(
             &self.state,
             &caller,
@@ -742,7 +740,7 @@ impl TelehealthApi {
         doctor_id: Path<Uuid>,
         day: Path<NaiveDate>,
     ) -> Result<Done, ApiError> {
-        let caller = self.state.caller(&auth).await?;
+        let caller = self.state.auth.caller(&auth).await?;
         schedule::remove_leave(&self.state, &caller, doctor_id.0, day.0).await?;
         Ok(Done::Done)
     }
@@ -794,7 +792,11 @@ impl TelehealthApi {
         idempotency_key: Header<Option<String>>,
         body: Json<BookingRequest>,
     ) -> Result<AppointmentCreated, ApiError> {
-        let caller = self.state.caller_with(&auth, &[Role::Resident]).await?;
+        let caller = self
+            .state
+            .auth
+            .caller_with(&auth, &[Role::Resident])
+            .await?;
         let b = body.0;
         let key = match claim_key(
             &self.state,
@@ -847,7 +849,7 @@ impl TelehealthApi {
         /// Starting before (default 90 days ahead).
         to: Query<Option<DateTime<Utc>>>,
     ) -> Result<Json<Vec<AppointmentView>>, ApiError> {
-        let caller = self.state.caller(&auth).await?;
+        let caller = self.state.auth.caller(&auth).await?;
         let rows = schedule::appointments(&self.state, &caller, from.0, to.0).await?;
         Ok(Json(
             rows.into_iter()
@@ -867,7 +869,7 @@ impl TelehealthApi {
         auth: BearerAuth,
         appointment_id: Path<Uuid>,
     ) -> Result<Json<AppointmentView>, ApiError> {
-        let caller = self.state.caller(&auth).await?;
+        let caller = self.state.auth.caller(&auth).await?;
         let row = schedule::appointment(&self.state, &caller, appointment_id.0).await?;
         Ok(Json(appointment_view(row)?))
     }
@@ -887,7 +889,7 @@ impl TelehealthApi {
         appointment_id: Path<Uuid>,
         body: Json<CancelRequest>,
     ) -> Result<Json<AppointmentView>, ApiError> {
-        let caller = self.state.caller(&auth).await?;
+        let caller = self.state.auth.caller(&auth).await?;
         let row = schedule::cancel(&self.state, &caller, appointment_id.0, &body.reason).await?;
         Ok(Json(appointment_view(row)?))
     }
@@ -906,7 +908,7 @@ impl TelehealthApi {
         appointment_id: Path<Uuid>,
         body: Json<RescheduleRequest>,
     ) -> Result<Json<AppointmentView>, ApiError> {
-        let caller = self.state.caller(&auth).await?;
+        let caller = self.state.auth.caller(&auth).await?;
         let row = schedule::reschedule(&self.state, &caller, appointment_id.0, body.start).await?;
         Ok(Json(appointment_view(row)?))
     }
@@ -922,7 +924,7 @@ impl TelehealthApi {
         auth: BearerAuth,
         appointment_id: Path<Uuid>,
     ) -> Result<ConsultationCreated, ApiError> {
-        let caller = self.state.caller(&auth).await?;
+        let caller = self.state.auth.caller(&auth).await?;
         let row = schedule::check_in(&self.state, &caller, appointment_id.0).await?;
         Ok(ConsultationCreated::Created(Json(
             consultation_view(&self.state, row).await?,
@@ -947,7 +949,11 @@ impl TelehealthApi {
         idempotency_key: Header<Option<String>>,
         body: Json<JoinQueue>,
     ) -> Result<ConsultationCreated, ApiError> {
-        let caller = self.state.caller_with(&auth, &[Role::Resident]).await?;
+        let caller = self
+            .state
+            .auth
+            .caller_with(&auth, &[Role::Resident])
+            .await?;
         let b = body.0;
         let key = match claim_key(
             &self.state,
@@ -992,7 +998,7 @@ impl TelehealthApi {
         auth: BearerAuth,
         station_id: Path<Uuid>,
     ) -> Result<Json<Vec<ConsultationView>>, ApiError> {
-        let caller = self.state.caller(&auth).await?;
+        let caller = self.state.auth.caller(&auth).await?;
         let rows = queue::station_queue(&self.state, &caller, station_id.0).await?;
         let mut out = vec![];
         for r in rows {
@@ -1017,7 +1023,7 @@ impl TelehealthApi {
         station_id: Path<Uuid>,
         body: Json<AdmitRequest>,
     ) -> Result<Json<ConsultationView>, ApiError> {
-        let caller = self.state.caller(&auth).await?;
+        let caller = self.state.auth.caller(&auth).await?;
         let row = queue::admit(&self.state, &caller, station_id.0, body.consultation_id).await?;
         Ok(Json(consultation_view(&self.state, row).await?))
     }
@@ -1029,7 +1035,7 @@ impl TelehealthApi {
         operation_id = "telehealth_duty_on"
     )]
     async fn duty_on(&self, auth: BearerAuth, body: Json<DutyRequest>) -> Result<Done, ApiError> {
-        let caller = self.state.caller(&auth).await?;
+        let caller = self.state.auth.caller(&auth).await?;
         queue::set_duty(&self.state, &caller, Some(body.station_id)).await?;
         Ok(Done::Done)
     }
@@ -1041,7 +1047,7 @@ impl TelehealthApi {
         operation_id = "telehealth_duty_off"
     )]
     async fn duty_off(&self, auth: BearerAuth) -> Result<Done, ApiError> {
-        let caller = self.state.caller(&auth).await?;
+        let caller = self.state.auth.caller(&auth).await?;
         queue::set_duty(&self.state, &caller, None).await?;
         Ok(Done::Done)
     }
@@ -1057,7 +1063,7 @@ impl TelehealthApi {
         auth: BearerAuth,
         #[oai(validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<Option<i64>>,
     ) -> Result<Json<Vec<ConsultationView>>, ApiError> {
-        let caller = self.state.caller(&auth).await?;
+        let caller = self.state.auth.caller(&auth).await?;
         let rows = queue::mine(&self.state, &caller, limit.0.unwrap_or(50)).await?;
         let mut out = vec![];
         for r in rows {
@@ -1077,7 +1083,7 @@ impl TelehealthApi {
         auth: BearerAuth,
         consultation_id: Path<Uuid>,
     ) -> Result<Json<ConsultationView>, ApiError> {
-        let caller = self.state.caller(&auth).await?;
+        let caller = self.state.auth.caller(&auth).await?;
         let (row, _) = queue::get(&self.state, &caller, consultation_id.0).await?;
         Ok(Json(consultation_view(&self.state, row).await?))
     }
@@ -1093,7 +1099,7 @@ impl TelehealthApi {
         auth: BearerAuth,
         consultation_id: Path<Uuid>,
     ) -> Result<Json<ConsultationView>, ApiError> {
-        let caller = self.state.caller(&auth).await?;
+        let caller = self.state.auth.caller(&auth).await?;
         let row = queue::requeue(&self.state, &caller, consultation_id.0).await?;
         Ok(Json(consultation_view(&self.state, row).await?))
     }
@@ -1110,7 +1116,7 @@ impl TelehealthApi {
         consultation_id: Path<Uuid>,
         body: Json<DoctorRef>,
     ) -> Result<Json<ConsultationView>, ApiError> {
-        let caller = self.state.caller(&auth).await?;
+        let caller = self.state.auth.caller(&auth).await?;
         let row = queue::transfer(&self.state, &caller, consultation_id.0, body.doctor_id).await?;
         Ok(Json(consultation_view(&self.state, row).await?))
     }
@@ -1127,7 +1133,7 @@ impl TelehealthApi {
         consultation_id: Path<Uuid>,
         body: Json<DeclineRequest>,
     ) -> Result<Json<ConsultationView>, ApiError> {
-        let caller = self.state.caller(&auth).await?;
+        let caller = self.state.auth.caller(&auth).await?;
         let row = queue::decline(&self.state, &caller, consultation_id.0, &body.reason).await?;
         Ok(Json(consultation_view(&self.state, row).await?))
     }
@@ -1143,7 +1149,7 @@ impl TelehealthApi {
         auth: BearerAuth,
         consultation_id: Path<Uuid>,
     ) -> Result<Json<ConsultationView>, ApiError> {
-        let caller = self.state.caller(&auth).await?;
+        let caller = self.state.auth.caller(&auth).await?;
         let row = queue::cancel(&self.state, &caller, consultation_id.0).await?;
         Ok(Json(consultation_view(&self.state, row).await?))
     }
@@ -1162,7 +1168,7 @@ impl TelehealthApi {
         auth: BearerAuth,
         consultation_id: Path<Uuid>,
     ) -> Result<Json<ConsultationView>, ApiError> {
-        let caller = self.state.caller(&auth).await?;
+        let caller = self.state.auth.caller(&auth).await?;
         let row = queue::start(&self.state, &caller, consultation_id.0).await?;
         Ok(Json(consultation_view(&self.state, row).await?))
     }
@@ -1178,7 +1184,7 @@ impl TelehealthApi {
         auth: BearerAuth,
         consultation_id: Path<Uuid>,
     ) -> Result<Json<ConsultationView>, ApiError> {
-        let caller = self.state.caller(&auth).await?;
+        let caller = self.state.auth.caller(&auth).await?;
         let row = queue::end(&self.state, &caller, consultation_id.0).await?;
         Ok(Json(consultation_view(&self.state, row).await?))
     }
@@ -1195,7 +1201,7 @@ impl TelehealthApi {
         consultation_id: Path<Uuid>,
         body: Json<DoctorRef>,
     ) -> Result<Json<ConsultationView>, ApiError> {
-        let caller = self.state.caller(&auth).await?;
+        let caller = self.state.auth.caller(&auth).await?;
         let row = queue::invite(&self.state, &caller, consultation_id.0, body.doctor_id).await?;
         Ok(Json(consultation_view(&self.state, row).await?))
     }
@@ -1212,7 +1218,7 @@ impl TelehealthApi {
         consultation_id: Path<Uuid>,
         body: Json<RatingRequest>,
     ) -> Result<Json<ConsultationView>, ApiError> {
-        let caller = self.state.caller(&auth).await?;
+        let caller = self.state.auth.caller(&auth).await?;
         let row = queue::rate(
             &self.state,
             &caller,
@@ -1240,7 +1246,7 @@ impl TelehealthApi {
         from: Query<Option<DateTime<Utc>>>,
         to: Query<Option<DateTime<Utc>>>,
     ) -> Result<Json<StationStats>, ApiError> {
-        let caller = self.state.caller(&auth).await?;
+        let caller = self.state.auth.caller(&auth).await?;
         let f = stats::station_figures(&self.state, &caller, station_id.0, from.0, to.0).await?;
         Ok(Json(StationStats {
             station_id: f.station_id,
@@ -1375,7 +1381,7 @@ struct RecordView {
     updated_at: DateTime<Utc>,
 }
 
-async fn record_view(state: &AppState, r: RecordRow) -> Result<RecordView, Error> {
+async fn record_view(state: &Ctx, r: RecordRow) -> Result<RecordView, Error> {
     let content = r.content()?;
     Ok(RecordView {
         id: r.record_id,
@@ -1433,7 +1439,7 @@ enum RecordCreated {
 }
 
 pub struct RecordsApi {
-    pub state: AppState,
+    pub state: Ctx,
 }
 
 #[OpenApi(tag = "ApiTags::MedicalRecords")]
@@ -1472,7 +1478,7 @@ impl RecordsApi {
         auth: BearerAuth,
         body: Json<ConsentDecision>,
     ) -> Result<Json<ConsentView>, ApiError> {
-        let caller = self.state.caller(&auth).await?;
+        let caller = self.state.auth.caller(&auth).await?;
         let row = records::decide(
             &self.state,
             &caller,
@@ -1487,7 +1493,7 @@ impl RecordsApi {
     /// My consents: what holds now and every decision
     #[oai(path = "/v1/me/consents", method = "get", operation_id = "me_consents")]
     async fn my_consents(&self, auth: BearerAuth) -> Result<Json<MyConsents>, ApiError> {
-        let caller = self.state.caller(&auth).await?;
+        let caller = self.state.auth.caller(&auth).await?;
         let telehealth =
             records::consents_to(&self.state.db, caller.account_id, ConsentKind::Telehealth)
                 .await?;
@@ -1519,7 +1525,7 @@ impl RecordsApi {
         consultation_id: Path<Uuid>,
         body: Json<RecordInput>,
     ) -> Result<RecordCreated, ApiError> {
-        let caller = self.state.caller(&auth).await?;
+        let caller = self.state.auth.caller(&auth).await?;
         let row = records::create(&self.state, &caller, consultation_id.0, body.0.into()).await?;
         Ok(RecordCreated::Created(Json(
             record_view(&self.state, row).await?,
@@ -1540,7 +1546,7 @@ impl RecordsApi {
         consultation_id: Query<Option<Uuid>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<Option<i64>>,
     ) -> Result<Json<Vec<RecordView>>, ApiError> {
-        let caller = self.state.caller(&auth).await?;
+        let caller = self.state.auth.caller(&auth).await?;
         let rows = records::list(
             &self.state,
             &caller,
@@ -1569,7 +1575,7 @@ impl RecordsApi {
         auth: BearerAuth,
         record_id: Path<Uuid>,
     ) -> Result<Json<RecordView>, ApiError> {
-        let caller = self.state.caller(&auth).await?;
+        let caller = self.state.auth.caller(&auth).await?;
         let row = records::get(&self.state, &caller, record_id.0).await?;
         Ok(Json(record_view(&self.state, row).await?))
     }
@@ -1588,7 +1594,7 @@ impl RecordsApi {
         record_id: Path<Uuid>,
         body: Json<RecordInput>,
     ) -> Result<Json<RecordView>, ApiError> {
-        let caller = self.state.caller(&auth).await?;
+        let caller = self.state.auth.caller(&auth).await?;
         let row = records::update(&self.state, &caller, record_id.0, body.0.into()).await?;
         Ok(Json(record_view(&self.state, row).await?))
     }
@@ -1604,7 +1610,7 @@ impl RecordsApi {
         auth: BearerAuth,
         record_id: Path<Uuid>,
     ) -> Result<Json<RecordView>, ApiError> {
-        let caller = self.state.caller(&auth).await?;
+        let caller = self.state.auth.caller(&auth).await?;
         let row = records::sign(&self.state, &caller, record_id.0).await?;
         Ok(Json(record_view(&self.state, row).await?))
     }
@@ -1620,7 +1626,7 @@ impl RecordsApi {
         auth: BearerAuth,
         record_id: Path<Uuid>,
     ) -> Result<RecordCreated, ApiError> {
-        let caller = self.state.caller(&auth).await?;
+        let caller = self.state.auth.caller(&auth).await?;
         let row = records::amend(&self.state, &caller, record_id.0).await?;
         Ok(RecordCreated::Created(Json(
             record_view(&self.state, row).await?,
@@ -1639,7 +1645,7 @@ impl RecordsApi {
         before: Query<Option<Uuid>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<Option<i64>>,
     ) -> Result<Json<AccessPage>, ApiError> {
-        let caller = self.state.caller(&auth).await?;
+        let caller = self.state.auth.caller(&auth).await?;
         let limit = limit.0.unwrap_or(50);
         let rows = records::access_log(&self.state, &caller, before.0, limit).await?;
         let next_before = if rows.len() as i64 == limit {

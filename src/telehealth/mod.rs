@@ -17,6 +17,8 @@
 //! consultation with [`queue::call_connected`] and [`queue::call_ended`].
 
 pub mod api;
+pub mod calls;
+pub mod quality;
 pub mod queue;
 pub mod records;
 pub mod schedule;
@@ -25,11 +27,34 @@ pub mod stats;
 use chrono::{DateTime, FixedOffset, Utc};
 use uuid::Uuid;
 
-use crate::app::AppState;
+use std::sync::Arc;
+
+use crate::auth::Auth;
+use crate::bus::Bus;
+use crate::clock::Clock;
+use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::on_tx;
+use crate::reports::calendar::WorkCalendar;
+use crate::reports::push::Notifier;
 use crate::reports::push::Push;
+use crate::store::Db;
 use crate::store::Tx;
+
+/// What telehealth works with, and nothing more: built by the app (`app.rs`).
+#[derive(Clone)]
+pub struct Ctx {
+    pub settings: Arc<Settings>,
+    pub db: Db,
+    pub auth: Auth,
+    pub clock: Clock,
+    /// The ward's working days and holidays (the station's opening hours follow them).
+    pub calendar: Arc<WorkCalendar>,
+    /// Reminders and waiting-room news to phones.
+    pub notifier: Arc<dyn Notifier>,
+    /// Ends calls: the broker listens (`rtc::end_call`).
+    pub bus: Arc<dyn Bus>,
+}
 
 /// What brings the resident (optional, helps the doctor triage the queue).
 #[derive(
@@ -84,7 +109,7 @@ impl Symptom {
 }
 
 /// The ward's UTC offset (slots and reminders are in local time).
-pub fn ward_offset(state: &AppState) -> FixedOffset {
+pub fn ward_offset(state: &Ctx) -> FixedOffset {
     state.calendar.utc_offset()
 }
 
@@ -193,7 +218,7 @@ pub fn local_text(at: DateTime<Utc>, offset: FixedOffset) -> String {
 
 /// Periodic work: reminders for upcoming appointments, missed calls, no-shows. Safe to run on every
 /// instance at once: each change is claimed by a conditional update.
-pub async fn sweep(state: &AppState) -> Result<SweepOutcome> {
+pub async fn sweep(state: &Ctx) -> Result<SweepOutcome> {
     let reminders = schedule::send_reminders(state).await?;
     let missed = queue::expire_unanswered(state).await?;
     let no_shows = schedule::mark_no_shows(state).await?;

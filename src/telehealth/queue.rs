@@ -17,10 +17,10 @@ use uuid::Uuid;
 
 use super::schedule::{is_station_doctor, require_doctor, station};
 use super::{About, Symptom, notify, send_pushes, validate_reason, validate_text};
-use crate::app::AppState;
 use crate::auth::{Caller, Role};
 use crate::error::{Error, Result};
 use crate::store::{Db, Tx, idempotency, is_unique_violation};
+use crate::telehealth::Ctx;
 use crate::{on_db, on_tx};
 
 /// Where a consultation is (FHIR Encounter.status, in the ward's words).
@@ -150,21 +150,7 @@ pub async fn consultation_row(db: &Db, id: Uuid) -> Result<Option<ConsultationRo
     )
 }
 
-/// A participant's part in a consultation: the resident being seen (`patient`), the doctor who
-/// admitted them, or a doctor invited in.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, poem_openapi::Enum, serde::Serialize, serde::Deserialize,
-)]
-#[oai(rename_all = "snake_case")]
-#[serde(rename_all = "snake_case")]
-pub enum ParticipantRole {
-    /// The resident being seen.
-    Patient,
-    /// The doctor who admitted the resident.
-    Doctor,
-    /// A doctor invited in, often from a city hospital.
-    Specialist,
-}
+pub use crate::rtc::ParticipantRole;
 
 /// The doctors in a consultation and their parts.
 pub async fn doctors_of(db: &Db, id: Uuid) -> Result<Vec<(Uuid, ParticipantRole)>> {
@@ -200,11 +186,7 @@ pub enum Relation {
 
 /// The caller's relation to the consultation; 404 if they have none (a resident or doctor never
 /// learns that someone else's consultation exists), 403 for staff and admins (never any access).
-pub async fn relation(
-    state: &AppState,
-    caller: &Caller,
-    row: &ConsultationRow,
-) -> Result<Relation> {
+pub async fn relation(state: &Ctx, caller: &Caller, row: &ConsultationRow) -> Result<Relation> {
     match caller.role {
         Role::Resident if row.resident_id == caller.account_id => Ok(Relation::Patient),
         Role::Resident => Err(Error::NotFound("consultation_not_found")),
@@ -227,18 +209,14 @@ pub async fn relation(
     }
 }
 
-async fn load(state: &AppState, id: Uuid) -> Result<ConsultationRow> {
+async fn load(state: &Ctx, id: Uuid) -> Result<ConsultationRow> {
     consultation_row(&state.db, id)
         .await?
         .ok_or(Error::NotFound("consultation_not_found"))
 }
 
 /// The consultation, if the caller may see it.
-pub async fn get(
-    state: &AppState,
-    caller: &Caller,
-    id: Uuid,
-) -> Result<(ConsultationRow, Relation)> {
+pub async fn get(state: &Ctx, caller: &Caller, id: Uuid) -> Result<(ConsultationRow, Relation)> {
     let row = load(state, id).await?;
     let rel = relation(state, caller, &row).await?;
     Ok((row, rel))
@@ -295,7 +273,7 @@ pub async fn enqueue(tx: &mut Tx, e: Enqueue, now: DateTime<Utc>) -> Result<Uuid
 
 /// A resident joins a station's waiting room now (on-demand consultation).
 pub async fn join(
-    state: &AppState,
+    state: &Ctx,
     caller: &Caller,
     station_id: Uuid,
     reason: &str,
@@ -329,7 +307,7 @@ pub async fn join(
 }
 
 /// The resident's place in the queue (1 = next) and an estimate of the wait in minutes.
-pub async fn position(state: &AppState, row: &ConsultationRow) -> Result<Option<(i64, i64)>> {
+pub async fn position(state: &Ctx, row: &ConsultationRow) -> Result<Option<(i64, i64)>> {
     if row.status()? != ConsultationStatus::Waiting {
         return Ok(None);
     }
@@ -383,7 +361,7 @@ pub fn estimate_minutes(position: i64, minutes_per_call: f64, doctors_on_duty: i
 }
 
 /// Consultations the caller is in (resident: theirs; doctor: those they took part in), newest first.
-pub async fn mine(state: &AppState, caller: &Caller, limit: i64) -> Result<Vec<ConsultationRow>> {
+pub async fn mine(state: &Ctx, caller: &Caller, limit: i64) -> Result<Vec<ConsultationRow>> {
     caller.require(&[Role::Resident, Role::Doctor])?;
     let sql = if caller.role == Role::Resident {
         concat!(
@@ -408,7 +386,7 @@ pub async fn mine(state: &AppState, caller: &Caller, limit: i64) -> Result<Vec<C
     )
 }
 
-async fn require_station_doctor(state: &AppState, caller: &Caller, station_id: Uuid) -> Result<()> {
+async fn require_station_doctor(state: &Ctx, caller: &Caller, station_id: Uuid) -> Result<()> {
     caller.require(&[Role::Doctor])?;
     station(&state.db, station_id).await?;
     if !is_station_doctor(&state.db, station_id, caller.account_id).await? {
@@ -419,7 +397,7 @@ async fn require_station_doctor(state: &AppState, caller: &Caller, station_id: U
 
 /// The station's waiting room, in calling order (doctors of the station).
 pub async fn station_queue(
-    state: &AppState,
+    state: &Ctx,
     caller: &Caller,
     station_id: Uuid,
 ) -> Result<Vec<ConsultationRow>> {
@@ -436,7 +414,7 @@ pub async fn station_queue(
 }
 
 /// Put the doctor on duty at a station (taking on-demand patients), or off duty.
-pub async fn set_duty(state: &AppState, caller: &Caller, station_id: Option<Uuid>) -> Result<()> {
+pub async fn set_duty(state: &Ctx, caller: &Caller, station_id: Option<Uuid>) -> Result<()> {
     caller.require(&[Role::Doctor])?;
     let now = state.clock.now();
     match station_id {
@@ -465,7 +443,7 @@ pub async fn set_duty(state: &AppState, caller: &Caller, station_id: Option<Uuid
 /// given consent, meant for any doctor or for this one, in calling order. The resident is told to
 /// answer; if they do not connect within `telehealth_answer_secs` the consultation is missed.
 pub async fn admit(
-    state: &AppState,
+    state: &Ctx,
     caller: &Caller,
     station_id: Uuid,
     chosen: Option<Uuid>,
@@ -545,14 +523,14 @@ pub async fn admit(
         )
         .await?;
         tx.commit().await?;
-        send_pushes(state, vec![push]).await;
+        send_pushes(&*state.notifier, vec![push]).await;
         return load(state, row.consultation_id).await;
     }
     Err(Error::NotFound("queue_empty"))
 }
 
 /// The caller must be the consultation's admitting doctor.
-async fn require_primary(state: &AppState, caller: &Caller, row: &ConsultationRow) -> Result<()> {
+async fn require_primary(state: &Ctx, caller: &Caller, row: &ConsultationRow) -> Result<()> {
     match relation(state, caller, row).await? {
         Relation::Participant(ParticipantRole::Doctor) => Ok(()),
         _ => Err(Error::Forbidden),
@@ -630,7 +608,7 @@ async fn drop_doctors(tx: &mut Tx, id: Uuid) -> Result<()> {
 }
 
 /// Put an admitted resident back in the waiting room, keeping their place (the admitting doctor).
-pub async fn requeue(state: &AppState, caller: &Caller, id: Uuid) -> Result<ConsultationRow> {
+pub async fn requeue(state: &Ctx, caller: &Caller, id: Uuid) -> Result<ConsultationRow> {
     let row = load(state, id).await?;
     require_primary(state, caller, &row).await?;
     if row.status()? != ConsultationStatus::Admitted {
@@ -675,7 +653,7 @@ async fn change_requeue(
 /// Hand a waiting or admitted resident to a colleague at the same station: back in the waiting
 /// room, meant for that doctor, keeping their place. The colleague is notified.
 pub async fn transfer(
-    state: &AppState,
+    state: &Ctx,
     caller: &Caller,
     id: Uuid,
     to_doctor: Uuid,
@@ -723,13 +701,13 @@ pub async fn transfer(
     )
     .await?;
     tx.commit().await?;
-    send_pushes(state, vec![push]).await;
+    send_pushes(&*state.notifier, vec![push]).await;
     load(state, id).await
 }
 
 /// The doctor turns the request down (with a reason the resident reads, e.g. "come in person").
 pub async fn decline(
-    state: &AppState,
+    state: &Ctx,
     caller: &Caller,
     id: Uuid,
     reason: &str,
@@ -771,9 +749,9 @@ pub async fn decline(
     .await?;
     tx.commit().await?;
     if was_admitted {
-        crate::rtc::room::end_room(state, id, "doctor_declined").await;
+        crate::rtc::end_call(&*state.bus, id, "doctor_declined").await;
     }
-    send_pushes(state, vec![push]).await;
+    send_pushes(&*state.notifier, vec![push]).await;
     load(state, id).await
 }
 
@@ -788,7 +766,7 @@ async fn finish(
 }
 
 /// The resident leaves the waiting room (or does not take the call after all).
-pub async fn cancel(state: &AppState, caller: &Caller, id: Uuid) -> Result<ConsultationRow> {
+pub async fn cancel(state: &Ctx, caller: &Caller, id: Uuid) -> Result<ConsultationRow> {
     let row = load(state, id).await?;
     if relation(state, caller, &row).await? != Relation::Patient {
         return Err(Error::Forbidden);
@@ -798,13 +776,13 @@ pub async fn cancel(state: &AppState, caller: &Caller, id: Uuid) -> Result<Consu
     finish(&mut tx, &row, Event::Cancel, "resident_left", now).await?;
     settle_appointment(&mut tx, &row, "cancelled", now).await?;
     tx.commit().await?;
-    crate::rtc::room::end_room(state, id, "resident_left").await;
+    crate::rtc::end_call(&*state.bus, id, "resident_left").await;
     load(state, id).await
 }
 
 /// The call connected (both sides present): `admitted` → `in_call`. The broker calls this; so does
 /// the doctor's "start" for a call held by other means.
-pub async fn call_connected(state: &AppState, id: Uuid) -> Result<ConsultationRow> {
+pub async fn call_connected(state: &Ctx, id: Uuid) -> Result<ConsultationRow> {
     let row = load(state, id).await?;
     if row.status()? == ConsultationStatus::InCall {
         return Ok(row);
@@ -817,7 +795,7 @@ pub async fn call_connected(state: &AppState, id: Uuid) -> Result<ConsultationRo
 }
 
 /// The call is over: `in_call` → `ended`; a booked appointment behind it is fulfilled.
-pub async fn call_ended(state: &AppState, id: Uuid, reason: &str) -> Result<ConsultationRow> {
+pub async fn call_ended(state: &Ctx, id: Uuid, reason: &str) -> Result<ConsultationRow> {
     let row = load(state, id).await?;
     if row.status()? == ConsultationStatus::Ended {
         return Ok(row);
@@ -827,12 +805,12 @@ pub async fn call_ended(state: &AppState, id: Uuid, reason: &str) -> Result<Cons
     finish(&mut tx, &row, Event::End, reason, now).await?;
     settle_appointment(&mut tx, &row, "fulfilled", now).await?;
     tx.commit().await?;
-    crate::rtc::room::end_room(state, id, reason).await;
+    crate::rtc::end_call(&*state.bus, id, reason).await;
     load(state, id).await
 }
 
 /// The admitting doctor marks the call as started.
-pub async fn start(state: &AppState, caller: &Caller, id: Uuid) -> Result<ConsultationRow> {
+pub async fn start(state: &Ctx, caller: &Caller, id: Uuid) -> Result<ConsultationRow> {
     let row = load(state, id).await?;
     require_primary(state, caller, &row).await?;
     if row.status()? != ConsultationStatus::Admitted {
@@ -842,7 +820,7 @@ pub async fn start(state: &AppState, caller: &Caller, id: Uuid) -> Result<Consul
 }
 
 /// End the call: the admitting doctor, or the resident hanging up.
-pub async fn end(state: &AppState, caller: &Caller, id: Uuid) -> Result<ConsultationRow> {
+pub async fn end(state: &Ctx, caller: &Caller, id: Uuid) -> Result<ConsultationRow> {
     let row = load(state, id).await?;
     let reason = match relation(state, caller, &row).await? {
         Relation::Patient => "resident_ended",
@@ -858,7 +836,7 @@ pub async fn end(state: &AppState, caller: &Caller, id: Uuid) -> Result<Consulta
 /// The admitting doctor invites another doctor (another station's, or a hospital specialist) into
 /// an admitted or ongoing consultation. The specialist may then join the call and write records.
 pub async fn invite(
-    state: &AppState,
+    state: &Ctx,
     caller: &Caller,
     id: Uuid,
     specialist: Uuid,
@@ -906,13 +884,13 @@ pub async fn invite(
     )
     .await?;
     tx.commit().await?;
-    send_pushes(state, vec![push]).await;
+    send_pushes(&*state.notifier, vec![push]).await;
     load(state, id).await
 }
 
 /// The resident rates an ended consultation, once.
 pub async fn rate(
-    state: &AppState,
+    state: &Ctx,
     caller: &Caller,
     id: Uuid,
     stars: i32,
@@ -953,7 +931,7 @@ pub async fn rate(
 }
 
 /// Admitted residents who did not connect by `answer_by` have missed the call.
-pub async fn expire_unanswered(state: &AppState) -> Result<usize> {
+pub async fn expire_unanswered(state: &Ctx) -> Result<usize> {
     let now = state.clock.now();
     let due = on_db!(&state.db, pool => sqlx::query_as::<_, ConsultationRow>(concat!(
         "SELECT ", consultation_columns!(), " FROM consultations
@@ -987,27 +965,18 @@ pub async fn expire_unanswered(state: &AppState) -> Result<usize> {
             .await?,
         );
         tx.commit().await?;
-        crate::rtc::room::end_room(state, row.consultation_id, "no_answer").await;
+        crate::rtc::end_call(&*state.bus, row.consultation_id, "no_answer").await;
         n += 1;
     }
-    send_pushes(state, pushes).await;
+    send_pushes(&*state.notifier, pushes).await;
     Ok(n)
 }
 
-/// Someone allowed into a consultation's call, and until when.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Participant {
-    pub consultation_id: Uuid,
-    pub account_id: Uuid,
-    pub role: ParticipantRole,
-    /// The admission expires at `answer_by` unless the call connects; a call is capped at
-    /// `telehealth_max_call_minutes`.
-    pub until: DateTime<Utc>,
-}
+pub use crate::rtc::Participant;
 
 /// For the WebRTC broker: may `account` join the consultation's call now, in which part, until
 /// when? Only the resident and its doctors, only while it is admitted or in call.
-pub async fn participant(state: &AppState, id: Uuid, account: Uuid) -> Result<Option<Participant>> {
+pub async fn participant(state: &Ctx, id: Uuid, account: Uuid) -> Result<Option<Participant>> {
     let Some(row) = consultation_row(&state.db, id).await? else {
         return Ok(None);
     };

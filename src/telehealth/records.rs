@@ -15,10 +15,10 @@ use uuid::Uuid;
 
 use super::queue::{self, ConsultationStatus, Relation};
 use super::{About, notify, send_pushes, validate_text};
-use crate::app::AppState;
 use crate::auth::{Caller, Role};
 use crate::error::{Error, FieldError, Result};
 use crate::store::{Db, Tx};
+use crate::telehealth::Ctx;
 use crate::{on_db, on_tx};
 
 // ---------------------------------------------------------------------------------------------
@@ -104,7 +104,7 @@ pub struct ConsentRow {
 
 /// Record a consent decision of the caller (residents) for the current version of a text.
 pub async fn decide(
-    state: &AppState,
+    state: &Ctx,
     caller: &Caller,
     kind: ConsentKind,
     version: &str,
@@ -139,7 +139,7 @@ pub async fn decide(
 }
 
 /// The caller's consent decisions, newest first.
-pub async fn history(state: &AppState, caller: &Caller) -> Result<Vec<ConsentRow>> {
+pub async fn history(state: &Ctx, caller: &Caller) -> Result<Vec<ConsentRow>> {
     Ok(on_db!(&state.db, pool => sqlx::query_as::<_, ConsentRow>(
         "SELECT consent_id, kind, version, accepted, created_at FROM consents
          WHERE account_id = $1 ORDER BY created_at DESC, consent_id DESC LIMIT 200",
@@ -163,7 +163,7 @@ pub async fn consents_to(db: &Db, resident: Uuid, kind: ConsentKind) -> Result<b
 }
 
 /// The telehealth consent admission requires.
-pub async fn has_consent(state: &AppState, resident: Uuid) -> Result<bool> {
+pub async fn has_consent(state: &Ctx, resident: Uuid) -> Result<bool> {
     consents_to(&state.db, resident, ConsentKind::Telehealth).await
 }
 
@@ -480,7 +480,7 @@ async fn audit(
 /// The consultation, if the caller is one of its doctors (404 for other doctors and residents,
 /// 403 for staff and admins).
 async fn as_consultation_doctor(
-    state: &AppState,
+    state: &Ctx,
     caller: &Caller,
     consultation: Uuid,
 ) -> Result<queue::ConsultationRow> {
@@ -495,7 +495,7 @@ async fn as_consultation_doctor(
 
 /// Start the caller's record of a consultation (a doctor in it, once the call has begun).
 pub async fn create(
-    state: &AppState,
+    state: &Ctx,
     caller: &Caller,
     consultation: Uuid,
     content: Content,
@@ -587,7 +587,7 @@ async fn insert(
 
 /// A record the caller authored, still open to change.
 async fn own_draft(
-    state: &AppState,
+    state: &Ctx,
     tx: &mut Tx,
     caller: &Caller,
     id: Uuid,
@@ -613,12 +613,7 @@ async fn own_draft(
 }
 
 /// Replace the content of the caller's draft.
-pub async fn update(
-    state: &AppState,
-    caller: &Caller,
-    id: Uuid,
-    content: Content,
-) -> Result<RecordRow> {
+pub async fn update(state: &Ctx, caller: &Caller, id: Uuid, content: Content) -> Result<RecordRow> {
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
     let (row, c) = own_draft(state, &mut tx, caller, id).await?;
@@ -667,7 +662,7 @@ pub async fn update(
 }
 
 /// Sign the caller's draft: from now on it never changes. The resident is told it is ready.
-pub async fn sign(state: &AppState, caller: &Caller, id: Uuid) -> Result<RecordRow> {
+pub async fn sign(state: &Ctx, caller: &Caller, id: Uuid) -> Result<RecordRow> {
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
     let (row, _) = own_draft(state, &mut tx, caller, id).await?;
@@ -706,12 +701,12 @@ pub async fn sign(state: &AppState, caller: &Caller, id: Uuid) -> Result<RecordR
         .await?
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("record vanished")))?;
     tx.commit().await?;
-    send_pushes(state, vec![push]).await;
+    send_pushes(&*state.notifier, vec![push]).await;
     Ok(row)
 }
 
 /// Amend a signed record: a new draft version with the same content, superseding it.
-pub async fn amend(state: &AppState, caller: &Caller, id: Uuid) -> Result<RecordRow> {
+pub async fn amend(state: &Ctx, caller: &Caller, id: Uuid) -> Result<RecordRow> {
     caller.require(&[Role::Doctor, Role::Resident])?;
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
@@ -765,7 +760,7 @@ pub async fn amend(state: &AppState, caller: &Caller, id: Uuid) -> Result<Record
 
 /// May the caller read this record? The resident: their own, once signed. A doctor: any version of
 /// a consultation they are in. Anyone else: it does not exist (404); staff and admins: 403.
-async fn may_read(state: &AppState, caller: &Caller, row: &RecordRow) -> Result<()> {
+async fn may_read(state: &Ctx, caller: &Caller, row: &RecordRow) -> Result<()> {
     match caller.role {
         Role::Staff | Role::Admin => Err(Error::Forbidden),
         Role::Resident => {
@@ -787,7 +782,7 @@ async fn may_read(state: &AppState, caller: &Caller, row: &RecordRow) -> Result<
 }
 
 /// Read one record; the read is logged first (no log, no data).
-pub async fn get(state: &AppState, caller: &Caller, id: Uuid) -> Result<RecordRow> {
+pub async fn get(state: &Ctx, caller: &Caller, id: Uuid) -> Result<RecordRow> {
     let row = on_db!(&state.db, pool => sqlx::query_as::<_, RecordRow>(concat!(
         "SELECT ", record_columns!(), " FROM clinical_records r WHERE r.record_id = $1",
     ))
@@ -815,7 +810,7 @@ pub async fn get(state: &AppState, caller: &Caller, id: Uuid) -> Result<RecordRo
 /// A history list: the resident's signed records (every version), or the records of the
 /// consultations a doctor took part in; optionally of one consultation. Newest first.
 pub async fn list(
-    state: &AppState,
+    state: &Ctx,
     caller: &Caller,
     consultation: Option<Uuid>,
     limit: i64,
@@ -885,7 +880,7 @@ pub struct AccessRow {
 
 /// Who touched the caller's medical data, newest first (cursor: `before` an access id).
 pub async fn access_log(
-    state: &AppState,
+    state: &Ctx,
     caller: &Caller,
     before: Option<Uuid>,
     limit: i64,

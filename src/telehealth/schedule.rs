@@ -14,11 +14,11 @@ use chrono::{
 use uuid::Uuid;
 
 use super::{About, Symptom, local_text, notify, send_pushes, validate_reason, validate_text};
-use crate::app::AppState;
 use crate::auth::{Caller, Role, repo as accounts};
 use crate::error::{Error, Result};
 use crate::reports::push::Push;
 use crate::store::{Db, Tx, idempotency, is_unique_violation};
+use crate::telehealth::Ctx;
 use crate::{on_db, on_tx};
 
 // ---------------------------------------------------------------------------------------------
@@ -144,7 +144,7 @@ pub struct StationPatch {
     pub opening_hours: Option<String>,
 }
 
-pub async fn update_station(state: &AppState, id: Uuid, patch: StationPatch) -> Result<StationRow> {
+pub async fn update_station(state: &Ctx, id: Uuid, patch: StationPatch) -> Result<StationRow> {
     let current = station(&state.db, id).await?;
     let address = match patch.address {
         Some(a) => validate_text(&a, "address", 300)?,
@@ -199,7 +199,7 @@ pub async fn update_station(state: &AppState, id: Uuid, patch: StationPatch) -> 
 
 /// Set what residents see about a doctor (admins).
 pub async fn set_profile(
-    state: &AppState,
+    state: &Ctx,
     doctor: Uuid,
     title: &str,
     specialty: &str,
@@ -361,7 +361,7 @@ fn window_of((station_id, weekday, start, end, slot): (Uuid, i32, i32, i32, i32)
     }
 }
 
-pub async fn availability(state: &AppState, caller: &Caller, doctor: Uuid) -> Result<Vec<Window>> {
+pub async fn availability(state: &Ctx, caller: &Caller, doctor: Uuid) -> Result<Vec<Window>> {
     require_calendar_owner(caller, doctor)?;
     require_doctor(&state.db, doctor).await?;
     windows(&state.db, doctor).await
@@ -369,7 +369,7 @@ pub async fn availability(state: &AppState, caller: &Caller, doctor: Uuid) -> Re
 
 /// Replace a doctor's weekly availability. Existing appointments stand.
 pub async fn replace_availability(
-    state: &AppState,
+    state: &Ctx,
     caller: &Caller,
     doctor: Uuid,
     new: Vec<Window>,
@@ -428,7 +428,7 @@ pub struct LeaveDay {
     pub reason: String,
 }
 
-pub async fn leave_days(state: &AppState, caller: &Caller, doctor: Uuid) -> Result<Vec<LeaveDay>> {
+pub async fn leave_days(state: &Ctx, caller: &Caller, doctor: Uuid) -> Result<Vec<LeaveDay>> {
     require_calendar_owner(caller, doctor)?;
     require_doctor(&state.db, doctor).await?;
     let today = state
@@ -448,7 +448,7 @@ pub async fn leave_days(state: &AppState, caller: &Caller, doctor: Uuid) -> Resu
 /// Mark days `from..=to` as leave. Appointments already booked on them are cancelled and the
 /// residents told to book again. Returns how many appointments were cancelled.
 pub async fn add_leave(
-    state: &AppState,
+    state: &Ctx,
     caller: &Caller,
     doctor: Uuid,
     from: NaiveDate,
@@ -542,12 +542,12 @@ pub async fn add_leave(
         );
     }
     tx.commit().await?;
-    send_pushes(state, pushes).await;
+    send_pushes(&*state.notifier, pushes).await;
     Ok(affected.len())
 }
 
 pub async fn remove_leave(
-    state: &AppState,
+    state: &Ctx,
     caller: &Caller,
     doctor: Uuid,
     day: NaiveDate,
@@ -659,7 +659,7 @@ pub fn window_for(
 
 /// Free slots of a station and/or doctor between `from` and `to` (at most 31 days).
 pub async fn slots(
-    state: &AppState,
+    state: &Ctx,
     station: Option<Uuid>,
     doctor: Option<Uuid>,
     from: Option<DateTime<Utc>>,
@@ -823,7 +823,7 @@ pub async fn appointment_row(db: &Db, id: Uuid) -> Result<Option<AppointmentRow>
 
 /// The appointment, if the caller is its resident or its doctor (404 for anyone else: another
 /// person's appointment does not exist for you; staff and admins have no access at all).
-pub async fn appointment(state: &AppState, caller: &Caller, id: Uuid) -> Result<AppointmentRow> {
+pub async fn appointment(state: &Ctx, caller: &Caller, id: Uuid) -> Result<AppointmentRow> {
     caller.require(&[Role::Resident, Role::Doctor])?;
     let row = appointment_row(&state.db, id)
         .await?
@@ -836,7 +836,7 @@ pub async fn appointment(state: &AppState, caller: &Caller, id: Uuid) -> Result<
 
 /// The caller's appointments (as resident or as doctor) starting in `[from, to)`, by time.
 pub async fn appointments(
-    state: &AppState,
+    state: &Ctx,
     caller: &Caller,
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
@@ -879,7 +879,7 @@ pub struct NewBooking {
 
 /// Check that `start` is a real, future, bookable slot of the doctor at the station; returns its end.
 async fn bookable(
-    state: &AppState,
+    state: &Ctx,
     doctor: Uuid,
     station: Uuid,
     start: DateTime<Utc>,
@@ -936,7 +936,7 @@ async fn bookable(
 /// the doctor overlaps it) and the resident is not double-booked or over their limit.
 async fn claim_slot(
     tx: &mut Tx,
-    state: &AppState,
+    state: &Ctx,
     resident: Uuid,
     doctor: Uuid,
     start: DateTime<Utc>,
@@ -989,7 +989,7 @@ async fn claim_slot(
 /// Book a slot. Exactly one of any number of concurrent bookings of a slot succeeds; the others
 /// get 409 `slot_taken`.
 pub async fn book(
-    state: &AppState,
+    state: &Ctx,
     caller: &Caller,
     new: NewBooking,
     idempotency: Option<&idempotency::Key>,
@@ -1078,7 +1078,7 @@ fn actor_on(caller: &Caller, row: &AppointmentRow) -> Result<Role> {
     }
 }
 
-fn check_cutoff(state: &AppState, row: &AppointmentRow) -> Result<()> {
+fn check_cutoff(state: &Ctx, row: &AppointmentRow) -> Result<()> {
     let cutoff =
         row.starts_at - Duration::minutes(state.settings.telehealth_cancel_cutoff_minutes.into());
     if state.clock.now() > cutoff {
@@ -1090,7 +1090,7 @@ fn check_cutoff(state: &AppState, row: &AppointmentRow) -> Result<()> {
 /// Cancel: the resident up to the cut-off before the start, the doctor at any time. The other
 /// side is notified.
 pub async fn cancel(
-    state: &AppState,
+    state: &Ctx,
     caller: &Caller,
     id: Uuid,
     reason: &str,
@@ -1137,7 +1137,7 @@ pub async fn cancel(
         .await?
     };
     tx.commit().await?;
-    send_pushes(state, vec![push]).await;
+    send_pushes(&*state.notifier, vec![push]).await;
     appointment_row(&state.db, id)
         .await?
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("appointment vanished")))
@@ -1146,7 +1146,7 @@ pub async fn cancel(
 /// Move an appointment to another free slot of the same doctor and station (the resident up to
 /// the cut-off, the doctor at any time). The reminders start over; the other side is notified.
 pub async fn reschedule(
-    state: &AppState,
+    state: &Ctx,
     caller: &Caller,
     id: Uuid,
     start: DateTime<Utc>,
@@ -1221,7 +1221,7 @@ pub async fn reschedule(
     )
     .await?;
     tx.commit().await?;
-    send_pushes(state, vec![push]).await;
+    send_pushes(&*state.notifier, vec![push]).await;
     appointment_row(&state.db, id)
         .await?
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("appointment vanished")))
@@ -1231,7 +1231,7 @@ pub async fn reschedule(
 /// on-demand patients who came later than the booked time. Allowed from
 /// `telehealth_check_in_minutes` before the start until that long after it.
 pub async fn check_in(
-    state: &AppState,
+    state: &Ctx,
     caller: &Caller,
     id: Uuid,
 ) -> Result<super::queue::ConsultationRow> {
@@ -1278,7 +1278,7 @@ pub async fn check_in(
 
 /// Inbox reminders 24 hours and 15 minutes before each booked appointment. Each is claimed by a
 /// conditional update, so several instances sweeping at once send it once.
-pub async fn send_reminders(state: &AppState) -> Result<usize> {
+pub async fn send_reminders(state: &Ctx) -> Result<usize> {
     let now = state.clock.now();
     let offset = super::ward_offset(state);
     let due = on_db!(&state.db, pool => sqlx::query_as::<_, AppointmentRow>(concat!(
@@ -1353,12 +1353,12 @@ pub async fn send_reminders(state: &AppState) -> Result<usize> {
         tx.commit().await?;
         sent += 1;
     }
-    send_pushes(state, pushes).await;
+    send_pushes(&*state.notifier, pushes).await;
     Ok(sent)
 }
 
 /// Booked appointments whose check-in window closed without the resident arriving are no-shows.
-pub async fn mark_no_shows(state: &AppState) -> Result<usize> {
+pub async fn mark_no_shows(state: &Ctx) -> Result<usize> {
     let now = state.clock.now();
     let window = Duration::minutes(state.settings.telehealth_check_in_minutes.into());
     let n = on_db!(&state.db, pool => sqlx::query(

@@ -8,10 +8,10 @@ use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use super::schedule::{is_station_doctor, station};
-use crate::app::AppState;
 use crate::auth::{Caller, Role};
 use crate::error::{Error, Result};
 use crate::on_db;
+use crate::telehealth::Ctx;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DoctorLoad {
@@ -71,7 +71,7 @@ type ConsultationFacts = (
 );
 
 pub async fn station_figures(
-    state: &AppState,
+    state: &Ctx,
     caller: &Caller,
     station_id: Uuid,
     from: Option<DateTime<Utc>>,
@@ -168,7 +168,7 @@ pub async fn station_figures(
     .bind(to)
     .fetch_one(pool)
     .await)?;
-    let calls = crate::rtc::quality::station_calls(state, station_id, from, to).await?;
+    let calls = super::quality::station_calls(state, station_id, from, to).await?;
     out.calls_measured = calls.measured;
     if calls.measured > 0 {
         out.relayed_share = Some(calls.relayed as f64 / calls.measured as f64);

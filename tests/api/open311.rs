@@ -1115,7 +1115,7 @@ async fn the_open311_migration_keeps_existing_reports() {
         .join(db.backend());
     let migrator = sqlx::migrate::Migrator::new(source).await.unwrap();
     wardline::on_db!(&db, pool => migrator.run_to(3, pool).await).unwrap();
-    let state = AppState::from_parts(settings, db.clone()).unwrap();
+    let state = AppState::compose(settings, db.clone(), wardline::bus::LocalBus::new()).unwrap();
     let (account, _) = state
         .auth
         .create_account("0960000051", "Cư dân", Role::Resident)

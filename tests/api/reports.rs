@@ -460,7 +460,9 @@ async fn the_whole_story_from_photo_to_rated_resolution() {
     // After the window it closes by itself, and the reporter is told.
     app.state.clock.advance(chrono::Duration::days(8));
     assert_eq!(
-        wardline::reports::close_expired(&app.state).await.unwrap(),
+        wardline::reports::close_expired(&app.state.reports)
+            .await
+            .unwrap(),
         1
     );
     let closed = app.get(&format!("/v1/reports/{report_id}"), None).await;
@@ -1403,7 +1405,7 @@ async fn every_inbox_item_is_also_pushed_to_the_phone_but_not_to_the_actor() {
     let r2 = recorder.clone();
     let app = TestApp::spawn_custom(
         |_| {},
-        move |state| state.notifier = std::sync::Arc::new(r2),
+        move |state| state.set_notifier(std::sync::Arc::new(r2)),
     )
     .await;
     let w = ward(&app).await;

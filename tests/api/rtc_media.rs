@@ -18,7 +18,7 @@ use crate::rtc_peer::{Gather, PeerOptions, TestPeer};
 const WITHIN: Duration = Duration::from_secs(10);
 
 fn ice_json(app: &TestApp, who: &str) -> Value {
-    json!(app.state.ice_servers(who))
+    json!(app.state.rtc.ice_servers(who))
 }
 
 /// Poll the report until `done` holds (or 10 s pass); returns the last report.
@@ -124,6 +124,7 @@ async fn echo_through_the_embedded_turn_relay() {
     // The advertised TURN server is the embedded one, at the port it really bound.
     let turn_addr = app
         .state
+        .rtc
         .turn_addr
         .get()
         .copied()
@@ -203,7 +204,13 @@ async fn relays_to_local_peer(client: &Client) -> bool {
 #[tokio::test]
 async fn embedded_turn_checks_rest_credentials_and_survives_garbage() {
     let app = TestApp::spawn().await;
-    let server = app.state.turn_addr.get().copied().expect("embedded TURN");
+    let server = app
+        .state
+        .rtc
+        .turn_addr
+        .get()
+        .copied()
+        .expect("embedded TURN");
     let now = chrono::Utc::now().timestamp();
 
     // Hostile datagrams first: truncated STUN, a bogus allocate, channel data, noise.
@@ -269,7 +276,7 @@ async fn embedded_turn_checks_rest_credentials_and_survives_garbage() {
 
     // Right credentials: an allocation on the public IP; the relay works (private peers allowed
     // in tests).
-    let (user, pass) = wardline::rtc::turn_credentials(&app.state.turn_secret, "p1", now + 600);
+    let (user, pass) = wardline::rtc::turn_credentials(&app.state.rtc.turn_secret, "p1", now + 600);
     let good = turn_client(server, &user, &pass).await;
     assert_eq!(
         good.send_binding_request()
@@ -288,7 +295,7 @@ async fn embedded_turn_checks_rest_credentials_and_survives_garbage() {
     let _ = bad.close().await;
 
     // Expired, though correctly signed.
-    let (user, pass) = wardline::rtc::turn_credentials(&app.state.turn_secret, "p1", now - 5);
+    let (user, pass) = wardline::rtc::turn_credentials(&app.state.rtc.turn_secret, "p1", now - 5);
     let expired = turn_client(server, &user, &pass).await;
     let r = tokio::time::timeout(WITHIN, expired.allocate()).await;
     assert!(matches!(r, Ok(Err(_))), "expired credentials refused");
@@ -303,7 +310,7 @@ async fn embedded_turn_checks_rest_credentials_and_survives_garbage() {
     let _ = forged.close().await;
 
     // Moving the clock past the expiry refuses credentials that were good.
-    let (user, pass) = wardline::rtc::turn_credentials(&app.state.turn_secret, "p2", now + 60);
+    let (user, pass) = wardline::rtc::turn_credentials(&app.state.rtc.turn_secret, "p2", now + 60);
     app.state.clock.advance(chrono::Duration::minutes(5));
     let late = turn_client(server, &user, &pass).await;
     let r = tokio::time::timeout(WITHIN, late.allocate()).await;
@@ -334,9 +341,15 @@ async fn embedded_turn_checks_rest_credentials_and_survives_garbage() {
 #[tokio::test]
 async fn embedded_turn_refuses_to_relay_to_private_peers_by_default() {
     let app = TestApp::spawn_with(|s| s.turn_allow_private_peers = false).await;
-    let server = app.state.turn_addr.get().copied().expect("embedded TURN");
+    let server = app
+        .state
+        .rtc
+        .turn_addr
+        .get()
+        .copied()
+        .expect("embedded TURN");
     let now = chrono::Utc::now().timestamp();
-    let (user, pass) = wardline::rtc::turn_credentials(&app.state.turn_secret, "p", now + 600);
+    let (user, pass) = wardline::rtc::turn_credentials(&app.state.rtc.turn_secret, "p", now + 600);
     let client = turn_client(server, &user, &pass).await;
     // The permission for a loopback peer is refused outright (403, as coturn's denied-peer-ip).
     let relay = client.allocate().await.expect("allocate");
@@ -553,7 +566,7 @@ async fn two_test_peers_trickle_through_the_embedded_turn_and_restart_ice() {
 #[tokio::test]
 async fn without_any_turn_server_the_relay_test_is_refused_and_the_direct_one_still_works() {
     let app = TestApp::spawn_with(|s| s.turn_listen.clear()).await;
-    assert!(app.state.turn_addr.get().is_none(), "no embedded TURN");
+    assert!(app.state.rtc.turn_addr.get().is_none(), "no embedded TURN");
     assert_eq!(ice_json(&app, "r"), json!([]));
     let token = app.resident_token("0975000031").await;
     let peer = TestPeer::new(PeerOptions::audio_and_data(json!([]))).await;

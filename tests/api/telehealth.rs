@@ -849,7 +849,9 @@ async fn the_waiting_room_orders_requeues_transfers_and_expires_missed_calls() {
     // The first connects; the third never answers and misses the call.
     act(&app, &c.doctor, &first, "start", json!({})).await;
     app.state.clock.advance(Duration::minutes(3));
-    let swept = wardline::telehealth::sweep(&app.state).await.unwrap();
+    let swept = wardline::telehealth::sweep(&app.state.telehealth)
+        .await
+        .unwrap();
     assert_eq!(swept.missed, 2, "the third and the second: {swept:?}");
     let r = app
         .get(&format!("/v1/telehealth/consultations/{third}"), Some(&r3))
@@ -873,7 +875,7 @@ async fn the_waiting_room_orders_requeues_transfers_and_expires_missed_calls() {
     let me1 = app.get("/v1/me", Some(&r1)).await;
     let r1_id = Uuid::parse_str(me1.body["id"].as_str().unwrap()).unwrap();
     assert_eq!(
-        wardline::telehealth::queue::participant(&app.state, first_id, r1_id)
+        wardline::telehealth::queue::participant(&app.state.telehealth, first_id, r1_id)
             .await
             .unwrap(),
         None,
@@ -905,13 +907,13 @@ async fn specialists_join_and_the_broker_knows_who_may_enter() {
     let cid = Uuid::parse_str(&id).unwrap();
     // Waiting: nobody may enter the call yet.
     assert_eq!(
-        wardline::telehealth::queue::participant(&app.state, cid, c.doctor_id)
+        wardline::telehealth::queue::participant(&app.state.telehealth, cid, c.doctor_id)
             .await
             .unwrap(),
         None
     );
     admit(&app, &c.doctor, &c, None).await;
-    let p = wardline::telehealth::queue::participant(&app.state, cid, c.doctor_id)
+    let p = wardline::telehealth::queue::participant(&app.state.telehealth, cid, c.doctor_id)
         .await
         .unwrap()
         .unwrap();
@@ -950,7 +952,7 @@ async fn specialists_join_and_the_broker_knows_who_may_enter() {
     )
     .await
     .assert_problem(409, "already_in_consultation");
-    let p = wardline::telehealth::queue::participant(&app.state, cid, specialist_id)
+    let p = wardline::telehealth::queue::participant(&app.state.telehealth, cid, specialist_id)
         .await
         .unwrap()
         .unwrap();
@@ -959,7 +961,7 @@ async fn specialists_join_and_the_broker_knows_who_may_enter() {
         wardline::telehealth::queue::ParticipantRole::Specialist
     );
     assert_eq!(
-        wardline::telehealth::queue::participant(&app.state, cid, c.colleague_id)
+        wardline::telehealth::queue::participant(&app.state.telehealth, cid, c.colleague_id)
             .await
             .unwrap(),
         None
@@ -984,7 +986,7 @@ async fn specialists_join_and_the_broker_knows_who_may_enter() {
     // The admitted resident's own part.
     let me = app.get("/v1/me", Some(&r1)).await;
     let r1_id = Uuid::parse_str(me.body["id"].as_str().unwrap()).unwrap();
-    let p = wardline::telehealth::queue::participant(&app.state, cid, r1_id)
+    let p = wardline::telehealth::queue::participant(&app.state.telehealth, cid, r1_id)
         .await
         .unwrap()
         .unwrap();
@@ -1038,10 +1040,12 @@ async fn cancel_reschedule_check_in_reminders_and_no_shows() {
     assert_eq!(inbox.body["items"][0]["kind"], "appointment_rescheduled");
     let to = |t: DateTime<Utc>| t - app.state.clock.now();
     app.state.clock.advance(to(later_at - Duration::hours(23)));
-    let s = wardline::telehealth::sweep(&app.state).await.unwrap();
+    let s = wardline::telehealth::sweep(&app.state.telehealth)
+        .await
+        .unwrap();
     assert_eq!(s.reminders, 1);
     assert_eq!(
-        wardline::telehealth::sweep(&app.state)
+        wardline::telehealth::sweep(&app.state.telehealth)
             .await
             .unwrap()
             .reminders,
@@ -1051,7 +1055,7 @@ async fn cancel_reschedule_check_in_reminders_and_no_shows() {
         .clock
         .advance(to(later_at - Duration::minutes(10)));
     assert_eq!(
-        wardline::telehealth::sweep(&app.state)
+        wardline::telehealth::sweep(&app.state.telehealth)
             .await
             .unwrap()
             .reminders,
@@ -1132,7 +1136,9 @@ async fn cancel_reschedule_check_in_reminders_and_no_shows() {
     app.state
         .clock
         .advance(soon_at + Duration::minutes(31) - app.state.clock.now());
-    let s = wardline::telehealth::sweep(&app.state).await.unwrap();
+    let s = wardline::telehealth::sweep(&app.state.telehealth)
+        .await
+        .unwrap();
     assert_eq!(s.no_shows, 1, "{s:?}");
     c.relogin(&app).await;
     let stats = app

@@ -5,10 +5,10 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::auth::{Caller, Role};
 use crate::error::{Error, FieldError, Result};
 use crate::on_db;
+use crate::telehealth::Ctx;
 use crate::telehealth::queue::{self, ConsultationStatus, Relation};
 
 /// The local candidate type of the selected ICE pair (how the media flows).
@@ -82,7 +82,7 @@ fn check(sample: &Sample) -> Result<()> {
 /// Store a sample from a participant of the consultation (while it is admitted, in call, or just
 /// ended: the last summary comes after hanging up).
 pub async fn record(
-    state: &AppState,
+    state: &Ctx,
     caller: &Caller,
     consultation: Uuid,
     sample: Sample,
@@ -142,7 +142,7 @@ pub struct CallFigures {
 }
 
 pub async fn station_calls(
-    state: &AppState,
+    state: &Ctx,
     station: Uuid,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
