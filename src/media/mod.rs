@@ -2,6 +2,7 @@
 //! its GPS hint, re-encoded without metadata by [`pipeline`], and stored under its content hash. Only
 //! the re-encoded public copy and thumbnail are ever served; the original is dropped.
 
+mod libjpeg;
 pub mod pipeline;
 
 use chrono::{DateTime, Utc};

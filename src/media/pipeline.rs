@@ -19,13 +19,14 @@ use chrono::{NaiveDate, NaiveDateTime};
 use exif::{In, Tag, Value};
 use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
-use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::PngDecoder;
 use image::codecs::webp::WebPDecoder;
 use image::error::ImageError;
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, RgbImage, RgbaImage};
 use sha2::{Digest, Sha256};
+
+use super::libjpeg::{self, JpegError};
 
 /// Longest side of the public copy. Enough for a phone screen at full width and for zooming into a
 /// street sign, while keeping a 12-megapixel photo to a few hundred kilobytes.
@@ -166,8 +167,9 @@ pub fn process_owned(bytes: Vec<u8>, limits: &Limits) -> Result<Processed, Media
         _ => return Err(MediaError::UnsupportedType),
     };
     if source_format == "jpeg" {
-        // zune-jpeg decodes a truncated scan without error, inventing the missing rows; a
-        // half-uploaded photo must be refused, not published with its bottom half blank.
+        // Decoders fill a truncated scan with grey rather than fail (libjpeg only warns, and the
+        // decode below refuses that too); a half-uploaded photo must be refused, not published
+        // with its bottom half blank. This walk is the cheap first check, before any pixel.
         check_jpeg_structure(&bytes)?;
     }
 
@@ -183,14 +185,20 @@ pub fn process_owned(bytes: Vec<u8>, limits: &Limits) -> Result<Processed, Media
     let captured_at = metadata.as_ref().and_then(date_time_original);
 
     let content_hash = hex::encode(Sha256::digest(&bytes));
-    let pixels = match source_format {
+    let (pixels, public_size) = match source_format {
         "jpeg" => decode_jpeg(&bytes, limits)?,
-        "png" => flatten_to_rgb(decode(PngDecoder::new(Cursor::new(&bytes)), limits)?)?,
-        _ => flatten_to_rgb(decode(WebPDecoder::new(Cursor::new(&bytes)), limits)?)?,
+        "png" => bounded(flatten_to_rgb(decode(
+            PngDecoder::new(Cursor::new(&bytes)),
+            limits,
+        )?)?),
+        _ => bounded(flatten_to_rgb(decode(
+            WebPDecoder::new(Cursor::new(&bytes)),
+            limits,
+        )?)?),
     };
     drop(bytes);
 
-    let public = public_copy(pixels, orientation)?;
+    let public = public_copy(pixels, public_size, orientation)?;
     // From the public copy rather than the original: a quarter of the pixels to read for a
     // 12-megapixel photo, and no visible difference at 320 px.
     let thumbnail = match shrink(&public, THUMBNAIL_MAX_SIDE)? {
@@ -377,42 +385,57 @@ fn decode<D: ImageDecoder>(
     DynamicImage::from_decoder(decoder).map_err(image_error)
 }
 
-/// A JPEG straight to 8-bit RGB with zune-jpeg reading the upload in place (`image`'s JPEG
-/// decoder first copies the whole file). Grayscale and CMYK photos are converted to RGB.
-fn decode_jpeg(bytes: &[u8], limits: &Limits) -> Result<RgbImage, MediaError> {
-    use zune_core::bytestream::ZCursor;
-    use zune_core::colorspace::ColorSpace;
-    use zune_core::options::DecoderOptions;
-    use zune_jpeg::errors::DecodeErrors;
-    let jpeg_error = |error: DecodeErrors| match error {
-        DecodeErrors::LargeDimensions(_) => MediaError::TooManyPixels,
-        DecodeErrors::Unsupported(_) => MediaError::UnsupportedType,
-        other => MediaError::Corrupt(format!("{other:?}")),
-    };
-    // The decoder's own size limits answer with a generic error: the header is checked here instead.
-    let options = DecoderOptions::default()
-        .set_strict_mode(false)
-        .set_max_width(usize::MAX)
-        .set_max_height(usize::MAX)
-        .jpeg_set_out_colorspace(ColorSpace::RGB);
-    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(bytes), options);
-    decoder.decode_headers().map_err(jpeg_error)?;
-    let (width, height) = decoder
-        .dimensions()
-        .ok_or_else(|| MediaError::Corrupt("JPEG without dimensions".into()))?;
-    let (width, height) = (
-        u32::try_from(width).map_err(|_| MediaError::TooManyPixels)?,
-        u32::try_from(height).map_err(|_| MediaError::TooManyPixels)?,
-    );
-    if width > limits.max_dimension
-        || height > limits.max_dimension
-        || u64::from(width) * u64::from(height) > limits.max_pixels
+/// Pixels with the size the public copy will have: [`fit`] of their own size.
+fn bounded(pixels: RgbImage) -> (RgbImage, (u32, u32)) {
+    let size = fit(pixels.width(), pixels.height(), PUBLIC_MAX_SIDE);
+    (pixels, size)
+}
+
+/// A JPEG to 8-bit RGB with libjpeg-turbo (see [`libjpeg`]), decoded straight to the smallest
+/// `n/8` scale whose longer side still covers [`PUBLIC_MAX_SIDE`]: a 4000×3000 photo comes out at
+/// 2500×1875 (5/8), the skipped resolution never computed and never held in memory. Grey and
+/// CMYK photos are converted to RGB.
+///
+/// Returns the pixels and the size of the public copy, [`fit`] of the size declared in the header
+/// (not of the scaled pixels, whose sides are rounded up to whole pixels), so it is exactly what a
+/// full-size decode would give. A truncated or corrupt scan is refused, never filled with grey.
+fn decode_jpeg(bytes: &[u8], limits: &Limits) -> Result<(RgbImage, (u32, u32)), MediaError> {
+    let header = libjpeg::read_header(bytes).map_err(jpeg_error)?;
+    if header.width > limits.max_dimension
+        || header.height > limits.max_dimension
+        || u64::from(header.width) * u64::from(header.height) > limits.max_pixels
     {
         return Err(MediaError::TooManyPixels);
     }
-    let pixels = decoder.decode().map_err(jpeg_error)?;
-    RgbImage::from_raw(width, height, pixels)
-        .ok_or_else(|| MediaError::Corrupt("JPEG decoded to a short buffer".into()))
+    let jpeg_limits = libjpeg::DecodeLimits {
+        max_pixels: limits.max_pixels,
+        max_dimension: limits.max_dimension,
+        // Cameras write about 10 scans; each one is a pass over the whole coefficient buffer.
+        max_scans: 100,
+        // libjpeg's own buffers: the whole-image coefficient buffer of a progressive file is
+        // 2 bytes per sample, at most 8 bytes per pixel (4:4:4:4 CMYK), plus working rows.
+        max_memory: limits
+            .max_pixels
+            .saturating_mul(8)
+            .saturating_add(16 * 1024 * 1024),
+    };
+    let scale = libjpeg::scale_for(header.width, header.height, PUBLIC_MAX_SIDE);
+    let decoded = libjpeg::decode_rgb(bytes, scale, &jpeg_limits, true).map_err(jpeg_error)?;
+    let pixels = RgbImage::from_raw(decoded.width, decoded.height, decoded.rgb)
+        .ok_or_else(|| MediaError::Corrupt("JPEG decoded to a short buffer".into()))?;
+    Ok((pixels, fit(header.width, header.height, PUBLIC_MAX_SIDE)))
+}
+
+/// libjpeg's refusals in the pipeline's terms.
+fn jpeg_error(error: JpegError) -> MediaError {
+    match error {
+        JpegError::TooLarge(_) => MediaError::TooManyPixels,
+        // 12-bit, lossless, arithmetic coding in a build without it, odd colour spaces.
+        JpegError::Unsupported(_) => MediaError::UnsupportedType,
+        other @ (JpegError::Corrupt(_) | JpegError::DataLost(_) | JpegError::Internal(_)) => {
+            MediaError::Corrupt(other.to_string())
+        }
+    }
 }
 
 /// Limits tripped by the decoder count as too many pixels; anything it cannot read is corrupt.
@@ -463,7 +486,15 @@ fn fit(width: u32, height: u32, max_side: u32) -> (u32, u32) {
 /// A copy shrunk so its longer side is at most `max_side`, or `None` if it already fits.
 fn shrink(image: &RgbImage, max_side: u32) -> Result<Option<RgbImage>, MediaError> {
     let (width, height) = image.dimensions();
-    let (target_width, target_height) = fit(width, height, max_side);
+    shrink_to(image, fit(width, height, max_side))
+}
+
+/// A copy resized to `(target_width, target_height)`, or `None` if it already has that size.
+fn shrink_to(
+    image: &RgbImage,
+    (target_width, target_height): (u32, u32),
+) -> Result<Option<RgbImage>, MediaError> {
+    let (width, height) = image.dimensions();
     if (target_width, target_height) == (width, height) {
         return Ok(None);
     }
@@ -482,13 +513,18 @@ fn shrink(image: &RgbImage, max_side: u32) -> Result<Option<RgbImage>, MediaErro
         .ok_or_else(|| MediaError::Corrupt("resize produced a short buffer".into()))
 }
 
-/// The public copy: bounded to [`PUBLIC_MAX_SIDE`] as displayed, then turned upright.
+/// The public copy: resized to `size` (the original's size bounded to [`PUBLIC_MAX_SIDE`]) as
+/// stored, then turned upright.
 ///
 /// The resize runs on the stored pixels and the rotation on the small result. That is the same
 /// picture as rotating first (the filter is separable and symmetric, and [`fit`] treats both sides
 /// alike) but moves a twelfth of the pixels for a 12-megapixel photo.
-fn public_copy(pixels: RgbImage, orientation: Orientation) -> Result<RgbImage, MediaError> {
-    let bounded = match shrink(&pixels, PUBLIC_MAX_SIDE)? {
+fn public_copy(
+    pixels: RgbImage,
+    size: (u32, u32),
+    orientation: Orientation,
+) -> Result<RgbImage, MediaError> {
+    let bounded = match shrink_to(&pixels, size)? {
         Some(smaller) => smaller,
         None => pixels,
     };
@@ -500,19 +536,17 @@ fn public_copy(pixels: RgbImage, orientation: Orientation) -> Result<RgbImage, M
     Ok(upright.into_rgb8())
 }
 
-/// A fresh baseline JPEG. `image`'s encoder writes only JFIF APP0, tables and the scan: no EXIF,
-/// XMP, ICC profile or comment, because none is ever handed to it.
+/// A fresh baseline JPEG (4:2:0, libjpeg-turbo): JFIF APP0, tables and the scan, no EXIF, XMP,
+/// ICC profile or comment, because none is ever handed to the encoder.
 fn encode_jpeg(image: &RgbImage) -> Result<Vec<u8>, MediaError> {
-    let mut out = Vec::with_capacity(image.as_raw().len() / 8);
-    JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY)
-        .encode_image(image)
-        .map_err(|error| MediaError::Corrupt(format!("re-encoding failed: {error}")))?;
-    Ok(out)
+    libjpeg::encode_rgb(image.as_raw(), image.width(), image.height(), JPEG_QUALITY)
+        .map_err(|error| MediaError::Corrupt(format!("re-encoding failed: {error}")))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use image::codecs::jpeg::JpegEncoder;
     use image::codecs::png::PngEncoder;
     use image::codecs::webp::WebPEncoder;
     use image::{ExtendedColorType, ImageEncoder, ImageFormat, Rgb};
