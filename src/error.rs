@@ -483,6 +483,77 @@ pub enum ApiError {
     Unavailable(Json<Problem>, #[oai(header = "Retry-After")] u64),
 }
 
+/// What an operation without a request body can answer besides success: [`ApiError`] less 413
+/// and 415, which only a body can earn. Documented on every such operation in the spec.
+#[derive(Debug, ApiResponse)]
+#[oai(bad_request_handler = "bad_request_no_body")]
+pub enum NoBodyError {
+    /// Malformed request: bad parameters, wrong types, unknown enum values.
+    #[oai(status = 400, content_type = "application/problem+json")]
+    BadRequest(Json<Problem>),
+    /// Missing, invalid, expired or revoked credentials.
+    #[oai(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Json<Problem>),
+    /// The caller's role or identity does not allow this.
+    #[oai(status = 403, content_type = "application/problem+json")]
+    Forbidden(Json<Problem>),
+    /// Not found, or not visible to the caller.
+    #[oai(status = 404, content_type = "application/problem+json")]
+    NotFound(Json<Problem>),
+    /// Conflicts with the current state.
+    #[oai(status = 409, content_type = "application/problem+json")]
+    Conflict(Json<Problem>),
+    /// Well-formed but invalid values; see `errors` for each field.
+    #[oai(status = 422, content_type = "application/problem+json")]
+    Unprocessable(Json<Problem>),
+    /// Too many requests; retry after `Retry-After` seconds.
+    #[oai(status = 429, content_type = "application/problem+json")]
+    TooManyRequests(Json<Problem>, #[oai(header = "Retry-After")] u64),
+    /// Unexpected failure (logged with the request id).
+    #[oai(status = 500, content_type = "application/problem+json")]
+    Internal(Json<Problem>),
+    /// A dependency is down; retry after `Retry-After` seconds.
+    #[oai(status = 503, content_type = "application/problem+json")]
+    Unavailable(Json<Problem>, #[oai(header = "Retry-After")] u64),
+}
+
+impl From<ApiError> for NoBodyError {
+    fn from(err: ApiError) -> Self {
+        match err {
+            ApiError::BadRequest(p) => NoBodyError::BadRequest(p),
+            ApiError::Unauthorized(p) => NoBodyError::Unauthorized(p),
+            ApiError::Forbidden(p) => NoBodyError::Forbidden(p),
+            ApiError::NotFound(p) => NoBodyError::NotFound(p),
+            ApiError::Conflict(p) => NoBodyError::Conflict(p),
+            // Only a body is too large or of the wrong type: never reached without one.
+            ApiError::PayloadTooLarge(p) | ApiError::UnsupportedMediaType(p) => {
+                NoBodyError::BadRequest(p)
+            }
+            ApiError::Unprocessable(p) => NoBodyError::Unprocessable(p),
+            ApiError::TooManyRequests(p, after) => NoBodyError::TooManyRequests(p, after),
+            ApiError::Internal(p) => NoBodyError::Internal(p),
+            ApiError::Unavailable(p, after) => NoBodyError::Unavailable(p, after),
+        }
+    }
+}
+
+impl From<Error> for NoBodyError {
+    fn from(err: Error) -> Self {
+        ApiError::from(err).into()
+    }
+}
+
+impl From<sqlx::Error> for NoBodyError {
+    fn from(err: sqlx::Error) -> Self {
+        ApiError::from(err).into()
+    }
+}
+
+/// [`bad_request`] for operations without a body.
+pub fn bad_request_no_body(err: poem::Error) -> NoBodyError {
+    bad_request(err).into()
+}
+
 impl From<Error> for ApiError {
     fn from(err: Error) -> Self {
         if let Error::Internal(e) = &err {

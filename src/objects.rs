@@ -419,7 +419,7 @@ impl ObjectsApi {
     async fn get(
         &self,
         token: poem_openapi::param::Path<String>,
-    ) -> Result<poem_openapi::payload::Binary<Vec<u8>>, crate::error::ApiError> {
+    ) -> Result<poem_openapi::payload::Binary<Vec<u8>>, crate::error::NoBodyError> {
         let key = self.objects.verify_token(&token.0, Access::Get)?;
         let bytes = self.objects.get(&key).await.map_err(Error::from)?;
         Ok(poem_openapi::payload::Binary(bytes.to_vec()))

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::auth::Auth;
 use crate::auth::{Account, Caller, Language, Role, Session};
-use crate::error::{ApiError, Error};
+use crate::error::{ApiError, Error, NoBodyError};
 use crate::tags::ApiTags;
 
 /// `Authorization: Bearer <access token>` from sign-in.
@@ -340,7 +340,7 @@ pub struct MeApi {
 impl MeApi {
     /// The signed-in account
     #[oai(path = "/v1/me", method = "get", operation_id = "me_get")]
-    async fn me(&self, auth: BearerAuth) -> Result<Json<AccountView>, ApiError> {
+    async fn me(&self, auth: BearerAuth) -> Result<Json<AccountView>, NoBodyError> {
         let caller = self.state.caller_changing_password(&auth).await?;
         Ok(Json(self.state.account(caller.account_id).await?.into()))
     }
@@ -403,7 +403,7 @@ impl AdminAccountsApi {
         /// Page size, 1–200 (default 50).
         #[oai(validator(minimum(value = "1"), maximum(value = "200")))]
         limit: Query<Option<i64>>,
-    ) -> Result<Json<AccountPage>, ApiError> {
+    ) -> Result<Json<AccountPage>, NoBodyError> {
         self.state.caller_with(&auth, &[Role::Admin]).await?;
         let limit = limit.0.unwrap_or(50);
         let items = self.state.list_accounts(role.0, after.0, limit).await?;
@@ -461,7 +461,7 @@ impl AdminAccountsApi {
         &self,
         auth: BearerAuth,
         account_id: Path<Uuid>,
-    ) -> Result<Json<AccountView>, ApiError> {
+    ) -> Result<Json<AccountView>, NoBodyError> {
         self.state.caller_with(&auth, &[Role::Admin]).await?;
         Ok(Json(self.state.account(account_id.0).await?.into()))
     }
@@ -476,7 +476,7 @@ impl AdminAccountsApi {
         &self,
         auth: BearerAuth,
         account_id: Path<Uuid>,
-    ) -> Result<Json<AccountView>, ApiError> {
+    ) -> Result<Json<AccountView>, NoBodyError> {
         let caller = self.state.caller_with(&auth, &[Role::Admin]).await?;
         Ok(Json(
             self.state
@@ -496,7 +496,7 @@ impl AdminAccountsApi {
         &self,
         auth: BearerAuth,
         account_id: Path<Uuid>,
-    ) -> Result<Json<AccountView>, ApiError> {
+    ) -> Result<Json<AccountView>, NoBodyError> {
         let caller = self.state.caller_with(&auth, &[Role::Admin]).await?;
         Ok(Json(
             self.state
@@ -516,7 +516,7 @@ impl AdminAccountsApi {
         &self,
         auth: BearerAuth,
         account_id: Path<Uuid>,
-    ) -> Result<Json<AccountWithPassword>, ApiError> {
+    ) -> Result<Json<AccountWithPassword>, NoBodyError> {
         self.state.caller_with(&auth, &[Role::Admin]).await?;
         let (account, password) = self.state.reset_password(account_id.0).await?;
         Ok(Json(AccountWithPassword {

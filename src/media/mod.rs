@@ -20,7 +20,7 @@ use crate::auth::Role;
 use crate::auth::api::BearerAuth;
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::error::{ApiError, Error, Result};
+use crate::error::{ApiError, Error, NoBodyError, Result};
 use crate::objects::Objects;
 use crate::on_db;
 use crate::reports::calendar::WorkCalendar;
@@ -473,8 +473,12 @@ impl MediaApi {
         method = "get",
         operation_id = "media_public"
     )]
-    async fn public(&self, req: &poem::Request, media_id: Path<Uuid>) -> Result<Image, ApiError> {
-        self.serve(req, media_id.0, false).await
+    async fn public(
+        &self,
+        req: &poem::Request,
+        media_id: Path<Uuid>,
+    ) -> Result<Image, NoBodyError> {
+        Ok(self.serve(req, media_id.0, false).await?)
     }
 
     /// A photo's thumbnail
@@ -487,8 +491,8 @@ impl MediaApi {
         &self,
         req: &poem::Request,
         media_id: Path<Uuid>,
-    ) -> Result<Image, ApiError> {
-        self.serve(req, media_id.0, true).await
+    ) -> Result<Image, NoBodyError> {
+        Ok(self.serve(req, media_id.0, true).await?)
     }
 }
 

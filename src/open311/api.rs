@@ -24,7 +24,7 @@ use super::doc::{Doc, Format};
 use super::{O311Error, O311Result, RequestQuery};
 use crate::auth::Role;
 use crate::auth::api::BearerAuth;
-use crate::error::{ApiError, Error};
+use crate::error::{ApiError, Error, NoBodyError};
 use crate::open311 as rules;
 use crate::reports::Ctx;
 use crate::tags::ApiTags;
@@ -846,7 +846,7 @@ impl Open311Api {
         operation_id = "admin_open311_clients",
         tag = "ApiTags::Admin"
     )]
-    async fn clients(&self, auth: BearerAuth) -> Result<Json<Vec<Open311ClientView>>, ApiError> {
+    async fn clients(&self, auth: BearerAuth) -> Result<Json<Vec<Open311ClientView>>, NoBodyError> {
         self.state.auth.caller_with(&auth, &[Role::Admin]).await?;
         Ok(Json(
             super::repo::clients(&self.state.db)
@@ -889,7 +889,7 @@ impl Open311Api {
         &self,
         auth: BearerAuth,
         client_id: Path<Uuid>,
-    ) -> Result<Json<Open311ClientView>, ApiError> {
+    ) -> Result<Json<Open311ClientView>, NoBodyError> {
         self.state.auth.caller_with(&auth, &[Role::Admin]).await?;
         Ok(Json(
             rules::revoke_client(&self.state, client_id.0).await?.into(),

@@ -17,7 +17,9 @@ use prometheus_client::registry::Registry;
 use tracing::Instrument;
 
 use crate::config::{LogFormat, Settings};
-use crate::error::{ApiError, Error, Lang, REQUEST_ID, REQUEST_LANG, from_poem, problem_response};
+use crate::error::{
+    Error, Lang, NoBodyError, REQUEST_ID, REQUEST_LANG, from_poem, problem_response,
+};
 use crate::tags::ApiTags;
 
 pub mod http;
@@ -582,7 +584,7 @@ pub struct OpsApi {
 impl OpsApi {
     /// Liveness: the process is up
     #[oai(path = "/healthz", method = "get", operation_id = "ops_healthz")]
-    async fn healthz(&self) -> Result<Json<Health>, ApiError> {
+    async fn healthz(&self) -> Result<Json<Health>, NoBodyError> {
         Ok(Json(Health {
             status: "ok".into(),
         }))
@@ -590,7 +592,7 @@ impl OpsApi {
 
     /// Readiness: the database and the object store answer (503 otherwise, and while shutting down)
     #[oai(path = "/readyz", method = "get", operation_id = "ops_readyz")]
-    async fn readyz(&self) -> Result<ReadyResponse, ApiError> {
+    async fn readyz(&self) -> Result<ReadyResponse, NoBodyError> {
         if self.state.shutdown.shutting_down() {
             return Err(Error::Unavailable("shutting_down").into());
         }
@@ -612,7 +614,7 @@ impl OpsApi {
 
     /// Prometheus metrics (text exposition format)
     #[oai(path = "/metrics", method = "get", operation_id = "ops_metrics")]
-    async fn metrics(&self) -> Result<PlainText<String>, ApiError> {
+    async fn metrics(&self) -> Result<PlainText<String>, NoBodyError> {
         Ok(PlainText(self.state.metrics.render()))
     }
 }

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::auth::Role;
 use crate::auth::api::BearerAuth;
-use crate::error::ApiError;
+use crate::error::{ApiError, NoBodyError};
 use crate::org::Ctx;
 use crate::org::{self, Station, Unit, UnitKind};
 use crate::tags::ApiTags;
@@ -117,7 +117,7 @@ pub struct OrgApi {
 impl OrgApi {
     /// Ward units and their staff (staff, admins)
     #[oai(path = "/v1/units", method = "get", operation_id = "units_list")]
-    async fn list_units(&self, auth: BearerAuth) -> Result<Json<Vec<UnitView>>, ApiError> {
+    async fn list_units(&self, auth: BearerAuth) -> Result<Json<Vec<UnitView>>, NoBodyError> {
         self.state
             .auth
             .caller_with(&auth, &[Role::Staff, Role::Admin])
@@ -175,7 +175,7 @@ impl OrgApi {
         auth: BearerAuth,
         unit_id: Path<Uuid>,
         account_id: Path<Uuid>,
-    ) -> Result<Done, ApiError> {
+    ) -> Result<Done, NoBodyError> {
         self.state.auth.caller_with(&auth, &[Role::Admin]).await?;
         org::add_unit_member(
             &self.state.db,
@@ -198,7 +198,7 @@ impl OrgApi {
         auth: BearerAuth,
         unit_id: Path<Uuid>,
         account_id: Path<Uuid>,
-    ) -> Result<Done, ApiError> {
+    ) -> Result<Done, NoBodyError> {
         self.state.auth.caller_with(&auth, &[Role::Admin]).await?;
         org::remove_unit_member(&self.state.db, unit_id.0, account_id.0).await?;
         Ok(Done::Done)
@@ -206,7 +206,7 @@ impl OrgApi {
 
     /// Health stations (anyone signed in: residents pick one to consult)
     #[oai(path = "/v1/stations", method = "get", operation_id = "stations_list")]
-    async fn list_stations(&self, auth: BearerAuth) -> Result<Json<Vec<StationView>>, ApiError> {
+    async fn list_stations(&self, auth: BearerAuth) -> Result<Json<Vec<StationView>>, NoBodyError> {
         let caller = self.state.auth.caller(&auth).await?;
         let mut stations: Vec<StationView> = org::list_stations(&self.state.db)
             .await?
@@ -253,7 +253,7 @@ impl OrgApi {
         auth: BearerAuth,
         station_id: Path<Uuid>,
         account_id: Path<Uuid>,
-    ) -> Result<Done, ApiError> {
+    ) -> Result<Done, NoBodyError> {
         self.state.auth.caller_with(&auth, &[Role::Admin]).await?;
         org::add_station_doctor(
             &self.state.db,
@@ -276,7 +276,7 @@ impl OrgApi {
         auth: BearerAuth,
         station_id: Path<Uuid>,
         account_id: Path<Uuid>,
-    ) -> Result<Done, ApiError> {
+    ) -> Result<Done, NoBodyError> {
         self.state.auth.caller_with(&auth, &[Role::Admin]).await?;
         org::remove_station_doctor(&self.state.db, station_id.0, account_id.0).await?;
         Ok(Done::Done)

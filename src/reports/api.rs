@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::auth::api::BearerAuth;
 use crate::auth::{Caller, Role};
-use crate::error::{ApiError, Error};
+use crate::error::{ApiError, Error, NoBodyError};
 use crate::geo::{BBox, Point};
 use crate::reports::Ctx;
 use crate::reports::catalog::{self, Category, CategoryFields, Question, Severity};
@@ -741,7 +741,7 @@ impl ReportsApi {
         method = "get",
         operation_id = "categories_list"
     )]
-    async fn categories(&self) -> Result<Json<Vec<CategoryView>>, ApiError> {
+    async fn categories(&self) -> Result<Json<Vec<CategoryView>>, NoBodyError> {
         Ok(Json(
             catalog::list(&self.state.db, false)
                 .await?
@@ -760,7 +760,7 @@ impl ReportsApi {
     async fn admin_categories(
         &self,
         auth: BearerAuth,
-    ) -> Result<Json<Vec<CategoryView>>, ApiError> {
+    ) -> Result<Json<Vec<CategoryView>>, NoBodyError> {
         self.state.auth.caller_with(&auth, &[Role::Admin]).await?;
         Ok(Json(
             catalog::list(&self.state.db, true)
@@ -930,7 +930,7 @@ impl ReportsApi {
         until: Query<Option<DateTime<Utc>>>,
         before: Query<Option<Uuid>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))] limit: Query<Option<i64>>,
-    ) -> Result<Json<ReportPage>, ApiError> {
+    ) -> Result<Json<ReportPage>, NoBodyError> {
         let caller = self.state.auth.optional_caller(req).await?;
         let statuses = parse_statuses(status.0.as_deref())?;
         let limit = limit.0.unwrap_or(50);
@@ -1013,7 +1013,7 @@ impl ReportsApi {
         /// Include each area's outline (GeoJSON geometry).
         #[oai(default)]
         geometry: Query<bool>,
-    ) -> Result<Json<Vec<AreaView>>, ApiError> {
+    ) -> Result<Json<Vec<AreaView>>, NoBodyError> {
         let mut areas = self.state.areas.all(&self.state.db).await?;
         areas.sort_by(|a, b| a.name.cmp(&b.name).then(a.area_id.cmp(&b.area_id)));
         let mut outlines = if geometry.0 {
@@ -1046,7 +1046,7 @@ impl ReportsApi {
         lat: Query<f64>,
         lon: Query<f64>,
         category: Query<String>,
-    ) -> Result<Json<Vec<NearbyReport>>, ApiError> {
+    ) -> Result<Json<Vec<NearbyReport>>, NoBodyError> {
         let caller = self.state.auth.optional_caller(req).await?;
         let staff = caller.is_some_and(|c| matches!(c.role, Role::Staff | Role::Admin));
         let mut out = vec![];
@@ -1065,7 +1065,7 @@ impl ReportsApi {
         &self,
         bbox: Query<String>,
         #[oai(validator(minimum(value = "0"), maximum(value = "22")))] zoom: Query<i32>,
-    ) -> Result<Json<Vec<MapCell>>, ApiError> {
+    ) -> Result<Json<Vec<MapCell>>, NoBodyError> {
         let b = BBox::parse(&bbox.0)?;
         let now = self.state.clock.now();
         let since = public_since(now);
@@ -1169,7 +1169,7 @@ impl ReportsApi {
         &self,
         req: &poem::Request,
         report_id: Path<Uuid>,
-    ) -> Result<Json<ReportDetail>, ApiError> {
+    ) -> Result<Json<ReportDetail>, NoBodyError> {
         let caller = self.state.auth.optional_caller(req).await?;
         let row = repo::report(&self.state.db, report_id.0)
             .await?
@@ -1227,7 +1227,7 @@ impl ReportsApi {
         auth: BearerAuth,
         before: Query<Option<Uuid>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))] limit: Query<Option<i64>>,
-    ) -> Result<Json<ReportPage>, ApiError> {
+    ) -> Result<Json<ReportPage>, NoBodyError> {
         let caller = self.state.auth.caller(&auth).await?;
         let limit = limit.0.unwrap_or(50);
         let f = Filter {
@@ -1256,7 +1256,7 @@ impl ReportsApi {
         &self,
         auth: BearerAuth,
         report_id: Path<Uuid>,
-    ) -> Result<Json<ReportView>, ApiError> {
+    ) -> Result<Json<ReportView>, NoBodyError> {
         let caller = self.state.auth.caller(&auth).await?;
         let r = rules::me_too(&self.state, &caller, report_id.0).await?;
         Ok(Json(view(&self.state, r, Some(&caller)).await?))
@@ -1353,7 +1353,7 @@ impl ReportsApi {
         /// Skip this many (the next page starts where the last one ended).
         #[oai(validator(minimum(value = "0"), maximum(value = "5000")))]
         offset: Query<Option<i64>>,
-    ) -> Result<Json<Vec<ReportView>>, ApiError> {
+    ) -> Result<Json<Vec<ReportView>>, NoBodyError> {
         let caller = self
             .state
             .auth
@@ -1528,7 +1528,7 @@ impl ReportsApi {
         from: Query<DateTime<Utc>>,
         to: Query<DateTime<Utc>>,
         group_by: Query<Option<GroupBy>>,
-    ) -> Result<Json<Vec<Figures>>, ApiError> {
+    ) -> Result<Json<Vec<Figures>>, NoBodyError> {
         self.state
             .auth
             .caller_with(&auth, &[Role::Staff, Role::Admin])
@@ -1550,7 +1550,7 @@ impl ReportsApi {
         from: Query<DateTime<Utc>>,
         to: Query<DateTime<Utc>>,
         group_by: Query<Option<GroupBy>>,
-    ) -> Result<Csv, ApiError> {
+    ) -> Result<Csv, NoBodyError> {
         self.state
             .auth
             .caller_with(&auth, &[Role::Staff, Role::Admin])
@@ -1576,7 +1576,7 @@ impl ReportsApi {
         #[oai(default)] unread: Query<bool>,
         before: Query<Option<Uuid>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))] limit: Query<Option<i64>>,
-    ) -> Result<Json<NotificationPage>, ApiError> {
+    ) -> Result<Json<NotificationPage>, NoBodyError> {
         let caller = self.state.auth.caller(&auth).await?;
         let account = self.state.auth.account(caller.account_id).await?;
         let limit = limit.0.unwrap_or(50);

@@ -10,7 +10,7 @@ use super::IceServer;
 use super::ParticipantRole;
 use crate::auth::Role;
 use crate::auth::api::BearerAuth;
-use crate::error::{ApiError, Error};
+use crate::error::{Error, NoBodyError};
 use crate::rtc::Ctx;
 use crate::tags::ApiTags;
 
@@ -59,7 +59,7 @@ impl RtcApi {
         method = "get",
         operation_id = "rtc_ice_servers"
     )]
-    async fn ice_servers(&self, auth: BearerAuth) -> Result<Json<IceServers>, ApiError> {
+    async fn ice_servers(&self, auth: BearerAuth) -> Result<Json<IceServers>, NoBodyError> {
         let caller = self.state.auth.caller(&auth).await?;
         let ttl = chrono::Duration::seconds(self.state.settings.turn_ttl_secs as i64);
         Ok(Json(IceServers {
@@ -84,7 +84,7 @@ impl RtcApi {
         &self,
         auth: BearerAuth,
         consultation_id: Path<Uuid>,
-    ) -> Result<Json<RoomTicket>, ApiError> {
+    ) -> Result<Json<RoomTicket>, NoBodyError> {
         let state = &self.state;
         let caller = state.auth.caller(&auth).await?;
         caller.require(&[Role::Resident, Role::Doctor])?;

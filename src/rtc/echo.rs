@@ -44,7 +44,7 @@ use webrtc::track::track_local::track_local_static_rtp::TrackLocalStaticRTP;
 use webrtc::track::track_local::{TrackLocal, TrackLocalWriter};
 
 use crate::auth::api::BearerAuth;
-use crate::error::{ApiError, Error};
+use crate::error::{ApiError, Error, NoBodyError};
 use crate::rtc::Ctx;
 use crate::tags::ApiTags;
 
@@ -413,7 +413,7 @@ impl EchoApi {
         &self,
         auth: BearerAuth,
         session_id: Path<Uuid>,
-    ) -> Result<Json<EchoReport>, ApiError> {
+    ) -> Result<Json<EchoReport>, NoBodyError> {
         let caller = self.state.auth.caller(&auth).await?;
         self.sessions
             .report(session_id.0, caller.account_id)

@@ -17,7 +17,7 @@ use super::schedule::{
 use super::{Symptom, stats};
 use crate::auth::api::BearerAuth;
 use crate::auth::{Caller, Role};
-use crate::error::{ApiError, Error};
+use crate::error::{ApiError, Error, NoBodyError};
 use crate::store::idempotency;
 use crate::tags::ApiTags;
 use crate::telehealth::Ctx;
@@ -519,7 +519,7 @@ impl TelehealthApi {
         method = "get",
         operation_id = "telehealth_stations"
     )]
-    async fn stations(&self) -> Result<Json<Vec<StationCard>>, ApiError> {
+    async fn stations(&self) -> Result<Json<Vec<StationCard>>, NoBodyError> {
         let doctors = schedule::doctors(&self.state.db).await?;
         Ok(Json(
             schedule::stations(&self.state.db)
@@ -539,7 +539,7 @@ impl TelehealthApi {
     async fn doctors(
         &self,
         station: Query<Option<Uuid>>,
-    ) -> Result<Json<Vec<DoctorCard>>, ApiError> {
+    ) -> Result<Json<Vec<DoctorCard>>, NoBodyError> {
         if let Some(s) = station.0 {
             schedule::station(&self.state.db, s).await?;
         }
@@ -634,7 +634,7 @@ impl TelehealthApi {
         &self,
         auth: BearerAuth,
         doctor_id: Path<Uuid>,
-    ) -> Result<Json<Availability>, ApiError> {
+    ) -> Result<Json<Availability>, NoBodyError> {
         let caller = self.state.auth.caller(&auth).await?;
         let windows = schedule::availability(&self.state, &caller, doctor_id.0).await?;
         Ok(Json(Availability {
@@ -685,7 +685,7 @@ impl TelehealthApi {
         &self,
         auth: BearerAuth,
         doctor_id: Path<Uuid>,
-    ) -> Result<Json<Vec<LeaveView>>, ApiError> {
+    ) -> Result<Json<Vec<LeaveView>>, NoBodyError> {
         let caller = self.state.auth.caller(&auth).await?;
         Ok(Json(
             schedule::leave_days(&self.state, &caller, doctor_id.0)
@@ -739,7 +739,7 @@ impl TelehealthApi {
         auth: BearerAuth,
         doctor_id: Path<Uuid>,
         day: Path<NaiveDate>,
-    ) -> Result<Done, ApiError> {
+    ) -> Result<Done, NoBodyError> {
         let caller = self.state.auth.caller(&auth).await?;
         schedule::remove_leave(&self.state, &caller, doctor_id.0, day.0).await?;
         Ok(Done::Done)
@@ -760,7 +760,7 @@ impl TelehealthApi {
         doctor: Query<Option<Uuid>>,
         from: Query<Option<DateTime<Utc>>>,
         to: Query<Option<DateTime<Utc>>>,
-    ) -> Result<Json<Vec<SlotView>>, ApiError> {
+    ) -> Result<Json<Vec<SlotView>>, NoBodyError> {
         let slots = schedule::slots(&self.state, station.0, doctor.0, from.0, to.0).await?;
         Ok(Json(
             slots
@@ -848,7 +848,7 @@ impl TelehealthApi {
         from: Query<Option<DateTime<Utc>>>,
         /// Starting before (default 90 days ahead).
         to: Query<Option<DateTime<Utc>>>,
-    ) -> Result<Json<Vec<AppointmentView>>, ApiError> {
+    ) -> Result<Json<Vec<AppointmentView>>, NoBodyError> {
         let caller = self.state.auth.caller(&auth).await?;
         let rows = schedule::appointments(&self.state, &caller, from.0, to.0).await?;
         Ok(Json(
@@ -868,7 +868,7 @@ impl TelehealthApi {
         &self,
         auth: BearerAuth,
         appointment_id: Path<Uuid>,
-    ) -> Result<Json<AppointmentView>, ApiError> {
+    ) -> Result<Json<AppointmentView>, NoBodyError> {
         let caller = self.state.auth.caller(&auth).await?;
         let row = schedule::appointment(&self.state, &caller, appointment_id.0).await?;
         Ok(Json(appointment_view(row)?))
@@ -923,7 +923,7 @@ impl TelehealthApi {
         &self,
         auth: BearerAuth,
         appointment_id: Path<Uuid>,
-    ) -> Result<ConsultationCreated, ApiError> {
+    ) -> Result<ConsultationCreated, NoBodyError> {
         let caller = self.state.auth.caller(&auth).await?;
         let row = schedule::check_in(&self.state, &caller, appointment_id.0).await?;
         Ok(ConsultationCreated::Created(Json(
@@ -997,7 +997,7 @@ impl TelehealthApi {
         &self,
         auth: BearerAuth,
         station_id: Path<Uuid>,
-    ) -> Result<Json<Vec<ConsultationView>>, ApiError> {
+    ) -> Result<Json<Vec<ConsultationView>>, NoBodyError> {
         let caller = self.state.auth.caller(&auth).await?;
         let rows = queue::station_queue(&self.state, &caller, station_id.0).await?;
         let mut out = vec![];
@@ -1046,7 +1046,7 @@ impl TelehealthApi {
         method = "delete",
         operation_id = "telehealth_duty_off"
     )]
-    async fn duty_off(&self, auth: BearerAuth) -> Result<Done, ApiError> {
+    async fn duty_off(&self, auth: BearerAuth) -> Result<Done, NoBodyError> {
         let caller = self.state.auth.caller(&auth).await?;
         queue::set_duty(&self.state, &caller, None).await?;
         Ok(Done::Done)
@@ -1062,7 +1062,7 @@ impl TelehealthApi {
         &self,
         auth: BearerAuth,
         #[oai(validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<Option<i64>>,
-    ) -> Result<Json<Vec<ConsultationView>>, ApiError> {
+    ) -> Result<Json<Vec<ConsultationView>>, NoBodyError> {
         let caller = self.state.auth.caller(&auth).await?;
         let rows = queue::mine(&self.state, &caller, limit.0.unwrap_or(50)).await?;
         let mut out = vec![];
@@ -1082,7 +1082,7 @@ impl TelehealthApi {
         &self,
         auth: BearerAuth,
         consultation_id: Path<Uuid>,
-    ) -> Result<Json<ConsultationView>, ApiError> {
+    ) -> Result<Json<ConsultationView>, NoBodyError> {
         let caller = self.state.auth.caller(&auth).await?;
         let (row, _) = queue::get(&self.state, &caller, consultation_id.0).await?;
         Ok(Json(consultation_view(&self.state, row).await?))
@@ -1098,7 +1098,7 @@ impl TelehealthApi {
         &self,
         auth: BearerAuth,
         consultation_id: Path<Uuid>,
-    ) -> Result<Json<ConsultationView>, ApiError> {
+    ) -> Result<Json<ConsultationView>, NoBodyError> {
         let caller = self.state.auth.caller(&auth).await?;
         let row = queue::requeue(&self.state, &caller, consultation_id.0).await?;
         Ok(Json(consultation_view(&self.state, row).await?))
@@ -1148,7 +1148,7 @@ impl TelehealthApi {
         &self,
         auth: BearerAuth,
         consultation_id: Path<Uuid>,
-    ) -> Result<Json<ConsultationView>, ApiError> {
+    ) -> Result<Json<ConsultationView>, NoBodyError> {
         let caller = self.state.auth.caller(&auth).await?;
         let row = queue::cancel(&self.state, &caller, consultation_id.0).await?;
         Ok(Json(consultation_view(&self.state, row).await?))
@@ -1167,7 +1167,7 @@ impl TelehealthApi {
         &self,
         auth: BearerAuth,
         consultation_id: Path<Uuid>,
-    ) -> Result<Json<ConsultationView>, ApiError> {
+    ) -> Result<Json<ConsultationView>, NoBodyError> {
         let caller = self.state.auth.caller(&auth).await?;
         let row = queue::start(&self.state, &caller, consultation_id.0).await?;
         Ok(Json(consultation_view(&self.state, row).await?))
@@ -1183,7 +1183,7 @@ impl TelehealthApi {
         &self,
         auth: BearerAuth,
         consultation_id: Path<Uuid>,
-    ) -> Result<Json<ConsultationView>, ApiError> {
+    ) -> Result<Json<ConsultationView>, NoBodyError> {
         let caller = self.state.auth.caller(&auth).await?;
         let row = queue::end(&self.state, &caller, consultation_id.0).await?;
         Ok(Json(consultation_view(&self.state, row).await?))
@@ -1245,7 +1245,7 @@ impl TelehealthApi {
         station_id: Path<Uuid>,
         from: Query<Option<DateTime<Utc>>>,
         to: Query<Option<DateTime<Utc>>>,
-    ) -> Result<Json<StationStats>, ApiError> {
+    ) -> Result<Json<StationStats>, NoBodyError> {
         let caller = self.state.auth.caller(&auth).await?;
         let f = stats::station_figures(&self.state, &caller, station_id.0, from.0, to.0).await?;
         Ok(Json(StationStats {
@@ -1450,7 +1450,7 @@ impl RecordsApi {
         method = "get",
         operation_id = "telehealth_consent_texts"
     )]
-    async fn consent_texts(&self) -> Result<Json<Vec<ConsentTextView>>, ApiError> {
+    async fn consent_texts(&self) -> Result<Json<Vec<ConsentTextView>>, NoBodyError> {
         Ok(Json(
             records::CONSENTS
                 .iter()
@@ -1492,7 +1492,7 @@ impl RecordsApi {
 
     /// My consents: what holds now and every decision
     #[oai(path = "/v1/me/consents", method = "get", operation_id = "me_consents")]
-    async fn my_consents(&self, auth: BearerAuth) -> Result<Json<MyConsents>, ApiError> {
+    async fn my_consents(&self, auth: BearerAuth) -> Result<Json<MyConsents>, NoBodyError> {
         let caller = self.state.auth.caller(&auth).await?;
         let telehealth =
             records::consents_to(&self.state.db, caller.account_id, ConsentKind::Telehealth)
@@ -1545,7 +1545,7 @@ impl RecordsApi {
         auth: BearerAuth,
         consultation_id: Query<Option<Uuid>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<Option<i64>>,
-    ) -> Result<Json<Vec<RecordView>>, ApiError> {
+    ) -> Result<Json<Vec<RecordView>>, NoBodyError> {
         let caller = self.state.auth.caller(&auth).await?;
         let rows = records::list(
             &self.state,
@@ -1574,7 +1574,7 @@ impl RecordsApi {
         &self,
         auth: BearerAuth,
         record_id: Path<Uuid>,
-    ) -> Result<Json<RecordView>, ApiError> {
+    ) -> Result<Json<RecordView>, NoBodyError> {
         let caller = self.state.auth.caller(&auth).await?;
         let row = records::get(&self.state, &caller, record_id.0).await?;
         Ok(Json(record_view(&self.state, row).await?))
@@ -1609,7 +1609,7 @@ impl RecordsApi {
         &self,
         auth: BearerAuth,
         record_id: Path<Uuid>,
-    ) -> Result<Json<RecordView>, ApiError> {
+    ) -> Result<Json<RecordView>, NoBodyError> {
         let caller = self.state.auth.caller(&auth).await?;
         let row = records::sign(&self.state, &caller, record_id.0).await?;
         Ok(Json(record_view(&self.state, row).await?))
@@ -1625,7 +1625,7 @@ impl RecordsApi {
         &self,
         auth: BearerAuth,
         record_id: Path<Uuid>,
-    ) -> Result<RecordCreated, ApiError> {
+    ) -> Result<RecordCreated, NoBodyError> {
         let caller = self.state.auth.caller(&auth).await?;
         let row = records::amend(&self.state, &caller, record_id.0).await?;
         Ok(RecordCreated::Created(Json(
@@ -1644,7 +1644,7 @@ impl RecordsApi {
         auth: BearerAuth,
         before: Query<Option<Uuid>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<Option<i64>>,
-    ) -> Result<Json<AccessPage>, ApiError> {
+    ) -> Result<Json<AccessPage>, NoBodyError> {
         let caller = self.state.auth.caller(&auth).await?;
         let limit = limit.0.unwrap_or(50);
         let rows = records::access_log(&self.state, &caller, before.0, limit).await?;
