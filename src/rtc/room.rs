@@ -79,6 +79,8 @@ struct Member {
     conn: Option<Conn>,
     next_seq: u64,
     replay: VecDeque<(u64, Arc<str>)>,
+    /// The last sequence number dropped from `replay` for room: a resume from before it has a gap.
+    evicted_upto: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -202,19 +204,34 @@ impl Room {
         Self::deliver_text(inner, to, message.to_string());
     }
 
+    /// [`Room::deliver`] for the answer to a join or a resume, which is not kept for a later
+    /// resume: whoever resumes has had `joined` (it names the session), and gets a fresh
+    /// `resumed`. Thousands of idle sockets would otherwise each hold their `joined`.
+    fn deliver_session(inner: &mut Inner, to: Uuid, message: Value) {
+        Self::number_and_send(inner, to, message.to_string(), false);
+    }
+
     /// [`Room::deliver`] for a message already serialized: one JSON object, to which the sequence
     /// number is appended as text (relayed offers, answers and candidates are never parsed into a
     /// tree and serialized again).
     fn deliver_text(inner: &mut Inner, to: Uuid, message: String) {
+        Self::number_and_send(inner, to, message, true);
+    }
+
+    fn number_and_send(inner: &mut Inner, to: Uuid, message: String, keep: bool) {
         let Some(m) = inner.local.get_mut(&to) else {
             return;
         };
         let seq = m.next_seq;
         m.next_seq += 1;
         let text: Arc<str> = Arc::from(with_seq(message, seq));
-        m.replay.push_back((seq, text.clone()));
-        while m.replay.len() > REPLAY {
-            m.replay.pop_front();
+        if keep {
+            m.replay.push_back((seq, text.clone()));
+            while m.replay.len() > REPLAY {
+                if let Some((dropped, _)) = m.replay.pop_front() {
+                    m.evicted_upto = dropped;
+                }
+            }
         }
         if let Some(c) = &m.conn
             && c.tx.try_send(Out::Text(text)).is_err()
@@ -339,10 +356,11 @@ impl Hub {
                             conn: Some(Conn { id: conn, tx }),
                             next_seq: 1,
                             replay: VecDeque::new(),
+                            evicted_upto: 0,
                         },
                     );
                     let peers = peers_as_seen_by(&roster, account, role);
-                    Room::deliver(
+                    Room::deliver_session(
                         &mut inner,
                         account,
                         json!({
@@ -377,7 +395,7 @@ impl Hub {
                         .filter(|(s, _)| *s > last_seq)
                         .map(|(_, t)| t.clone())
                         .collect();
-                    let gap = m.replay.front().is_some_and(|(s, _)| *s > last_seq + 1);
+                    let gap = m.evicted_upto > last_seq;
                     for t in &missed {
                         let _ = tx.try_send(Out::Text(t.clone()));
                     }
@@ -386,7 +404,7 @@ impl Hub {
                     // would collide every time.
                     let restart_with = impolite_toward(&roster, account, role);
                     let peers = peers_as_seen_by(&roster, account, role);
-                    Room::deliver(
+                    Room::deliver_session(
                         &mut inner,
                         account,
                         json!({

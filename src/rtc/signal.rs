@@ -199,7 +199,7 @@ pub async fn signal(
     // (the buffer grows only as far as a burst needs) and written by the explicit flush after each
     // batch: eager writes (size 0) cost a system call per message.
     let config = WebSocketConfig::default()
-        .read_buffer_size(1024)
+        .read_buffer_size(512)
         .write_buffer_size(max)
         .max_write_buffer_size(max * 4)
         .max_message_size(Some(max))
@@ -216,7 +216,21 @@ fn close_frame(code: u16, reason: &str) -> Message {
 
 /// Send a close frame and wait (briefly) for the client's, reading and dropping whatever it still
 /// sends: closing the TCP connection with unread data would reset it and lose the close frame.
-async fn close_with<S, R>(tx: &mut S, rx: &mut R, code: u16, reason: &str)
+/// Boxed, like the other rare steps of a socket's life (see [`run`]).
+fn close_with<'a, S, R>(
+    tx: &'a mut S,
+    rx: &'a mut R,
+    code: u16,
+    reason: &'a str,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>>
+where
+    S: futures::Sink<Message> + Unpin + Send,
+    R: futures::Stream<Item = std::io::Result<Message>> + Unpin + Send,
+{
+    Box::pin(close_now(tx, rx, code, reason))
+}
+
+async fn close_now<S, R>(tx: &mut S, rx: &mut R, code: u16, reason: &str)
 where
     S: futures::Sink<Message> + Unpin,
     R: futures::Stream<Item = std::io::Result<Message>> + Unpin,
@@ -265,15 +279,17 @@ async fn run(state: Ctx, pass: RoomPass, socket: poem::web::websocket::WebSocket
         }
     };
     let hub = state.hub.clone();
-    let attached = match hub
-        .attach(
-            &state,
-            pass.consultation_id,
-            pass.account_id,
-            pass.role,
-            entry,
-        )
-        .await
+    // The rare steps (joining, handling a message, leaving) are boxed: a task is as large as the
+    // largest state of its future for as long as it lives, and thousands of sockets sit idle in
+    // the loop below, where none of these is running.
+    let attached = match Box::pin(hub.attach(
+        &state,
+        pass.consultation_id,
+        pass.account_id,
+        pass.role,
+        entry,
+    ))
+    .await
     {
         Ok(a) => a,
         Err((code, reason)) => {
@@ -371,7 +387,7 @@ async fn run(state: Ctx, pass: RoomPass, socket: poem::web::websocket::WebSocket
                         close_with(&mut tx, &mut rx, close::RATE_LIMITED, "rate_limited").await;
                         break;
                     }
-                    match handle(&state, &room, &pass, &text).await {
+                    match Box::pin(handle(&state, &room, &pass, &text)).await {
                         Flow::Continue => {}
                         Flow::Leave => {
                             left = true;
@@ -395,8 +411,7 @@ async fn run(state: Ctx, pass: RoomPass, socket: poem::web::websocket::WebSocket
             },
         }
     }
-    hub.detach(&state, &room, pass.account_id, attached.conn, left)
-        .await;
+    Box::pin(hub.detach(&state, &room, pass.account_id, attached.conn, left)).await;
 }
 
 fn parse_entry(text: &str) -> Result<Entry, &'static str> {

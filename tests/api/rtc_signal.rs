@@ -368,6 +368,71 @@ async fn a_dropped_socket_resumes_with_what_it_missed_and_the_peer_is_told() {
     app.stop().await;
 }
 
+/// The replay buffer keeps the last 512 messages: a participant away for more is told of the gap
+/// (and gets the last 512); one away for less is not. The answers to a join or a resume are not
+/// kept (whoever resumes has its session from `joined` and gets a fresh `resumed`), and leave no
+/// false gap.
+#[tokio::test]
+async fn a_resume_past_the_replay_buffer_says_so() {
+    let app = TestApp::spawn_with(|s| s.rtc_messages_per_sec = 1_000_000).await;
+    let call = admitted_call(&app).await;
+    let rt = ticket(&app, &call.resident, &call.consultation).await;
+    let dt = ticket(&app, &call.doctor, &call.consultation).await;
+    let (mut res, joined) = Sig::join(rt["url"].as_str().unwrap()).await;
+    let session = joined["session_id"].as_str().unwrap().to_string();
+    let (mut doc, _) = Sig::join(dt["url"].as_str().unwrap()).await;
+    res.recv_type("peer_joined").await;
+    let resume = |last: u64| json!({ "type": "resume", "protocol": 1, "session_id": session, "last_seq": last });
+    // Away briefly, missing three candidates: all replayed, no gap. Resuming from `joined` (seq 1,
+    // which is not kept) replays the rest in sequence.
+    drop(res);
+    doc.recv_type("peer_reconnecting").await;
+    for i in 0..3 {
+        doc.send(json!({ "type": "candidate", "to": call.resident_id, "candidate": { "candidate": format!("candidate:{i} 1 udp 1 192.0.2.2 5000 typ host") } }))
+            .await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let mut res = Sig::connect(rt["url"].as_str().unwrap()).await.unwrap();
+    res.last_seq = 1;
+    res.send(resume(1)).await;
+    let mut kinds = vec![];
+    let resumed = loop {
+        let m = res.recv().await;
+        if m["type"] == "resumed" {
+            break m;
+        }
+        kinds.push(m["type"].as_str().unwrap_or("").to_string());
+    };
+    assert!(!kinds.iter().any(|k| k == "joined"), "{kinds:?}");
+    assert_eq!(resumed["gap"], false, "{resumed}");
+    assert_eq!(
+        resumed["replayed"], 4,
+        "peer_joined and three candidates: {resumed}"
+    );
+    // Away for 600 candidates: the oldest are gone, and the resume says so.
+    let last = res.last_seq;
+    drop(res);
+    doc.recv_type("peer_reconnecting").await;
+    for i in 0..600 {
+        doc.send(json!({ "type": "candidate", "to": call.resident_id, "candidate": { "candidate": format!("candidate:{i} 1 udp 1 192.0.2.2 5000 typ host") } }))
+            .await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let mut res = Sig::connect(rt["url"].as_str().unwrap()).await.unwrap();
+    // The last 512 of the 600 come back, in sequence.
+    res.last_seq = last + 600 - 512;
+    res.send(resume(last)).await;
+    let resumed = loop {
+        let m = res.recv().await;
+        if m["type"] == "resumed" {
+            break m;
+        }
+    };
+    assert_eq!(resumed["gap"], true, "{resumed}");
+    assert_eq!(resumed["replayed"], 512, "{resumed}");
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn past_the_grace_a_participant_has_left_and_cannot_resume() {
     let app = TestApp::spawn_with(|s| s.rtc_resume_grace_secs = 1).await;

@@ -26,7 +26,8 @@ rss() { grep VmRSS "/proc/$1/status" | awk '{print $2}'; }
 serve() { # data_dir port [database_url]
   WARDLINE_DATA_DIR="$1" WARDLINE_LISTEN="127.0.0.1:$2" WARDLINE_JWT_SECRET=$secret \
   WARDLINE_DATABASE_URL="${3:-}" WARDLINE_TURN_LISTEN= WARDLINE_LOG_FILTER=error \
-  WARDLINE_RTC_PING_SECS=3600 WARDLINE_RTC_MESSAGES_PER_SEC=1000000 "$bin" serve &
+  WARDLINE_RTC_PING_SECS=3600 WARDLINE_RTC_MESSAGES_PER_SEC=1000000 \
+  WARDLINE_MAX_CONNECTIONS_PER_IP=1000000 "$bin" serve &
   pids+=($!)
   until curl -fs "http://127.0.0.1:$2/readyz" >/dev/null; do sleep 0.05; done
 }
