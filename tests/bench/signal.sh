@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Signaling benchmarks (issue 6):
-#   P4 memory per authenticated signaling socket with N sockets open (target <= 30 KB each);
+#   P4 memory per idle authenticated signaling socket with N sockets open, beside the PeerJS
+#      server (npm peer, pinned in tests/bench/peer) under the same number of sockets (target, issue
+#      21: <= 7 KB each, below PeerJS);
 #   P5 relay throughput and latency at 1,000 msg/s against a bare tokio-tungstenite relay, same run
 #      (targets: >= 0.8x its throughput, p99 <= 2 ms);
 #   P6 the same with the two participants on two instances sharing PostgreSQL (target: <= +5 ms p99).
@@ -55,6 +57,41 @@ grep sockets "$dir/sockets.out"
 echo "server RSS: $before kB idle, $after kB with $n sockets -> $(( (after - before) * 1024 / n )) bytes per socket"
 exec 3>&-
 wait "$client" || true
+
+echo "== P4, anchor: the PeerJS server (npm peer, Node $(node --version)) with $n idle sockets"
+# Installed once from the committed lock file into a cache outside the clone.
+peer_dir="${WARDLINE_CACHE:-$HOME/.cache/wardline}/bench-peer-$(sha256sum tests/bench/peer/package-lock.json | cut -c1-16)"
+if [[ ! -x "$peer_dir/node_modules/.bin/peerjs" ]]; then
+  mkdir -p "$peer_dir"
+  cp tests/bench/peer/package.json tests/bench/peer/package-lock.json "$peer_dir/"
+  (cd "$peer_dir" && npm ci --no-audit --no-fund --silent)
+fi
+pport=$(free_port)
+"$peer_dir/node_modules/.bin/peerjs" --port "$pport" --key peerjs >/dev/null 2>&1 &
+pids+=($!)
+ppid_=${pids[-1]}
+until curl -fs "http://127.0.0.1:$pport/peerjs/id?key=peerjs" >/dev/null 2>&1; do sleep 0.1; done
+sleep 1
+pbefore=$(rss "$ppid_")
+mkfifo "$dir/phold"
+# Run from beside its node_modules (ES modules resolve packages from the script's folder).
+cp tests/bench/peer/sockets.mjs "$peer_dir/"
+node "$peer_dir/sockets.mjs" "ws://127.0.0.1:$pport" "$n" \
+  <"$dir/phold" >"$dir/psockets.out" 2>&1 &
+pclient=$!
+exec 4>"$dir/phold"
+until grep -q READY "$dir/psockets.out" 2>/dev/null; do
+  kill -0 "$pclient" 2>/dev/null || { cat "$dir/psockets.out"; echo "the PeerJS client failed" >&2; exit 1; }
+  sleep 0.2
+done
+sleep 2
+pafter=$(rss "$ppid_")
+grep sockets "$dir/psockets.out"
+echo "PeerJS RSS: $pbefore kB idle, $pafter kB with $n sockets -> $(( (pafter - pbefore) * 1024 / n )) bytes per socket"
+echo "per socket, Wardline/PeerJS: $(awk -v w=$(( (after - before) * 1024 / n )) -v p=$(( (pafter - pbefore) * 1024 / n )) 'BEGIN { printf "%.2fx", w / p }') (target: <= 7 KB and below PeerJS)"
+exec 4>&-
+wait "$pclient" || true
+kill "$ppid_" 2>/dev/null || true
 
 echo "== P5: relay on one instance (SQLite)"
 "$bench" relay "ws://127.0.0.1:$port" "$dir/sqlite/tokens.txt" "$secs"
