@@ -102,6 +102,10 @@ struct Inner {
     /// Participants connected to other instances, as announced on the bus.
     remote: HashMap<Uuid, (ParticipantRole, Presence)>,
     held: Vec<Held>,
+    /// Participants the calls' owner admitted, until when: a message for one who is absent need
+    /// not ask it again (and the database behind it) each time. Only admissions are kept; a
+    /// refusal is asked again, since someone may be invited in meanwhile.
+    admitted: HashMap<Uuid, chrono::DateTime<chrono::Utc>>,
     /// Closed on this instance: a new socket opens a fresh room.
     closed: bool,
 }
@@ -867,13 +871,19 @@ impl Hub {
         message: String,
         hold_if_absent: bool,
     ) -> Result<(), &'static str> {
-        let allowed = state
-            .calls
-            .participant(room.id, to)
-            .await
-            .ok()
-            .flatten()
-            .is_some();
+        let now = state.clock.now();
+        let known = lock(&room.inner)
+            .admitted
+            .get(&to)
+            .is_some_and(|until| *until > now);
+        let allowed = known
+            || match state.calls.participant(room.id, to).await {
+                Ok(Some(p)) => {
+                    lock(&room.inner).admitted.insert(to, p.until);
+                    true
+                }
+                _ => false,
+            };
         if !allowed {
             return Err("unknown_peer");
         }
