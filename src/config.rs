@@ -469,13 +469,7 @@ impl Settings {
         }
         std::fs::create_dir_all(&self.data_dir)
             .with_context(|| format!("creating {}", self.data_dir.display()))?;
-        let secret = {
-            use base64::Engine;
-            use rand::RngCore;
-            let mut bytes = [0u8; 48];
-            rand::rng().fill_bytes(&mut bytes);
-            base64::engine::general_purpose::STANDARD.encode(bytes)
-        };
+        let secret = random_token(48);
         write_private(&path, &secret)?;
         Ok(Secret::new(secret))
     }
@@ -520,9 +514,30 @@ fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `bytes` random bytes, URL-safe base64: generated secrets, refresh tokens, one-time passwords.
+pub fn random_token(bytes: usize) -> String {
+    use base64::Engine;
+    use rand::RngCore;
+    let mut buf = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut buf);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn generated_secrets_are_url_safe_base64_of_the_asked_length() {
+        let a = random_token(48);
+        assert_eq!(a.len(), 64);
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+            "{a}"
+        );
+        assert_ne!(a, random_token(48));
+    }
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs

@@ -1,10 +1,7 @@
 //! Access tokens (JWT, HS256) and the opaque random secrets behind refresh tokens and codes.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use hmac::{Hmac, Mac};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -90,12 +87,8 @@ impl TokenKeys {
     }
 }
 
-/// `bytes` random bytes, URL-safe base64.
-pub fn random_token(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
-    rand::rng().fill_bytes(&mut buf);
-    B64.encode(buf)
-}
+/// `bytes` random bytes, URL-safe base64 (kept beside [`Secret`], which it makes too).
+pub use crate::config::random_token;
 
 /// SHA-256, hex: how refresh tokens are stored (they are long random values, so no salt is needed).
 pub fn sha256_hex(value: &str) -> String {
@@ -121,6 +114,8 @@ pub fn constant_time_eq(a: &str, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 
     fn keys() -> TokenKeys {
         TokenKeys::new(&Secret::new("s".repeat(40)))

@@ -67,7 +67,7 @@ pub async fn end_call(bus: &dyn Bus, consultation: Uuid, reason: &str) {
     if let Err(e) = bus
         .publish(
             TOPIC,
-            json!({ "k": "end", "reason": reason, "room": consultation }),
+            super::room::event(consultation, json!({ "k": "end", "reason": reason })),
         )
         .await
     {

@@ -38,7 +38,7 @@ const HOLD: Duration = Duration::from_secs(10);
 pub use super::port::TOPIC;
 
 /// An event for the room's bus topic.
-fn event(room: Uuid, mut body: Value) -> Value {
+pub(super) fn event(room: Uuid, mut body: Value) -> Value {
     if let Some(o) = body.as_object_mut() {
         o.insert("room".into(), json!(room));
     }

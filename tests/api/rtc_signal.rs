@@ -368,6 +368,19 @@ async fn a_dropped_socket_resumes_with_what_it_missed_and_the_peer_is_told() {
     app.stop().await;
 }
 
+/// The messages replayed on a resume (their types), then `resumed` itself; any number of them
+/// (`Sig::recv_type` stops at 50).
+async fn until_resumed(sig: &mut Sig) -> (Vec<String>, Value) {
+    let mut kinds = vec![];
+    loop {
+        let m = sig.recv().await;
+        if m["type"] == "resumed" {
+            return (kinds, m);
+        }
+        kinds.push(m["type"].as_str().unwrap_or("").to_string());
+    }
+}
+
 /// The replay buffer keeps the last 512 messages: a participant away for more is told of the gap
 /// (and gets the last 512); one away for less is not. The answers to a join or a resume are not
 /// kept (whoever resumes has its session from `joined` and gets a fresh `resumed`), and leave no
@@ -395,14 +408,7 @@ async fn a_resume_past_the_replay_buffer_says_so() {
     let mut res = Sig::connect(rt["url"].as_str().unwrap()).await.unwrap();
     res.last_seq = 1;
     res.send(resume(1)).await;
-    let mut kinds = vec![];
-    let resumed = loop {
-        let m = res.recv().await;
-        if m["type"] == "resumed" {
-            break m;
-        }
-        kinds.push(m["type"].as_str().unwrap_or("").to_string());
-    };
+    let (kinds, resumed) = until_resumed(&mut res).await;
     assert!(!kinds.iter().any(|k| k == "joined"), "{kinds:?}");
     assert_eq!(resumed["gap"], false, "{resumed}");
     assert_eq!(
@@ -422,12 +428,7 @@ async fn a_resume_past_the_replay_buffer_says_so() {
     // The last 512 of the 600 come back, in sequence.
     res.last_seq = last + 600 - 512;
     res.send(resume(last)).await;
-    let resumed = loop {
-        let m = res.recv().await;
-        if m["type"] == "resumed" {
-            break m;
-        }
-    };
+    let (_, resumed) = until_resumed(&mut res).await;
     assert_eq!(resumed["gap"], true, "{resumed}");
     assert_eq!(resumed["replayed"], 512, "{resumed}");
     app.stop().await;
