@@ -122,9 +122,7 @@ pub fn api_service(state: AppState) -> OpenApiService<Apis, ()> {
             OrgApi {
                 state: state.org.clone(),
             },
-            ReportsApi {
-                state: state.reports.clone(),
-            },
+            crate::reports::api::reports_api(state.reports.clone()),
             MediaApi {
                 state: state.media.clone(),
             },
