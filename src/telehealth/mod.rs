@@ -22,6 +22,7 @@ pub mod quality;
 pub mod queue;
 pub mod records;
 pub mod schedule;
+mod shared;
 pub mod stats;
 
 use chrono::{DateTime, FixedOffset, Utc};

@@ -1,0 +1,262 @@
+//! What the doctor does with a waiting resident: admit them, put them back, hand them to a
+//! colleague, or decline.
+
+use chrono::{DateTime, Duration, Utc};
+use uuid::Uuid;
+
+use super::ParticipantRole;
+use super::consultation::{ConsultationRow, load};
+use super::lifecycle::{ConsultationStatus, Event, finish, next, settle_appointment};
+use super::participants::{Relation, relation, require_primary};
+use super::waiting_room::require_station_doctor;
+use crate::auth::Caller;
+use crate::error::{Error, Result};
+use crate::store::Tx;
+use crate::telehealth::Ctx;
+use crate::telehealth::shared::{is_station_doctor, require_doctor};
+use crate::telehealth::{About, notify, records, send_pushes, validate_text};
+use crate::{on_db, on_tx};
+
+/// Admit the next resident of the station's waiting room (or the chosen one): the first who has
+/// given consent, meant for any doctor or for this one, in calling order. The resident is told to
+/// answer; if they do not connect within `telehealth_answer_secs` the consultation is missed.
+pub async fn admit(
+    state: &Ctx,
+    caller: &Caller,
+    station_id: Uuid,
+    chosen: Option<Uuid>,
+) -> Result<ConsultationRow> {
+    require_station_doctor(state, caller, station_id).await?;
+    let candidates: Vec<ConsultationRow> = match chosen {
+        Some(id) => {
+            let row = load(state, id).await?;
+            if row.station_id != station_id {
+                return Err(Error::NotFound("consultation_not_found"));
+            }
+            if row.status()? != ConsultationStatus::Waiting {
+                return Err(Error::Conflict("not_waiting"));
+            }
+            if row.doctor_id.is_some_and(|d| d != caller.account_id) {
+                return Err(Error::Conflict("meant_for_another_doctor"));
+            }
+            if !records::has_consent(state, row.resident_id).await? {
+                return Err(Error::Conflict("consent_required"));
+            }
+            vec![row]
+        }
+        None => on_db!(&state.db, pool => sqlx::query_as::<_, ConsultationRow>(concat!(
+            "SELECT ", consultation_columns!(), " FROM consultations
+             WHERE station_id = $1 AND status = 'waiting' AND (doctor_id IS NULL OR doctor_id = $2)
+             ORDER BY priority_at, consultation_id LIMIT 50",
+        ))
+        .bind(station_id)
+        .bind(caller.account_id)
+        .fetch_all(pool)
+        .await)?,
+    };
+    let now = state.clock.now();
+    let answer_by = now + Duration::seconds(state.settings.telehealth_answer_secs as i64);
+    for row in candidates {
+        if chosen.is_none() && !records::has_consent(state, row.resident_id).await? {
+            continue;
+        }
+        let mut tx = state.db.begin().await?;
+        // Another doctor may have admitted this resident a moment ago: only a waiting one moves.
+        let n = on_tx!(&mut tx, conn => sqlx::query(
+            "UPDATE consultations SET status = 'admitted', doctor_id = $2, admitted_at = $3, answer_by = $4, updated_at = $3
+             WHERE consultation_id = $1 AND status = 'waiting' AND (doctor_id IS NULL OR doctor_id = $2)",
+        )
+        .bind(row.consultation_id)
+        .bind(caller.account_id)
+        .bind(now)
+        .bind(answer_by)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        if n != 1 {
+            if chosen.is_some() {
+                return Err(Error::Conflict("not_waiting"));
+            }
+            continue;
+        }
+        on_tx!(&mut tx, conn => sqlx::query(
+            "INSERT INTO consultation_doctors (consultation_id, doctor_id, role, invited_by, created_at, updated_at)
+             VALUES ($1, $2, 'primary', NULL, $3, $3)
+             ON CONFLICT (consultation_id, doctor_id) DO UPDATE SET role = 'primary', updated_at = $3",
+        )
+        .bind(row.consultation_id)
+        .bind(caller.account_id)
+        .bind(now)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        let push = notify(
+            &mut tx,
+            row.resident_id,
+            About::Consultation(row.consultation_id),
+            "consultation_admitted",
+            "Bác sĩ đang gọi bạn. Hãy mở ứng dụng để vào cuộc gọi.".into(),
+            "The doctor is calling you. Open the app to join the call.".into(),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        send_pushes(&*state.notifier, vec![push]).await;
+        return load(state, row.consultation_id).await;
+    }
+    Err(Error::NotFound("queue_empty"))
+}
+
+async fn drop_doctors(tx: &mut Tx, id: Uuid) -> Result<()> {
+    on_tx!(tx, conn => sqlx::query("DELETE FROM consultation_doctors WHERE consultation_id = $1")
+        .bind(id).execute(conn).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Put an admitted resident back in the waiting room, keeping their place (the admitting doctor).
+pub async fn requeue(state: &Ctx, caller: &Caller, id: Uuid) -> Result<ConsultationRow> {
+    let row = load(state, id).await?;
+    require_primary(state, caller, &row).await?;
+    if row.status()? != ConsultationStatus::Admitted {
+        return Err(Error::Conflict("illegal_transition"));
+    }
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    // A booked patient stays meant for their doctor; an on-demand one is open to anyone again.
+    let meant_for = row.appointment_id.and(row.doctor_id);
+    change_requeue(&mut tx, &row, meant_for, now).await?;
+    drop_doctors(&mut tx, id).await?;
+    tx.commit().await?;
+    load(state, id).await
+}
+
+async fn change_requeue(
+    tx: &mut Tx,
+    row: &ConsultationRow,
+    meant_for: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let from = row.status()?;
+    let to = next(from, Event::Requeue).ok_or(Error::Conflict("illegal_transition"))?;
+    let n = on_tx!(tx, conn => sqlx::query(
+        "UPDATE consultations SET status = $3, doctor_id = $5, admitted_at = NULL, answer_by = NULL, updated_at = $4
+         WHERE consultation_id = $1 AND status = $2",
+    )
+    .bind(row.consultation_id)
+    .bind(from.as_str())
+    .bind(to.as_str())
+    .bind(now)
+    .bind(meant_for)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected()))?;
+    if n != 1 {
+        return Err(Error::Conflict("illegal_transition"));
+    }
+    Ok(())
+}
+
+/// Hand a waiting or admitted resident to a colleague at the same station: back in the waiting
+/// room, meant for that doctor, keeping their place. The colleague is notified.
+pub async fn transfer(
+    state: &Ctx,
+    caller: &Caller,
+    id: Uuid,
+    to_doctor: Uuid,
+) -> Result<ConsultationRow> {
+    let row = load(state, id).await?;
+    let rel = relation(state, caller, &row).await?;
+    let status = row.status()?;
+    let allowed = matches!(
+        (rel, status),
+        (Relation::StationDoctor, ConsultationStatus::Waiting)
+            | (Relation::Participant(ParticipantRole::Doctor), _)
+    );
+    if !allowed {
+        return Err(Error::Forbidden);
+    }
+    if !matches!(
+        status,
+        ConsultationStatus::Waiting | ConsultationStatus::Admitted
+    ) {
+        return Err(Error::Conflict("illegal_transition"));
+    }
+    require_doctor(&state.db, to_doctor).await?;
+    if to_doctor == caller.account_id
+        || !is_station_doctor(&state.db, row.station_id, to_doctor).await?
+    {
+        return Err(Error::validation(
+            "doctor_id",
+            "not_at_station",
+            "Chỉ chuyển cho một bác sĩ khác của trạm",
+            "Transfer to another doctor of the same station",
+        ));
+    }
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    change_requeue(&mut tx, &row, Some(to_doctor), now).await?;
+    drop_doctors(&mut tx, id).await?;
+    let push = notify(
+        &mut tx,
+        to_doctor,
+        About::Consultation(id),
+        "consultation_transferred",
+        "Một đồng nghiệp đã chuyển một người bệnh cho bạn trong phòng chờ.".into(),
+        "A colleague transferred a patient to you in the waiting room.".into(),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    send_pushes(&*state.notifier, vec![push]).await;
+    load(state, id).await
+}
+
+/// The doctor turns the request down (with a reason the resident reads, e.g. "come in person").
+pub async fn decline(
+    state: &Ctx,
+    caller: &Caller,
+    id: Uuid,
+    reason: &str,
+) -> Result<ConsultationRow> {
+    let row = load(state, id).await?;
+    let rel = relation(state, caller, &row).await?;
+    if !matches!(
+        rel,
+        Relation::StationDoctor | Relation::Participant(ParticipantRole::Doctor)
+    ) {
+        return Err(Error::Forbidden);
+    }
+    let reason = validate_text(reason, "reason", 500)?;
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    finish(&mut tx, &row, Event::Decline, "doctor_declined", now).await?;
+    let was_admitted = row.status()? == ConsultationStatus::Admitted;
+    settle_appointment(&mut tx, &row, "cancelled", now).await?;
+    let (vi, en) = if reason.is_empty() {
+        (
+            "Bác sĩ không thể nhận cuộc tư vấn này.".to_string(),
+            "The doctor could not take this consultation.".to_string(),
+        )
+    } else {
+        (
+            format!("Bác sĩ không thể nhận cuộc tư vấn này: {reason}"),
+            format!("The doctor could not take this consultation: {reason}"),
+        )
+    };
+    let push = notify(
+        &mut tx,
+        row.resident_id,
+        About::Consultation(id),
+        "consultation_declined",
+        vi,
+        en,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    if was_admitted {
+        crate::rtc::end_call(&*state.bus, id, "doctor_declined").await;
+    }
+    send_pushes(&*state.notifier, vec![push]).await;
+    load(state, id).await
+}

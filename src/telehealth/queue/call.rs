@@ -1,0 +1,150 @@
+//! The call: connected, started and ended, missed when unanswered, and rated afterwards.
+
+use uuid::Uuid;
+
+use super::ParticipantRole;
+use super::consultation::{ConsultationRow, load};
+use super::lifecycle::{ConsultationStatus, Event, change, finish, settle_appointment};
+use super::participants::{Relation, relation, require_primary};
+use crate::auth::Caller;
+use crate::error::{Error, Result};
+use crate::on_db;
+use crate::telehealth::Ctx;
+use crate::telehealth::{About, notify, send_pushes, validate_text};
+
+/// The call connected (both sides present): `admitted` → `in_call`. The broker calls this; so does
+/// the doctor's "start" for a call held by other means.
+pub async fn call_connected(state: &Ctx, id: Uuid) -> Result<ConsultationRow> {
+    let row = load(state, id).await?;
+    if row.status()? == ConsultationStatus::InCall {
+        return Ok(row);
+    }
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    change(&mut tx, &row, Event::Connect, now, None).await?;
+    tx.commit().await?;
+    load(state, id).await
+}
+
+/// The call is over: `in_call` → `ended`; a booked appointment behind it is fulfilled.
+pub async fn call_ended(state: &Ctx, id: Uuid, reason: &str) -> Result<ConsultationRow> {
+    let row = load(state, id).await?;
+    if row.status()? == ConsultationStatus::Ended {
+        return Ok(row);
+    }
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    finish(&mut tx, &row, Event::End, reason, now).await?;
+    settle_appointment(&mut tx, &row, "fulfilled", now).await?;
+    tx.commit().await?;
+    crate::rtc::end_call(&*state.bus, id, reason).await;
+    load(state, id).await
+}
+
+/// The admitting doctor marks the call as started.
+pub async fn start(state: &Ctx, caller: &Caller, id: Uuid) -> Result<ConsultationRow> {
+    let row = load(state, id).await?;
+    require_primary(state, caller, &row).await?;
+    if row.status()? != ConsultationStatus::Admitted {
+        return Err(Error::Conflict("illegal_transition"));
+    }
+    call_connected(state, id).await
+}
+
+/// End the call: the admitting doctor, or the resident hanging up.
+pub async fn end(state: &Ctx, caller: &Caller, id: Uuid) -> Result<ConsultationRow> {
+    let row = load(state, id).await?;
+    let reason = match relation(state, caller, &row).await? {
+        Relation::Patient => "resident_ended",
+        Relation::Participant(ParticipantRole::Doctor) => "doctor_ended",
+        _ => return Err(Error::Forbidden),
+    };
+    if row.status()? != ConsultationStatus::InCall {
+        return Err(Error::Conflict("illegal_transition"));
+    }
+    call_ended(state, id, reason).await
+}
+
+/// The resident rates an ended consultation, once.
+pub async fn rate(
+    state: &Ctx,
+    caller: &Caller,
+    id: Uuid,
+    stars: i32,
+    comment: &str,
+) -> Result<ConsultationRow> {
+    let row = load(state, id).await?;
+    if relation(state, caller, &row).await? != Relation::Patient {
+        return Err(Error::Forbidden);
+    }
+    if !(1..=5).contains(&stars) {
+        return Err(Error::validation(
+            "stars",
+            "invalid_rating",
+            "Đánh giá từ 1 đến 5 sao",
+            "Rate from 1 to 5 stars",
+        ));
+    }
+    let comment = validate_text(comment, "comment", 1000)?;
+    if row.status()? != ConsultationStatus::Ended {
+        return Err(Error::Conflict("not_ended"));
+    }
+    let now = state.clock.now();
+    let n = on_db!(&state.db, pool => sqlx::query(
+        "UPDATE consultations SET rating = $2, rating_comment = $3, rated_at = $4, updated_at = $4
+         WHERE consultation_id = $1 AND rating IS NULL",
+    )
+    .bind(id)
+    .bind(stars)
+    .bind(&comment)
+    .bind(now)
+    .execute(pool)
+    .await
+    .map(|r| r.rows_affected()))?;
+    if n != 1 {
+        return Err(Error::Conflict("already_rated"));
+    }
+    load(state, id).await
+}
+
+/// Admitted residents who did not connect by `answer_by` have missed the call.
+pub async fn expire_unanswered(state: &Ctx) -> Result<usize> {
+    let now = state.clock.now();
+    let due = on_db!(&state.db, pool => sqlx::query_as::<_, ConsultationRow>(concat!(
+        "SELECT ", consultation_columns!(), " FROM consultations
+         WHERE status = 'admitted' AND answer_by < $1 ORDER BY answer_by LIMIT 500",
+    ))
+    .bind(now)
+    .fetch_all(pool)
+    .await)?;
+    let mut pushes = vec![];
+    let mut n = 0;
+    for row in due {
+        let mut tx = state.db.begin().await?;
+        match finish(&mut tx, &row, Event::Miss, "no_answer", now).await {
+            Ok(()) => {}
+            // Connected or cancelled meanwhile.
+            Err(Error::Conflict(_)) => continue,
+            Err(e) => return Err(e),
+        }
+        settle_appointment(&mut tx, &row, "noshow", now).await?;
+        pushes.push(
+            notify(
+                &mut tx,
+                row.resident_id,
+                About::Consultation(row.consultation_id),
+                "consultation_missed",
+                "Bạn đã lỡ cuộc gọi của bác sĩ. Hãy vào phòng chờ lại khi sẵn sàng.".into(),
+                "You missed the doctor's call. Join the waiting room again when you are ready."
+                    .into(),
+                now,
+            )
+            .await?,
+        );
+        tx.commit().await?;
+        crate::rtc::end_call(&*state.bus, row.consultation_id, "no_answer").await;
+        n += 1;
+    }
+    send_pushes(&*state.notifier, pushes).await;
+    Ok(n)
+}

@@ -1,0 +1,162 @@
+//! The consultation's lifecycle: its statuses, the events that move it, and the conditional
+//! update that applies a move.
+
+use chrono::{DateTime, Utc};
+
+use super::consultation::ConsultationRow;
+use crate::error::{Error, Result};
+use crate::on_tx;
+use crate::store::Tx;
+
+/// Where a consultation is (FHIR Encounter.status, in the ward's words).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, poem_openapi::Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum ConsultationStatus {
+    /// In the waiting room (*phòng chờ*).
+    Waiting,
+    /// A doctor called the resident in; the call is being set up.
+    Admitted,
+    InCall,
+    Ended,
+    /// The resident did not answer the doctor's call in time.
+    Missed,
+    /// The resident left the waiting room.
+    Cancelled,
+    /// The doctor turned the request down (e.g. needs an in-person visit).
+    Declined,
+}
+
+impl ConsultationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConsultationStatus::Waiting => "waiting",
+            ConsultationStatus::Admitted => "admitted",
+            ConsultationStatus::InCall => "in_call",
+            ConsultationStatus::Ended => "ended",
+            ConsultationStatus::Missed => "missed",
+            ConsultationStatus::Cancelled => "cancelled",
+            ConsultationStatus::Declined => "declined",
+        }
+    }
+    pub fn parse(s: &str) -> Option<ConsultationStatus> {
+        [
+            ConsultationStatus::Waiting,
+            ConsultationStatus::Admitted,
+            ConsultationStatus::InCall,
+            ConsultationStatus::Ended,
+            ConsultationStatus::Missed,
+            ConsultationStatus::Cancelled,
+            ConsultationStatus::Declined,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+    }
+    pub fn is_live(self) -> bool {
+        matches!(
+            self,
+            ConsultationStatus::Waiting | ConsultationStatus::Admitted | ConsultationStatus::InCall
+        )
+    }
+}
+
+/// What happens to a consultation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    Admit,
+    /// Back to the waiting room (put back, or transferred to a colleague).
+    Requeue,
+    Connect,
+    End,
+    Miss,
+    Cancel,
+    Decline,
+}
+
+/// The lifecycle: the status after `event`, or `None` if it cannot happen now.
+pub fn next(from: ConsultationStatus, event: Event) -> Option<ConsultationStatus> {
+    use ConsultationStatus as S;
+    Some(match (from, event) {
+        (S::Waiting, Event::Admit) => S::Admitted,
+        (S::Waiting | S::Admitted, Event::Requeue) => S::Waiting,
+        (S::Admitted, Event::Connect) => S::InCall,
+        (S::InCall, Event::End) => S::Ended,
+        (S::Admitted, Event::Miss) => S::Missed,
+        (S::Waiting | S::Admitted, Event::Cancel) => S::Cancelled,
+        (S::Waiting | S::Admitted, Event::Decline) => S::Declined,
+        _ => return None,
+    })
+}
+
+/// Move a consultation on by `event` if it is still where it was read (a conditional update: of
+/// two racing changes one wins, the other gets 409). Ending states record when and why.
+pub(super) async fn change(
+    tx: &mut Tx,
+    row: &ConsultationRow,
+    event: Event,
+    now: DateTime<Utc>,
+    end_reason: Option<&str>,
+) -> Result<()> {
+    let from = row.status()?;
+    let to = next(from, event).ok_or(Error::Conflict("illegal_transition"))?;
+    let n = if to == ConsultationStatus::InCall {
+        on_tx!(tx, conn => sqlx::query(
+            "UPDATE consultations SET status = $3, call_started_at = $4, updated_at = $4
+             WHERE consultation_id = $1 AND status = $2",
+        )
+        .bind(row.consultation_id)
+        .bind(from.as_str())
+        .bind(to.as_str())
+        .bind(now)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))?
+    } else {
+        on_tx!(tx, conn => sqlx::query(
+            "UPDATE consultations SET status = $3, ended_at = $4, end_reason = $5, updated_at = $4
+             WHERE consultation_id = $1 AND status = $2",
+        )
+        .bind(row.consultation_id)
+        .bind(from.as_str())
+        .bind(to.as_str())
+        .bind(now)
+        .bind(end_reason)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))?
+    };
+    if n != 1 {
+        return Err(Error::Conflict("illegal_transition"));
+    }
+    Ok(())
+}
+
+/// Settle the booked appointment behind a consultation that has ended one way or another.
+pub(super) async fn settle_appointment(
+    tx: &mut Tx,
+    row: &ConsultationRow,
+    status: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    if let Some(a) = row.appointment_id {
+        on_tx!(tx, conn => sqlx::query(
+            "UPDATE appointments SET status = $2, updated_at = $3 WHERE appointment_id = $1 AND status = 'checked_in'",
+        )
+        .bind(a)
+        .bind(status)
+        .bind(now)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+    }
+    Ok(())
+}
+
+pub(super) async fn finish(
+    tx: &mut Tx,
+    row: &ConsultationRow,
+    event: Event,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    change(tx, row, event, now, Some(reason)).await
+}

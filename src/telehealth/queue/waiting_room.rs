@@ -1,0 +1,226 @@
+//! The waiting room: joining and leaving it, the place in the queue, the station's queue, and
+//! doctors going on and off duty.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::consultation::{ConsultationRow, load};
+use super::lifecycle::{ConsultationStatus, Event, finish, settle_appointment};
+use super::participants::{Relation, relation};
+use crate::auth::{Caller, Role};
+use crate::error::{Error, Result};
+use crate::store::{Tx, idempotency, is_unique_violation};
+use crate::telehealth::Ctx;
+use crate::telehealth::shared::{is_station_doctor, station};
+use crate::telehealth::{Symptom, validate_reason};
+use crate::{on_db, on_tx};
+
+/// A new waiting-room entry.
+#[derive(Debug, Clone)]
+pub struct Enqueue {
+    pub station_id: Uuid,
+    pub resident_id: Uuid,
+    /// The doctor it is meant for (a booking), or any doctor of the station.
+    pub doctor_id: Option<Uuid>,
+    pub appointment_id: Option<Uuid>,
+    pub reason: String,
+    pub symptom: Option<Symptom>,
+    pub priority_at: DateTime<Utc>,
+}
+
+/// Insert a waiting consultation inside the caller's transaction.
+pub async fn enqueue(tx: &mut Tx, e: Enqueue, now: DateTime<Utc>) -> Result<Uuid> {
+    let id = Uuid::now_v7();
+    let res = on_tx!(tx, conn => sqlx::query(
+        "INSERT INTO consultations (consultation_id, station_id, resident_id, doctor_id, appointment_id, status, reason, symptom, priority_at, queued_at, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, 'waiting', $6, $7, $8, $9, $9, $9)",
+    )
+    .bind(id)
+    .bind(e.station_id)
+    .bind(e.resident_id)
+    .bind(e.doctor_id)
+    .bind(e.appointment_id)
+    .bind(&e.reason)
+    .bind(e.symptom.map(Symptom::as_str))
+    .bind(e.priority_at)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected()));
+    match res {
+        Err(err)
+            if is_unique_violation(
+                &err,
+                "consultations_active_resident_key",
+                "consultations.resident_id",
+            ) =>
+        {
+            Err(Error::Conflict("already_in_consultation"))
+        }
+        other => {
+            other?;
+            Ok(id)
+        }
+    }
+}
+
+/// A resident joins a station's waiting room now (on-demand consultation).
+pub async fn join(
+    state: &Ctx,
+    caller: &Caller,
+    station_id: Uuid,
+    reason: &str,
+    symptom: Option<Symptom>,
+    idempotency: Option<&idempotency::Key>,
+) -> Result<ConsultationRow> {
+    caller.require(&[Role::Resident])?;
+    let reason = validate_reason(reason)?;
+    station(&state.db, station_id).await?;
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    let id = enqueue(
+        &mut tx,
+        Enqueue {
+            station_id,
+            resident_id: caller.account_id,
+            doctor_id: None,
+            appointment_id: None,
+            reason,
+            symptom,
+            priority_at: now,
+        },
+        now,
+    )
+    .await?;
+    if let Some(k) = idempotency {
+        idempotency::complete(&mut tx, k, &id.to_string(), now).await?;
+    }
+    tx.commit().await?;
+    load(state, id).await
+}
+
+/// The resident's place in the queue (1 = next) and an estimate of the wait in minutes.
+pub async fn position(state: &Ctx, row: &ConsultationRow) -> Result<Option<(i64, i64)>> {
+    if row.status()? != ConsultationStatus::Waiting {
+        return Ok(None);
+    }
+    let ahead = on_db!(&state.db, pool => sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM consultations
+         WHERE station_id = $1 AND status = 'waiting'
+           AND (priority_at < $2 OR (priority_at = $2 AND consultation_id < $3))",
+    )
+    .bind(row.station_id)
+    .bind(row.priority_at)
+    .bind(row.consultation_id)
+    .fetch_one(pool)
+    .await)?;
+    let on_duty = on_db!(&state.db, pool => sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM doctor_duty WHERE station_id = $1",
+    )
+    .bind(row.station_id)
+    .fetch_one(pool)
+    .await)?;
+    let recent = on_db!(&state.db, pool => sqlx::query_as::<_, (DateTime<Utc>, DateTime<Utc>)>(
+        "SELECT call_started_at, ended_at FROM consultations
+         WHERE station_id = $1 AND status = 'ended' AND call_started_at IS NOT NULL AND ended_at IS NOT NULL
+         ORDER BY ended_at DESC LIMIT 50",
+    )
+    .bind(row.station_id)
+    .fetch_all(pool)
+    .await)?;
+    let minutes = average_minutes(&recent).unwrap_or(10.0);
+    Ok(Some((
+        ahead + 1,
+        estimate_minutes(ahead + 1, minutes, on_duty),
+    )))
+}
+
+fn average_minutes(calls: &[(DateTime<Utc>, DateTime<Utc>)]) -> Option<f64> {
+    if calls.is_empty() {
+        return None;
+    }
+    let total: i64 = calls
+        .iter()
+        .map(|(a, b)| (*b - *a).num_seconds().max(0))
+        .sum();
+    Some(total as f64 / 60.0 / calls.len() as f64)
+}
+
+/// Everyone up to and including the resident is seen, shared among the doctors on duty (at least
+/// one: someone will come).
+pub fn estimate_minutes(position: i64, minutes_per_call: f64, doctors_on_duty: i64) -> i64 {
+    let doctors = doctors_on_duty.max(1) as f64;
+    ((position.max(1) as f64) * minutes_per_call / doctors).ceil() as i64
+}
+
+pub(super) async fn require_station_doctor(
+    state: &Ctx,
+    caller: &Caller,
+    station_id: Uuid,
+) -> Result<()> {
+    caller.require(&[Role::Doctor])?;
+    station(&state.db, station_id).await?;
+    if !is_station_doctor(&state.db, station_id, caller.account_id).await? {
+        return Err(Error::Forbidden);
+    }
+    Ok(())
+}
+
+/// The station's waiting room, in calling order (doctors of the station).
+pub async fn station_queue(
+    state: &Ctx,
+    caller: &Caller,
+    station_id: Uuid,
+) -> Result<Vec<ConsultationRow>> {
+    require_station_doctor(state, caller, station_id).await?;
+    Ok(
+        on_db!(&state.db, pool => sqlx::query_as::<_, ConsultationRow>(concat!(
+        "SELECT ", consultation_columns!(), " FROM consultations
+         WHERE station_id = $1 AND status = 'waiting' ORDER BY priority_at, consultation_id LIMIT 500",
+    ))
+    .bind(station_id)
+    .fetch_all(pool)
+    .await)?,
+    )
+}
+
+/// Put the doctor on duty at a station (taking on-demand patients), or off duty.
+pub async fn set_duty(state: &Ctx, caller: &Caller, station_id: Option<Uuid>) -> Result<()> {
+    caller.require(&[Role::Doctor])?;
+    let now = state.clock.now();
+    match station_id {
+        Some(s) => {
+            require_station_doctor(state, caller, s).await?;
+            on_db!(&state.db, pool => sqlx::query(
+                "INSERT INTO doctor_duty (doctor_id, station_id, since, created_at, updated_at) VALUES ($1, $2, $3, $3, $3)
+                 ON CONFLICT (doctor_id) DO UPDATE SET station_id = $2, since = $3, updated_at = $3",
+            )
+            .bind(caller.account_id)
+            .bind(s)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        }
+        None => {
+            on_db!(&state.db, pool => sqlx::query("DELETE FROM doctor_duty WHERE doctor_id = $1")
+                .bind(caller.account_id).execute(pool).await.map(|r| r.rows_affected()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The resident leaves the waiting room (or does not take the call after all).
+pub async fn cancel(state: &Ctx, caller: &Caller, id: Uuid) -> Result<ConsultationRow> {
+    let row = load(state, id).await?;
+    if relation(state, caller, &row).await? != Relation::Patient {
+        return Err(Error::Forbidden);
+    }
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    finish(&mut tx, &row, Event::Cancel, "resident_left", now).await?;
+    settle_appointment(&mut tx, &row, "cancelled", now).await?;
+    tx.commit().await?;
+    crate::rtc::end_call(&*state.bus, id, "resident_left").await;
+    load(state, id).await
+}

@@ -1,0 +1,118 @@
+//! An appointment (FHIR Appointment): its status and row, and who may read it.
+
+use chrono::{DateTime, Duration, Utc};
+use uuid::Uuid;
+
+use super::appointment_columns;
+use crate::auth::{Caller, Role};
+use crate::error::{Error, Result};
+use crate::on_db;
+use crate::store::Db;
+use crate::telehealth::Ctx;
+
+/// Where an appointment is in its life (FHIR Appointment.status).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, poem_openapi::Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum AppointmentStatus {
+    Booked,
+    /// The resident arrived in the waiting room (FHIR `arrived`).
+    CheckedIn,
+    Fulfilled,
+    Cancelled,
+    Noshow,
+}
+
+impl AppointmentStatus {
+    pub fn parse(s: &str) -> Option<AppointmentStatus> {
+        Some(match s {
+            "booked" => AppointmentStatus::Booked,
+            "checked_in" => AppointmentStatus::CheckedIn,
+            "fulfilled" => AppointmentStatus::Fulfilled,
+            "cancelled" => AppointmentStatus::Cancelled,
+            "noshow" => AppointmentStatus::Noshow,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AppointmentRow {
+    pub appointment_id: Uuid,
+    pub resident_id: Uuid,
+    pub doctor_id: Uuid,
+    pub station_id: Uuid,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub status: String,
+    pub reason: String,
+    pub symptom: Option<String>,
+    pub cancelled_by: Option<Uuid>,
+    pub cancel_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl AppointmentRow {
+    pub fn status(&self) -> Result<AppointmentStatus> {
+        AppointmentStatus::parse(&self.status).ok_or_else(|| {
+            Error::Internal(anyhow::anyhow!("bad appointment status {}", self.status))
+        })
+    }
+}
+
+pub async fn appointment_row(db: &Db, id: Uuid) -> Result<Option<AppointmentRow>> {
+    Ok(
+        on_db!(db, pool => sqlx::query_as::<_, AppointmentRow>(concat!(
+        "SELECT ", appointment_columns!(), " FROM appointments WHERE appointment_id = $1",
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await)?,
+    )
+}
+
+/// The appointment, if the caller is its resident or its doctor (404 for anyone else: another
+/// person's appointment does not exist for you; staff and admins have no access at all).
+pub async fn appointment(state: &Ctx, caller: &Caller, id: Uuid) -> Result<AppointmentRow> {
+    caller.require(&[Role::Resident, Role::Doctor])?;
+    let row = appointment_row(&state.db, id)
+        .await?
+        .ok_or(Error::NotFound("appointment_not_found"))?;
+    if row.resident_id != caller.account_id && row.doctor_id != caller.account_id {
+        return Err(Error::NotFound("appointment_not_found"));
+    }
+    Ok(row)
+}
+
+/// The caller's appointments (as resident or as doctor) starting in `[from, to)`, by time.
+pub async fn appointments(
+    state: &Ctx,
+    caller: &Caller,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> Result<Vec<AppointmentRow>> {
+    caller.require(&[Role::Resident, Role::Doctor])?;
+    let now = state.clock.now();
+    let from = from.unwrap_or(now - Duration::days(30));
+    let to = to.unwrap_or(now + Duration::days(90));
+    if to <= from || to - from > Duration::days(366) {
+        return Err(Error::validation(
+            "to",
+            "invalid_range",
+            "Khoảng thời gian không hợp lệ (tối đa 366 ngày)",
+            "Invalid range (at most 366 days)",
+        ));
+    }
+    Ok(
+        on_db!(&state.db, pool => sqlx::query_as::<_, AppointmentRow>(concat!(
+        "SELECT ", appointment_columns!(), " FROM appointments
+         WHERE (resident_id = $1 OR doctor_id = $1) AND starts_at >= $2 AND starts_at < $3
+         ORDER BY starts_at LIMIT 500",
+    ))
+    .bind(caller.account_id)
+    .bind(from)
+    .bind(to)
+    .fetch_all(pool)
+    .await)?,
+    )
+}

@@ -1,0 +1,353 @@
+//! Doctors' weekly availability (the windows slots are cut from) and their leave days.
+
+use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveTime, TimeZone, Timelike, Utc};
+use std::collections::BTreeSet;
+use uuid::Uuid;
+
+use super::appointment_columns;
+use super::appointments::AppointmentRow;
+use super::cancel_reschedule::set_cancelled;
+use crate::auth::{Caller, Role};
+use crate::error::{Error, Result};
+use crate::store::Db;
+use crate::telehealth::Ctx;
+use crate::telehealth::shared::{is_station_doctor, require_doctor};
+use crate::telehealth::{About, local_text, notify, send_pushes, validate_text, ward_offset};
+use crate::{on_db, on_tx};
+
+/// One weekly window of a doctor at a station, in the ward's local time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub station_id: Uuid,
+    /// ISO weekday, 1 = Monday … 7 = Sunday.
+    pub weekday: u32,
+    /// Minutes after local midnight.
+    pub start_minute: u32,
+    pub end_minute: u32,
+    pub slot_minutes: u32,
+}
+
+impl Window {
+    /// Whether a slot of this window starts `minute` minutes after midnight.
+    pub(super) fn starts_slot_at(&self, minute: u32) -> bool {
+        minute >= self.start_minute
+            && minute + self.slot_minutes <= self.end_minute
+            && (minute - self.start_minute).is_multiple_of(self.slot_minutes)
+    }
+}
+
+/// A set of windows is valid when each is well-formed and no two of them overlap in time (a doctor
+/// cannot be in two places, or hold two slot grids, at once).
+pub fn check_windows(windows: &[Window]) -> Result<()> {
+    let bad = |i: usize, code: &str, vi: &str, en: &str| {
+        Err(Error::validation(&format!("windows[{i}]"), code, vi, en))
+    };
+    for (i, w) in windows.iter().enumerate() {
+        if !(1..=7).contains(&w.weekday) {
+            return bad(
+                i,
+                "invalid_weekday",
+                "Thứ trong tuần từ 1 (thứ Hai) đến 7 (Chủ nhật)",
+                "Weekday is 1 (Monday) to 7 (Sunday)",
+            );
+        }
+        if !(5..=120).contains(&w.slot_minutes) {
+            return bad(
+                i,
+                "invalid_slot_length",
+                "Mỗi lượt khám từ 5 đến 120 phút",
+                "Slots last 5 to 120 minutes",
+            );
+        }
+        if w.end_minute > 1440
+            || w.start_minute >= w.end_minute
+            || w.end_minute - w.start_minute < w.slot_minutes
+        {
+            return bad(
+                i,
+                "invalid_window",
+                "Khung giờ phải bắt đầu trước khi kết thúc và chứa ít nhất một lượt khám",
+                "A window must start before it ends and hold at least one slot",
+            );
+        }
+    }
+    for (i, a) in windows.iter().enumerate() {
+        for b in &windows[..i] {
+            if a.weekday == b.weekday
+                && a.start_minute < b.end_minute
+                && b.start_minute < a.end_minute
+            {
+                return bad(
+                    i,
+                    "overlapping_window",
+                    "Khung giờ trùng với một khung giờ khác",
+                    "This window overlaps another",
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// "HH:MM" → minutes after midnight ("24:00" is the end of the day).
+pub fn parse_clock(text: &str, field: &str) -> Result<u32> {
+    let bad = || {
+        Error::validation(
+            field,
+            "invalid_time",
+            "Giờ phải có dạng HH:MM",
+            "Time must be HH:MM",
+        )
+    };
+    if text == "24:00" {
+        return Ok(1440);
+    }
+    if text.len() != 5 {
+        return Err(bad());
+    }
+    let t = NaiveTime::parse_from_str(text, "%H:%M").map_err(|_| bad())?;
+    Ok(t.hour() * 60 + t.minute())
+}
+
+pub fn format_clock(minute: u32) -> String {
+    format!("{:02}:{:02}", minute / 60, minute % 60)
+}
+
+/// The caller may manage this doctor's calendar: the doctor themself or an admin.
+fn require_calendar_owner(caller: &Caller, doctor: Uuid) -> Result<()> {
+    match caller.role {
+        Role::Admin => Ok(()),
+        Role::Doctor if caller.account_id == doctor => Ok(()),
+        _ => Err(Error::Forbidden),
+    }
+}
+
+pub async fn windows(db: &Db, doctor: Uuid) -> Result<Vec<Window>> {
+    let rows = on_db!(db, pool => sqlx::query_as::<_, (Uuid, i32, i32, i32, i32)>(
+        "SELECT station_id, weekday, start_minute, end_minute, slot_minutes FROM availability
+         WHERE doctor_id = $1 ORDER BY weekday, start_minute",
+    )
+    .bind(doctor)
+    .fetch_all(pool)
+    .await)?;
+    Ok(rows.into_iter().map(window_of).collect())
+}
+
+pub(super) fn window_of(
+    (station_id, weekday, start, end, slot): (Uuid, i32, i32, i32, i32),
+) -> Window {
+    Window {
+        station_id,
+        weekday: weekday.max(0) as u32,
+        start_minute: start.max(0) as u32,
+        end_minute: end.max(0) as u32,
+        slot_minutes: slot.max(1) as u32,
+    }
+}
+
+pub async fn availability(state: &Ctx, caller: &Caller, doctor: Uuid) -> Result<Vec<Window>> {
+    require_calendar_owner(caller, doctor)?;
+    require_doctor(&state.db, doctor).await?;
+    windows(&state.db, doctor).await
+}
+
+/// Replace a doctor's weekly availability. Existing appointments stand.
+pub async fn replace_availability(
+    state: &Ctx,
+    caller: &Caller,
+    doctor: Uuid,
+    new: Vec<Window>,
+) -> Result<Vec<Window>> {
+    require_calendar_owner(caller, doctor)?;
+    require_doctor(&state.db, doctor).await?;
+    if new.len() > 50 {
+        return Err(Error::validation(
+            "windows",
+            "too_many_windows",
+            "Tối đa 50 khung giờ",
+            "At most 50 windows",
+        ));
+    }
+    check_windows(&new)?;
+    let stations: BTreeSet<Uuid> = new.iter().map(|w| w.station_id).collect();
+    for s in stations {
+        if !is_station_doctor(&state.db, s, doctor).await? {
+            return Err(Error::validation(
+                "station_id",
+                "not_at_station",
+                "Bác sĩ không thuộc trạm y tế này",
+                "The doctor does not work at this station",
+            ));
+        }
+    }
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    tx.lock_key(doctor).await?;
+    on_tx!(&mut tx, conn => sqlx::query("DELETE FROM availability WHERE doctor_id = $1")
+        .bind(doctor).execute(conn).await.map(|r| r.rows_affected()))?;
+    for w in &new {
+        on_tx!(&mut tx, conn => sqlx::query(
+            "INSERT INTO availability (availability_id, doctor_id, station_id, weekday, start_minute, end_minute, slot_minutes, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+        )
+        .bind(Uuid::now_v7())
+        .bind(doctor)
+        .bind(w.station_id)
+        .bind(w.weekday as i32)
+        .bind(w.start_minute as i32)
+        .bind(w.end_minute as i32)
+        .bind(w.slot_minutes as i32)
+        .bind(now)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+    }
+    tx.commit().await?;
+    windows(&state.db, doctor).await
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LeaveDay {
+    pub day: NaiveDate,
+    pub reason: String,
+}
+
+pub async fn leave_days(state: &Ctx, caller: &Caller, doctor: Uuid) -> Result<Vec<LeaveDay>> {
+    require_calendar_owner(caller, doctor)?;
+    require_doctor(&state.db, doctor).await?;
+    let today = state
+        .clock
+        .now()
+        .with_timezone(&ward_offset(state))
+        .date_naive();
+    Ok(on_db!(&state.db, pool => sqlx::query_as::<_, LeaveDay>(
+        "SELECT day, reason FROM leave_days WHERE doctor_id = $1 AND day >= $2 ORDER BY day",
+    )
+    .bind(doctor)
+    .bind(today)
+    .fetch_all(pool)
+    .await)?)
+}
+
+/// Mark days `from..=to` as leave. Appointments already booked on them are cancelled and the
+/// residents told to book again. Returns how many appointments were cancelled.
+pub async fn add_leave(
+    state: &Ctx,
+    caller: &Caller,
+    doctor: Uuid,
+    from: NaiveDate,
+    to: NaiveDate,
+    reason: &str,
+) -> Result<usize> {
+    require_calendar_owner(caller, doctor)?;
+    require_doctor(&state.db, doctor).await?;
+    let reason = validate_text(reason, "reason", 300)?;
+    let offset = ward_offset(state);
+    let now = state.clock.now();
+    let today = now.with_timezone(&offset).date_naive();
+    if to < from {
+        return Err(Error::validation(
+            "to",
+            "invalid_range",
+            "Ngày kết thúc trước ngày bắt đầu",
+            "`to` is before `from`",
+        ));
+    }
+    if from < today {
+        return Err(Error::validation(
+            "from",
+            "in_the_past",
+            "Không thể đăng ký nghỉ cho ngày đã qua",
+            "Leave cannot start in the past",
+        ));
+    }
+    if (to - from).num_days() > 90 {
+        return Err(Error::validation(
+            "to",
+            "range_too_long",
+            "Mỗi lần đăng ký nghỉ tối đa 91 ngày",
+            "At most 91 days at a time",
+        ));
+    }
+    let start = local_midnight(from, offset);
+    let end = local_midnight(to, offset) + Duration::days(1);
+    let mut tx = state.db.begin().await?;
+    tx.lock_key(doctor).await?;
+    let mut day = from;
+    while day <= to {
+        on_tx!(&mut tx, conn => sqlx::query(
+            "INSERT INTO leave_days (doctor_id, day, reason, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)
+             ON CONFLICT (doctor_id, day) DO UPDATE SET reason = $3, updated_at = $4",
+        )
+        .bind(doctor)
+        .bind(day)
+        .bind(&reason)
+        .bind(now)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        day = day
+            .succ_opt()
+            .ok_or(Error::BadRequest("date out of range".into()))?;
+    }
+    let affected = on_tx!(&mut tx, conn => sqlx::query_as::<_, AppointmentRow>(concat!(
+        "SELECT ", appointment_columns!(), " FROM appointments
+         WHERE doctor_id = $1 AND status = 'booked' AND starts_at >= $2 AND starts_at < $3",
+    ))
+    .bind(doctor)
+    .bind(start)
+    .bind(end)
+    .fetch_all(conn)
+    .await)?;
+    let mut pushes = vec![];
+    for a in &affected {
+        set_cancelled(
+            &mut tx,
+            a.appointment_id,
+            caller.account_id,
+            "doctor_leave",
+            now,
+        )
+        .await?;
+        let when = local_text(a.starts_at, offset);
+        pushes.push(
+            notify(
+                &mut tx,
+                a.resident_id,
+                About::Appointment(a.appointment_id),
+                "appointment_cancelled",
+                format!("Lịch khám lúc {when} bị huỷ vì bác sĩ nghỉ. Vui lòng đặt lịch khác."),
+                format!(
+                    "Your appointment at {when} was cancelled: the doctor is on leave. Please book again."
+                ),
+                now,
+            )
+            .await?,
+        );
+    }
+    tx.commit().await?;
+    send_pushes(&*state.notifier, pushes).await;
+    Ok(affected.len())
+}
+
+pub async fn remove_leave(
+    state: &Ctx,
+    caller: &Caller,
+    doctor: Uuid,
+    day: NaiveDate,
+) -> Result<()> {
+    require_calendar_owner(caller, doctor)?;
+    require_doctor(&state.db, doctor).await?;
+    on_db!(&state.db, pool => sqlx::query("DELETE FROM leave_days WHERE doctor_id = $1 AND day = $2")
+        .bind(doctor).bind(day).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub(super) fn local_midnight(day: NaiveDate, offset: FixedOffset) -> DateTime<Utc> {
+    let naive = day.and_time(NaiveTime::MIN);
+    offset
+        .from_local_datetime(&naive)
+        .single()
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|| Utc.from_utc_datetime(&naive))
+}
