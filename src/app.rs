@@ -23,7 +23,7 @@ use crate::rtc::api::RtcApi;
 use crate::rtc::echo::EchoApi;
 use crate::shutdown::Shutdown;
 use crate::store::Db;
-use crate::telehealth::api::{RecordsApi, TelehealthApi};
+use crate::telehealth::api::{RecordsApi, TelehealthApi, records_api, telehealth_api};
 use crate::telehealth::calls::{CallQualityApi, ConsultationCalls};
 
 pub use crate::clock::Clock;
@@ -130,12 +130,8 @@ pub fn api_service(state: AppState) -> OpenApiService<Apis, ()> {
                 objects: state.objects.clone(),
                 max_body_bytes: state.settings.max_body_bytes as u64,
             },
-            TelehealthApi {
-                state: state.telehealth.clone(),
-            },
-            RecordsApi {
-                state: state.telehealth.clone(),
-            },
+            telehealth_api(state.telehealth.clone()),
+            records_api(state.telehealth.clone()),
             CallQualityApi {
                 state: state.telehealth.clone(),
             },

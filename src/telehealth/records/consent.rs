@@ -1,0 +1,165 @@
+//! Consent (FHIR Consent): the current texts, residents' decisions, and whether one holds.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::auth::{Caller, Role};
+use crate::error::{Error, Result};
+use crate::on_db;
+use crate::store::Db;
+use crate::telehealth::Ctx;
+
+/// Which consent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, poem_openapi::Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum ConsentKind {
+    /// To be seen by video at all.
+    Telehealth,
+    /// To have the call recorded (off unless given).
+    Recording,
+}
+
+impl ConsentKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConsentKind::Telehealth => "telehealth",
+            ConsentKind::Recording => "recording",
+        }
+    }
+    pub fn parse(s: &str) -> Option<ConsentKind> {
+        match s {
+            "telehealth" => Some(ConsentKind::Telehealth),
+            "recording" => Some(ConsentKind::Recording),
+            _ => None,
+        }
+    }
+}
+
+/// A consent text residents read and accept.
+#[derive(Debug, Clone, Copy)]
+pub struct ConsentText {
+    pub kind: ConsentKind,
+    pub version: &'static str,
+    pub text_vi: &'static str,
+    pub text_en: &'static str,
+}
+
+/// The current texts. Changing a text means a new version: everyone accepts it again.
+pub const CONSENTS: [ConsentText; 2] = [
+    ConsentText {
+        kind: ConsentKind::Telehealth,
+        version: "2026-11-01",
+        text_vi: "Tôi đồng ý được khám, tư vấn từ xa qua video với bác sĩ của Trạm Y tế phường. \
+                  Tôi hiểu rằng khám từ xa có giới hạn so với khám trực tiếp, bác sĩ có thể đề nghị \
+                  tôi đến khám tại trạm, và trong trường hợp cấp cứu tôi sẽ gọi 115. Thông tin khám \
+                  bệnh của tôi chỉ bác sĩ tham gia buổi khám và tôi được xem; mọi lần truy cập đều \
+                  được ghi lại và tôi có thể xem nhật ký truy cập.",
+        text_en: "I agree to be seen and advised by video by doctors of the ward health station. I \
+                  understand that a remote consultation has limits compared with an in-person visit, \
+                  that the doctor may ask me to come to the station, and that in an emergency I will \
+                  call 115. Only the doctors of the consultation and I can read my medical \
+                  information; every access is logged and I can read the log.",
+    },
+    ConsentText {
+        kind: ConsentKind::Recording,
+        version: "2026-11-01",
+        text_vi: "Tôi đồng ý để buổi khám từ xa được ghi lại nhằm bảo đảm chất lượng chuyên môn. \
+                  Bản ghi được lưu trữ bảo mật và tôi có thể rút lại sự đồng ý này bất cứ lúc nào.",
+        text_en: "I agree that my video consultations may be recorded for quality of care. \
+                  Recordings are kept confidential, and I can withdraw this consent at any time.",
+    },
+];
+
+pub fn current(kind: ConsentKind) -> ConsentText {
+    match kind {
+        ConsentKind::Telehealth => CONSENTS[0],
+        ConsentKind::Recording => CONSENTS[1],
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ConsentRow {
+    pub consent_id: Uuid,
+    pub kind: String,
+    pub version: String,
+    pub accepted: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Record a consent decision of the caller (residents) for the current version of a text.
+pub async fn decide(
+    state: &Ctx,
+    caller: &Caller,
+    kind: ConsentKind,
+    version: &str,
+    accepted: bool,
+) -> Result<ConsentRow> {
+    caller.require(&[Role::Resident])?;
+    if version != current(kind).version {
+        return Err(Error::Conflict("consent_version_outdated"));
+    }
+    let id = Uuid::now_v7();
+    let now = state.clock.now();
+    on_db!(&state.db, pool => sqlx::query(
+        "INSERT INTO consents (consent_id, account_id, kind, version, accepted, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $6)",
+    )
+    .bind(id)
+    .bind(caller.account_id)
+    .bind(kind.as_str())
+    .bind(version)
+    .bind(accepted)
+    .bind(now)
+    .execute(pool)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(ConsentRow {
+        consent_id: id,
+        kind: kind.as_str().into(),
+        version: version.into(),
+        accepted,
+        created_at: now,
+    })
+}
+
+/// The caller's consent decisions, newest first.
+pub async fn history(state: &Ctx, caller: &Caller) -> Result<Vec<ConsentRow>> {
+    Ok(on_db!(&state.db, pool => sqlx::query_as::<_, ConsentRow>(
+        "SELECT consent_id, kind, version, accepted, created_at FROM consents
+         WHERE account_id = $1 ORDER BY created_at DESC, consent_id DESC LIMIT 200",
+    )
+    .bind(caller.account_id)
+    .fetch_all(pool)
+    .await)?)
+}
+
+/// Whether the resident's latest decision accepts the current version of `kind`.
+pub async fn consents_to(db: &Db, resident: Uuid, kind: ConsentKind) -> Result<bool> {
+    let latest = on_db!(db, pool => sqlx::query_as::<_, (String, bool)>(
+        "SELECT version, accepted FROM consents WHERE account_id = $1 AND kind = $2
+         ORDER BY created_at DESC, consent_id DESC LIMIT 1",
+    )
+    .bind(resident)
+    .bind(kind.as_str())
+    .fetch_optional(pool)
+    .await)?;
+    Ok(matches!(latest, Some((v, true)) if v == current(kind).version))
+}
+
+/// The telehealth consent admission requires.
+pub async fn has_consent(state: &Ctx, resident: Uuid) -> Result<bool> {
+    consents_to(&state.db, resident, ConsentKind::Telehealth).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consent_kinds_round_trip() {
+        for k in [ConsentKind::Telehealth, ConsentKind::Recording] {
+            assert_eq!(ConsentKind::parse(k.as_str()), Some(k));
+            assert_eq!(current(k).kind, k);
+        }
+    }
+}
