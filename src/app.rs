@@ -15,7 +15,7 @@ use crate::bus::{Bus, LocalBus};
 use crate::config::Settings;
 use crate::media::MediaApi;
 use crate::objects::{Objects, ObjectsApi};
-use crate::open311::api::Open311Api;
+use crate::open311::api::{Open311Api, open311_api};
 use crate::ops::{Metrics, OpsApi};
 use crate::org::api::OrgApi;
 use crate::reports::api::ReportsApi;
@@ -138,9 +138,7 @@ pub fn api_service(state: AppState) -> OpenApiService<Apis, ()> {
             RtcApi {
                 state: state.rtc.clone(),
             },
-            Open311Api {
-                state: state.reports.clone(),
-            },
+            open311_api(state.reports.clone()),
             EchoApi::new(state.rtc.clone()),
             OpsApi { state: state.ops },
         ),
