@@ -1,0 +1,96 @@
+//! The test sessions of this instance: one live per account, a bounded number at once, reports
+//! kept for a while after the end.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use uuid::Uuid;
+
+use super::KEEP_REPORT;
+use super::stats::{EchoReport, Measure, lock};
+use crate::error::Error;
+
+struct Session {
+    owner: Uuid,
+    started: Instant,
+    measure: Arc<Mutex<Measure>>,
+}
+
+impl Session {
+    fn live(&self) -> bool {
+        lock(&self.measure).finished_at.is_none()
+    }
+
+    fn report(&self, id: Uuid) -> EchoReport {
+        let m = lock(&self.measure);
+        let round = |v: f64| (v * 10.0).round() / 10.0;
+        EchoReport {
+            session_id: id,
+            state: m.state,
+            rtt_ms: m.rtt_ms.map(round),
+            loss: m.loss().map(|l| (l * 1000.0).round() / 1000.0),
+            jitter_ms: m.jitter_ms().map(round),
+            packets_echoed: m.packets_echoed,
+            messages_echoed: m.messages_echoed,
+            audio_packets: m.audio.received,
+            video_packets: m.video.received,
+            selected_candidate_type: m.selected.clone(),
+            verdict: m.verdict(self.started.elapsed()),
+        }
+    }
+}
+
+/// The test sessions of this instance (the phone talks to the instance that answered it).
+#[derive(Default)]
+pub struct EchoSessions {
+    sessions: Mutex<HashMap<Uuid, Session>>,
+}
+
+impl EchoSessions {
+    fn map(&self) -> MutexGuard<'_, HashMap<Uuid, Session>> {
+        self.sessions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Take a slot for `owner`, or say why not.
+    pub(super) fn reserve(
+        &self,
+        owner: Uuid,
+        max_live: usize,
+    ) -> Result<(Uuid, Arc<Mutex<Measure>>), Error> {
+        let mut map = self.map();
+        map.retain(|_, s| {
+            let finished = lock(&s.measure).finished_at;
+            finished.is_none_or(|at| at.elapsed() < KEEP_REPORT)
+        });
+        if map.values().any(|s| s.owner == owner && s.live()) {
+            return Err(Error::Conflict("echo_session_live"));
+        }
+        if map.values().filter(|s| s.live()).count() >= max_live {
+            return Err(Error::Unavailable("echo_busy"));
+        }
+        let id = Uuid::now_v7();
+        let measure = Arc::new(Mutex::new(Measure::default()));
+        map.insert(
+            id,
+            Session {
+                owner,
+                started: Instant::now(),
+                measure: measure.clone(),
+            },
+        );
+        Ok((id, measure))
+    }
+
+    pub(super) fn forget(&self, id: Uuid) {
+        self.map().remove(&id);
+    }
+
+    pub(super) fn report(&self, id: Uuid, caller: Uuid) -> Option<EchoReport> {
+        let map = self.map();
+        let s = map.get(&id).filter(|s| s.owner == caller)?;
+        Some(s.report(id))
+    }
+}
