@@ -88,8 +88,7 @@ pub(super) async fn request_node(
     let category = ctx.categories.get(&r.category_id).ok_or_else(|| {
         O311Error::from(Error::Internal(anyhow::anyhow!("report without category")))
     })?;
-    let status = Status::parse(&r.status)
-        .ok_or_else(|| O311Error::from(Error::Internal(anyhow::anyhow!("bad status"))))?;
+    let status = r.status;
     let media = reports_repo::report_media(&state.db, r.report_id).await?;
     let photos: Vec<Uuid> = media
         .iter()
@@ -169,7 +168,7 @@ pub(super) async fn request_node(
             Node::Obj(vec![
                 ("detailed_status", Node::str(status.as_str())),
                 ("extended_status", Node::str(extended_status(status))),
-                ("severity", Node::str(r.severity.clone())),
+                ("severity", Node::str(r.severity.as_str())),
                 // Not for a category that hides where its reports are (as in the app).
                 (
                     "area",
@@ -179,7 +178,7 @@ pub(super) async fn request_node(
                             .and_then(|a| ctx.areas.get(&a).cloned()),
                     ),
                 ),
-                ("channel", Node::str(r.channel.clone())),
+                ("channel", Node::str(r.channel.as_str())),
                 (
                     "duplicate_of",
                     Node::opt(r.duplicate_of.map(|d| d.to_string())),
@@ -199,15 +198,7 @@ pub(super) async fn request_node(
                         Node::Obj(vec![
                             ("datetime", Node::str(ctx.time(e.created_at))),
                             ("type", Node::str(e.kind.clone())),
-                            (
-                                "status",
-                                Node::opt(
-                                    e.to_status
-                                        .as_deref()
-                                        .and_then(Status::parse)
-                                        .map(|s| s.as_str()),
-                                ),
-                            ),
+                            ("status", Node::opt(e.to_status.map(|s| s.as_str()))),
                             ("summary", Node::str(e.note.clone())),
                         ])
                     })

@@ -40,7 +40,7 @@ pub async fn updates(
                 None => {
                     let s = reports_repo::report(&state.db, e.report_id)
                         .await?
-                        .and_then(|r| Status::parse(&r.status));
+                        .map(|r| r.status);
                     current.insert(e.report_id, s);
                     s
                 }

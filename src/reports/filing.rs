@@ -206,7 +206,7 @@ pub async fn create_as(
         report_id,
         category_id: category.category_id,
         reporter_id,
-        channel: channel.as_str(),
+        channel,
         entered_by: caller
             .filter(|c| c.role != Role::Resident)
             .map(|c| c.account_id),
@@ -218,7 +218,7 @@ pub async fn create_as(
         cells: geo::cells(point),
         area_id,
         unit_id,
-        severity: severity.as_str(),
+        severity,
         answers: answers.to_string(),
         ack_by,
         resolve_by,

@@ -88,8 +88,7 @@ pub async fn transition(
     note: &str,
 ) -> Result<ReportRow> {
     let report = report_to_handle(state, caller, report_id).await?;
-    let from =
-        Status::parse(&report.status).ok_or_else(|| anyhow::anyhow!("bad status in reports"))?;
+    let from = report.status;
     let to = next_status(from, &action).ok_or_else(|| Error::IllegalTransition {
         current: from.as_str(),
         allowed: allowed_actions(from),
@@ -185,8 +184,7 @@ pub async fn transition(
                 .await?
                 .ok_or(Error::NotFound("report_not_found"))?;
             parent_unit = Some(parent.unit_id);
-            if !Status::parse(&parent.status).is_some_and(|s| s.is_open() || s == Status::Resolved)
-            {
+            if !(parent.status.is_open() || parent.status == Status::Resolved) {
                 return Err(Error::Conflict("parent_not_open"));
             }
             change.duplicate_of = Some(*of);
@@ -294,7 +292,7 @@ pub async fn set_severity(
     reason: &str,
 ) -> Result<ReportRow> {
     let report = report_to_handle(state, caller, report_id).await?;
-    if !Status::parse(&report.status).is_some_and(Status::is_open) {
+    if !report.status.is_open() {
         return Err(Error::Conflict("report_not_open"));
     }
     let reason = crate::text::clean_required(reason, true);
@@ -307,7 +305,7 @@ pub async fn set_severity(
             "A reason is required",
         ));
     }
-    let from = Severity::parse(&report.severity).unwrap_or(Severity::Normal);
+    let from = report.severity;
     if severity == from {
         return Ok(report);
     }

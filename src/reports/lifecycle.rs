@@ -226,3 +226,6 @@ pub fn deadlines(
         cal.add_working(at, minutes(resolve)),
     )
 }
+
+crate::text_column!(Status);
+crate::text_column!(Channel);

@@ -9,7 +9,6 @@ use super::{
 };
 use crate::auth::{Caller, Role};
 use crate::error::{Error, Result};
-use crate::reports::catalog::Severity;
 use crate::reports::push;
 use crate::reports::repo::{self, ReportRow};
 
@@ -72,7 +71,7 @@ pub async fn me_too(state: &Ctx, caller: &Caller, report_id: Uuid) -> Result<Rep
     let report = repo::report(&state.db, report_id)
         .await?
         .ok_or(Error::NotFound("report_not_found"))?;
-    if !Status::parse(&report.status).is_some_and(Status::is_open) {
+    if !report.status.is_open() {
         return Err(Error::Conflict("report_not_open"));
     }
     if report.reporter_id == Some(caller.account_id) {
@@ -130,7 +129,7 @@ pub async fn comment(
         if internal {
             return Err(Error::Forbidden);
         }
-        if !Status::parse(&report.status).is_some_and(Status::is_open) {
+        if !report.status.is_open() {
             return Err(Error::Conflict("report_not_open"));
         }
     }
@@ -211,7 +210,7 @@ pub async fn app_comment(state: &Ctx, report_id: Uuid, text: &str) -> Result<Uui
     {
         return Err(Error::Validation(vec![text_error("description")]));
     }
-    if !Status::parse(&report.status).is_some_and(Status::is_open) {
+    if !report.status.is_open() {
         return Err(Error::Conflict("report_not_open"));
     }
     let now = state.clock.now();
@@ -253,10 +252,7 @@ pub async fn rate(
     if comment.chars().count() > 2000 {
         return Err(Error::Validation(vec![text_error("comment")]));
     }
-    if !matches!(
-        Status::parse(&report.status),
-        Some(Status::Resolved | Status::Closed)
-    ) {
+    if !matches!(report.status, Status::Resolved | Status::Closed) {
         return Err(Error::Conflict("not_resolved"));
     }
     if !repo::set_rating(&state.db, report_id, stars, comment, state.clock.now()).await? {
@@ -295,10 +291,10 @@ pub async fn reopen(
     let in_window = report
         .resolved_at
         .is_some_and(|t| now < t + chrono::Duration::days(REOPEN_WINDOW_DAYS));
-    if report.status != Status::Resolved.as_str() || !in_window {
+    if report.status != Status::Resolved || !in_window {
         return Err(Error::Conflict("cannot_reopen"));
     }
-    let severity = Severity::parse(&report.severity).unwrap_or(Severity::Normal);
+    let severity = report.severity;
     let category = state
         .categories
         .of_report(&state.db, report.category_id)

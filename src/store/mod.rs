@@ -5,6 +5,7 @@
 //! [`on_tx!`], which expand the same code for the SQLite and the PostgreSQL pool.
 
 pub mod batch;
+pub mod column;
 pub mod exec;
 pub mod idempotency;
 pub mod kept;

@@ -28,7 +28,7 @@ impl Calls for ConsultationCalls {
         let (row, relation) = queue::get(&self.0, caller, consultation).await?;
         match queue::participant(&self.0, row.consultation_id, caller.account_id).await? {
             Some(p) => Ok(p),
-            None => Err(match (relation, row.status()?) {
+            None => Err(match (relation, row.status) {
                 (Relation::StationDoctor, _) => Error::NotFound("consultation_not_found"),
                 (_, ConsultationStatus::Admitted | ConsultationStatus::InCall) => {
                     Error::NotFound("consultation_not_found")
@@ -42,7 +42,7 @@ impl Calls for ConsultationCalls {
         // Whichever instance first sees both sides present starts the call; the others find it
         // started already.
         match queue::consultation_row(&self.0.db, consultation).await? {
-            Some(c) if c.status().ok() == Some(ConsultationStatus::Admitted) => {
+            Some(c) if Some(c.status) == Some(ConsultationStatus::Admitted) => {
                 match queue::call_connected(&self.0, consultation).await {
                     Ok(_) | Err(Error::Conflict(_)) => Ok(()),
                     Err(e) => Err(e),
@@ -54,7 +54,7 @@ impl Calls for ConsultationCalls {
 
     async fn emptied(&self, consultation: Uuid) -> Result<()> {
         match queue::consultation_row(&self.0.db, consultation).await? {
-            Some(c) if c.status().ok() == Some(ConsultationStatus::InCall) => {
+            Some(c) if Some(c.status) == Some(ConsultationStatus::InCall) => {
                 queue::call_ended(&self.0, consultation, "all_left")
                     .await
                     .map(|_| ())

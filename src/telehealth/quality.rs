@@ -93,7 +93,7 @@ pub async fn record(
         return Err(Error::NotFound("consultation_not_found"));
     }
     if !matches!(
-        row.status()?,
+        row.status,
         ConsultationStatus::Admitted | ConsultationStatus::InCall | ConsultationStatus::Ended
     ) {
         return Err(Error::Conflict("not_in_call"));

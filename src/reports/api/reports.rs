@@ -437,7 +437,7 @@ impl ReportReadsApi {
                     lon: p.lon,
                     count: 1,
                     report_id: Some(r.report_id),
-                    status: Status::parse(&r.status),
+                    status: Some(r.status),
                     category_code: Some(c.code.clone()),
                 });
             }
@@ -507,8 +507,8 @@ impl ReportReadsApi {
             .map(|e| EventView {
                 at: e.created_at,
                 kind: e.kind,
-                from_status: e.from_status.as_deref().and_then(Status::parse),
-                to_status: e.to_status.as_deref().and_then(Status::parse),
+                from_status: e.from_status,
+                to_status: e.to_status,
                 note: e.note,
                 actor: e.actor_id.map(|_| {
                     match e.actor_role.as_deref() {

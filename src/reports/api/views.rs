@@ -142,7 +142,7 @@ pub(super) async fn view_in(
         .filter(|(_, role)| role == "report")
         .map(|(id, _)| photo_ref(*id))
         .collect();
-    let status = Status::parse(&r.status).ok_or_else(|| anyhow::anyhow!("bad status"))?;
+    let status = r.status;
     // "After" photos while the report stands resolved; a reopened report is not fixed.
     let evidence = if matches!(status, Status::Resolved | Status::Closed) {
         media
@@ -202,7 +202,7 @@ pub(super) async fn view_in(
         id: r.report_id,
         category_code: category.code,
         status,
-        severity: Severity::parse(&r.severity).unwrap_or(Severity::Normal),
+        severity: r.severity,
         description: r.description,
         lat: shown.lat,
         lon: shown.lon,
@@ -240,8 +240,7 @@ pub(super) async fn view_in(
         answers: private
             .then(|| serde_json::from_str(&r.answers).unwrap_or(serde_json::Value::Null)),
         rating_comment: if private { r.rating_comment } else { None },
-        channel: (audience == Audience::Staff)
-            .then(|| Channel::parse(&r.channel).unwrap_or(Channel::App)),
+        channel: (audience == Audience::Staff).then_some(r.channel),
         unit_id: (audience == Audience::Staff).then_some(r.unit_id).flatten(),
         assignee_id: (audience == Audience::Staff)
             .then_some(r.assignee_id)

@@ -168,3 +168,5 @@ pub fn public_margin(categories: &[Category]) -> f64 {
         .map(|c| crate::geo::Point::rounding_margin(c.public_decimals))
         .fold(0.0, f64::max)
 }
+
+crate::text_column!(Severity);

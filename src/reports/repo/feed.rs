@@ -6,6 +6,7 @@ use uuid::Uuid;
 use super::ReportRow;
 use crate::geo::BBox;
 use crate::on_db;
+use crate::reports::Status;
 use crate::store::Db;
 
 /// Which unit's reports.
@@ -344,7 +345,7 @@ pub struct MapPoint {
     pub category_id: Uuid,
     pub lat: f64,
     pub lon: f64,
-    pub status: String,
+    pub status: Status,
 }
 
 /// [`list`] over a box (`f.bbox`, required), reading only what a map point shows.

@@ -5,6 +5,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::geo::Cells;
+use crate::reports::catalog::Severity;
+use crate::reports::{Channel, Status};
 use crate::store::{Db, Exec, Tx};
 use crate::{on_db, on_tx};
 
@@ -14,7 +16,7 @@ pub struct ReportRow {
     pub report_id: Uuid,
     pub category_id: Uuid,
     pub reporter_id: Option<Uuid>,
-    pub channel: String,
+    pub channel: Channel,
     pub entered_by: Option<Uuid>,
     pub description: String,
     pub lat: f64,
@@ -25,8 +27,8 @@ pub struct ReportRow {
     pub area_id: Option<Uuid>,
     pub unit_id: Option<Uuid>,
     pub assignee_id: Option<Uuid>,
-    pub status: String,
-    pub severity: String,
+    pub status: Status,
+    pub severity: Severity,
     pub answers: String,
     pub public_reply: Option<String>,
     pub duplicate_of: Option<Uuid>,
@@ -70,7 +72,7 @@ pub struct NewReportRow {
     pub report_id: Uuid,
     pub category_id: Uuid,
     pub reporter_id: Option<Uuid>,
-    pub channel: &'static str,
+    pub channel: Channel,
     pub entered_by: Option<Uuid>,
     pub description: String,
     pub lat: f64,
@@ -80,7 +82,7 @@ pub struct NewReportRow {
     pub cells: Cells,
     pub area_id: Option<Uuid>,
     pub unit_id: Option<Uuid>,
-    pub severity: &'static str,
+    pub severity: Severity,
     pub answers: String,
     pub ack_by: DateTime<Utc>,
     pub resolve_by: DateTime<Utc>,
@@ -94,7 +96,7 @@ impl NewReportRow {
             report_id: self.report_id,
             category_id: self.category_id,
             reporter_id: self.reporter_id,
-            channel: self.channel.to_string(),
+            channel: self.channel,
             entered_by: self.entered_by,
             description: self.description,
             lat: self.lat,
@@ -105,8 +107,8 @@ impl NewReportRow {
             area_id: self.area_id,
             unit_id: self.unit_id,
             assignee_id: None,
-            status: "submitted".to_string(),
-            severity: self.severity.to_string(),
+            status: Status::Submitted,
+            severity: self.severity,
             answers: self.answers,
             public_reply: None,
             duplicate_of: None,
@@ -141,7 +143,7 @@ pub async fn insert_report(
             r.report_id.into(),
             r.category_id.into(),
             r.reporter_id.into(),
-            r.channel.into(),
+            r.channel.as_str().into(),
             r.entered_by.into(),
             (&r.description).into(),
             r.lat.into(),
@@ -154,7 +156,7 @@ pub async fn insert_report(
             r.cells.r4.into(),
             r.area_id.into(),
             r.unit_id.into(),
-            r.severity.into(),
+            r.severity.as_str().into(),
             (&r.answers).into(),
             r.ack_by.into(),
             r.resolve_by.into(),
@@ -333,8 +335,8 @@ pub struct EventRow {
     /// The actor's role (resident, staff, admin), while their account exists.
     pub actor_role: Option<String>,
     pub kind: String,
-    pub from_status: Option<String>,
-    pub to_status: Option<String>,
+    pub from_status: Option<Status>,
+    pub to_status: Option<Status>,
     pub note: String,
     pub visibility: String,
     pub created_at: DateTime<Utc>,

@@ -36,7 +36,7 @@ struct AppointmentView {
 fn appointment_view(a: AppointmentRow) -> Result<AppointmentView, Error> {
     Ok(AppointmentView {
         id: a.appointment_id,
-        status: a.status()?,
+        status: a.status,
         resident_id: a.resident_id,
         doctor_id: a.doctor_id,
         station_id: a.station_id,

@@ -90,7 +90,7 @@ async fn record_view(state: &Ctx, r: RecordRow) -> Result<RecordView, Error> {
         version: r.version,
         supersedes: r.supersedes,
         superseded_by: r.superseded_by,
-        status: r.status(),
+        status: r.status,
         subjective: content.subjective,
         objective: content.objective,
         assessment: content.assessment,

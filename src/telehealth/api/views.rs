@@ -70,7 +70,7 @@ pub(super) async fn consultation_view(
     state: &Ctx,
     c: ConsultationRow,
 ) -> Result<ConsultationView, Error> {
-    let status = c.status()?;
+    let status = c.status;
     let mut doctors = vec![];
     for (id, role) in queue::doctors_of(&state.db, c.consultation_id).await? {
         doctors.push(ConsultationDoctor {

@@ -33,7 +33,7 @@ pub async fn admit(
             if row.station_id != station_id {
                 return Err(Error::NotFound("consultation_not_found"));
             }
-            if row.status()? != ConsultationStatus::Waiting {
+            if row.status != ConsultationStatus::Waiting {
                 return Err(Error::Conflict("not_waiting"));
             }
             if row.doctor_id.is_some_and(|d| d != caller.account_id) {
@@ -117,7 +117,7 @@ async fn drop_doctors(tx: &mut Tx, id: Uuid) -> Result<()> {
 pub async fn requeue(state: &Ctx, caller: &Caller, id: Uuid) -> Result<ConsultationRow> {
     let row = load(state, id).await?;
     require_primary(state, caller, &row).await?;
-    if row.status()? != ConsultationStatus::Admitted {
+    if row.status != ConsultationStatus::Admitted {
         return Err(Error::Conflict("illegal_transition"));
     }
     let now = state.clock.now();
@@ -136,7 +136,7 @@ async fn change_requeue(
     meant_for: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let from = row.status()?;
+    let from = row.status;
     let to = next(from, Event::Requeue).ok_or(Error::Conflict("illegal_transition"))?;
     let n = on_tx!(tx, conn => sqlx::query(
         "UPDATE consultations SET status = $3, doctor_id = $5, admitted_at = NULL, answer_by = NULL, updated_at = $4
@@ -166,7 +166,7 @@ pub async fn transfer(
 ) -> Result<ConsultationRow> {
     let row = load(state, id).await?;
     let rel = relation(state, caller, &row).await?;
-    let status = row.status()?;
+    let status = row.status;
     let allowed = matches!(
         (rel, status),
         (Relation::StationDoctor, ConsultationStatus::Waiting)
@@ -230,7 +230,7 @@ pub async fn decline(
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
     finish(&mut tx, &row, Event::Decline, "doctor_declined", now).await?;
-    let was_admitted = row.status()? == ConsultationStatus::Admitted;
+    let was_admitted = row.status == ConsultationStatus::Admitted;
     settle_appointment(&mut tx, &row, "cancelled", now).await?;
     let (vi, en) = if reason.is_empty() {
         (

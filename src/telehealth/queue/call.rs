@@ -16,7 +16,7 @@ use crate::telehealth::{About, notify, send_pushes, validate_text};
 /// the doctor's "start" for a call held by other means.
 pub async fn call_connected(state: &Ctx, id: Uuid) -> Result<ConsultationRow> {
     let row = load(state, id).await?;
-    if row.status()? == ConsultationStatus::InCall {
+    if row.status == ConsultationStatus::InCall {
         return Ok(row);
     }
     let now = state.clock.now();
@@ -29,7 +29,7 @@ pub async fn call_connected(state: &Ctx, id: Uuid) -> Result<ConsultationRow> {
 /// The call is over: `in_call` → `ended`; a booked appointment behind it is fulfilled.
 pub async fn call_ended(state: &Ctx, id: Uuid, reason: &str) -> Result<ConsultationRow> {
     let row = load(state, id).await?;
-    if row.status()? == ConsultationStatus::Ended {
+    if row.status == ConsultationStatus::Ended {
         return Ok(row);
     }
     let now = state.clock.now();
@@ -45,7 +45,7 @@ pub async fn call_ended(state: &Ctx, id: Uuid, reason: &str) -> Result<Consultat
 pub async fn start(state: &Ctx, caller: &Caller, id: Uuid) -> Result<ConsultationRow> {
     let row = load(state, id).await?;
     require_primary(state, caller, &row).await?;
-    if row.status()? != ConsultationStatus::Admitted {
+    if row.status != ConsultationStatus::Admitted {
         return Err(Error::Conflict("illegal_transition"));
     }
     call_connected(state, id).await
@@ -59,7 +59,7 @@ pub async fn end(state: &Ctx, caller: &Caller, id: Uuid) -> Result<ConsultationR
         Relation::Participant(ParticipantRole::Doctor) => "doctor_ended",
         _ => return Err(Error::Forbidden),
     };
-    if row.status()? != ConsultationStatus::InCall {
+    if row.status != ConsultationStatus::InCall {
         return Err(Error::Conflict("illegal_transition"));
     }
     call_ended(state, id, reason).await
@@ -86,7 +86,7 @@ pub async fn rate(
         ));
     }
     let comment = validate_text(comment, "comment", 1000)?;
-    if row.status()? != ConsultationStatus::Ended {
+    if row.status != ConsultationStatus::Ended {
         return Err(Error::Conflict("not_ended"));
     }
     let now = state.clock.now();

@@ -19,7 +19,7 @@ pub struct ConsultationRow {
     pub resident_id: Uuid,
     pub doctor_id: Option<Uuid>,
     pub appointment_id: Option<Uuid>,
-    pub status: String,
+    pub status: ConsultationStatus,
     pub reason: String,
     pub symptom: Option<String>,
     pub priority_at: DateTime<Utc>,
@@ -33,14 +33,6 @@ pub struct ConsultationRow {
     pub rating_comment: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-}
-
-impl ConsultationRow {
-    pub fn status(&self) -> Result<ConsultationStatus> {
-        ConsultationStatus::parse(&self.status).ok_or_else(|| {
-            Error::Internal(anyhow::anyhow!("bad consultation status {}", self.status))
-        })
-    }
 }
 
 pub async fn consultation_row(db: &Db, id: Uuid) -> Result<Option<ConsultationRow>> {

@@ -96,7 +96,7 @@ pub(super) async fn change(
     now: DateTime<Utc>,
     end_reason: Option<&str>,
 ) -> Result<()> {
-    let from = row.status()?;
+    let from = row.status;
     let to = next(from, event).ok_or(Error::Conflict("illegal_transition"))?;
     let n = if to == ConsultationStatus::InCall {
         on_tx!(tx, conn => sqlx::query(
@@ -160,3 +160,5 @@ pub(super) async fn finish(
 ) -> Result<()> {
     change(tx, row, event, now, Some(reason)).await
 }
+
+crate::text_column!(ConsultationStatus);

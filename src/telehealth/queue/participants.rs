@@ -61,7 +61,7 @@ pub async fn relation(state: &Ctx, caller: &Caller, row: &ConsultationRow) -> Re
             {
                 return Ok(Relation::Participant(role));
             }
-            if row.status()? == ConsultationStatus::Waiting
+            if row.status == ConsultationStatus::Waiting
                 && is_station_doctor(&state.db, row.station_id, caller.account_id).await?
             {
                 return Ok(Relation::StationDoctor);
@@ -95,7 +95,7 @@ pub async fn invite(
     let row = load(state, id).await?;
     require_primary(state, caller, &row).await?;
     if !matches!(
-        row.status()?,
+        row.status,
         ConsultationStatus::Admitted | ConsultationStatus::InCall
     ) {
         return Err(Error::Conflict("illegal_transition"));
@@ -147,7 +147,7 @@ pub async fn participant(state: &Ctx, id: Uuid, account: Uuid) -> Result<Option<
     };
     let now = state.clock.now();
     let cap = Duration::minutes(state.settings.telehealth_max_call_minutes.into());
-    let until = match row.status()? {
+    let until = match row.status {
         ConsultationStatus::Admitted => match row.answer_by {
             Some(t) if t > now => t,
             _ => return Ok(None),

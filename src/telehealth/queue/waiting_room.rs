@@ -101,7 +101,7 @@ pub async fn join(
 
 /// The resident's place in the queue (1 = next) and an estimate of the wait in minutes.
 pub async fn position(state: &Ctx, row: &ConsultationRow) -> Result<Option<(i64, i64)>> {
-    if row.status()? != ConsultationStatus::Waiting {
+    if row.status != ConsultationStatus::Waiting {
         return Ok(None);
     }
     let ahead = on_db!(&state.db, pool => sqlx::query_scalar::<_, i64>(

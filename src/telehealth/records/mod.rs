@@ -28,6 +28,25 @@ pub enum RecordStatus {
     Signed,
 }
 
+impl RecordStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordStatus::Draft => "draft",
+            RecordStatus::Signed => "signed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RecordStatus> {
+        match s {
+            "draft" => Some(RecordStatus::Draft),
+            "signed" => Some(RecordStatus::Signed),
+            _ => None,
+        }
+    }
+}
+
+crate::text_column!(RecordStatus);
+
 macro_rules! record_columns {
     () => {
         "r.record_id, r.consultation_id, r.resident_id, r.author_id, r.version, r.supersedes, r.status, r.subjective, r.objective, r.assessment, r.plan, r.diagnoses, r.prescriptions, r.follow_up_on, r.in_person_advised, r.signed_at, r.created_at, r.updated_at, (SELECT n.record_id FROM clinical_records n WHERE n.supersedes = r.record_id) AS superseded_by"
@@ -58,7 +77,7 @@ pub struct RecordRow {
     pub author_id: Uuid,
     pub version: i32,
     pub supersedes: Option<Uuid>,
-    pub status: String,
+    pub status: RecordStatus,
     pub subjective: String,
     pub objective: String,
     pub assessment: String,
@@ -74,13 +93,6 @@ pub struct RecordRow {
 }
 
 impl RecordRow {
-    pub fn status(&self) -> RecordStatus {
-        if self.status == "signed" {
-            RecordStatus::Signed
-        } else {
-            RecordStatus::Draft
-        }
-    }
     pub fn content(&self) -> Result<Content> {
         let bad =
             |e: serde_json::Error| Error::Internal(anyhow::anyhow!("stored record JSON: {e}"));

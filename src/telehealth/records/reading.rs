@@ -16,7 +16,7 @@ async fn may_read(state: &Ctx, caller: &Caller, row: &RecordRow) -> Result<()> {
     match caller.role {
         Role::Staff | Role::Admin => Err(Error::Forbidden),
         Role::Resident => {
-            if row.resident_id == caller.account_id && row.status() == RecordStatus::Signed {
+            if row.resident_id == caller.account_id && row.status == RecordStatus::Signed {
                 Ok(())
             } else {
                 Err(Error::NotFound("record_not_found"))

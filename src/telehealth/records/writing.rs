@@ -39,7 +39,7 @@ pub async fn create(
 ) -> Result<RecordRow> {
     let c = as_consultation_doctor(state, caller, consultation).await?;
     if !matches!(
-        c.status()?,
+        c.status,
         ConsultationStatus::InCall | ConsultationStatus::Ended
     ) {
         return Err(Error::Conflict("consultation_not_started"));
@@ -143,7 +143,7 @@ async fn own_draft(
     if row.author_id != caller.account_id {
         return Err(Error::Conflict("not_author"));
     }
-    if row.status() == RecordStatus::Signed {
+    if row.status == RecordStatus::Signed {
         return Err(Error::Conflict("record_signed"));
     }
     Ok((row, c))
@@ -259,7 +259,7 @@ pub async fn amend(state: &Ctx, caller: &Caller, id: Uuid) -> Result<RecordRow> 
     if row.author_id != caller.account_id {
         return Err(Error::Conflict("not_author"));
     }
-    if row.status() != RecordStatus::Signed {
+    if row.status != RecordStatus::Signed {
         return Err(Error::Conflict("record_not_signed"));
     }
     if row.superseded_by.is_some() {

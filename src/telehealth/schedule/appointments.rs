@@ -43,21 +43,13 @@ pub struct AppointmentRow {
     pub station_id: Uuid,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
-    pub status: String,
+    pub status: AppointmentStatus,
     pub reason: String,
     pub symptom: Option<String>,
     pub cancelled_by: Option<Uuid>,
     pub cancel_reason: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-}
-
-impl AppointmentRow {
-    pub fn status(&self) -> Result<AppointmentStatus> {
-        AppointmentStatus::parse(&self.status).ok_or_else(|| {
-            Error::Internal(anyhow::anyhow!("bad appointment status {}", self.status))
-        })
-    }
 }
 
 pub async fn appointment_row(db: &Db, id: Uuid) -> Result<Option<AppointmentRow>> {
@@ -116,3 +108,5 @@ pub async fn appointments(
     .await)?,
     )
 }
+
+crate::text_column!(AppointmentStatus);

@@ -23,7 +23,7 @@ pub async fn check_in(state: &Ctx, caller: &Caller, id: Uuid) -> Result<queue::C
     if row.resident_id != caller.account_id {
         return Err(Error::NotFound("appointment_not_found"));
     }
-    if row.status()? != AppointmentStatus::Booked {
+    if row.status != AppointmentStatus::Booked {
         return Err(Error::Conflict("appointment_not_booked"));
     }
     let now = state.clock.now();

@@ -68,7 +68,7 @@ pub async fn cancel(
         .ok_or(Error::NotFound("appointment_not_found"))?;
     let actor = actor_on(caller, &row)?;
     let reason = validate_text(reason, "reason", 500)?;
-    if row.status()? != AppointmentStatus::Booked {
+    if row.status != AppointmentStatus::Booked {
         return Err(Error::Conflict("appointment_not_booked"));
     }
     if actor == Role::Resident {
@@ -123,7 +123,7 @@ pub async fn reschedule(
         .await?
         .ok_or(Error::NotFound("appointment_not_found"))?;
     let actor = actor_on(caller, &row)?;
-    if row.status()? != AppointmentStatus::Booked {
+    if row.status != AppointmentStatus::Booked {
         return Err(Error::Conflict("appointment_not_booked"));
     }
     if actor == Role::Resident {

@@ -1,0 +1,36 @@
+//! Enums stored as TEXT: decoded at the driver's edge on both backends, so rows hold the enum and
+//! a value the enum does not know is a decode error (never a string parsed later by hand).
+
+/// Implement `sqlx::Type` and `sqlx::Decode` (both backends) for an enum with
+/// `fn as_str(self) -> &'static str` and `fn parse(&str) -> Option<Self>`, stored as TEXT.
+#[macro_export]
+macro_rules! text_column {
+    ($t:ty) => {
+        impl<DB: sqlx::Database> sqlx::Type<DB> for $t
+        where
+            str: sqlx::Type<DB>,
+        {
+            fn type_info() -> DB::TypeInfo {
+                <str as sqlx::Type<DB>>::type_info()
+            }
+
+            fn compatible(ty: &DB::TypeInfo) -> bool {
+                <str as sqlx::Type<DB>>::compatible(ty)
+            }
+        }
+
+        impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for $t
+        where
+            &'r str: sqlx::Decode<'r, DB>,
+        {
+            fn decode(
+                value: <DB as sqlx::Database>::ValueRef<'r>,
+            ) -> Result<Self, sqlx::error::BoxDynError> {
+                let raw = <&'r str as sqlx::Decode<'r, DB>>::decode(value)?;
+                <$t>::parse(raw).ok_or_else(|| {
+                    format!("unknown {} {raw:?} in the database", stringify!($t)).into()
+                })
+            }
+        }
+    };
+}
