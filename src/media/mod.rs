@@ -429,26 +429,27 @@ impl MediaApi {
             .caller_with(&auth, &[Role::Resident, Role::Staff, Role::Admin])
             .await?;
         let state = &self.state;
-        let key = match idempotency_key.0.filter(|k| !k.is_empty()) {
-            None => None,
-            Some(k) => {
-                let size = form.file.size().to_string();
-                let name = form.file.file_name().unwrap_or("").to_string();
-                let hash = idempotency::hash_request(&[&size, &name]);
-                let now = state.clock.now();
-                match idempotency::claim(&state.db, caller.account_id, "media", &k, &hash, now)
+        // A multipart upload: what identifies the request is the file as sent (its size and name).
+        let request = serde_json::json!({
+            "size": form.file.size(),
+            "file_name": form.file.file_name().unwrap_or(""),
+        });
+        let key = match idempotency::start(
+            &state.db,
+            caller.account_id,
+            "media",
+            idempotency_key.0,
+            &request,
+            state.clock.now(),
+        )
+        .await?
+        {
+            idempotency::Start::Go(key) => key,
+            idempotency::Start::Replay(id) => {
+                let view = media_row(state, id)
                     .await?
-                {
-                    idempotency::Claim::Claimed(key) => Some(key),
-                    idempotency::Claim::Done(id) => {
-                        let id = Uuid::parse_str(&id)
-                            .map_err(|e| Error::Internal(anyhow::anyhow!("stored id: {e}")))?;
-                        let view = media_row(state, id)
-                            .await?
-                            .ok_or(Error::NotFound("media_not_found"))?;
-                        return Ok(Uploaded::Created(Json(view.into())));
-                    }
-                }
+                    .ok_or(Error::NotFound("media_not_found"))?;
+                return Ok(Uploaded::Created(Json(view.into())));
             }
         };
         let result = async {
@@ -456,12 +457,8 @@ impl MediaApi {
             intake(state, caller.account_id, form.file, key.as_ref()).await
         }
         .await;
-        if result.is_err()
-            && let Some(k) = &key
-        {
-            idempotency::release(&state.db, k).await?;
-        }
-        Ok(Uploaded::Created(Json(result?)))
+        let view = idempotency::settle(&state.db, key.as_ref(), result).await?;
+        Ok(Uploaded::Created(Json(view)))
     }
 
     /// A photo's public copy (no metadata)

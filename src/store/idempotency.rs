@@ -29,13 +29,54 @@ pub enum Claim {
 /// A claim older than this with no result belongs to a request that died; it may be taken over.
 const STALE_SECS: i64 = 60;
 
-pub fn hash_request(parts: &[&str]) -> String {
+fn hash_request(parts: &[&str]) -> String {
     let mut h = Sha256::new();
     for p in parts {
         h.update((p.len() as u64).to_le_bytes());
         h.update(p.as_bytes());
     }
     hex::encode(h.finalize())
+}
+
+/// What an operation that takes an `Idempotency-Key` does next.
+pub enum Start {
+    /// Do the work; complete the claimed key (if one was sent) in the creating transaction.
+    Go(Option<Key>),
+    /// A retry of a request that already created this resource: answer with it as it is now.
+    Replay(Uuid),
+}
+
+/// The one way an operation takes an `Idempotency-Key`: claim `key` (if sent) for the caller and
+/// `scope`, bound to the hash of the whole request as the client sent it (its JSON), so no field
+/// can be left out of the comparison and two different requests can never share a key.
+pub async fn start(
+    db: &Db,
+    account_id: Uuid,
+    scope: &'static str,
+    key: Option<String>,
+    request: &serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<Start> {
+    let Some(key) = key.filter(|k| !k.is_empty()) else {
+        return Ok(Start::Go(None));
+    };
+    let hash = hash_request(&[&request.to_string()]);
+    match claim(db, account_id, scope, &key, &hash, now).await? {
+        Claim::Claimed(k) => Ok(Start::Go(Some(k))),
+        Claim::Done(id) => Uuid::parse_str(&id)
+            .map(Start::Replay)
+            .map_err(|e| Error::Internal(anyhow::anyhow!("stored id: {e}"))),
+    }
+}
+
+/// Pass `result` through; when the work failed, release the claimed key so a retry may try again.
+pub async fn settle<T>(db: &Db, key: Option<&Key>, result: Result<T>) -> Result<T> {
+    if result.is_err()
+        && let Some(k) = key
+    {
+        release(db, k).await?;
+    }
+    result
 }
 
 fn check_key(key: &str) -> Result<()> {

@@ -238,6 +238,13 @@ async fn the_whole_story_from_photo_to_rated_resolution() {
     .await;
     reused.assert_problem(422, "validation_failed");
     assert_eq!(reused.body["errors"][0]["code"], "idempotency_key_reused");
+    // Every field of the request counts, not a hand-kept list: the same report with another
+    // accuracy is another request.
+    let mut other = report_body(&[id1, id2]);
+    other["accuracy_m"] = json!(50.0);
+    let reused = create(&app, &a, Some("send-1"), other).await;
+    reused.assert_problem(422, "validation_failed");
+    assert_eq!(reused.body["errors"][0]["code"], "idempotency_key_reused");
 
     // Now the photo is public.
     assert_eq!(

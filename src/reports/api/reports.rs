@@ -166,39 +166,27 @@ impl ReportCollectionApi {
         let caller = self.state.auth.caller(&auth).await?;
         let body = body.0;
         let state = &self.state;
-        let claimed = match idempotency_key.0.filter(|k| !k.is_empty()) {
-            None => None,
-            Some(key) => match idempotency::claim(
-                &state.db,
-                caller.account_id,
-                "reports_create",
-                &key,
-                &idempotency::hash_request(&[
-                    &body.category_code,
-                    &body.description,
-                    &body.lat.to_string(),
-                    &body.lon.to_string(),
-                    &format!("{:?}", body.media_ids),
-                    &serde_json::to_string(&body.answers).unwrap_or_default(),
-                    body.address.as_deref().unwrap_or(""),
-                ]),
-                state.clock.now(),
-            )
-            .await?
-            {
-                idempotency::Claim::Claimed(k) => Some(k),
-                idempotency::Claim::Done(id) => {
-                    // A retry: the report the first request created, as it is now.
-                    let id = Uuid::parse_str(&id)
-                        .map_err(|e| Error::Internal(anyhow::anyhow!("stored id: {e}")))?;
-                    let row = repo::report(&state.db, id)
-                        .await?
-                        .ok_or(Error::NotFound("report_not_found"))?;
-                    return Ok(ReportCreated::Created(Json(
-                        view(state, row, Some(&caller)).await?,
-                    )));
-                }
-            },
+        let request = poem_openapi::types::ToJSON::to_json(&body).unwrap_or_default();
+        let claimed = match idempotency::start(
+            &state.db,
+            caller.account_id,
+            "reports_create",
+            idempotency_key.0,
+            &request,
+            state.clock.now(),
+        )
+        .await?
+        {
+            idempotency::Start::Go(claimed) => claimed,
+            idempotency::Start::Replay(id) => {
+                // A retry: the report the first request created, as it is now.
+                let row = repo::report(&state.db, id)
+                    .await?
+                    .ok_or(Error::NotFound("report_not_found"))?;
+                return Ok(ReportCreated::Created(Json(
+                    view(state, row, Some(&caller)).await?,
+                )));
+            }
         };
         let new = NewReport {
             category_code: body.category_code,
@@ -213,20 +201,16 @@ impl ReportCollectionApi {
             channel: body.channel.unwrap_or(Channel::App),
             reporter_phone: body.reporter_phone,
         };
-        let created = match async {
-            check_report_allowance(state, &caller).await?;
-            rules::create(state, &caller, new, claimed.as_ref()).await
-        }
-        .await
-        {
-            Ok(r) => r,
-            Err(e) => {
-                if let Some(k) = &claimed {
-                    idempotency::release(&state.db, k).await?;
-                }
-                return Err(e.into());
+        let created = idempotency::settle(
+            &state.db,
+            claimed.as_ref(),
+            async {
+                check_report_allowance(state, &caller).await?;
+                rules::create(state, &caller, new, claimed.as_ref()).await
             }
-        };
+            .await,
+        )
+        .await?;
         // Shown from what was just written: the category is in memory, the photos are the ones sent.
         let category = state
             .categories

@@ -3,14 +3,15 @@
 use chrono::{DateTime, Utc};
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
+use poem_openapi::types::ToJSON;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
 use super::views::{ConsultationCreated, consultation_view};
-use super::{claim_key, release_on_error};
 use crate::auth::Role;
 use crate::auth::api::BearerAuth;
 use crate::error::{ApiError, Error, NoBodyError};
+use crate::store::idempotency;
 use crate::tags::ApiTags;
 use crate::telehealth::schedule::{self, AppointmentRow, AppointmentStatus, NewBooking};
 use crate::telehealth::{Ctx, Symptom};
@@ -113,22 +114,18 @@ impl AppointmentsApi {
             .caller_with(&auth, &[Role::Resident])
             .await?;
         let b = body.0;
-        let key = match claim_key(
-            &self.state,
-            &caller,
+        let key = match idempotency::start(
+            &self.state.db,
+            caller.account_id,
             "telehealth_book",
             idempotency_key.0,
-            &[
-                &b.doctor_id.to_string(),
-                &b.station_id.to_string(),
-                &b.start.to_rfc3339(),
-                &b.reason,
-            ],
+            &ToJSON::to_json(&b).unwrap_or_default(),
+            self.state.clock.now(),
         )
         .await?
         {
-            Ok(k) => k,
-            Err(id) => {
+            idempotency::Start::Go(k) => k,
+            idempotency::Start::Replay(id) => {
                 let row = schedule::appointment(&self.state, &caller, id).await?;
                 return Ok(AppointmentCreated::Created(Json(appointment_view(row)?)));
             }
@@ -146,7 +143,7 @@ impl AppointmentsApi {
             key.as_ref(),
         )
         .await;
-        let row = release_on_error(&self.state, &key, booked).await?;
+        let row = idempotency::settle(&self.state.db, key.as_ref(), booked).await?;
         Ok(AppointmentCreated::Created(Json(appointment_view(row)?)))
     }
 

@@ -16,11 +16,6 @@ mod station_stats;
 mod views;
 mod waiting_room;
 
-use uuid::Uuid;
-
-use crate::auth::Caller;
-use crate::error::Error;
-use crate::store::idempotency;
 use crate::telehealth::Ctx;
 
 pub use access_log::RecordAccessApi;
@@ -80,47 +75,4 @@ pub fn records_api(state: Ctx) -> RecordsApi {
         },
         RecordAccessApi { state },
     )
-}
-
-/// Claim an `Idempotency-Key`; `Err(id)` when a previous request already created resource `id`.
-async fn claim_key(
-    state: &Ctx,
-    caller: &Caller,
-    scope: &'static str,
-    key: Option<String>,
-    parts: &[&str],
-) -> Result<Result<Option<idempotency::Key>, Uuid>, Error> {
-    let Some(key) = key.filter(|k| !k.is_empty()) else {
-        return Ok(Ok(None));
-    };
-    let hash = idempotency::hash_request(parts);
-    match idempotency::claim(
-        &state.db,
-        caller.account_id,
-        scope,
-        &key,
-        &hash,
-        state.clock.now(),
-    )
-    .await?
-    {
-        idempotency::Claim::Claimed(k) => Ok(Ok(Some(k))),
-        idempotency::Claim::Done(id) => Uuid::parse_str(&id)
-            .map(Err)
-            .map_err(|e| Error::Internal(anyhow::anyhow!("stored id: {e}"))),
-    }
-}
-
-/// Release a claimed key when the work failed, so a retry can try again.
-async fn release_on_error<T>(
-    state: &Ctx,
-    key: &Option<idempotency::Key>,
-    result: Result<T, Error>,
-) -> Result<T, Error> {
-    if result.is_err()
-        && let Some(k) = key
-    {
-        idempotency::release(&state.db, k).await?;
-    }
-    result
 }

@@ -3,14 +3,15 @@
 
 use poem_openapi::param::{Header, Path};
 use poem_openapi::payload::Json;
+use poem_openapi::types::ToJSON;
 use poem_openapi::{Object, OpenApi};
 use uuid::Uuid;
 
 use super::views::{ConsultationCreated, ConsultationView, Done, consultation_view};
-use super::{claim_key, release_on_error};
 use crate::auth::Role;
 use crate::auth::api::BearerAuth;
 use crate::error::{ApiError, NoBodyError};
+use crate::store::idempotency;
 use crate::tags::ApiTags;
 use crate::telehealth::queue;
 use crate::telehealth::{Ctx, Symptom};
@@ -68,17 +69,18 @@ impl WaitingRoomApi {
             .caller_with(&auth, &[Role::Resident])
             .await?;
         let b = body.0;
-        let key = match claim_key(
-            &self.state,
-            &caller,
+        let key = match idempotency::start(
+            &self.state.db,
+            caller.account_id,
             "telehealth_queue_join",
             idempotency_key.0,
-            &[&b.station_id.to_string(), &b.reason],
+            &ToJSON::to_json(&b).unwrap_or_default(),
+            self.state.clock.now(),
         )
         .await?
         {
-            Ok(k) => k,
-            Err(id) => {
+            idempotency::Start::Go(k) => k,
+            idempotency::Start::Replay(id) => {
                 let (row, _) = queue::get(&self.state, &caller, id).await?;
                 return Ok(ConsultationCreated::Created(Json(
                     consultation_view(&self.state, row).await?,
@@ -94,7 +96,7 @@ impl WaitingRoomApi {
             key.as_ref(),
         )
         .await;
-        let row = release_on_error(&self.state, &key, joined).await?;
+        let row = idempotency::settle(&self.state.db, key.as_ref(), joined).await?;
         Ok(ConsultationCreated::Created(Json(
             consultation_view(&self.state, row).await?,
         )))
