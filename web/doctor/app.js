@@ -2,35 +2,17 @@
 // station, watch its waiting room live, admit a resident and hold the consultation (call.js) with
 // the record beside the video (room.js), and keep one's own week (week.js).
 
-import { createClient, ApiError } from '../shared/api.js';
-import { h, mount, announce, focusHeading, errorSummary } from '../shared/dom.js';
+import { ApiError } from '../shared/api.js';
+import { h, mount, announce, focusHeading } from '../shared/dom.js';
 import { register, t, setLang, currentLang, onLangChange } from '../shared/i18n.js';
 import { clock } from '../shared/time.js';
 import { strings } from './strings.js';
+import { api, me, leaveView, go, showError } from './session.js';
 
 register(strings);
 
-export const api = createClient({ app: 'doctor' });
 const main = document.getElementById('main');
 const topbar = document.getElementById('topbar');
-
-/** What the console knows about the signed-in doctor. */
-export const me = { account: null, card: null, stations: [], station: null, onDuty: false, password: null };
-
-// Each view may leave timers and listeners behind; the next render clears them.
-let cleanups = [];
-export function onLeave(f) { cleanups.push(f); }
-function leaveView() {
-  const fs = cleanups;
-  cleanups = [];
-  for (const f of fs) { try { f(); } catch { /* keep going */ } }
-}
-
-/** `#/`, `#/call/<id>`, `#/week`. */
-export function go(hash) {
-  if (location.hash === hash) render();
-  else location.hash = hash;
-}
 
 function header() {
   const signedIn = api.signedIn && me.account && !me.account.password_must_change;
@@ -51,14 +33,6 @@ async function signOut() {
   me.account = null;
   me.password = null;
   go('#/');
-}
-
-export function showError(where, e) {
-  const items = e instanceof ApiError && e.fields.length
-    ? e.fields.map((f) => ({ text: f.message, field: f.field }))
-    : [{ text: e?.message || String(e) }];
-  const box = errorSummary(t('doc.error'), items);
-  where.replaceChildren(box);
 }
 
 // --- signing in --------------------------------------------------------------------------------
@@ -126,7 +100,7 @@ function changePasswordView() {
 }
 
 /** The account, the doctor's card (stations, duty) and the stations' names. */
-export async function loadMe() {
+async function loadMe() {
   me.account = await api.get('/v1/me');
   if (me.account.password_must_change) return;
   const [doctors, stations] = await Promise.all([

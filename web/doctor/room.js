@@ -7,7 +7,7 @@ import { Call, callStage, endReasonText, openLocalMedia } from '../shared/call.j
 import { h, mount, announce, focusHeading } from '../shared/dom.js';
 import { t } from '../shared/i18n.js';
 import { formatDateTime, formatTime, formatDate } from '../shared/time.js';
-import { api, me, onLeave, go, showError } from './app.js';
+import { api, me, onLeave, go, showError } from './session.js';
 
 const LIVE = new Set(['admitted', 'in_call']);
 

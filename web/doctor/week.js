@@ -4,7 +4,7 @@
 import { h, mount, announce, focusHeading } from '../shared/dom.js';
 import { t } from '../shared/i18n.js';
 import { formatDate, wardDay } from '../shared/time.js';
-import { api, me, showError } from './app.js';
+import { api, me, showError } from './session.js';
 
 export async function weekView(main) {
   const errors = h('div');

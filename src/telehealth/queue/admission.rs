@@ -4,9 +4,10 @@
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
+use super::ConsultationStatus;
 use super::ParticipantRole;
 use super::consultation::{ConsultationRow, load};
-use super::lifecycle::{ConsultationStatus, Event, finish, next, settle_appointment};
+use super::lifecycle::{Event, finish, next, settle_appointment};
 use super::participants::{Relation, relation, require_primary};
 use super::waiting_room::require_station_doctor;
 use crate::auth::Caller;

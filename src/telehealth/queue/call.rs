@@ -2,9 +2,10 @@
 
 use uuid::Uuid;
 
+use super::ConsultationStatus;
 use super::ParticipantRole;
 use super::consultation::{ConsultationRow, load};
-use super::lifecycle::{ConsultationStatus, Event, change, finish, settle_appointment};
+use super::lifecycle::{Event, change, finish, settle_appointment};
 use super::participants::{Relation, relation, require_primary};
 use crate::auth::Caller;
 use crate::error::{Error, Result};

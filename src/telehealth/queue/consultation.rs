@@ -1,16 +1,64 @@
-//! Reading consultations: the row, one consultation for a caller who may see it, and the
-//! caller's own list.
+//! A consultation as stored: its status, its row, and the caller's own list.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::lifecycle::ConsultationStatus;
-use super::participants::{Relation, relation};
 use crate::auth::{Caller, Role};
 use crate::error::{Error, Result};
 use crate::on_db;
 use crate::store::Db;
 use crate::telehealth::Ctx;
+
+/// Where a consultation is (FHIR Encounter.status, in the ward's words).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, poem_openapi::Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum ConsultationStatus {
+    /// In the waiting room (*phòng chờ*).
+    Waiting,
+    /// A doctor called the resident in; the call is being set up.
+    Admitted,
+    InCall,
+    Ended,
+    /// The resident did not answer the doctor's call in time.
+    Missed,
+    /// The resident left the waiting room.
+    Cancelled,
+    /// The doctor turned the request down (e.g. needs an in-person visit).
+    Declined,
+}
+
+impl ConsultationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConsultationStatus::Waiting => "waiting",
+            ConsultationStatus::Admitted => "admitted",
+            ConsultationStatus::InCall => "in_call",
+            ConsultationStatus::Ended => "ended",
+            ConsultationStatus::Missed => "missed",
+            ConsultationStatus::Cancelled => "cancelled",
+            ConsultationStatus::Declined => "declined",
+        }
+    }
+    pub fn parse(s: &str) -> Option<ConsultationStatus> {
+        [
+            ConsultationStatus::Waiting,
+            ConsultationStatus::Admitted,
+            ConsultationStatus::InCall,
+            ConsultationStatus::Ended,
+            ConsultationStatus::Missed,
+            ConsultationStatus::Cancelled,
+            ConsultationStatus::Declined,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+    }
+    pub fn is_live(self) -> bool {
+        matches!(
+            self,
+            ConsultationStatus::Waiting | ConsultationStatus::Admitted | ConsultationStatus::InCall
+        )
+    }
+}
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ConsultationRow {
@@ -52,13 +100,6 @@ pub(super) async fn load(state: &Ctx, id: Uuid) -> Result<ConsultationRow> {
         .ok_or(Error::NotFound("consultation_not_found"))
 }
 
-/// The consultation, if the caller may see it.
-pub async fn get(state: &Ctx, caller: &Caller, id: Uuid) -> Result<(ConsultationRow, Relation)> {
-    let row = load(state, id).await?;
-    let rel = relation(state, caller, &row).await?;
-    Ok((row, rel))
-}
-
 /// Consultations the caller is in (resident: theirs; doctor: those they took part in), newest first.
 pub async fn mine(state: &Ctx, caller: &Caller, limit: i64) -> Result<Vec<ConsultationRow>> {
     caller.require(&[Role::Resident, Role::Doctor])?;
@@ -84,3 +125,5 @@ pub async fn mine(state: &Ctx, caller: &Caller, limit: i64) -> Result<Vec<Consul
         .await)?,
     )
 }
+
+crate::text_column!(ConsultationStatus);

@@ -3,61 +3,10 @@
 
 use chrono::{DateTime, Utc};
 
-use super::consultation::ConsultationRow;
+use super::consultation::{ConsultationRow, ConsultationStatus};
 use crate::error::{Error, Result};
 use crate::on_tx;
 use crate::store::Tx;
-
-/// Where a consultation is (FHIR Encounter.status, in the ward's words).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, poem_openapi::Enum)]
-#[oai(rename_all = "snake_case")]
-pub enum ConsultationStatus {
-    /// In the waiting room (*phòng chờ*).
-    Waiting,
-    /// A doctor called the resident in; the call is being set up.
-    Admitted,
-    InCall,
-    Ended,
-    /// The resident did not answer the doctor's call in time.
-    Missed,
-    /// The resident left the waiting room.
-    Cancelled,
-    /// The doctor turned the request down (e.g. needs an in-person visit).
-    Declined,
-}
-
-impl ConsultationStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ConsultationStatus::Waiting => "waiting",
-            ConsultationStatus::Admitted => "admitted",
-            ConsultationStatus::InCall => "in_call",
-            ConsultationStatus::Ended => "ended",
-            ConsultationStatus::Missed => "missed",
-            ConsultationStatus::Cancelled => "cancelled",
-            ConsultationStatus::Declined => "declined",
-        }
-    }
-    pub fn parse(s: &str) -> Option<ConsultationStatus> {
-        [
-            ConsultationStatus::Waiting,
-            ConsultationStatus::Admitted,
-            ConsultationStatus::InCall,
-            ConsultationStatus::Ended,
-            ConsultationStatus::Missed,
-            ConsultationStatus::Cancelled,
-            ConsultationStatus::Declined,
-        ]
-        .into_iter()
-        .find(|x| x.as_str() == s)
-    }
-    pub fn is_live(self) -> bool {
-        matches!(
-            self,
-            ConsultationStatus::Waiting | ConsultationStatus::Admitted | ConsultationStatus::InCall
-        )
-    }
-}
 
 /// What happens to a consultation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,5 +109,3 @@ pub(super) async fn finish(
 ) -> Result<()> {
     change(tx, row, event, now, Some(reason)).await
 }
-
-crate::text_column!(ConsultationStatus);

@@ -29,9 +29,9 @@ mod waiting_room;
 
 pub use admission::{admit, decline, requeue, transfer};
 pub use call::{call_connected, call_ended, end, expire_unanswered, rate, start};
-pub use consultation::{ConsultationRow, consultation_row, get, mine};
-pub use lifecycle::{ConsultationStatus, Event, next};
-pub use participants::{Relation, doctors_of, invite, participant, relation};
+pub use consultation::{ConsultationRow, ConsultationStatus, consultation_row, mine};
+pub use lifecycle::{Event, next};
+pub use participants::{Relation, doctors_of, get, invite, participant, relation};
 pub use waiting_room::{
     Enqueue, cancel, enqueue, estimate_minutes, join, position, set_duty, station_queue,
 };

@@ -1,11 +1,10 @@
-//! Who takes part in a consultation: the caller's relation to it, inviting a specialist, and who
+//! Who takes part in a consultation: the caller's relation to it (and the consultation if they may see it), inviting a specialist, and who
 //! may join its call (for the WebRTC broker).
 
 use chrono::Duration;
 use uuid::Uuid;
 
-use super::consultation::{ConsultationRow, consultation_row, load};
-use super::lifecycle::ConsultationStatus;
+use super::consultation::{ConsultationRow, ConsultationStatus, consultation_row, load};
 use super::{Participant, ParticipantRole};
 use crate::auth::{Caller, Role};
 use crate::error::{Error, Result};
@@ -172,4 +171,11 @@ pub async fn participant(state: &Ctx, id: Uuid, account: Uuid) -> Result<Option<
         role,
         until,
     }))
+}
+
+/// The consultation, if the caller may see it.
+pub async fn get(state: &Ctx, caller: &Caller, id: Uuid) -> Result<(ConsultationRow, Relation)> {
+    let row = load(state, id).await?;
+    let rel = relation(state, caller, &row).await?;
+    Ok((row, rel))
 }

@@ -4,8 +4,9 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::ConsultationStatus;
 use super::consultation::{ConsultationRow, load};
-use super::lifecycle::{ConsultationStatus, Event, finish, settle_appointment};
+use super::lifecycle::{Event, finish, settle_appointment};
 use super::participants::{Relation, relation};
 use crate::auth::{Caller, Role};
 use crate::error::{Error, Result};

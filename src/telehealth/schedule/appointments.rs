@@ -6,9 +6,9 @@ use uuid::Uuid;
 use super::appointment_columns;
 use crate::auth::{Caller, Role};
 use crate::error::{Error, Result};
-use crate::on_db;
-use crate::store::Db;
+use crate::store::{Db, Tx};
 use crate::telehealth::Ctx;
+use crate::{on_db, on_tx};
 
 /// Where an appointment is in its life (FHIR Appointment.status).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, poem_openapi::Enum)]
@@ -107,6 +107,28 @@ pub async fn appointments(
     .fetch_all(pool)
     .await)?,
     )
+}
+
+/// Cancel a booked (or checked-in) appointment; false when it was no longer either.
+pub(super) async fn set_cancelled(
+    tx: &mut Tx,
+    id: Uuid,
+    by: Uuid,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let n = on_tx!(tx, conn => sqlx::query(
+        "UPDATE appointments SET status = 'cancelled', cancelled_by = $2, cancel_reason = $3, updated_at = $4
+         WHERE appointment_id = $1 AND status IN ('booked', 'checked_in')",
+    )
+    .bind(id)
+    .bind(by)
+    .bind(reason)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(n == 1)
 }
 
 crate::text_column!(AppointmentStatus);

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::appointment_columns;
 use super::appointments::AppointmentRow;
-use super::cancel_reschedule::set_cancelled;
+use super::appointments::set_cancelled;
 use crate::auth::{Caller, Role};
 use crate::error::{Error, Result};
 use crate::store::Db;

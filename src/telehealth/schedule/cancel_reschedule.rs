@@ -3,35 +3,14 @@
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
-use super::appointments::{AppointmentRow, AppointmentStatus, appointment_row};
+use super::appointments::{AppointmentRow, AppointmentStatus, appointment_row, set_cancelled};
 use super::booking::{bookable, claim_slot};
 use crate::auth::{Caller, Role};
 use crate::error::{Error, Result};
 use crate::on_tx;
-use crate::store::{Tx, is_unique_violation};
+use crate::store::is_unique_violation;
 use crate::telehealth::Ctx;
 use crate::telehealth::{About, local_text, notify, send_pushes, validate_text, ward_offset};
-
-pub(super) async fn set_cancelled(
-    tx: &mut Tx,
-    id: Uuid,
-    by: Uuid,
-    reason: &str,
-    now: DateTime<Utc>,
-) -> Result<bool> {
-    let n = on_tx!(tx, conn => sqlx::query(
-        "UPDATE appointments SET status = 'cancelled', cancelled_by = $2, cancel_reason = $3, updated_at = $4
-         WHERE appointment_id = $1 AND status IN ('booked', 'checked_in')",
-    )
-    .bind(id)
-    .bind(by)
-    .bind(reason)
-    .bind(now)
-    .execute(conn)
-    .await
-    .map(|r| r.rows_affected()))?;
-    Ok(n == 1)
-}
 
 /// Who is acting on an appointment, and whether the resident's cut-off applies.
 fn actor_on(caller: &Caller, row: &AppointmentRow) -> Result<Role> {
