@@ -7,7 +7,7 @@ import { h, mount, announce, focusHeading } from '../shared/dom.js';
 import { register, t, setLang, currentLang, onLangChange } from '../shared/i18n.js';
 import { clock } from '../shared/time.js';
 import { strings } from './strings.js';
-import { api, me, leaveView, go, showError } from './session.js';
+import { api, me, leaveView, onLeave, go, showError } from './session.js';
 
 register(strings);
 
