@@ -34,3 +34,26 @@ macro_rules! text_column {
         }
     };
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::reports::Status;
+
+    /// A known value decodes into the enum; one the enum does not know is an error, not a default.
+    #[tokio::test]
+    async fn a_text_column_decodes_known_values_and_refuses_others() {
+        let pool = sqlx::SqlitePool::connect("sqlite::memory:").await.unwrap();
+        let (s,): (Status,) = sqlx::query_as("SELECT 'in_progress'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(s, Status::InProgress);
+        let bad = sqlx::query_as::<_, (Status,)>("SELECT 'bogus'")
+            .fetch_one(&pool)
+            .await;
+        assert!(
+            matches!(bad, Err(sqlx::Error::ColumnDecode { .. })),
+            "{bad:?}"
+        );
+    }
+}

@@ -19,7 +19,7 @@ pub struct Key {
     pub key: String,
 }
 
-pub enum Claim {
+enum Claim {
     /// Ours: do the work, then `complete` in the same transaction.
     Claimed(Key),
     /// Done before: the id of what the first request created.
@@ -91,7 +91,7 @@ fn check_key(key: &str) -> Result<()> {
     Ok(())
 }
 
-pub async fn claim(
+async fn claim(
     db: &Db,
     account_id: Uuid,
     scope: &'static str,
@@ -182,7 +182,7 @@ pub async fn complete(
 }
 
 /// Give the key back after the work failed, so a corrected retry can use it.
-pub async fn release(db: &Db, k: &Key) -> Result<()> {
+async fn release(db: &Db, k: &Key) -> Result<()> {
     on_db!(db, pool => sqlx::query("DELETE FROM idempotency_keys WHERE account_id = $1 AND scope = $2 AND idem_key = $3 AND status_code = 0")
         .bind(k.account_id).bind(k.scope).bind(&k.key).execute(pool).await.map(|_| ()))?;
     Ok(())
