@@ -355,22 +355,24 @@ async fn load(db: &Db, wanted: usize, now: DateTime<Utc>) -> anyhow::Result<()> 
     let mut last_print = Instant::now();
     while done < to_load {
         let tx_rows = ROWS_PER_TX.min(to_load - done);
-        let mut tx = db.begin().await?;
-        let mut in_tx = 0;
-        while in_tx < tx_rows {
-            let n = ROWS_PER_STATEMENT.min(tx_rows - in_tx);
-            let rows: Vec<Row> = (0..n)
-                .map(|k| make_row(&mut rng, &places, &categories, now, have + done + in_tx + k))
-                .collect();
-            let sql = if n == ROWS_PER_STATEMENT {
-                full_sql.clone()
-            } else {
-                insert_sql(n)
-            };
-            insert_rows(&mut tx, &sql, reporter, &rows).await?;
-            in_tx += n;
-        }
-        tx.commit().await?;
+        db.transaction(async |tx| {
+            let mut in_tx = 0;
+            while in_tx < tx_rows {
+                let n = ROWS_PER_STATEMENT.min(tx_rows - in_tx);
+                let rows: Vec<Row> = (0..n)
+                    .map(|k| make_row(&mut rng, &places, &categories, now, have + done + in_tx + k))
+                    .collect();
+                let sql = if n == ROWS_PER_STATEMENT {
+                    full_sql.clone()
+                } else {
+                    insert_sql(n)
+                };
+                insert_rows(tx, &sql, reporter, &rows).await?;
+                in_tx += n;
+            }
+            anyhow::Ok(())
+        })
+        .await?;
         done += tx_rows;
         if last_print.elapsed() > Duration::from_secs(10) || done == to_load {
             let s = started.elapsed().as_secs_f64();

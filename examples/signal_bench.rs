@@ -79,16 +79,18 @@ async fn setup(dir: &str, rooms: usize, database_url: Option<String>) -> anyhow:
     for i in 0..rooms {
         let resident = Uuid::now_v7();
         let consultation = Uuid::now_v7();
-        let mut tx = db.begin().await?;
-        wardline::on_tx!(&mut tx, conn => sqlx::query("INSERT INTO accounts (account_id, phone, display_name, role, created_at, updated_at) VALUES ($1, $2, 'Resident', 'resident', $3, $3)")
-            .bind(resident).bind(format!("+8491{i:07}{}", &station.simple().to_string()[..3])).bind(now).execute(conn).await.map(|r| r.rows_affected()))?;
-        wardline::on_tx!(&mut tx, conn => sqlx::query(
-            "INSERT INTO consultations (consultation_id, station_id, resident_id, doctor_id, status, reason, priority_at, queued_at, admitted_at, answer_by, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, 'admitted', 'bench', $5, $5, $5, $6, $5, $5)")
-            .bind(consultation).bind(station).bind(resident).bind(doctor).bind(now).bind(until).execute(conn).await.map(|r| r.rows_affected()))?;
-        wardline::on_tx!(&mut tx, conn => sqlx::query("INSERT INTO consultation_doctors (consultation_id, doctor_id, role, created_at, updated_at) VALUES ($1, $2, 'primary', $3, $3)")
-            .bind(consultation).bind(doctor).bind(now).execute(conn).await.map(|r| r.rows_affected()))?;
-        tx.commit().await?;
+        db.transaction(async |tx| {
+            wardline::on_tx!(tx, conn => sqlx::query("INSERT INTO accounts (account_id, phone, display_name, role, created_at, updated_at) VALUES ($1, $2, 'Resident', 'resident', $3, $3)")
+                .bind(resident).bind(format!("+8491{i:07}{}", &station.simple().to_string()[..3])).bind(now).execute(conn).await.map(|r| r.rows_affected()))?;
+            wardline::on_tx!(tx, conn => sqlx::query(
+                "INSERT INTO consultations (consultation_id, station_id, resident_id, doctor_id, status, reason, priority_at, queued_at, admitted_at, answer_by, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, 'admitted', 'bench', $5, $5, $5, $6, $5, $5)")
+                .bind(consultation).bind(station).bind(resident).bind(doctor).bind(now).bind(until).execute(conn).await.map(|r| r.rows_affected()))?;
+            wardline::on_tx!(tx, conn => sqlx::query("INSERT INTO consultation_doctors (consultation_id, doctor_id, role, created_at, updated_at) VALUES ($1, $2, 'primary', $3, $3)")
+                .bind(consultation).bind(doctor).bind(now).execute(conn).await.map(|r| r.rows_affected()))?;
+            anyhow::Ok(())
+        })
+        .await?;
         for (who, role) in [
             (resident, ParticipantRole::Patient),
             (doctor, ParticipantRole::Doctor),

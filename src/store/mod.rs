@@ -164,6 +164,8 @@ impl Db {
 
     /// Begin a transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`) so two
     /// writers queue on the busy timeout instead of failing when they both try to upgrade.
+    /// Private: outside `store` a transaction is a closure ([`Db::transaction`], [`Db::write`]),
+    /// so none is left open by an early return or committed half-way.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
             Db::Sqlite(pool, writer) => {
@@ -172,6 +174,24 @@ impl Db {
             }
             Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
+    }
+
+    /// Run `work` in one transaction that reads what it writes (check-then-insert rules, a row
+    /// locked with [`Tx::lock_key`], counters) and commit it when `work` returns `Ok`. An `Err`, a
+    /// panic or a dropped future rolls everything back. Writes that only run statements use
+    /// [`Db::write`], which SQLite group-commits; this one holds SQLite's write lock (queued in
+    /// order behind the others) from the first statement to the commit.
+    pub async fn transaction<T, E>(
+        &self,
+        work: impl AsyncFnOnce(&mut Tx) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<sqlx::Error>,
+    {
+        let mut tx = self.begin().await?;
+        let v = work(&mut tx).await?;
+        tx.commit().await?;
+        Ok(v)
     }
 
     /// Run `work` in a write transaction and commit. On SQLite the work joins the next group commit

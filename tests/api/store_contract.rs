@@ -405,12 +405,30 @@ async fn transactions_commit_or_roll_back() {
     let (db, _d) = db().await;
     let now = Utc::now().trunc_subsecs(6);
     let insert = "INSERT INTO units (unit_id, name, kind, created_at, updated_at) VALUES ($1, $2, 'team', $3, $3)";
-    let mut tx = db.begin().await.unwrap();
-    on_tx!(&mut tx, conn => sqlx::query(insert).bind(Uuid::now_v7()).bind("rolled back").bind(now).execute(conn).await.map(|_| ())).unwrap();
-    drop(tx);
-    let mut tx = db.begin().await.unwrap();
-    on_tx!(&mut tx, conn => sqlx::query(insert).bind(Uuid::now_v7()).bind("kept").bind(now).execute(conn).await.map(|_| ())).unwrap();
-    tx.commit().await.unwrap();
+    // An error after a statement rolls the statement back …
+    let failed: Result<(), wardline::error::Error> = db
+        .transaction(async |tx| {
+            on_tx!(tx, conn => sqlx::query(insert).bind(Uuid::now_v7()).bind("rolled back").bind(now).execute(conn).await.map(|_| ()))?;
+            Err(wardline::error::Error::Conflict("changed_my_mind"))
+        })
+        .await;
+    assert!(failed.is_err());
+    // … and so does a transaction dropped before it ends (a client that hung up).
+    let abandoned = db.transaction(async |tx| {
+        on_tx!(tx, conn => sqlx::query(insert).bind(Uuid::now_v7()).bind("abandoned").bind(now).execute(conn).await.map(|_| ()))?;
+        std::future::pending::<Result<(), sqlx::Error>>().await
+    });
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(50), abandoned)
+            .await
+            .is_err()
+    );
+    // `Ok` commits.
+    db.transaction(async |tx| {
+        on_tx!(tx, conn => sqlx::query(insert).bind(Uuid::now_v7()).bind("kept").bind(now).execute(conn).await.map(|_| ()))
+    })
+    .await
+    .unwrap();
     let names: Vec<String> =
         on_db!(&db, pool => sqlx::query_scalar("SELECT name FROM units").fetch_all(pool).await)
             .unwrap();

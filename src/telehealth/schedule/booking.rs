@@ -146,46 +146,50 @@ pub async fn book(
     let end = bookable(state, new.doctor_id, new.station_id, new.start).await?;
     let now = state.clock.now();
     let id = Uuid::now_v7();
-    let mut tx = state.db.begin().await?;
-    tx.lock_key(new.doctor_id).await?;
-    claim_slot(
-        &mut tx,
-        state,
-        caller.account_id,
-        new.doctor_id,
-        new.start,
-        end,
-        None,
-    )
-    .await?;
-    let inserted = on_tx!(&mut tx, conn => sqlx::query(
-        "INSERT INTO appointments (appointment_id, resident_id, doctor_id, station_id, starts_at, ends_at, status, reason, symptom, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, 'booked', $7, $8, $9, $9)",
-    )
-    .bind(id)
-    .bind(caller.account_id)
-    .bind(new.doctor_id)
-    .bind(new.station_id)
-    .bind(new.start)
-    .bind(end)
-    .bind(&reason)
-    .bind(new.symptom.map(Symptom::as_str))
-    .bind(now)
-    .execute(conn)
-    .await
-    .map(|r| r.rows_affected()));
-    match inserted {
-        Err(e) if is_unique_violation(&e, "appointments_slot_key", "appointments.doctor_id") => {
-            return Err(Error::Conflict("slot_taken"));
+    state
+        .db
+        .transaction(async |tx| {
+        tx.lock_key(new.doctor_id).await?;
+        claim_slot(
+            tx,
+            state,
+            caller.account_id,
+            new.doctor_id,
+            new.start,
+            end,
+            None,
+        )
+        .await?;
+        let inserted = on_tx!(tx, conn => sqlx::query(
+            "INSERT INTO appointments (appointment_id, resident_id, doctor_id, station_id, starts_at, ends_at, status, reason, symptom, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, 'booked', $7, $8, $9, $9)",
+        )
+        .bind(id)
+        .bind(caller.account_id)
+        .bind(new.doctor_id)
+        .bind(new.station_id)
+        .bind(new.start)
+        .bind(end)
+        .bind(&reason)
+        .bind(new.symptom.map(Symptom::as_str))
+        .bind(now)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()));
+        match inserted {
+            Err(e) if is_unique_violation(&e, "appointments_slot_key", "appointments.doctor_id") => {
+                return Err(Error::Conflict("slot_taken"));
+            }
+            other => {
+                other?;
+            }
         }
-        other => {
-            other?;
+        if let Some(k) = idempotency {
+            idempotency::complete(tx, k, &id.to_string(), now).await?;
         }
-    }
-    if let Some(k) = idempotency {
-        idempotency::complete(&mut tx, k, &id.to_string(), now).await?;
-    }
-    tx.commit().await?;
+            Ok(())
+        })
+        .await?;
     appointment_row(&state.db, id)
         .await?
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("appointment vanished")))
