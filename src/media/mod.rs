@@ -25,7 +25,6 @@ use crate::objects::Objects;
 use crate::on_db;
 use crate::reports::calendar::WorkCalendar;
 use crate::store::Db;
-use crate::store::Exec;
 
 /// What photo intake works with: built by the app (`app.rs`).
 #[derive(Clone)]
@@ -229,10 +228,16 @@ pub async fn intake(
     }
     let now = state.clock.now();
     if let Some(existing) = own_photo(state, owner, hash).await? {
-        if let Some(k) = key {
-            let mut tx = state.db.begin().await?;
-            crate::store::idempotency::complete(&mut tx, k, &existing.to_string(), now).await?;
-            tx.commit().await?;
+        if let Some(k) = key.cloned() {
+            state
+                .db
+                .write(move |tx| {
+                    Box::pin(async move {
+                        crate::store::idempotency::complete(tx, &k, &existing.to_string(), now)
+                            .await
+                    })
+                })
+                .await?;
         }
         return media_row(state, existing)
             .await?
@@ -246,29 +251,41 @@ pub async fn intake(
         .captured_at
         .and_then(|t| t.and_local_timezone(state.calendar.utc_offset()).single())
         .map(|t| t.with_timezone(&Utc));
-    let mut tx = state.db.begin().await?;
-    tx.exec(
-        "INSERT INTO media (media_id, owner_id, content_hash, public_key, thumb_key, width, height, hint_lat, hint_lon, captured_at, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
-        &[
-            id.into(),
-            owner.into(),
-            hash.as_str().into(),
-            public_key.as_str().into(),
-            thumb_key.as_str().into(),
-            (processed.public_width as i64).into(),
-            (processed.public_height as i64).into(),
-            lat.into(),
-            lon.into(),
-            captured_at.into(),
-            now.into(),
-        ],
-    )
-    .await?;
-    if let Some(k) = key {
-        crate::store::idempotency::complete(&mut tx, k, &id.to_string(), now).await?;
-    }
-    tx.commit().await?;
+    let (width, height) = (
+        processed.public_width as i64,
+        processed.public_height as i64,
+    );
+    let hash = hash.clone();
+    let key = key.cloned();
+    state
+        .db
+        .write(move |tx| {
+            Box::pin(async move {
+            tx.exec(
+                "INSERT INTO media (media_id, owner_id, content_hash, public_key, thumb_key, width, height, hint_lat, hint_lon, captured_at, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
+                &[
+                    id.into(),
+                    owner.into(),
+                    hash.as_str().into(),
+                    public_key.as_str().into(),
+                    thumb_key.as_str().into(),
+                    width.into(),
+                    height.into(),
+                    lat.into(),
+                    lon.into(),
+                    captured_at.into(),
+                    now.into(),
+                ],
+            )
+            .await?;
+            if let Some(k) = &key {
+                crate::store::idempotency::complete(tx, k, &id.to_string(), now).await?;
+            }
+                Ok(())
+            })
+        })
+        .await?;
     media_row(state, id)
         .await?
         .map(Into::into)
