@@ -74,6 +74,8 @@ impl Role {
     }
 }
 
+crate::text_column!(Role);
+
 /// Language the person reads messages in.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, poem_openapi::Enum,

@@ -10,9 +10,9 @@ use super::{O311Error, O311Result};
 use crate::error::{Error, current_lang};
 use crate::geo::Point;
 use crate::reports::Ctx;
-use crate::reports::Status;
 use crate::reports::catalog::{self, Category};
 use crate::reports::repo::{self as reports_repo, ReportRow};
+use crate::reports::{Status, Visibility};
 
 /// What rendering a page of reports needs, read once per answer.
 pub(super) struct Page {
@@ -103,7 +103,10 @@ pub(super) async fn request_node(
         .map(|(id, _)| *id)
         .collect();
     let events = reports_repo::events(&state.db, r.report_id).await?;
-    let public: Vec<_> = events.iter().filter(|e| e.visibility == "public").collect();
+    let public: Vec<_> = events
+        .iter()
+        .filter(|e| e.visibility == Visibility::Public)
+        .collect();
     // What the ward said of where the request stands: the resolution's reply, or why it was
     // declined (the ward's latest public note). Nothing while it is open: a resident's words (a
     // reopening's reason) are not the ward's, nor is an earlier resolution's reply.
@@ -112,9 +115,7 @@ pub(super) async fn request_node(
         Status::Rejected | Status::Duplicate => public
             .iter()
             .rev()
-            .find(|e| {
-                !e.note.is_empty() && matches!(e.actor_role.as_deref(), Some("staff" | "admin"))
-            })
+            .find(|e| !e.note.is_empty() && e.from_the_ward())
             .map(|e| e.note.clone()),
         _ => None,
     };
@@ -197,7 +198,7 @@ pub(super) async fn request_node(
                     .map(|e| {
                         Node::Obj(vec![
                             ("datetime", Node::str(ctx.time(e.created_at))),
-                            ("type", Node::str(e.kind.clone())),
+                            ("type", Node::str(e.kind.as_str())),
                             ("status", Node::opt(e.to_status.map(|s| s.as_str()))),
                             ("summary", Node::str(e.note.clone())),
                         ])

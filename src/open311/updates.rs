@@ -33,7 +33,7 @@ pub async fn updates(
     let mut current: HashMap<Uuid, Option<Status>> = HashMap::new();
     let mut items = Vec::with_capacity(events.len());
     for e in events {
-        let status = match e.to_status.as_deref().and_then(Status::parse) {
+        let status = match e.to_status {
             Some(s) => Some(s),
             None => match current.get(&e.report_id) {
                 Some(s) => *s,

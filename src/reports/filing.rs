@@ -5,12 +5,13 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Channel, Ctx, Submitter, deadlines, publish};
+use super::{Channel, Ctx, Status, Submitter, deadlines, publish};
 use crate::auth::{Caller, Role};
 use crate::error::{Error, FieldError, Result};
 use crate::geo::{self, Point};
 use crate::reports::catalog::{self};
-use crate::reports::repo::{self, ReportRow};
+use crate::reports::repo::{self, NewEvent, ReportRow};
+use crate::reports::{EventKind, Visibility};
 use crate::store::Exec;
 
 pub(super) const MAX_PHOTOS: usize = 5;
@@ -293,26 +294,30 @@ pub async fn file(tx: &mut dyn Exec, f: &Filing, now: DateTime<Utc>) -> Result<(
     }
     repo::add_event(
         tx,
-        report_id,
-        f.actor,
-        "status",
-        None,
-        Some("submitted"),
-        "",
-        "public",
+        &NewEvent {
+            report_id,
+            actor: f.actor,
+            kind: EventKind::Status,
+            from: None,
+            to: Some(Status::Submitted),
+            note: "",
+            visibility: Visibility::Public,
+        },
         now,
     )
     .await?;
     if !f.staff_note.is_empty() {
         repo::add_event(
             tx,
-            report_id,
-            None,
-            "internal_note",
-            None,
-            None,
-            &f.staff_note,
-            "internal",
+            &NewEvent {
+                report_id,
+                actor: None,
+                kind: EventKind::InternalNote,
+                from: None,
+                to: None,
+                note: &f.staff_note,
+                visibility: Visibility::Internal,
+            },
             now,
         )
         .await?;

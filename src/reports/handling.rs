@@ -10,7 +10,8 @@ use crate::auth::{Caller, Role};
 use crate::error::{Error, FieldError, Result};
 use crate::reports::catalog::Severity;
 use crate::reports::push;
-use crate::reports::repo::{self, Filter, ReportRow, UnitFilter};
+use crate::reports::repo::{self, Filter, NewEvent, ReportRow, UnitFilter};
+use crate::reports::{EventKind, Visibility};
 
 /// Tell live staff consoles (and, at scale, other instances) that a report changed. `unit` is the
 /// unit it is routed to after the change (`None`: unrouted). Consoles decide from it, not from
@@ -200,67 +201,75 @@ pub async fn transition(
         }
         Action::Receive | Action::Start => {}
     }
-    let mut tx = state.db.begin().await?;
-    if !repo::change_status(&mut tx, report_id, from.as_str(), &change, now).await? {
-        return Err(Error::Conflict("changed_concurrently"));
-    }
-    if let Action::Resolve { evidence, .. } = &action
-        && repo::attach_owned_media(
-            &mut tx,
-            report_id,
-            caller.account_id,
-            evidence,
-            repo::Attach::Evidence,
-            now,
-        )
-        .await?
-            != evidence.len()
-    {
-        // Someone else's photo, or none: the status change is dropped with the transaction.
-        return Err(Error::validation(
-            "evidence_media_ids",
-            "unknown_photo",
-            "Ảnh không tồn tại",
-            "No such photo",
-        ));
-    }
-    if let Action::MarkDuplicate { of } = &action {
-        // The parent counts each person once: those who already follow it are not counted again.
-        // A report without an account behind it (a call, an Open311 app) is one more person.
-        let moved = repo::move_subscribers(&mut tx, report_id, *of, now).await?
-            + u64::from(report.reporter_id.is_none());
-        if moved > 0 {
-            repo::bump_me_too(&mut tx, *of, moved as i64).await?;
-        }
-    }
-    repo::add_event(
-        &mut tx,
-        report_id,
-        Some(caller.account_id),
-        action.name(),
-        Some(from.as_str()),
-        Some(to.as_str()),
-        &public_note,
-        "public",
-        now,
-    )
-    .await?;
-    if !note.is_empty() {
-        repo::add_event(
-            &mut tx,
-            report_id,
-            Some(caller.account_id),
-            "internal_note",
-            None,
-            None,
-            note,
-            "internal",
-            now,
-        )
+    let pushes = state
+        .db
+        .transaction(async |tx| {
+            if !repo::change_status(tx, report_id, from.as_str(), &change, now).await? {
+                return Err(Error::Conflict("changed_concurrently"));
+            }
+            if let Action::Resolve { evidence, .. } = &action
+                && repo::attach_owned_media(
+                    tx,
+                    report_id,
+                    caller.account_id,
+                    evidence,
+                    repo::Attach::Evidence,
+                    now,
+                )
+                .await?
+                    != evidence.len()
+            {
+                // Someone else's photo, or none: the status change is dropped with the transaction.
+                return Err(Error::validation(
+                    "evidence_media_ids",
+                    "unknown_photo",
+                    "Ảnh không tồn tại",
+                    "No such photo",
+                ));
+            }
+            if let Action::MarkDuplicate { of } = &action {
+                // The parent counts each person once: those who already follow it are not counted again.
+                // A report without an account behind it (a call, an Open311 app) is one more person.
+                let moved = repo::move_subscribers(tx, report_id, *of, now).await?
+                    + u64::from(report.reporter_id.is_none());
+                if moved > 0 {
+                    repo::bump_me_too(tx, *of, moved as i64).await?;
+                }
+            }
+            repo::add_event(
+                tx,
+                &NewEvent {
+                    report_id,
+                    actor: Some(caller.account_id),
+                    kind: action.kind(),
+                    from: Some(from),
+                    to: Some(to),
+                    note: &public_note,
+                    visibility: Visibility::Public,
+                },
+                now,
+            )
+            .await?;
+            if !note.is_empty() {
+                repo::add_event(
+                    tx,
+                    &NewEvent {
+                        report_id,
+                        actor: Some(caller.account_id),
+                        kind: EventKind::InternalNote,
+                        from: None,
+                        to: None,
+                        note,
+                        visibility: Visibility::Internal,
+                    },
+                    now,
+                )
+                .await?;
+            }
+            let pushes = notify_followers(tx, report_id, Some(caller.account_id), to, now).await?;
+            Ok(pushes)
+        })
         .await?;
-    }
-    let pushes = notify_followers(&mut tx, report_id, Some(caller.account_id), to, now).await?;
-    tx.commit().await?;
     push::send_all(&*state.notifier, pushes).await;
     publish_from(
         state,
@@ -330,33 +339,39 @@ pub async fn set_severity(
         (ack_by.min(report.ack_by), resolve_by.min(report.resolve_by))
     };
     let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    if !repo::change_severity(
-        &mut tx,
-        report_id,
-        from.as_str(),
-        severity.as_str(),
-        ack_by,
-        resolve_by,
-        now,
-    )
-    .await?
-    {
-        return Err(Error::Conflict("changed_concurrently"));
-    }
-    repo::add_event(
-        &mut tx,
-        report_id,
-        Some(caller.account_id),
-        "severity",
-        None,
-        None,
-        &format!("{} → {}: {reason}", from.as_str(), severity.as_str()),
-        "internal",
-        now,
-    )
-    .await?;
-    tx.commit().await?;
+    state
+        .db
+        .transaction(async |tx| {
+            if !repo::change_severity(
+                tx,
+                report_id,
+                from.as_str(),
+                severity.as_str(),
+                ack_by,
+                resolve_by,
+                now,
+            )
+            .await?
+            {
+                return Err(Error::Conflict("changed_concurrently"));
+            }
+            repo::add_event(
+                tx,
+                &NewEvent {
+                    report_id,
+                    actor: Some(caller.account_id),
+                    kind: EventKind::Severity,
+                    from: None,
+                    to: None,
+                    note: &format!("{} → {}: {reason}", from.as_str(), severity.as_str()),
+                    visibility: Visibility::Internal,
+                },
+                now,
+            )
+            .await?;
+            Ok(())
+        })
+        .await?;
     publish(state, report_id, report.unit_id, "severity").await;
     repo::report(&state.db, report_id)
         .await?
@@ -375,22 +390,33 @@ pub async fn close_expired(state: &Ctx) -> Result<usize> {
         };
         let mut change = repo::StatusChange::keeping(&report, Status::Closed.as_str());
         change.closed_at = Some(now);
-        let mut tx = state.db.begin().await?;
-        if repo::change_status(&mut tx, id, "resolved", &change, now).await? {
-            repo::add_event(
-                &mut tx,
-                id,
-                None,
-                "close",
-                Some("resolved"),
-                Some("closed"),
-                "",
-                "public",
-                now,
-            )
+        // Nothing is written when another change got there first.
+        let pushes = state
+            .db
+            .transaction(async |tx| {
+                if !repo::change_status(tx, id, "resolved", &change, now).await? {
+                    return Ok(None);
+                }
+                repo::add_event(
+                    tx,
+                    &NewEvent {
+                        report_id: id,
+                        actor: None,
+                        kind: EventKind::Close,
+                        from: Some(Status::Resolved),
+                        to: Some(Status::Closed),
+                        note: "",
+                        visibility: Visibility::Public,
+                    },
+                    now,
+                )
+                .await?;
+                notify_followers(tx, id, None, Status::Closed, now)
+                    .await
+                    .map(Some)
+            })
             .await?;
-            let pushes = notify_followers(&mut tx, id, None, Status::Closed, now).await?;
-            tx.commit().await?;
+        if let Some(pushes) = pushes {
             push::send_all(&*state.notifier, pushes).await;
             publish(state, id, report.unit_id, "closed").await;
             closed += 1;

@@ -160,6 +160,19 @@ impl Action {
             Action::Close => "close",
         }
     }
+
+    /// The history entry this action writes.
+    pub(crate) fn kind(&self) -> EventKind {
+        match self {
+            Action::Receive => EventKind::Receive,
+            Action::Assign { .. } => EventKind::Assign,
+            Action::Start => EventKind::Start,
+            Action::Resolve { .. } => EventKind::Resolve,
+            Action::Reject { .. } => EventKind::Reject,
+            Action::MarkDuplicate { .. } => EventKind::Duplicate,
+            Action::Close => EventKind::Close,
+        }
+    }
 }
 
 /// The lifecycle: which status an action leads to from which status. Anything else is a 409.
@@ -225,6 +238,45 @@ pub fn deadlines(
         cal.add_working(at, minutes(ack)),
         cal.add_working(at, minutes(resolve)),
     )
+}
+
+crate::text_enum! {
+    /// What a history entry records: a step of the lifecycle (named as its action is), or what
+    /// someone said or did about the report. The API shows the same spelling.
+    pub enum EventKind {
+        /// Filed: the first entry (to `submitted`).
+        Status = "status",
+        Receive = "receive",
+        Assign = "assign",
+        Start = "start",
+        Resolve = "resolve",
+        Reject = "reject",
+        Duplicate = "duplicate",
+        /// Closed by the ward, or when the reopen window passed.
+        Close = "close",
+        /// The reporter said it is not fixed.
+        Reopen = "reopen",
+        /// Another resident has the same problem.
+        MeToo = "me_too",
+        /// Words between a resident (or an Open311 app's user) and the ward.
+        Comment = "comment",
+        /// Staff's words for staff.
+        InternalNote = "internal_note",
+        /// Staff changed the severity (with the reason).
+        Severity = "severity",
+    }
+}
+
+crate::text_enum! {
+    /// Who may read a history entry.
+    pub enum Visibility {
+        /// Anyone who may see the report.
+        Public = "public",
+        /// Its author, staff, and the reporter when the ward wrote it.
+        Reporter = "reporter",
+        /// Staff only.
+        Internal = "internal",
+    }
 }
 
 crate::text_column!(Status);

@@ -10,7 +10,8 @@ use super::{
 use crate::auth::{Caller, Role};
 use crate::error::{Error, Result};
 use crate::reports::push;
-use crate::reports::repo::{self, ReportRow};
+use crate::reports::repo::{self, NewEvent, ReportRow};
+use crate::reports::{EventKind, Visibility};
 
 /// Tell the report's followers (its reporter and subscribers) of its new status, except whoever
 /// made the change (`actor`; `None` when the ward's clock did).
@@ -78,24 +79,30 @@ pub async fn me_too(state: &Ctx, caller: &Caller, report_id: Uuid) -> Result<Rep
         return Err(Error::Conflict("own_report"));
     }
     let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    let counted = repo::subscribe(&mut tx, report_id, caller.account_id, "me_too", now).await?;
-    if counted {
-        repo::bump_me_too(&mut tx, report_id, 1).await?;
-        repo::add_event(
-            &mut tx,
-            report_id,
-            Some(caller.account_id),
-            "me_too",
-            None,
-            None,
-            "",
-            "public",
-            now,
-        )
+    let counted = state
+        .db
+        .transaction(async |tx| {
+            let counted = repo::subscribe(tx, report_id, caller.account_id, "me_too", now).await?;
+            if counted {
+                repo::bump_me_too(tx, report_id, 1).await?;
+                repo::add_event(
+                    tx,
+                    &NewEvent {
+                        report_id,
+                        actor: Some(caller.account_id),
+                        kind: EventKind::MeToo,
+                        from: None,
+                        to: None,
+                        note: "",
+                        visibility: Visibility::Public,
+                    },
+                    now,
+                )
+                .await?;
+            }
+            Ok::<_, Error>(counted)
+        })
         .await?;
-    }
-    tx.commit().await?;
     if counted {
         publish(state, report_id, report.unit_id, "me_too").await;
     }
@@ -158,36 +165,49 @@ pub async fn comment(
         ));
     }
     let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    let visibility = if internal { "internal" } else { "reporter" };
-    let event = repo::add_event(
-        &mut tx,
-        report_id,
-        Some(caller.account_id),
-        if internal { "internal_note" } else { "comment" },
-        None,
-        None,
-        text,
-        visibility,
-        now,
-    )
-    .await?;
-    // Only the caller's own uploads, checked in the attaching statement itself. Anything else is
-    // the same answer as an unknown id, and the comment is not stored (the transaction is dropped).
-    if repo::attach_owned_media(
-        &mut tx,
-        report_id,
-        caller.account_id,
-        media,
-        repo::Attach::Comment(event),
-        now,
-    )
-    .await?
-        != media.len()
-    {
-        return Err(Error::Validation(vec![unknown_photo()]));
-    }
-    tx.commit().await?;
+    state
+        .db
+        .transaction(async |tx| {
+            let event = repo::add_event(
+                tx,
+                &NewEvent {
+                    report_id,
+                    actor: Some(caller.account_id),
+                    kind: if internal {
+                        EventKind::InternalNote
+                    } else {
+                        EventKind::Comment
+                    },
+                    from: None,
+                    to: None,
+                    note: text,
+                    visibility: if internal {
+                        Visibility::Internal
+                    } else {
+                        Visibility::Reporter
+                    },
+                },
+                now,
+            )
+            .await?;
+            // Only the caller's own uploads, checked in the attaching statement itself. Anything else is
+            // the same answer as an unknown id, and the comment is not stored (the transaction is dropped).
+            if repo::attach_owned_media(
+                tx,
+                report_id,
+                caller.account_id,
+                media,
+                repo::Attach::Comment(event),
+                now,
+            )
+            .await?
+                != media.len()
+            {
+                return Err(Error::Validation(vec![unknown_photo()]));
+            }
+            Ok(())
+        })
+        .await?;
     publish(state, report_id, report.unit_id, "comment").await;
     Ok(())
 }
@@ -214,12 +234,26 @@ pub async fn app_comment(state: &Ctx, report_id: Uuid, text: &str) -> Result<Uui
         return Err(Error::Conflict("report_not_open"));
     }
     let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    let id = repo::add_event(
-        &mut tx, report_id, None, "comment", None, None, text, "reporter", now,
-    )
-    .await?;
-    tx.commit().await?;
+    let id = state
+        .db
+        .transaction(async |tx| {
+            let id = repo::add_event(
+                tx,
+                &NewEvent {
+                    report_id,
+                    actor: None,
+                    kind: EventKind::Comment,
+                    from: None,
+                    to: None,
+                    note: text,
+                    visibility: Visibility::Reporter,
+                },
+                now,
+            )
+            .await?;
+            Ok::<_, Error>(id)
+        })
+        .await?;
     publish(state, report_id, report.unit_id, "comment").await;
     Ok(id)
 }
@@ -310,31 +344,37 @@ pub async fn reopen(
     change.resolved_at = None;
     change.closed_at = None;
     change.resolve_by = resolve_by;
-    let mut tx = state.db.begin().await?;
-    if !repo::change_status(&mut tx, report_id, "resolved", &change, now).await? {
-        return Err(Error::Conflict("changed_concurrently"));
-    }
-    repo::add_event(
-        &mut tx,
-        report_id,
-        Some(caller.account_id),
-        "reopen",
-        Some("resolved"),
-        Some("reopened"),
-        reason,
-        "public",
-        now,
-    )
-    .await?;
-    let pushes = notify_followers(
-        &mut tx,
-        report_id,
-        Some(caller.account_id),
-        Status::Reopened,
-        now,
-    )
-    .await?;
-    tx.commit().await?;
+    let pushes = state
+        .db
+        .transaction(async |tx| {
+            if !repo::change_status(tx, report_id, "resolved", &change, now).await? {
+                return Err(Error::Conflict("changed_concurrently"));
+            }
+            repo::add_event(
+                tx,
+                &NewEvent {
+                    report_id,
+                    actor: Some(caller.account_id),
+                    kind: EventKind::Reopen,
+                    from: Some(Status::Resolved),
+                    to: Some(Status::Reopened),
+                    note: reason,
+                    visibility: Visibility::Public,
+                },
+                now,
+            )
+            .await?;
+            let pushes = notify_followers(
+                tx,
+                report_id,
+                Some(caller.account_id),
+                Status::Reopened,
+                now,
+            )
+            .await?;
+            Ok(pushes)
+        })
+        .await?;
     push::send_all(&*state.notifier, pushes).await;
     publish(state, report_id, report.unit_id, "reopened").await;
     repo::report(&state.db, report_id)

@@ -35,6 +35,47 @@ macro_rules! text_column {
     };
 }
 
+/// Declare an enum stored as TEXT: the enum, `as_str`, `parse` and its column type in one place,
+/// each variant with the one spelling the database and the API use.
+///
+/// ```ignore
+/// crate::text_enum! {
+///     /// Who may read a history entry.
+///     pub enum Visibility { Public = "public", Internal = "internal" }
+/// }
+/// ```
+#[macro_export]
+macro_rules! text_enum {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident {
+            $( $(#[$vmeta:meta])* $variant:ident = $text:literal ),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        $vis enum $name {
+            $( $(#[$vmeta])* $variant ),+
+        }
+
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $( $name::$variant => $text ),+
+                }
+            }
+            pub fn parse(s: &str) -> Option<$name> {
+                match s {
+                    $( $text => Some($name::$variant), )+
+                    _ => None,
+                }
+            }
+        }
+
+        $crate::text_column!($name);
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use crate::reports::Status;

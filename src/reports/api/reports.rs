@@ -16,7 +16,7 @@ use crate::geo::{BBox, Point};
 use crate::reports::Ctx;
 use crate::reports::catalog::{self, Category};
 use crate::reports::repo::{self, Filter, ReportRow};
-use crate::reports::{self as rules, Channel, NewReport, Status};
+use crate::reports::{self as rules, Channel, NewReport, Status, Visibility};
 use crate::store::idempotency;
 use crate::tags::ApiTags;
 
@@ -478,30 +478,30 @@ impl ReportReadsApi {
         // another resident's words (a neighbour who said "me too" follows the public history).
         let history = events
             .into_iter()
-            .filter(|e| match e.visibility.as_str() {
-                "public" => true,
-                "reporter" => {
+            .filter(|e| match e.visibility {
+                Visibility::Public => true,
+                Visibility::Reporter => {
                     let own = me.is_some() && e.actor_id == me;
                     // (A comment without an author came from a third-party app's user.)
-                    let from_the_ward = matches!(e.actor_role.as_deref(), Some("staff" | "admin"));
-                    staff || own || (reporter && from_the_ward)
+                    staff || own || (reporter && e.from_the_ward())
                 }
-                _ => staff,
+                Visibility::Internal => staff,
             })
             .map(|e| EventView {
                 at: e.created_at,
-                kind: e.kind,
+                kind: e.kind.as_str().to_string(),
                 from_status: e.from_status,
                 to_status: e.to_status,
-                note: e.note,
                 actor: e.actor_id.map(|_| {
-                    match e.actor_role.as_deref() {
-                        Some("staff" | "admin") => "staff",
-                        _ => "resident",
+                    if e.from_the_ward() {
+                        "staff"
+                    } else {
+                        "resident"
                     }
                     .to_string()
                 }),
-                internal: e.visibility == "internal",
+                note: e.note,
+                internal: e.visibility == Visibility::Internal,
                 photos: photos
                     .remove(&e.report_event_id)
                     .unwrap_or_default()

@@ -508,8 +508,8 @@ pub async fn search(db: &Db, s: &Search) -> Result<Vec<ReportRow>, sqlx::Error> 
 pub struct PublicEventRow {
     pub report_event_id: Uuid,
     pub report_id: Uuid,
-    pub kind: String,
-    pub to_status: Option<String>,
+    pub kind: crate::reports::EventKind,
+    pub to_status: Option<Status>,
     pub note: String,
     pub created_at: DateTime<Utc>,
 }

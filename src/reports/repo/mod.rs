@@ -4,9 +4,10 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::auth::Role;
 use crate::geo::Cells;
 use crate::reports::catalog::Severity;
-use crate::reports::{Channel, Status};
+use crate::reports::{Channel, EventKind, Status, Visibility};
 use crate::store::{Db, Exec, Tx};
 use crate::{on_db, on_tx};
 
@@ -295,17 +296,21 @@ pub async fn change_severity(
     Ok(n == 1)
 }
 
-// One history row is naturally this wide; a struct would only rename the columns.
-#[allow(clippy::too_many_arguments)]
+/// One history entry to write.
+pub struct NewEvent<'a> {
+    pub report_id: Uuid,
+    /// Who did it; `None` for the system or a third-party app.
+    pub actor: Option<Uuid>,
+    pub kind: EventKind,
+    pub from: Option<Status>,
+    pub to: Option<Status>,
+    pub note: &'a str,
+    pub visibility: Visibility,
+}
+
 pub async fn add_event(
     tx: &mut dyn Exec,
-    report_id: Uuid,
-    actor: Option<Uuid>,
-    kind: &str,
-    from: Option<&str>,
-    to: Option<&str>,
-    note: &str,
-    visibility: &str,
+    e: &NewEvent<'_>,
     now: DateTime<Utc>,
 ) -> crate::error::Result<Uuid> {
     let id = Uuid::now_v7();
@@ -314,13 +319,13 @@ pub async fn add_event(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
         &[
             id.into(),
-            report_id.into(),
-            actor.into(),
-            kind.into(),
-            from.into(),
-            to.into(),
-            note.into(),
-            visibility.into(),
+            e.report_id.into(),
+            e.actor.into(),
+            e.kind.as_str().into(),
+            e.from.map(Status::as_str).into(),
+            e.to.map(Status::as_str).into(),
+            e.note.into(),
+            e.visibility.as_str().into(),
             now.into(),
         ],
     )
@@ -333,13 +338,21 @@ pub struct EventRow {
     pub report_event_id: Uuid,
     pub actor_id: Option<Uuid>,
     /// The actor's role (resident, staff, admin), while their account exists.
-    pub actor_role: Option<String>,
-    pub kind: String,
+    pub actor_role: Option<Role>,
+    pub kind: EventKind,
     pub from_status: Option<Status>,
     pub to_status: Option<Status>,
     pub note: String,
-    pub visibility: String,
+    pub visibility: Visibility,
     pub created_at: DateTime<Utc>,
+}
+
+impl EventRow {
+    /// Written by the ward (staff or an admin), as opposed to a resident or a third-party app's
+    /// user: what a reporter is shown of the conversation, and what Open311 calls the ward's note.
+    pub fn from_the_ward(&self) -> bool {
+        matches!(self.actor_role, Some(Role::Staff | Role::Admin))
+    }
 }
 
 pub async fn events(db: &Db, report_id: Uuid) -> Result<Vec<EventRow>, sqlx::Error> {
