@@ -159,25 +159,28 @@ pub async fn set_disabled(
     disabled_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
-    let mut tx = db.begin().await?;
-    let done = on_tx!(&mut tx, conn => sqlx::query(
-        "UPDATE accounts SET disabled_at = $2, updated_at = $3 WHERE account_id = $1",
-    )
-    .bind(id)
-    .bind(disabled_at)
-    .bind(now)
-    .execute(conn)
-    .await.map(|r| r.rows_affected()))?;
-    if disabled_at.is_some() {
-        on_tx!(&mut tx, conn => sqlx::query(
-            "UPDATE refresh_tokens SET revoked_at = $2, updated_at = $2 WHERE account_id = $1 AND revoked_at IS NULL",
-        )
-        .bind(id)
-        .bind(now)
-        .execute(conn)
-        .await.map(|r| r.rows_affected()))?;
-    }
-    tx.commit().await?;
+    let done = db
+        .transaction(async |tx| {
+            let done = on_tx!(tx, conn => sqlx::query(
+                "UPDATE accounts SET disabled_at = $2, updated_at = $3 WHERE account_id = $1",
+            )
+            .bind(id)
+            .bind(disabled_at)
+            .bind(now)
+            .execute(conn)
+            .await.map(|r| r.rows_affected()))?;
+            if disabled_at.is_some() {
+                on_tx!(tx, conn => sqlx::query(
+                    "UPDATE refresh_tokens SET revoked_at = $2, updated_at = $2 WHERE account_id = $1 AND revoked_at IS NULL",
+                )
+                .bind(id)
+                .bind(now)
+                .execute(conn)
+                .await.map(|r| r.rows_affected()))?;
+            }
+            Ok::<_, sqlx::Error>(done)
+        })
+        .await?;
     Ok(done == 1)
 }
 
@@ -345,9 +348,10 @@ pub async fn insert_refresh(
     expires_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    let mut tx = db.begin().await?;
-    insert_refresh_tx(&mut tx, family_id, account_id, token_hash, expires_at, now).await?;
-    tx.commit().await
+    db.transaction(async |tx| {
+        insert_refresh_tx(tx, family_id, account_id, token_hash, expires_at, now).await
+    })
+    .await
 }
 
 async fn insert_refresh_tx(
@@ -402,29 +406,24 @@ pub async fn rotate_refresh(
     expires_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
-    let mut tx = db.begin().await?;
-    let done = on_tx!(&mut tx, conn => sqlx::query(
-        "UPDATE refresh_tokens SET rotated_at = $2, updated_at = $2
-         WHERE refresh_token_id = $1 AND rotated_at IS NULL AND revoked_at IS NULL",
-    )
-    .bind(old.refresh_token_id)
-    .bind(now)
-    .execute(conn)
-    .await.map(|r| r.rows_affected()))?;
-    if done != 1 {
-        return Ok(false);
-    }
-    insert_refresh_tx(
-        &mut tx,
-        old.family_id,
-        old.account_id,
-        new_hash,
-        expires_at,
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(true)
+    db.transaction(async |tx| {
+        let done = on_tx!(tx, conn => sqlx::query(
+            "UPDATE refresh_tokens SET rotated_at = $2, updated_at = $2
+             WHERE refresh_token_id = $1 AND rotated_at IS NULL AND revoked_at IS NULL",
+        )
+        .bind(old.refresh_token_id)
+        .bind(now)
+        .execute(conn)
+        .await.map(|r| r.rows_affected()))?;
+        if done != 1 {
+            // Lost the race: the update matched no row (`refresh_token_id` is the key), so nothing
+            // was written and this transaction commits empty.
+            return Ok(false);
+        }
+        insert_refresh_tx(tx, old.family_id, old.account_id, new_hash, expires_at, now).await?;
+        Ok(true)
+    })
+    .await
 }
 
 pub async fn revoke_family(

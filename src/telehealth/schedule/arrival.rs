@@ -31,29 +31,32 @@ pub async fn check_in(state: &Ctx, caller: &Caller, id: Uuid) -> Result<queue::C
     if now < row.starts_at - window || now > row.starts_at + window {
         return Err(Error::Conflict("outside_check_in_window"));
     }
-    let mut tx = state.db.begin().await?;
-    let n = on_tx!(&mut tx, conn => sqlx::query(
-        "UPDATE appointments SET status = 'checked_in', updated_at = $2 WHERE appointment_id = $1 AND status = 'booked'",
-    )
-    .bind(id)
-    .bind(now)
-    .execute(conn)
-    .await
-    .map(|r| r.rows_affected()))?;
-    if n != 1 {
-        return Err(Error::Conflict("appointment_not_booked"));
-    }
-    let entry = queue::Enqueue {
-        station_id: row.station_id,
-        resident_id: row.resident_id,
-        doctor_id: Some(row.doctor_id),
-        appointment_id: Some(id),
-        reason: row.reason.clone(),
-        symptom: row.symptom.as_deref().and_then(Symptom::parse),
-        priority_at: row.starts_at,
-    };
-    let consultation = queue::enqueue(&mut tx, entry, now).await?;
-    tx.commit().await?;
+    let consultation = state
+        .db
+        .transaction(async |tx| {
+            let n = on_tx!(tx, conn => sqlx::query(
+                "UPDATE appointments SET status = 'checked_in', updated_at = $2 WHERE appointment_id = $1 AND status = 'booked'",
+            )
+            .bind(id)
+            .bind(now)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+            if n != 1 {
+                return Err(Error::Conflict("appointment_not_booked"));
+            }
+            let entry = queue::Enqueue {
+                station_id: row.station_id,
+                resident_id: row.resident_id,
+                doctor_id: Some(row.doctor_id),
+                appointment_id: Some(id),
+                reason: row.reason.clone(),
+                symptom: row.symptom.as_deref().and_then(Symptom::parse),
+                priority_at: row.starts_at,
+            };
+            queue::enqueue(tx, entry, now).await
+        })
+        .await?;
     queue::consultation_row(&state.db, consultation)
         .await?
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("consultation vanished")))
@@ -80,61 +83,68 @@ pub async fn send_reminders(state: &Ctx) -> Result<usize> {
     for a in due {
         let soon = a.starts_at <= now + Duration::minutes(15);
         let when = local_text(a.starts_at, offset);
-        let mut tx = state.db.begin().await?;
-        // The 15-minute reminder makes the day-before one moot when both fall due together.
-        let claimed = if soon {
-            on_tx!(&mut tx, conn => sqlx::query(
-                "UPDATE appointments SET reminded_15m_at = $2, reminded_24h_at = COALESCE(reminded_24h_at, $2), updated_at = $2
-                 WHERE appointment_id = $1 AND reminded_15m_at IS NULL AND status = 'booked'",
-            )
-            .bind(a.appointment_id)
-            .bind(now)
-            .execute(conn)
-            .await
-            .map(|r| r.rows_affected()))?
-        } else {
-            on_tx!(&mut tx, conn => sqlx::query(
-                "UPDATE appointments SET reminded_24h_at = $2, updated_at = $2
-                 WHERE appointment_id = $1 AND reminded_24h_at IS NULL AND status = 'booked'",
-            )
-            .bind(a.appointment_id)
-            .bind(now)
-            .execute(conn)
-            .await
-            .map(|r| r.rows_affected()))?
-        };
-        if claimed != 1 {
-            continue;
+        // One transaction per appointment. A lost claim wrote nothing (the update matched no
+        // row: `appointment_id` is the key), so its transaction commits empty.
+        let push = state
+            .db
+            .transaction(async |tx| {
+                // The 15-minute reminder makes the day-before one moot when both fall due together.
+                let claimed = if soon {
+                    on_tx!(tx, conn => sqlx::query(
+                        "UPDATE appointments SET reminded_15m_at = $2, reminded_24h_at = COALESCE(reminded_24h_at, $2), updated_at = $2
+                         WHERE appointment_id = $1 AND reminded_15m_at IS NULL AND status = 'booked'",
+                    )
+                    .bind(a.appointment_id)
+                    .bind(now)
+                    .execute(conn)
+                    .await
+                    .map(|r| r.rows_affected()))?
+                } else {
+                    on_tx!(tx, conn => sqlx::query(
+                        "UPDATE appointments SET reminded_24h_at = $2, updated_at = $2
+                         WHERE appointment_id = $1 AND reminded_24h_at IS NULL AND status = 'booked'",
+                    )
+                    .bind(a.appointment_id)
+                    .bind(now)
+                    .execute(conn)
+                    .await
+                    .map(|r| r.rows_affected()))?
+                };
+                if claimed != 1 {
+                    return Ok(None);
+                }
+                let (kind, vi, en) = if soon {
+                    (
+                        "appointment_reminder_15m",
+                        format!("Sắp đến giờ khám ({when}). Hãy vào phòng chờ trên ứng dụng."),
+                        format!(
+                            "Your consultation starts soon ({when}). Check in to the waiting room in the app."
+                        ),
+                    )
+                } else {
+                    (
+                        "appointment_reminder_24h",
+                        format!("Nhắc lịch: bạn có lịch khám từ xa lúc {when}."),
+                        format!("Reminder: you have a video consultation at {when}."),
+                    )
+                };
+                let push = notify(
+                    tx,
+                    a.resident_id,
+                    About::Appointment(a.appointment_id),
+                    kind,
+                    vi,
+                    en,
+                    now,
+                )
+                .await?;
+                Ok::<_, Error>(Some(push))
+            })
+            .await?;
+        if let Some(push) = push {
+            pushes.push(push);
+            sent += 1;
         }
-        let (kind, vi, en) = if soon {
-            (
-                "appointment_reminder_15m",
-                format!("Sắp đến giờ khám ({when}). Hãy vào phòng chờ trên ứng dụng."),
-                format!(
-                    "Your consultation starts soon ({when}). Check in to the waiting room in the app."
-                ),
-            )
-        } else {
-            (
-                "appointment_reminder_24h",
-                format!("Nhắc lịch: bạn có lịch khám từ xa lúc {when}."),
-                format!("Reminder: you have a video consultation at {when}."),
-            )
-        };
-        pushes.push(
-            notify(
-                &mut tx,
-                a.resident_id,
-                About::Appointment(a.appointment_id),
-                kind,
-                vi,
-                en,
-                now,
-            )
-            .await?,
-        );
-        tx.commit().await?;
-        sent += 1;
     }
     send_pushes(&*state.notifier, pushes).await;
     Ok(sent)

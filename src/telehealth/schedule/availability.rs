@@ -181,28 +181,32 @@ pub async fn replace_availability(
         }
     }
     let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    tx.lock_key(doctor).await?;
-    on_tx!(&mut tx, conn => sqlx::query("DELETE FROM availability WHERE doctor_id = $1")
-        .bind(doctor).execute(conn).await.map(|r| r.rows_affected()))?;
-    for w in &new {
-        on_tx!(&mut tx, conn => sqlx::query(
-            "INSERT INTO availability (availability_id, doctor_id, station_id, weekday, start_minute, end_minute, slot_minutes, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
-        )
-        .bind(Uuid::now_v7())
-        .bind(doctor)
-        .bind(w.station_id)
-        .bind(w.weekday as i32)
-        .bind(w.start_minute as i32)
-        .bind(w.end_minute as i32)
-        .bind(w.slot_minutes as i32)
-        .bind(now)
-        .execute(conn)
-        .await
-        .map(|r| r.rows_affected()))?;
-    }
-    tx.commit().await?;
+    state
+        .db
+        .transaction(async |tx| {
+            tx.lock_key(doctor).await?;
+            on_tx!(tx, conn => sqlx::query("DELETE FROM availability WHERE doctor_id = $1")
+                .bind(doctor).execute(conn).await.map(|r| r.rows_affected()))?;
+            for w in &new {
+                on_tx!(tx, conn => sqlx::query(
+                    "INSERT INTO availability (availability_id, doctor_id, station_id, weekday, start_minute, end_minute, slot_minutes, created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+                )
+                .bind(Uuid::now_v7())
+                .bind(doctor)
+                .bind(w.station_id)
+                .bind(w.weekday as i32)
+                .bind(w.start_minute as i32)
+                .bind(w.end_minute as i32)
+                .bind(w.slot_minutes as i32)
+                .bind(now)
+                .execute(conn)
+                .await
+                .map(|r| r.rows_affected()))?;
+            }
+            Ok::<_, Error>(())
+        })
+        .await?;
     windows(&state.db, doctor).await
 }
 
@@ -271,61 +275,58 @@ pub async fn add_leave(
     }
     let start = local_midnight(from, offset);
     let end = local_midnight(to, offset) + Duration::days(1);
-    let mut tx = state.db.begin().await?;
-    tx.lock_key(doctor).await?;
-    let mut day = from;
-    while day <= to {
-        on_tx!(&mut tx, conn => sqlx::query(
-            "INSERT INTO leave_days (doctor_id, day, reason, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)
-             ON CONFLICT (doctor_id, day) DO UPDATE SET reason = $3, updated_at = $4",
-        )
-        .bind(doctor)
-        .bind(day)
-        .bind(&reason)
-        .bind(now)
-        .execute(conn)
-        .await
-        .map(|r| r.rows_affected()))?;
-        day = day
-            .succ_opt()
-            .ok_or(Error::BadRequest("date out of range".into()))?;
-    }
-    let affected = on_tx!(&mut tx, conn => sqlx::query_as::<_, AppointmentRow>(concat!(
-        "SELECT ", appointment_columns!(), " FROM appointments
-         WHERE doctor_id = $1 AND status = 'booked' AND starts_at >= $2 AND starts_at < $3",
-    ))
-    .bind(doctor)
-    .bind(start)
-    .bind(end)
-    .fetch_all(conn)
-    .await)?;
-    let mut pushes = vec![];
-    for a in &affected {
-        set_cancelled(
-            &mut tx,
-            a.appointment_id,
-            caller.account_id,
-            "doctor_leave",
-            now,
-        )
+    let (affected, pushes) = state
+        .db
+        .transaction(async |tx| {
+            tx.lock_key(doctor).await?;
+            let mut day = from;
+            while day <= to {
+                on_tx!(tx, conn => sqlx::query(
+                    "INSERT INTO leave_days (doctor_id, day, reason, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)
+                     ON CONFLICT (doctor_id, day) DO UPDATE SET reason = $3, updated_at = $4",
+                )
+                .bind(doctor)
+                .bind(day)
+                .bind(&reason)
+                .bind(now)
+                .execute(conn)
+                .await
+                .map(|r| r.rows_affected()))?;
+                day = day
+                    .succ_opt()
+                    .ok_or(Error::BadRequest("date out of range".into()))?;
+            }
+            let affected = on_tx!(tx, conn => sqlx::query_as::<_, AppointmentRow>(concat!(
+                "SELECT ", appointment_columns!(), " FROM appointments
+                 WHERE doctor_id = $1 AND status = 'booked' AND starts_at >= $2 AND starts_at < $3",
+            ))
+            .bind(doctor)
+            .bind(start)
+            .bind(end)
+            .fetch_all(conn)
+            .await)?;
+            let mut pushes = vec![];
+            for a in &affected {
+                set_cancelled(tx, a.appointment_id, caller.account_id, "doctor_leave", now).await?;
+                let when = local_text(a.starts_at, offset);
+                pushes.push(
+                    notify(
+                        tx,
+                        a.resident_id,
+                        About::Appointment(a.appointment_id),
+                        "appointment_cancelled",
+                        format!("Lịch khám lúc {when} bị huỷ vì bác sĩ nghỉ. Vui lòng đặt lịch khác."),
+                        format!(
+                            "Your appointment at {when} was cancelled: the doctor is on leave. Please book again."
+                        ),
+                        now,
+                    )
+                    .await?,
+                );
+            }
+            Ok::<_, Error>((affected, pushes))
+        })
         .await?;
-        let when = local_text(a.starts_at, offset);
-        pushes.push(
-            notify(
-                &mut tx,
-                a.resident_id,
-                About::Appointment(a.appointment_id),
-                "appointment_cancelled",
-                format!("Lịch khám lúc {when} bị huỷ vì bác sĩ nghỉ. Vui lòng đặt lịch khác."),
-                format!(
-                    "Your appointment at {when} was cancelled: the doctor is on leave. Please book again."
-                ),
-                now,
-            )
-            .await?,
-        );
-    }
-    tx.commit().await?;
     send_pushes(&*state.notifier, pushes).await;
     Ok(affected.len())
 }

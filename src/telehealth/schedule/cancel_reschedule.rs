@@ -56,34 +56,37 @@ pub async fn cancel(
     let now = state.clock.now();
     let offset = ward_offset(state);
     let when = local_text(row.starts_at, offset);
-    let mut tx = state.db.begin().await?;
-    if !set_cancelled(&mut tx, id, caller.account_id, &reason, now).await? {
-        return Err(Error::Conflict("appointment_not_booked"));
-    }
-    let push = if actor == Role::Doctor {
-        notify(
-            &mut tx,
-            row.resident_id,
-            About::Appointment(id),
-            "appointment_cancelled",
-            format!("Bác sĩ đã huỷ lịch khám lúc {when}. Vui lòng đặt lịch khác."),
-            format!("The doctor cancelled your appointment at {when}. Please book again."),
-            now,
-        )
-        .await?
-    } else {
-        notify(
-            &mut tx,
-            row.doctor_id,
-            About::Appointment(id),
-            "appointment_cancelled",
-            format!("Người dân đã huỷ lịch khám lúc {when}."),
-            format!("The resident cancelled the appointment at {when}."),
-            now,
-        )
-        .await?
-    };
-    tx.commit().await?;
+    let push = state
+        .db
+        .transaction(async |tx| {
+            if !set_cancelled(tx, id, caller.account_id, &reason, now).await? {
+                return Err(Error::Conflict("appointment_not_booked"));
+            }
+            if actor == Role::Doctor {
+                notify(
+                    tx,
+                    row.resident_id,
+                    About::Appointment(id),
+                    "appointment_cancelled",
+                    format!("Bác sĩ đã huỷ lịch khám lúc {when}. Vui lòng đặt lịch khác."),
+                    format!("The doctor cancelled your appointment at {when}. Please book again."),
+                    now,
+                )
+                .await
+            } else {
+                notify(
+                    tx,
+                    row.doctor_id,
+                    About::Appointment(id),
+                    "appointment_cancelled",
+                    format!("Người dân đã huỷ lịch khám lúc {when}."),
+                    format!("The resident cancelled the appointment at {when}."),
+                    now,
+                )
+                .await
+            }
+        })
+        .await?;
     send_pushes(&*state.notifier, vec![push]).await;
     appointment_row(&state.db, id)
         .await?
@@ -110,64 +113,67 @@ pub async fn reschedule(
     }
     let end = bookable(state, row.doctor_id, row.station_id, start).await?;
     let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    tx.lock_key(row.doctor_id).await?;
-    claim_slot(
-        &mut tx,
-        state,
-        row.resident_id,
-        row.doctor_id,
-        start,
-        end,
-        Some(id),
-    )
-    .await?;
-    let moved = on_tx!(&mut tx, conn => sqlx::query(
-        "UPDATE appointments SET starts_at = $2, ends_at = $3, reminded_24h_at = NULL, reminded_15m_at = NULL, updated_at = $4
-         WHERE appointment_id = $1 AND status = 'booked'",
-    )
-    .bind(id)
-    .bind(start)
-    .bind(end)
-    .bind(now)
-    .execute(conn)
-    .await
-    .map(|r| r.rows_affected()));
-    match moved {
-        Err(e) if is_unique_violation(&e, "appointments_slot_key", "appointments.doctor_id") => {
-            return Err(Error::Conflict("slot_taken"));
-        }
-        Ok(0) => return Err(Error::Conflict("appointment_not_booked")),
-        other => {
-            other?;
-        }
-    }
-    let offset = ward_offset(state);
-    let (old, new) = (local_text(row.starts_at, offset), local_text(start, offset));
-    let (to, vi, en) = if actor == Role::Doctor {
-        (
-            row.resident_id,
-            format!("Bác sĩ đã dời lịch khám từ {old} sang {new}."),
-            format!("The doctor moved your appointment from {old} to {new}."),
-        )
-    } else {
-        (
-            row.doctor_id,
-            format!("Người dân đã dời lịch khám từ {old} sang {new}."),
-            format!("The resident moved the appointment from {old} to {new}."),
-        )
-    };
-    let push = notify(
-        &mut tx,
-        to,
-        About::Appointment(id),
-        "appointment_rescheduled",
-        vi,
-        en,
-        now,
-    )
-    .await?;
-    tx.commit().await?;
+    let push = state
+        .db
+        .transaction(async |tx| {
+            tx.lock_key(row.doctor_id).await?;
+            claim_slot(
+                tx,
+                state,
+                row.resident_id,
+                row.doctor_id,
+                start,
+                end,
+                Some(id),
+            )
+            .await?;
+            let moved = on_tx!(tx, conn => sqlx::query(
+                "UPDATE appointments SET starts_at = $2, ends_at = $3, reminded_24h_at = NULL, reminded_15m_at = NULL, updated_at = $4
+                 WHERE appointment_id = $1 AND status = 'booked'",
+            )
+            .bind(id)
+            .bind(start)
+            .bind(end)
+            .bind(now)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()));
+            match moved {
+                Err(e) if is_unique_violation(&e, "appointments_slot_key", "appointments.doctor_id") => {
+                    return Err(Error::Conflict("slot_taken"));
+                }
+                Ok(0) => return Err(Error::Conflict("appointment_not_booked")),
+                other => {
+                    other?;
+                }
+            }
+            let offset = ward_offset(state);
+            let (old, new) = (local_text(row.starts_at, offset), local_text(start, offset));
+            let (to, vi, en) = if actor == Role::Doctor {
+                (
+                    row.resident_id,
+                    format!("Bác sĩ đã dời lịch khám từ {old} sang {new}."),
+                    format!("The doctor moved your appointment from {old} to {new}."),
+                )
+            } else {
+                (
+                    row.doctor_id,
+                    format!("Người dân đã dời lịch khám từ {old} sang {new}."),
+                    format!("The resident moved the appointment from {old} to {new}."),
+                )
+            };
+            notify(
+                tx,
+                to,
+                About::Appointment(id),
+                "appointment_rescheduled",
+                vi,
+                en,
+                now,
+            )
+            .await
+        })
+        .await?;
     send_pushes(&*state.notifier, vec![push]).await;
     appointment_row(&state.db, id)
         .await?
