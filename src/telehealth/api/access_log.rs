@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::views::PersonRef;
 use crate::auth::api::BearerAuth;
-use crate::error::{Error, NoBodyError};
+use crate::error::NoBodyError;
 use crate::tags::ApiTags;
 use crate::telehealth::Ctx;
 use crate::telehealth::records::{self, AccessAction};
@@ -64,24 +64,20 @@ impl RecordAccessApi {
         };
         let items = rows
             .into_iter()
-            .map(|r| {
-                Ok(AccessView {
-                    id: r.access_id,
-                    actor: PersonRef {
-                        id: r.actor_id,
-                        name: r.actor_name,
-                    },
-                    actor_role: r.actor_role,
-                    action: AccessAction::parse(&r.action).ok_or_else(|| {
-                        Error::Internal(anyhow::anyhow!("bad access action {}", r.action))
-                    })?,
-                    record_id: r.record_id,
-                    consultation_id: r.consultation_id,
-                    purpose: r.purpose,
-                    at: r.created_at,
-                })
+            .map(|r| AccessView {
+                id: r.access_id,
+                actor: PersonRef {
+                    id: r.actor_id,
+                    name: r.actor_name,
+                },
+                actor_role: r.actor_role.as_str().to_string(),
+                action: r.action,
+                record_id: r.record_id,
+                consultation_id: r.consultation_id,
+                purpose: r.purpose.as_str().to_string(),
+                at: r.created_at,
             })
-            .collect::<Result<_, Error>>()?;
+            .collect();
         Ok(Json(AccessPage { items, next_before }))
     }
 }

@@ -23,7 +23,7 @@ pub enum AccessAction {
 }
 
 impl AccessAction {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             AccessAction::Read => "read",
             AccessAction::List => "list",
@@ -47,13 +47,23 @@ impl AccessAction {
     }
 }
 
-/// Why the data was touched: the doctors' treatment of this patient, or the patient reading their
-/// own record.
-fn purpose(caller: &Caller) -> &'static str {
+crate::text_column!(AccessAction);
+
+crate::text_enum! {
+    /// Why clinical data was touched.
+    pub enum AccessPurpose {
+        /// A doctor of the consultation, treating this patient.
+        Treatment = "treatment",
+        /// The patient reading their own record.
+        PatientAccess = "patient_access",
+    }
+}
+
+fn purpose(caller: &Caller) -> AccessPurpose {
     if caller.role == Role::Resident {
-        "patient_access"
+        AccessPurpose::PatientAccess
     } else {
-        "treatment"
+        AccessPurpose::Treatment
     }
 }
 
@@ -78,7 +88,7 @@ pub(super) async fn audit(
     .bind(action.as_str())
     .bind(record)
     .bind(consultation)
-    .bind(purpose(caller))
+    .bind(purpose(caller).as_str())
     .bind(now)
     .execute(conn)
     .await
@@ -92,11 +102,11 @@ pub struct AccessRow {
     pub access_id: Uuid,
     pub actor_id: Uuid,
     pub actor_name: String,
-    pub actor_role: String,
-    pub action: String,
+    pub actor_role: Role,
+    pub action: AccessAction,
     pub record_id: Option<Uuid>,
     pub consultation_id: Option<Uuid>,
-    pub purpose: String,
+    pub purpose: AccessPurpose,
     pub created_at: DateTime<Utc>,
 }
 

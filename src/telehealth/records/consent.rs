@@ -70,6 +70,8 @@ pub const CONSENTS: [ConsentText; 2] = [
     },
 ];
 
+crate::text_column!(ConsentKind);
+
 pub fn current(kind: ConsentKind) -> ConsentText {
     match kind {
         ConsentKind::Telehealth => CONSENTS[0],
@@ -80,7 +82,7 @@ pub fn current(kind: ConsentKind) -> ConsentText {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ConsentRow {
     pub consent_id: Uuid,
-    pub kind: String,
+    pub kind: ConsentKind,
     pub version: String,
     pub accepted: bool,
     pub created_at: DateTime<Utc>,
@@ -115,7 +117,7 @@ pub async fn decide(
     .map(|r| r.rows_affected()))?;
     Ok(ConsentRow {
         consent_id: id,
-        kind: kind.as_str().into(),
+        kind,
         version: version.into(),
         accepted,
         created_at: now,
