@@ -61,47 +61,56 @@ pub async fn admit(
         if chosen.is_none() && !records::has_consent(state, row.resident_id).await? {
             continue;
         }
-        let mut tx = state.db.begin().await?;
-        // Another doctor may have admitted this resident a moment ago: only a waiting one moves.
-        let n = on_tx!(&mut tx, conn => sqlx::query(
-            "UPDATE consultations SET status = 'admitted', doctor_id = $2, admitted_at = $3, answer_by = $4, updated_at = $3
-             WHERE consultation_id = $1 AND status = 'waiting' AND (doctor_id IS NULL OR doctor_id = $2)",
-        )
-        .bind(row.consultation_id)
-        .bind(caller.account_id)
-        .bind(now)
-        .bind(answer_by)
-        .execute(conn)
-        .await
-        .map(|r| r.rows_affected()))?;
-        if n != 1 {
-            if chosen.is_some() {
-                return Err(Error::Conflict("not_waiting"));
-            }
+        let push = state
+            .db
+            .transaction(async |tx| {
+                // Another doctor may have admitted this resident a moment ago: only a waiting one
+                // moves.
+                let n = on_tx!(tx, conn => sqlx::query(
+                    "UPDATE consultations SET status = 'admitted', doctor_id = $2, admitted_at = $3, answer_by = $4, updated_at = $3
+                     WHERE consultation_id = $1 AND status = 'waiting' AND (doctor_id IS NULL OR doctor_id = $2)",
+                )
+                .bind(row.consultation_id)
+                .bind(caller.account_id)
+                .bind(now)
+                .bind(answer_by)
+                .execute(conn)
+                .await
+                .map(|r| r.rows_affected()))?;
+                if n != 1 {
+                    if chosen.is_some() {
+                        return Err(Error::Conflict("not_waiting"));
+                    }
+                    // Nothing was written (the update matched no row): try the next resident.
+                    return Ok(None);
+                }
+                on_tx!(tx, conn => sqlx::query(
+                    "INSERT INTO consultation_doctors (consultation_id, doctor_id, role, invited_by, created_at, updated_at)
+                     VALUES ($1, $2, 'primary', NULL, $3, $3)
+                     ON CONFLICT (consultation_id, doctor_id) DO UPDATE SET role = 'primary', updated_at = $3",
+                )
+                .bind(row.consultation_id)
+                .bind(caller.account_id)
+                .bind(now)
+                .execute(conn)
+                .await
+                .map(|r| r.rows_affected()))?;
+                let push = notify(
+                    tx,
+                    row.resident_id,
+                    About::Consultation(row.consultation_id),
+                    "consultation_admitted",
+                    "Bác sĩ đang gọi bạn. Hãy mở ứng dụng để vào cuộc gọi.".into(),
+                    "The doctor is calling you. Open the app to join the call.".into(),
+                    now,
+                )
+                .await?;
+                Ok(Some(push))
+            })
+            .await?;
+        let Some(push) = push else {
             continue;
-        }
-        on_tx!(&mut tx, conn => sqlx::query(
-            "INSERT INTO consultation_doctors (consultation_id, doctor_id, role, invited_by, created_at, updated_at)
-             VALUES ($1, $2, 'primary', NULL, $3, $3)
-             ON CONFLICT (consultation_id, doctor_id) DO UPDATE SET role = 'primary', updated_at = $3",
-        )
-        .bind(row.consultation_id)
-        .bind(caller.account_id)
-        .bind(now)
-        .execute(conn)
-        .await
-        .map(|r| r.rows_affected()))?;
-        let push = notify(
-            &mut tx,
-            row.resident_id,
-            About::Consultation(row.consultation_id),
-            "consultation_admitted",
-            "Bác sĩ đang gọi bạn. Hãy mở ứng dụng để vào cuộc gọi.".into(),
-            "The doctor is calling you. Open the app to join the call.".into(),
-            now,
-        )
-        .await?;
-        tx.commit().await?;
+        };
         send_pushes(&*state.notifier, vec![push]).await;
         return load(state, row.consultation_id).await;
     }
@@ -122,12 +131,15 @@ pub async fn requeue(state: &Ctx, caller: &Caller, id: Uuid) -> Result<Consultat
         return Err(Error::Conflict("illegal_transition"));
     }
     let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
     // A booked patient stays meant for their doctor; an on-demand one is open to anyone again.
     let meant_for = row.appointment_id.and(row.doctor_id);
-    change_requeue(&mut tx, &row, meant_for, now).await?;
-    drop_doctors(&mut tx, id).await?;
-    tx.commit().await?;
+    state
+        .db
+        .transaction(async |tx| {
+            change_requeue(tx, &row, meant_for, now).await?;
+            drop_doctors(tx, id).await
+        })
+        .await?;
     load(state, id).await
 }
 
@@ -194,20 +206,23 @@ pub async fn transfer(
         ));
     }
     let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    change_requeue(&mut tx, &row, Some(to_doctor), now).await?;
-    drop_doctors(&mut tx, id).await?;
-    let push = notify(
-        &mut tx,
-        to_doctor,
-        About::Consultation(id),
-        "consultation_transferred",
-        "Một đồng nghiệp đã chuyển một người bệnh cho bạn trong phòng chờ.".into(),
-        "A colleague transferred a patient to you in the waiting room.".into(),
-        now,
-    )
-    .await?;
-    tx.commit().await?;
+    let push = state
+        .db
+        .transaction(async |tx| {
+            change_requeue(tx, &row, Some(to_doctor), now).await?;
+            drop_doctors(tx, id).await?;
+            notify(
+                tx,
+                to_doctor,
+                About::Consultation(id),
+                "consultation_transferred",
+                "Một đồng nghiệp đã chuyển một người bệnh cho bạn trong phòng chờ.".into(),
+                "A colleague transferred a patient to you in the waiting room.".into(),
+                now,
+            )
+            .await
+        })
+        .await?;
     send_pushes(&*state.notifier, vec![push]).await;
     load(state, id).await
 }
@@ -229,10 +244,7 @@ pub async fn decline(
     }
     let reason = validate_text(reason, "reason", 500)?;
     let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    finish(&mut tx, &row, Event::Decline, "doctor_declined", now).await?;
     let was_admitted = row.status == ConsultationStatus::Admitted;
-    settle_appointment(&mut tx, &row, "cancelled", now).await?;
     let (vi, en) = if reason.is_empty() {
         (
             "Bác sĩ không thể nhận cuộc tư vấn này.".to_string(),
@@ -244,17 +256,23 @@ pub async fn decline(
             format!("The doctor could not take this consultation: {reason}"),
         )
     };
-    let push = notify(
-        &mut tx,
-        row.resident_id,
-        About::Consultation(id),
-        "consultation_declined",
-        vi,
-        en,
-        now,
-    )
-    .await?;
-    tx.commit().await?;
+    let push = state
+        .db
+        .transaction(async |tx| {
+            finish(tx, &row, Event::Decline, "doctor_declined", now).await?;
+            settle_appointment(tx, &row, "cancelled", now).await?;
+            notify(
+                tx,
+                row.resident_id,
+                About::Consultation(id),
+                "consultation_declined",
+                vi,
+                en,
+                now,
+            )
+            .await
+        })
+        .await?;
     if was_admitted {
         crate::rtc::end_call(&*state.bus, id, "doctor_declined").await;
     }

@@ -21,9 +21,10 @@ pub async fn call_connected(state: &Ctx, id: Uuid) -> Result<ConsultationRow> {
         return Ok(row);
     }
     let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    change(&mut tx, &row, Event::Connect, now, None).await?;
-    tx.commit().await?;
+    state
+        .db
+        .transaction(async |tx| change(tx, &row, Event::Connect, now, None).await)
+        .await?;
     load(state, id).await
 }
 
@@ -34,10 +35,13 @@ pub async fn call_ended(state: &Ctx, id: Uuid, reason: &str) -> Result<Consultat
         return Ok(row);
     }
     let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    finish(&mut tx, &row, Event::End, reason, now).await?;
-    settle_appointment(&mut tx, &row, "fulfilled", now).await?;
-    tx.commit().await?;
+    state
+        .db
+        .transaction(async |tx| {
+            finish(tx, &row, Event::End, reason, now).await?;
+            settle_appointment(tx, &row, "fulfilled", now).await
+        })
+        .await?;
     crate::rtc::end_call(&*state.bus, id, reason).await;
     load(state, id).await
 }
@@ -121,28 +125,35 @@ pub async fn expire_unanswered(state: &Ctx) -> Result<usize> {
     let mut pushes = vec![];
     let mut n = 0;
     for row in due {
-        let mut tx = state.db.begin().await?;
-        match finish(&mut tx, &row, Event::Miss, "no_answer", now).await {
-            Ok(()) => {}
-            // Connected or cancelled meanwhile.
-            Err(Error::Conflict(_)) => continue,
-            Err(e) => return Err(e),
-        }
-        settle_appointment(&mut tx, &row, "noshow", now).await?;
-        pushes.push(
-            notify(
-                &mut tx,
-                row.resident_id,
-                About::Consultation(row.consultation_id),
-                "consultation_missed",
-                "Bạn đã lỡ cuộc gọi của bác sĩ. Hãy vào phòng chờ lại khi sẵn sàng.".into(),
-                "You missed the doctor's call. Join the waiting room again when you are ready."
-                    .into(),
-                now,
-            )
-            .await?,
-        );
-        tx.commit().await?;
+        let push = state
+            .db
+            .transaction(async |tx| {
+                match finish(tx, &row, Event::Miss, "no_answer", now).await {
+                    Ok(()) => {}
+                    // Connected or cancelled meanwhile; nothing was written (the update matched
+                    // no row).
+                    Err(Error::Conflict(_)) => return Ok(None),
+                    Err(e) => return Err(e),
+                }
+                settle_appointment(tx, &row, "noshow", now).await?;
+                notify(
+                    tx,
+                    row.resident_id,
+                    About::Consultation(row.consultation_id),
+                    "consultation_missed",
+                    "Bạn đã lỡ cuộc gọi của bác sĩ. Hãy vào phòng chờ lại khi sẵn sàng.".into(),
+                    "You missed the doctor's call. Join the waiting room again when you are ready."
+                        .into(),
+                    now,
+                )
+                .await
+                .map(Some)
+            })
+            .await?;
+        let Some(push) = push else {
+            continue;
+        };
+        pushes.push(push);
         crate::rtc::end_call(&*state.bus, row.consultation_id, "no_answer").await;
         n += 1;
     }

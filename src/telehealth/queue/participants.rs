@@ -111,29 +111,32 @@ pub async fn invite(
         return Err(Error::Conflict("too_many_participants"));
     }
     let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    on_tx!(&mut tx, conn => sqlx::query(
-        "INSERT INTO consultation_doctors (consultation_id, doctor_id, role, invited_by, created_at, updated_at)
-         VALUES ($1, $2, 'specialist', $3, $4, $4)",
-    )
-    .bind(id)
-    .bind(specialist)
-    .bind(caller.account_id)
-    .bind(now)
-    .execute(conn)
-    .await
-    .map(|r| r.rows_affected()))?;
-    let push = notify(
-        &mut tx,
-        specialist,
-        About::Consultation(id),
-        "consultation_invite",
-        "Bạn được mời tham gia một buổi tư vấn từ xa.".into(),
-        "You are invited to join a video consultation.".into(),
-        now,
-    )
-    .await?;
-    tx.commit().await?;
+    let push = state
+        .db
+        .transaction(async |tx| {
+            on_tx!(tx, conn => sqlx::query(
+                "INSERT INTO consultation_doctors (consultation_id, doctor_id, role, invited_by, created_at, updated_at)
+                 VALUES ($1, $2, 'specialist', $3, $4, $4)",
+            )
+            .bind(id)
+            .bind(specialist)
+            .bind(caller.account_id)
+            .bind(now)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+            notify(
+                tx,
+                specialist,
+                About::Consultation(id),
+                "consultation_invite",
+                "Bạn được mời tham gia một buổi tư vấn từ xa.".into(),
+                "You are invited to join a video consultation.".into(),
+                now,
+            )
+            .await
+        })
+        .await?;
     send_pushes(&*state.notifier, vec![push]).await;
     load(state, id).await
 }

@@ -78,25 +78,29 @@ pub async fn join(
     let reason = validate_reason(reason)?;
     station(&state.db, station_id).await?;
     let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    let id = enqueue(
-        &mut tx,
-        Enqueue {
-            station_id,
-            resident_id: caller.account_id,
-            doctor_id: None,
-            appointment_id: None,
-            reason,
-            symptom,
-            priority_at: now,
-        },
-        now,
-    )
-    .await?;
-    if let Some(k) = idempotency {
-        idempotency::complete(&mut tx, k, &id.to_string(), now).await?;
-    }
-    tx.commit().await?;
+    let id = state
+        .db
+        .transaction(async |tx| {
+            let id = enqueue(
+                tx,
+                Enqueue {
+                    station_id,
+                    resident_id: caller.account_id,
+                    doctor_id: None,
+                    appointment_id: None,
+                    reason,
+                    symptom,
+                    priority_at: now,
+                },
+                now,
+            )
+            .await?;
+            if let Some(k) = idempotency {
+                idempotency::complete(tx, k, &id.to_string(), now).await?;
+            }
+            Ok::<_, Error>(id)
+        })
+        .await?;
     load(state, id).await
 }
 
@@ -218,10 +222,13 @@ pub async fn cancel(state: &Ctx, caller: &Caller, id: Uuid) -> Result<Consultati
         return Err(Error::Forbidden);
     }
     let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    finish(&mut tx, &row, Event::Cancel, "resident_left", now).await?;
-    settle_appointment(&mut tx, &row, "cancelled", now).await?;
-    tx.commit().await?;
+    state
+        .db
+        .transaction(async |tx| {
+            finish(tx, &row, Event::Cancel, "resident_left", now).await?;
+            settle_appointment(tx, &row, "cancelled", now).await
+        })
+        .await?;
     crate::rtc::end_call(&*state.bus, id, "resident_left").await;
     load(state, id).await
 }

@@ -44,18 +44,21 @@ pub async fn get(state: &Ctx, caller: &Caller, id: Uuid) -> Result<RecordRow> {
     .ok_or(Error::NotFound("record_not_found"))?;
     may_read(state, caller, &row).await?;
     let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    audit(
-        &mut tx,
-        row.resident_id,
-        caller,
-        AccessAction::Read,
-        Some(id),
-        Some(row.consultation_id),
-        now,
-    )
-    .await?;
-    tx.commit().await?;
+    state
+        .db
+        .transaction(async |tx| {
+            audit(
+                tx,
+                row.resident_id,
+                caller,
+                AccessAction::Read,
+                Some(id),
+                Some(row.consultation_id),
+                now,
+            )
+            .await
+        })
+        .await?;
     Ok(row)
 }
 
@@ -94,24 +97,28 @@ pub async fn list(
     };
     if !rows.is_empty() {
         let now = state.clock.now();
-        let mut tx = state.db.begin().await?;
-        let mut seen = std::collections::BTreeSet::new();
-        for r in &rows {
-            // One log row per patient and consultation whose records were listed.
-            if seen.insert((r.resident_id, r.consultation_id)) {
-                audit(
-                    &mut tx,
-                    r.resident_id,
-                    caller,
-                    AccessAction::List,
-                    None,
-                    Some(r.consultation_id),
-                    now,
-                )
-                .await?;
-            }
-        }
-        tx.commit().await?;
+        state
+            .db
+            .transaction(async |tx| {
+                let mut seen = std::collections::BTreeSet::new();
+                for r in &rows {
+                    // One log row per patient and consultation whose records were listed.
+                    if seen.insert((r.resident_id, r.consultation_id)) {
+                        audit(
+                            tx,
+                            r.resident_id,
+                            caller,
+                            AccessAction::List,
+                            None,
+                            Some(r.consultation_id),
+                            now,
+                        )
+                        .await?;
+                    }
+                }
+                Ok::<_, Error>(())
+            })
+            .await?;
     }
     Ok(rows)
 }

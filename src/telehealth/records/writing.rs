@@ -53,33 +53,35 @@ pub async fn create(
     let content = content.validate(day)?;
     let now = state.clock.now();
     let id = Uuid::now_v7();
-    let mut tx = state.db.begin().await?;
-    let existing = on_tx!(&mut tx, conn => sqlx::query_scalar::<_, i64>(
-        "SELECT COUNT(*) FROM clinical_records WHERE consultation_id = $1 AND author_id = $2",
-    )
-    .bind(consultation)
-    .bind(caller.account_id)
-    .fetch_one(conn)
-    .await)?;
-    if existing > 0 {
-        return Err(Error::Conflict("record_exists"));
-    }
-    insert(&mut tx, id, &c, caller.account_id, 1, None, &content, now).await?;
-    audit(
-        &mut tx,
-        c.resident_id,
-        caller,
-        AccessAction::Create,
-        Some(id),
-        Some(consultation),
-        now,
-    )
-    .await?;
-    let row = record_row_tx(&mut tx, id)
-        .await?
-        .ok_or_else(|| Error::Internal(anyhow::anyhow!("record vanished")))?;
-    tx.commit().await?;
-    Ok(row)
+    state
+        .db
+        .transaction(async |tx| {
+            let existing = on_tx!(tx, conn => sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM clinical_records WHERE consultation_id = $1 AND author_id = $2",
+            )
+            .bind(consultation)
+            .bind(caller.account_id)
+            .fetch_one(conn)
+            .await)?;
+            if existing > 0 {
+                return Err(Error::Conflict("record_exists"));
+            }
+            insert(tx, id, &c, caller.account_id, 1, None, &content, now).await?;
+            audit(
+                tx,
+                c.resident_id,
+                caller,
+                AccessAction::Create,
+                Some(id),
+                Some(consultation),
+                now,
+            )
+            .await?;
+            record_row_tx(tx, id)
+                .await?
+                .ok_or_else(|| Error::Internal(anyhow::anyhow!("record vanished")))
+        })
+        .await
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -152,92 +154,99 @@ async fn own_draft(
 /// Replace the content of the caller's draft.
 pub async fn update(state: &Ctx, caller: &Caller, id: Uuid, content: Content) -> Result<RecordRow> {
     let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    let (row, c) = own_draft(state, &mut tx, caller, id).await?;
-    let day = c
-        .call_started_at
-        .unwrap_or(c.created_at)
-        .with_timezone(&ward_offset(state))
-        .date_naive();
-    let content = content.validate(day)?;
-    let diagnoses = serde_json::to_string(&content.diagnoses).map_err(anyhow::Error::from)?;
-    let prescriptions =
-        serde_json::to_string(&content.prescriptions).map_err(anyhow::Error::from)?;
-    on_tx!(&mut tx, conn => sqlx::query(
-        "UPDATE clinical_records SET subjective = $2, objective = $3, assessment = $4, plan = $5, diagnoses = $6,
-             prescriptions = $7, follow_up_on = $8, in_person_advised = $9, updated_at = $10
-         WHERE record_id = $1 AND status = 'draft'",
-    )
-    .bind(id)
-    .bind(&content.subjective)
-    .bind(&content.objective)
-    .bind(&content.assessment)
-    .bind(&content.plan)
-    .bind(&diagnoses)
-    .bind(&prescriptions)
-    .bind(content.follow_up_on)
-    .bind(content.in_person_advised)
-    .bind(now)
-    .execute(conn)
-    .await
-    .map(|r| r.rows_affected()))?;
-    audit(
-        &mut tx,
-        row.resident_id,
-        caller,
-        AccessAction::Update,
-        Some(id),
-        Some(row.consultation_id),
-        now,
-    )
-    .await?;
-    let row = record_row_tx(&mut tx, id)
-        .await?
-        .ok_or_else(|| Error::Internal(anyhow::anyhow!("record vanished")))?;
-    tx.commit().await?;
-    Ok(row)
+    state
+        .db
+        .transaction(async |tx| {
+            let (row, c) = own_draft(state, tx, caller, id).await?;
+            let day = c
+                .call_started_at
+                .unwrap_or(c.created_at)
+                .with_timezone(&ward_offset(state))
+                .date_naive();
+            let content = content.validate(day)?;
+            let diagnoses =
+                serde_json::to_string(&content.diagnoses).map_err(anyhow::Error::from)?;
+            let prescriptions =
+                serde_json::to_string(&content.prescriptions).map_err(anyhow::Error::from)?;
+            on_tx!(tx, conn => sqlx::query(
+                "UPDATE clinical_records SET subjective = $2, objective = $3, assessment = $4, plan = $5, diagnoses = $6,
+                     prescriptions = $7, follow_up_on = $8, in_person_advised = $9, updated_at = $10
+                 WHERE record_id = $1 AND status = 'draft'",
+            )
+            .bind(id)
+            .bind(&content.subjective)
+            .bind(&content.objective)
+            .bind(&content.assessment)
+            .bind(&content.plan)
+            .bind(&diagnoses)
+            .bind(&prescriptions)
+            .bind(content.follow_up_on)
+            .bind(content.in_person_advised)
+            .bind(now)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+            audit(
+                tx,
+                row.resident_id,
+                caller,
+                AccessAction::Update,
+                Some(id),
+                Some(row.consultation_id),
+                now,
+            )
+            .await?;
+            record_row_tx(tx, id)
+                .await?
+                .ok_or_else(|| Error::Internal(anyhow::anyhow!("record vanished")))
+        })
+        .await
 }
 
 /// Sign the caller's draft: from now on it never changes. The resident is told it is ready.
 pub async fn sign(state: &Ctx, caller: &Caller, id: Uuid) -> Result<RecordRow> {
     let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    let (row, _) = own_draft(state, &mut tx, caller, id).await?;
-    let n = on_tx!(&mut tx, conn => sqlx::query(
-        "UPDATE clinical_records SET status = 'signed', signed_at = $2, updated_at = $2 WHERE record_id = $1 AND status = 'draft'",
-    )
-    .bind(id)
-    .bind(now)
-    .execute(conn)
-    .await
-    .map(|r| r.rows_affected()))?;
-    if n != 1 {
-        return Err(Error::Conflict("record_signed"));
-    }
-    audit(
-        &mut tx,
-        row.resident_id,
-        caller,
-        AccessAction::Sign,
-        Some(id),
-        Some(row.consultation_id),
-        now,
-    )
-    .await?;
-    let push = notify(
-        &mut tx,
-        row.resident_id,
-        About::Consultation(row.consultation_id),
-        "record_signed",
-        "Kết quả buổi khám từ xa của bạn đã sẵn sàng.".into(),
-        "The notes of your video consultation are ready.".into(),
-        now,
-    )
-    .await?;
-    let row = record_row_tx(&mut tx, id)
-        .await?
-        .ok_or_else(|| Error::Internal(anyhow::anyhow!("record vanished")))?;
-    tx.commit().await?;
+    let (row, push) = state
+        .db
+        .transaction(async |tx| {
+            let (row, _) = own_draft(state, tx, caller, id).await?;
+            let n = on_tx!(tx, conn => sqlx::query(
+                "UPDATE clinical_records SET status = 'signed', signed_at = $2, updated_at = $2 WHERE record_id = $1 AND status = 'draft'",
+            )
+            .bind(id)
+            .bind(now)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+            if n != 1 {
+                return Err(Error::Conflict("record_signed"));
+            }
+            audit(
+                tx,
+                row.resident_id,
+                caller,
+                AccessAction::Sign,
+                Some(id),
+                Some(row.consultation_id),
+                now,
+            )
+            .await?;
+            let push = notify(
+                tx,
+                row.resident_id,
+                About::Consultation(row.consultation_id),
+                "record_signed",
+                "Kết quả buổi khám từ xa của bạn đã sẵn sàng.".into(),
+                "The notes of your video consultation are ready.".into(),
+                now,
+            )
+            .await?;
+            let row = record_row_tx(tx, id)
+                .await?
+                .ok_or_else(|| Error::Internal(anyhow::anyhow!("record vanished")))?;
+            Ok((row, push))
+        })
+        .await?;
     send_pushes(&*state.notifier, vec![push]).await;
     Ok(row)
 }
@@ -246,51 +255,53 @@ pub async fn sign(state: &Ctx, caller: &Caller, id: Uuid) -> Result<RecordRow> {
 pub async fn amend(state: &Ctx, caller: &Caller, id: Uuid) -> Result<RecordRow> {
     caller.require(&[Role::Doctor, Role::Resident])?;
     let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    let row = record_row_tx(&mut tx, id)
-        .await?
-        .ok_or(Error::NotFound("record_not_found"))?;
-    let c = as_consultation_doctor(state, caller, row.consultation_id)
+    state
+        .db
+        .transaction(async |tx| {
+            let row = record_row_tx(tx, id)
+                .await?
+                .ok_or(Error::NotFound("record_not_found"))?;
+            let c = as_consultation_doctor(state, caller, row.consultation_id)
+                .await
+                .map_err(|e| match e {
+                    Error::NotFound(_) | Error::Forbidden => Error::NotFound("record_not_found"),
+                    other => other,
+                })?;
+            if row.author_id != caller.account_id {
+                return Err(Error::Conflict("not_author"));
+            }
+            if row.status != RecordStatus::Signed {
+                return Err(Error::Conflict("record_not_signed"));
+            }
+            if row.superseded_by.is_some() {
+                return Err(Error::Conflict("record_superseded"));
+            }
+            let new_id = Uuid::now_v7();
+            let content = row.content()?;
+            insert(
+                tx,
+                new_id,
+                &c,
+                caller.account_id,
+                row.version + 1,
+                Some(id),
+                &content,
+                now,
+            )
+            .await?;
+            audit(
+                tx,
+                row.resident_id,
+                caller,
+                AccessAction::Amend,
+                Some(new_id),
+                Some(row.consultation_id),
+                now,
+            )
+            .await?;
+            record_row_tx(tx, new_id)
+                .await?
+                .ok_or_else(|| Error::Internal(anyhow::anyhow!("record vanished")))
+        })
         .await
-        .map_err(|e| match e {
-            Error::NotFound(_) | Error::Forbidden => Error::NotFound("record_not_found"),
-            other => other,
-        })?;
-    if row.author_id != caller.account_id {
-        return Err(Error::Conflict("not_author"));
-    }
-    if row.status != RecordStatus::Signed {
-        return Err(Error::Conflict("record_not_signed"));
-    }
-    if row.superseded_by.is_some() {
-        return Err(Error::Conflict("record_superseded"));
-    }
-    let new_id = Uuid::now_v7();
-    let content = row.content()?;
-    insert(
-        &mut tx,
-        new_id,
-        &c,
-        caller.account_id,
-        row.version + 1,
-        Some(id),
-        &content,
-        now,
-    )
-    .await?;
-    audit(
-        &mut tx,
-        row.resident_id,
-        caller,
-        AccessAction::Amend,
-        Some(new_id),
-        Some(row.consultation_id),
-        now,
-    )
-    .await?;
-    let new = record_row_tx(&mut tx, new_id)
-        .await?
-        .ok_or_else(|| Error::Internal(anyhow::anyhow!("record vanished")))?;
-    tx.commit().await?;
-    Ok(new)
 }
