@@ -62,6 +62,21 @@ impl Status {
             _ => return None,
         })
     }
+    /// Every status, in lifecycle order.
+    pub const ALL: [Status; 9] = [
+        Status::Submitted,
+        Status::Received,
+        Status::Assigned,
+        Status::InProgress,
+        Status::Resolved,
+        Status::Rejected,
+        Status::Duplicate,
+        Status::Closed,
+        Status::Reopened,
+    ];
+
+    /// Still the ward's to handle. SQL spells the same set as [`open_statuses_sql!`], which a test
+    /// holds to this.
     pub fn is_open(self) -> bool {
         matches!(
             self,
@@ -240,6 +255,15 @@ pub fn deadlines(
     )
 }
 
+/// The open statuses ([`Status::is_open`]) as an SQL list, for queries that must name them in
+/// their text (an index's planner needs the constants); written once, here.
+#[macro_export]
+macro_rules! open_statuses_sql {
+    () => {
+        "('submitted', 'received', 'assigned', 'in_progress', 'reopened')"
+    };
+}
+
 crate::text_enum! {
     /// What a history entry records: a step of the lifecycle (named as its action is), or what
     /// someone said or did about the report. The API shows the same spelling.
@@ -281,3 +305,26 @@ crate::text_enum! {
 
 crate::text_column!(Status);
 crate::text_column!(Channel);
+
+#[cfg(test)]
+mod status_set_tests {
+    use super::Status;
+
+    #[test]
+    fn the_sql_open_set_is_the_enums() {
+        let sql: Vec<&str> = crate::open_statuses_sql!()
+            .trim_matches(|c| c == '(' || c == ')')
+            .split(", ")
+            .map(|s| s.trim_matches('\''))
+            .collect();
+        let open: Vec<&str> = Status::ALL
+            .into_iter()
+            .filter(|s| s.is_open())
+            .map(Status::as_str)
+            .collect();
+        assert_eq!(sql, open);
+        for s in Status::ALL {
+            assert_eq!(Status::parse(s.as_str()), Some(s));
+        }
+    }
+}

@@ -69,7 +69,7 @@ pub enum Tx {
 }
 
 impl Tx {
-    pub async fn commit(self) -> Result<(), sqlx::Error> {
+    async fn commit(self) -> Result<(), sqlx::Error> {
         match self {
             Tx::Sqlite(t, _guard) => t.commit().await,
             Tx::Postgres(t) => t.commit().await,
@@ -166,7 +166,7 @@ impl Db {
     /// writers queue on the busy timeout instead of failing when they both try to upgrade.
     /// Private: outside `store` a transaction is a closure ([`Db::transaction`], [`Db::write`]),
     /// so none is left open by an early return or committed half-way.
-    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+    async fn begin(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
             Db::Sqlite(pool, writer) => {
                 let guard = writer.lock.clone().lock_owned().await;

@@ -47,91 +47,105 @@ pub struct Filter {
     pub limit: i64,
 }
 
+/// The feed's whole filter, written once: every query of [`list`], [`list_in_box`] and
+/// [`map_points`] checks its rows against it, with the parameters [`bind_filter!`] binds. Only the
+/// box's clause differs: optional (`$4 IS NULL OR …`) for a list without a box, plain for a box so
+/// the coordinates' index can serve it. The statuses are `$1` as ",a,b," matched with a LIKE:
+/// portable, no arrays needed on SQLite.
+macro_rules! feed_filter {
+    ($place:literal) => {
+        concat!(
+            "($1 = ',,' OR $1 LIKE '%,' || status || ',%')",
+            " AND ($2 IS NULL OR category_id = $2) AND ($3 IS NULL OR reporter_id = $3)",
+            " AND ",
+            $place,
+            " AND ($8 IS NULL OR created_at >= $8) AND ($9 IS NULL OR created_at < $9)",
+            " AND ($10 IS NULL OR status IN ",
+            crate::open_statuses_sql!(),
+            " OR updated_at >= $10)",
+            " AND ($11 IS NULL OR report_id < $11)",
+            " AND ($12 = 0 OR ($12 = 1 AND unit_id = $13) OR ($12 = 2 AND unit_id IS NULL))",
+            " AND ($14 IS NULL OR resolve_by < $14)",
+            " AND ($16 IS NULL OR area_id = $16) AND ($17 IS NULL OR assignee_id = $17)",
+            " AND ($18 IS NULL OR (acknowledged_at IS NULL AND ack_by < $18))"
+        )
+    };
+}
+
+/// Bind the feed's parameters `$1`…`$18`, in order: the ones [`feed_filter!`] names. `$coords` is
+/// the box as four values (`Option`s when there may be none).
+macro_rules! bind_filter {
+    ($q:expr, $f:expr, $coords:expr) => {{
+        let (min_lat, min_lon, max_lat, max_lon) = $coords;
+        let (unit_mode, unit_id) = unit_params($f);
+        $q.bind(status_set($f))
+            .bind($f.category_id)
+            .bind($f.reporter_id)
+            .bind(min_lat)
+            .bind(min_lon)
+            .bind(max_lat)
+            .bind(max_lon)
+            .bind($f.since)
+            .bind($f.until)
+            .bind($f.open_or_updated_since)
+            .bind($f.before)
+            .bind(unit_mode)
+            .bind(unit_id)
+            .bind($f.due_before)
+            .bind($f.limit)
+            .bind($f.area_id)
+            .bind($f.assignee_id)
+            .bind($f.unacknowledged_before)
+    }};
+}
+
+/// `$1`: the status set as ",a,b," (",," for any).
+fn status_set(f: &Filter) -> String {
+    format!(",{},", f.statuses.join(","))
+}
+
+/// `$12`, `$13`: which units (0 any, 1 this one, 2 none yet) and the unit.
+fn unit_params(f: &Filter) -> (i32, Option<Uuid>) {
+    match f.unit {
+        UnitFilter::Any => (0, None),
+        UnitFilter::Unit(u) => (1, Some(u)),
+        UnitFilter::Unrouted => (2, None),
+    }
+}
+
 /// Reports matching `f`: newest first by id (UUIDv7 sorts by creation; cursor = last id seen), or
 /// soonest deadline first.
 pub async fn list(db: &Db, f: &Filter) -> Result<Vec<ReportRow>, sqlx::Error> {
-    // The status set as ",a,b," matched with a LIKE: portable, no arrays needed on SQLite.
-    let statuses = format!(",{},", f.statuses.join(","));
-    let (min_lat, min_lon, max_lat, max_lon) = match f.bbox {
-        Some(b) => (
-            Some(b.min_lat),
-            Some(b.min_lon),
-            Some(b.max_lat),
-            Some(b.max_lon),
-        ),
-        None => (None, None, None, None),
-    };
-    let (unit_mode, unit_id) = match f.unit {
-        UnitFilter::Any => (0i32, None),
-        UnitFilter::Unit(u) => (1, Some(u)),
-        UnitFilter::Unrouted => (2, None),
-    };
     let sql = if f.by_deadline {
-        select_reports!(
-            "WHERE ($1 = ',,' OR $1 LIKE '%,' || status || ',%')
-               AND ($2 IS NULL OR category_id = $2) AND ($3 IS NULL OR reporter_id = $3)
-               AND ($4 IS NULL OR (lat >= $4 AND lat <= $6 AND lon >= $5 AND lon <= $7))
-               AND ($8 IS NULL OR created_at >= $8) AND ($9 IS NULL OR created_at < $9)
-               AND ($10 IS NULL OR status IN ('submitted', 'received', 'assigned', 'in_progress', 'reopened') OR updated_at >= $10)
-               AND ($11 IS NULL OR report_id < $11)
-               AND ($12 = 0 OR ($12 = 1 AND unit_id = $13) OR ($12 = 2 AND unit_id IS NULL))
-               AND ($14 IS NULL OR resolve_by < $14)
-               AND ($16 IS NULL OR area_id = $16) AND ($17 IS NULL OR assignee_id = $17)
-               AND ($18 IS NULL OR (acknowledged_at IS NULL AND ack_by < $18))
-             ORDER BY CASE WHEN acknowledged_at IS NULL THEN ack_by ELSE resolve_by END, report_id LIMIT $15"
-        )
+        select_reports!(concat!(
+            "WHERE ",
+            feed_filter!("($4 IS NULL OR (lat >= $4 AND lat <= $6 AND lon >= $5 AND lon <= $7))"),
+            " ORDER BY CASE WHEN acknowledged_at IS NULL THEN ack_by ELSE resolve_by END, report_id LIMIT $15"
+        ))
     } else if let Some(b) = f.bbox {
-        return list_in_box(db, f, b, &statuses, unit_mode, unit_id).await;
+        return list_in_box(db, f, b).await;
     } else {
-        select_reports!(
-            "WHERE ($1 = ',,' OR $1 LIKE '%,' || status || ',%')
-               AND ($2 IS NULL OR category_id = $2) AND ($3 IS NULL OR reporter_id = $3)
-               AND ($4 IS NULL OR (lat >= $4 AND lat <= $6 AND lon >= $5 AND lon <= $7))
-               AND ($8 IS NULL OR created_at >= $8) AND ($9 IS NULL OR created_at < $9)
-               AND ($10 IS NULL OR status IN ('submitted', 'received', 'assigned', 'in_progress', 'reopened') OR updated_at >= $10)
-               AND ($11 IS NULL OR report_id < $11)
-               AND ($12 = 0 OR ($12 = 1 AND unit_id = $13) OR ($12 = 2 AND unit_id IS NULL))
-               AND ($14 IS NULL OR resolve_by < $14)
-               AND ($16 IS NULL OR area_id = $16) AND ($17 IS NULL OR assignee_id = $17)
-               AND ($18 IS NULL OR (acknowledged_at IS NULL AND ack_by < $18))
-             ORDER BY report_id DESC LIMIT $15"
-        )
+        select_reports!(concat!(
+            "WHERE ",
+            feed_filter!("($4 IS NULL OR (lat >= $4 AND lat <= $6 AND lon >= $5 AND lon <= $7))"),
+            " ORDER BY report_id DESC LIMIT $15"
+        ))
     };
-    on_db!(db, pool => sqlx::query_as::<_, ReportRow>(sql)
-        .bind(&statuses)
-        .bind(f.category_id)
-        .bind(f.reporter_id)
-        .bind(min_lat)
-        .bind(min_lon)
-        .bind(max_lat)
-        .bind(max_lon)
-        .bind(f.since)
-        .bind(f.until)
-        .bind(f.open_or_updated_since)
-        .bind(f.before)
-        .bind(unit_mode)
-        .bind(unit_id)
-        .bind(f.due_before)
-        .bind(f.limit)
-        .bind(f.area_id)
-        .bind(f.assignee_id)
-        .bind(f.unacknowledged_before)
+    let coords = f.bbox.map(|b| (b.min_lat, b.min_lon, b.max_lat, b.max_lon));
+    let coords = (
+        coords.map(|c| c.0),
+        coords.map(|c| c.1),
+        coords.map(|c| c.2),
+        coords.map(|c| c.3),
+    );
+    on_db!(db, pool => bind_filter!(sqlx::query_as::<_, ReportRow>(sql), f, coords)
         .fetch_all(pool)
         .await)
 }
 
 /// The filters of [`list`] with a box (the box unwrapped from `$4 IS NULL OR …` so an index on
 /// the coordinates can serve it).
-const BOX_FILTER: &str = "($1 = ',,' OR $1 LIKE '%,' || status || ',%')
-       AND ($2 IS NULL OR category_id = $2) AND ($3 IS NULL OR reporter_id = $3)
-       AND lat >= $4 AND lat <= $6 AND lon >= $5 AND lon <= $7
-       AND ($8 IS NULL OR created_at >= $8) AND ($9 IS NULL OR created_at < $9)
-       AND ($10 IS NULL OR status IN ('submitted', 'received', 'assigned', 'in_progress', 'reopened') OR updated_at >= $10)
-       AND ($11 IS NULL OR report_id < $11)
-       AND ($12 = 0 OR ($12 = 1 AND unit_id = $13) OR ($12 = 2 AND unit_id IS NULL))
-       AND ($14 IS NULL OR resolve_by < $14)
-       AND ($16 IS NULL OR area_id = $16) AND ($17 IS NULL OR assignee_id = $17)
-       AND ($18 IS NULL OR (acknowledged_at IS NULL AND ack_by < $18))";
+const BOX_FILTER: &str = feed_filter!("lat >= $4 AND lat <= $6 AND lon >= $5 AND lon <= $7");
 
 /// A box list reads the reports in the box newest first, in one of two ways:
 ///
@@ -177,8 +191,9 @@ fn box_filter_on_index(f: &Filter, unit_mode: i32, db: &Db, coordinates: &str) -
     let mut sql = format!(
         "{statuses}
        AND {c}lat >= $4 AND {c}lat <= $6 AND {c}lon >= $5 AND {c}lon <= $7
-       AND ($10 IS NULL OR status IN ('submitted', 'received', 'assigned', 'in_progress', 'reopened') OR updated_at >= $10)
+       AND ($10 IS NULL OR status IN {open} OR updated_at >= $10)
        AND ($11 IS NULL OR report_id < $11)",
+        open = crate::open_statuses_sql!(),
     );
     if f.category_id.is_some() {
         sql.push_str(" AND category_id = $2");
@@ -295,45 +310,14 @@ async fn box_candidates(
     Ok(candidates)
 }
 
-/// Bind [`list`]'s parameters, in order, to a query over a box.
-macro_rules! bind_box {
-    ($q:expr, $f:expr, $b:expr, $statuses:expr, $unit_mode:expr, $unit_id:expr) => {
-        $q.persistent(false)
-            .bind($statuses)
-            .bind($f.category_id)
-            .bind($f.reporter_id)
-            .bind($b.min_lat)
-            .bind($b.min_lon)
-            .bind($b.max_lat)
-            .bind($b.max_lon)
-            .bind($f.since)
-            .bind($f.until)
-            .bind($f.open_or_updated_since)
-            .bind($f.before)
-            .bind($unit_mode)
-            .bind($unit_id)
-            .bind($f.due_before)
-            .bind($f.limit)
-            .bind($f.area_id)
-            .bind($f.assignee_id)
-            .bind($f.unacknowledged_before)
-    };
-}
-
-async fn list_in_box(
-    db: &Db,
-    f: &Filter,
-    b: BBox,
-    statuses: &str,
-    unit_mode: i32,
-    unit_id: Option<Uuid>,
-) -> Result<Vec<ReportRow>, sqlx::Error> {
+async fn list_in_box(db: &Db, f: &Filter, b: BBox) -> Result<Vec<ReportRow>, sqlx::Error> {
+    let (unit_mode, _) = unit_params(f);
     let sql = format!(
         "{}{}",
         select_reports!(""),
         box_query(db, f, b, unit_mode).await?
     );
-    on_db!(db, pool => bind_box!(sqlx::query_as::<_, ReportRow>(sqlx::AssertSqlSafe(sql.clone())), f, b, statuses, unit_mode, unit_id)
+    on_db!(db, pool => bind_filter!(sqlx::query_as::<_, ReportRow>(sqlx::AssertSqlSafe(sql.clone())).persistent(false), f, (b.min_lat, b.min_lon, b.max_lat, b.max_lon))
         .fetch_all(pool)
         .await)
 }
@@ -353,12 +337,7 @@ pub async fn map_points(db: &Db, f: &Filter) -> Result<Vec<MapPoint>, sqlx::Erro
     let Some(b) = f.bbox else {
         return Ok(vec![]);
     };
-    let statuses = format!(",{},", f.statuses.join(","));
-    let (unit_mode, unit_id) = match f.unit {
-        UnitFilter::Any => (0i32, None),
-        UnitFilter::Unit(u) => (1, Some(u)),
-        UnitFilter::Unrouted => (2, None),
-    };
+    let (unit_mode, _) = unit_params(f);
     // The points are read straight from the index the page's ids come from (each point's own
     // entry elsewhere would be one random page read when the cache is cold). Parameters the
     // filter does not name are still declared: sqlx tells PostgreSQL every parameter's type, and
@@ -367,7 +346,7 @@ pub async fn map_points(db: &Db, f: &Filter) -> Result<Vec<MapPoint>, sqlx::Erro
         "SELECT report_id, category_id, lat, lon, status FROM reports{}",
         box_candidates(db, f, b, unit_mode).await?
     );
-    on_db!(db, pool => bind_box!(sqlx::query_as::<_, MapPoint>(sqlx::AssertSqlSafe(sql.clone())), f, b, &statuses, unit_mode, unit_id)
+    on_db!(db, pool => bind_filter!(sqlx::query_as::<_, MapPoint>(sqlx::AssertSqlSafe(sql.clone())).persistent(false), f, (b.min_lat, b.min_lon, b.max_lat, b.max_lon))
         .fetch_all(pool)
         .await)
 }
@@ -381,7 +360,7 @@ pub async fn open_in_box(
     limit: usize,
 ) -> Result<Vec<ReportRow>, sqlx::Error> {
     on_db!(db, pool => sqlx::query_as::<_, ReportRow>(select_reports!(
-        "WHERE category_id = $1 AND status IN ('submitted', 'received', 'assigned', 'in_progress', 'reopened')
+        "WHERE category_id = $1 AND status IN ", crate::open_statuses_sql!(), "
            AND lat >= $2 AND lat <= $4 AND lon >= $3 AND lon <= $5 AND ($7 IS NULL OR report_id < $7)
          ORDER BY report_id DESC LIMIT $6"
     ))

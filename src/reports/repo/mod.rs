@@ -49,13 +49,13 @@ pub struct ReportRow {
 }
 
 macro_rules! select_reports {
-    ($rest:literal) => {
+    ($($rest:tt)*) => {
         concat!(
             "SELECT report_id, category_id, reporter_id, channel, entered_by, description, lat, lon, accuracy_m, ",
             "address, h3_r10, area_id, unit_id, assignee_id, status, severity, answers, public_reply, duplicate_of, ",
             "me_too_count, ack_by, resolve_by, acknowledged_at, resolved_at, closed_at, rating, rating_comment, ",
             "captured_at, missed_deadline, created_at, updated_at FROM reports ",
-            $rest
+            $($rest)*
         )
     };
 }
