@@ -22,6 +22,9 @@ pub(super) async fn notify_followers(
     to: Status,
     now: DateTime<Utc>,
 ) -> Result<Vec<push::Push>> {
+    let Some(kind) = push::NotificationKind::for_report(to) else {
+        return Ok(vec![]);
+    };
     let (vi, en) = match to {
         Status::Received => (
             "Phường đã tiếp nhận phản ánh của bạn.",
@@ -51,13 +54,13 @@ pub(super) async fn notify_followers(
     let mut pushes = vec![];
     for account in repo::subscribers_tx(tx, report_id).await? {
         if Some(account) != actor {
-            repo::notify(tx, account, report_id, to.as_str(), vi, en, now).await?;
+            repo::notify(tx, account, report_id, kind, vi, en, now).await?;
             pushes.push(push::Push {
                 account_id: account,
                 report_id: Some(report_id),
                 appointment_id: None,
                 consultation_id: None,
-                kind: to.as_str().into(),
+                kind,
                 text_vi: vi.into(),
                 text_en: en.into(),
             });

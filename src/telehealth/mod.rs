@@ -173,7 +173,7 @@ pub async fn notify(
     tx: &mut Tx,
     account: Uuid,
     about: About,
-    kind: &str,
+    kind: NotificationKind,
     vi: String,
     en: String,
     now: DateTime<Utc>,
@@ -190,7 +190,7 @@ pub async fn notify(
     .bind(account)
     .bind(appointment)
     .bind(consultation)
-    .bind(kind)
+    .bind(kind.as_str())
     .bind(&vi)
     .bind(&en)
     .bind(now)
@@ -202,12 +202,13 @@ pub async fn notify(
         report_id: None,
         appointment_id: appointment,
         consultation_id: consultation,
-        kind: kind.to_string(),
+        kind,
         text_vi: vi,
         text_en: en,
     })
 }
 
+pub use crate::reports::push::NotificationKind;
 pub use crate::reports::push::send_all as send_pushes;
 
 /// Local wall-clock text of a time, for notification texts: `14:30 26/11/2026`.

@@ -1433,7 +1433,7 @@ async fn every_inbox_item_is_also_pushed_to_the_phone_but_not_to_the_actor() {
         pushed[0].account_id.to_string(),
         me.body["id"].as_str().unwrap()
     );
-    assert_eq!(pushed[0].kind, "received");
+    assert_eq!(pushed[0].kind.as_str(), "received");
     assert!(pushed[0].text_vi.contains("tiếp nhận"));
     app.stop().await;
 }

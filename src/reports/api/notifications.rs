@@ -79,7 +79,7 @@ impl NotificationsApi {
                 report_id: n.report_id,
                 appointment_id: n.appointment_id,
                 consultation_id: n.consultation_id,
-                kind: n.kind,
+                kind: n.kind.as_str().to_string(),
                 text: if account.language == crate::auth::Language::En {
                     n.body_en
                 } else {

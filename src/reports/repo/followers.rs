@@ -1,5 +1,6 @@
 //! SQL of who follows a report (subscribers, me too, rating) and their notifications.
 
+use crate::reports::push::NotificationKind;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -84,7 +85,7 @@ pub async fn notify(
     tx: &mut Tx,
     account: Uuid,
     report_id: Uuid,
-    kind: &str,
+    kind: NotificationKind,
     vi: &str,
     en: &str,
     now: DateTime<Utc>,
@@ -96,7 +97,7 @@ pub async fn notify(
     .bind(Uuid::now_v7())
     .bind(account)
     .bind(report_id)
-    .bind(kind)
+    .bind(kind.as_str())
     .bind(vi)
     .bind(en)
     .bind(now)
@@ -111,7 +112,7 @@ pub struct NotificationRow {
     pub report_id: Option<Uuid>,
     pub appointment_id: Option<Uuid>,
     pub consultation_id: Option<Uuid>,
-    pub kind: String,
+    pub kind: NotificationKind,
     pub body_vi: String,
     pub body_en: String,
     pub read_at: Option<DateTime<Utc>>,

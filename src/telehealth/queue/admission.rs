@@ -1,6 +1,7 @@
 //! What the doctor does with a waiting resident: admit them, put them back, hand them to a
 //! colleague, or decline.
 
+use crate::telehealth::NotificationKind;
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
@@ -99,7 +100,7 @@ pub async fn admit(
                     tx,
                     row.resident_id,
                     About::Consultation(row.consultation_id),
-                    "consultation_admitted",
+                    NotificationKind::ConsultationAdmitted,
                     "Bác sĩ đang gọi bạn. Hãy mở ứng dụng để vào cuộc gọi.".into(),
                     "The doctor is calling you. Open the app to join the call.".into(),
                     now,
@@ -215,7 +216,7 @@ pub async fn transfer(
                 tx,
                 to_doctor,
                 About::Consultation(id),
-                "consultation_transferred",
+                NotificationKind::ConsultationTransferred,
                 "Một đồng nghiệp đã chuyển một người bệnh cho bạn trong phòng chờ.".into(),
                 "A colleague transferred a patient to you in the waiting room.".into(),
                 now,
@@ -265,7 +266,7 @@ pub async fn decline(
                 tx,
                 row.resident_id,
                 About::Consultation(id),
-                "consultation_declined",
+                NotificationKind::ConsultationDeclined,
                 vi,
                 en,
                 now,

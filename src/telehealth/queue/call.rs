@@ -1,5 +1,6 @@
 //! The call: connected, started and ended, missed when unanswered, and rated afterwards.
 
+use crate::telehealth::NotificationKind;
 use uuid::Uuid;
 
 use super::ConsultationStatus;
@@ -140,7 +141,7 @@ pub async fn expire_unanswered(state: &Ctx) -> Result<usize> {
                     tx,
                     row.resident_id,
                     About::Consultation(row.consultation_id),
-                    "consultation_missed",
+                    NotificationKind::ConsultationMissed,
                     "Bạn đã lỡ cuộc gọi của bác sĩ. Hãy vào phòng chờ lại khi sẵn sàng.".into(),
                     "You missed the doctor's call. Join the waiting room again when you are ready."
                         .into(),

@@ -1,6 +1,7 @@
 //! Who takes part in a consultation: the caller's relation to it (and the consultation if they may see it), inviting a specialist, and who
 //! may join its call (for the WebRTC broker).
 
+use crate::telehealth::NotificationKind;
 use chrono::Duration;
 use uuid::Uuid;
 
@@ -129,7 +130,7 @@ pub async fn invite(
                 tx,
                 specialist,
                 About::Consultation(id),
-                "consultation_invite",
+                NotificationKind::ConsultationInvite,
                 "Bạn được mời tham gia một buổi tư vấn từ xa.".into(),
                 "You are invited to join a video consultation.".into(),
                 now,

@@ -1,6 +1,7 @@
 //! Writing clinical records: a doctor's draft of a consultation, its edits, signing, and
 //! amendments.
 
+use crate::telehealth::NotificationKind;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -235,7 +236,7 @@ pub async fn sign(state: &Ctx, caller: &Caller, id: Uuid) -> Result<RecordRow> {
                 tx,
                 row.resident_id,
                 About::Consultation(row.consultation_id),
-                "record_signed",
+                NotificationKind::RecordSigned,
                 "Kết quả buổi khám từ xa của bạn đã sẵn sàng.".into(),
                 "The notes of your video consultation are ready.".into(),
                 now,

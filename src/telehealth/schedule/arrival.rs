@@ -1,6 +1,7 @@
 //! Around the appointment's time: reminders before it, checking in to the waiting room, and
 //! no-shows after it.
 
+use crate::telehealth::NotificationKind;
 use chrono::Duration;
 use uuid::Uuid;
 
@@ -115,7 +116,7 @@ pub async fn send_reminders(state: &Ctx) -> Result<usize> {
                 }
                 let (kind, vi, en) = if soon {
                     (
-                        "appointment_reminder_15m",
+                        NotificationKind::AppointmentReminder15m,
                         format!("Sắp đến giờ khám ({when}). Hãy vào phòng chờ trên ứng dụng."),
                         format!(
                             "Your consultation starts soon ({when}). Check in to the waiting room in the app."
@@ -123,7 +124,7 @@ pub async fn send_reminders(state: &Ctx) -> Result<usize> {
                     )
                 } else {
                     (
-                        "appointment_reminder_24h",
+                        NotificationKind::AppointmentReminder24h,
                         format!("Nhắc lịch: bạn có lịch khám từ xa lúc {when}."),
                         format!("Reminder: you have a video consultation at {when}."),
                     )

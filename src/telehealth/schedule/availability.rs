@@ -1,5 +1,6 @@
 //! Doctors' weekly availability (the windows slots are cut from) and their leave days.
 
+use crate::telehealth::NotificationKind;
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveTime, TimeZone, Timelike, Utc};
 use std::collections::BTreeSet;
 use uuid::Uuid;
@@ -314,7 +315,7 @@ pub async fn add_leave(
                         tx,
                         a.resident_id,
                         About::Appointment(a.appointment_id),
-                        "appointment_cancelled",
+                        NotificationKind::AppointmentCancelled,
                         format!("Lịch khám lúc {when} bị huỷ vì bác sĩ nghỉ. Vui lòng đặt lịch khác."),
                         format!(
                             "Your appointment at {when} was cancelled: the doctor is on leave. Please book again."

@@ -1,5 +1,6 @@
 //! Cancelling an appointment and moving it to another slot.
 
+use crate::telehealth::NotificationKind;
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
@@ -67,7 +68,7 @@ pub async fn cancel(
                     tx,
                     row.resident_id,
                     About::Appointment(id),
-                    "appointment_cancelled",
+                    NotificationKind::AppointmentCancelled,
                     format!("Bác sĩ đã huỷ lịch khám lúc {when}. Vui lòng đặt lịch khác."),
                     format!("The doctor cancelled your appointment at {when}. Please book again."),
                     now,
@@ -78,7 +79,7 @@ pub async fn cancel(
                     tx,
                     row.doctor_id,
                     About::Appointment(id),
-                    "appointment_cancelled",
+                    NotificationKind::AppointmentCancelled,
                     format!("Người dân đã huỷ lịch khám lúc {when}."),
                     format!("The resident cancelled the appointment at {when}."),
                     now,
@@ -166,7 +167,7 @@ pub async fn reschedule(
                 tx,
                 to,
                 About::Appointment(id),
-                "appointment_rescheduled",
+                NotificationKind::AppointmentRescheduled,
                 vi,
                 en,
                 now,
