@@ -75,6 +75,7 @@ impl Role {
 }
 
 crate::text_column!(Role);
+crate::text_column!(Language);
 
 /// Language the person reads messages in.
 #[derive(
@@ -103,8 +104,8 @@ impl Language {
     }
 }
 
-/// An account as stored.
-#[derive(Debug, Clone)]
+/// An account as stored (role and language decoded at the driver's edge).
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Account {
     pub account_id: Uuid,
     pub phone: String,

@@ -7,40 +7,6 @@ use crate::auth::{Account, Language, Role};
 use crate::store::{Db, Tx};
 use crate::{on_db, on_tx};
 
-#[derive(sqlx::FromRow)]
-struct AccountRow {
-    account_id: Uuid,
-    phone: String,
-    display_name: String,
-    role: String,
-    language: String,
-    password_hash: Option<String>,
-    password_must_change: bool,
-    disabled_at: Option<DateTime<Utc>>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
-impl TryFrom<AccountRow> for Account {
-    type Error = sqlx::Error;
-    fn try_from(r: AccountRow) -> Result<Self, sqlx::Error> {
-        let bad =
-            |what: &str| sqlx::Error::Decode(format!("unknown {what} in accounts row").into());
-        Ok(Account {
-            account_id: r.account_id,
-            phone: r.phone,
-            display_name: r.display_name,
-            role: Role::parse(&r.role).ok_or_else(|| bad("role"))?,
-            language: Language::parse(&r.language).ok_or_else(|| bad("language"))?,
-            password_hash: r.password_hash,
-            password_must_change: r.password_must_change,
-            disabled_at: r.disabled_at,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        })
-    }
-}
-
 /// `SELECT <every account column> FROM accounts <rest>`, as one static string.
 macro_rules! select_accounts {
     ($rest:literal) => {
@@ -54,14 +20,12 @@ macro_rules! select_accounts {
 
 pub async fn account_by_id(db: &Db, id: Uuid) -> Result<Option<Account>, sqlx::Error> {
     let sql = select_accounts!("WHERE account_id = $1");
-    let row = on_db!(db, pool => sqlx::query_as::<_, AccountRow>(sql).bind(id).fetch_optional(pool).await)?;
-    row.map(Account::try_from).transpose()
+    on_db!(db, pool => sqlx::query_as::<_, Account>(sql).bind(id).fetch_optional(pool).await)
 }
 
 pub async fn account_by_phone(db: &Db, phone: &str) -> Result<Option<Account>, sqlx::Error> {
     let sql = select_accounts!("WHERE phone = $1");
-    let row = on_db!(db, pool => sqlx::query_as::<_, AccountRow>(sql).bind(phone).fetch_optional(pool).await)?;
-    row.map(Account::try_from).transpose()
+    on_db!(db, pool => sqlx::query_as::<_, Account>(sql).bind(phone).fetch_optional(pool).await)
 }
 
 /// Accounts by role (all roles when `None`), oldest first, after the `after` cursor.
@@ -75,8 +39,7 @@ pub async fn list_accounts(
         "WHERE ($1 IS NULL OR role = $1) AND ($2 IS NULL OR account_id > $2) ORDER BY account_id LIMIT $3"
     );
     let role = role.map(|r| r.as_str());
-    let rows = on_db!(db, pool => sqlx::query_as::<_, AccountRow>(sql).bind(role).bind(after).bind(limit).fetch_all(pool).await)?;
-    rows.into_iter().map(Account::try_from).collect()
+    on_db!(db, pool => sqlx::query_as::<_, Account>(sql).bind(role).bind(after).bind(limit).fetch_all(pool).await)
 }
 
 pub struct NewAccount<'a> {

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::error::{Error, Result};
 use crate::on_db;
-use crate::reports::Ctx;
+use crate::reports::{Channel, Ctx, Status};
 
 /// How to group the figures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, poem_openapi::Enum)]
@@ -50,8 +50,8 @@ struct Row {
     category_code: String,
     area_name: Option<String>,
     unit_name: Option<String>,
-    channel: String,
-    status: String,
+    channel: Channel,
+    status: Status,
     resolve_by: DateTime<Utc>,
     acknowledged_at: Option<DateTime<Utc>>,
     resolved_at: Option<DateTime<Utc>>,
@@ -140,7 +140,7 @@ pub async fn compute(
         for acc in [groups.entry(key).or_default(), &mut total] {
             acc.received += 1;
             // Online: the ward's app and third-party apps through Open311.
-            if matches!(r.channel.as_str(), "app" | "open311") {
+            if matches!(r.channel, Channel::App | Channel::Open311) {
                 acc.online += 1;
             }
             if let Some(ack) = r.acknowledged_at {
@@ -148,7 +148,7 @@ pub async fn compute(
                     .push(cal.working_between(r.created_at, ack).num_seconds() as f64 / 3600.0);
             }
             match r.resolved_at {
-                Some(done) if matches!(r.status.as_str(), "resolved" | "closed") => {
+                Some(done) if matches!(r.status, Status::Resolved | Status::Closed) => {
                     acc.resolved += 1;
                     // On time only if no resolution of it was late (a reopening resets the
                     // deadline, not the ward's record).
@@ -160,11 +160,7 @@ pub async fn compute(
                     );
                 }
                 _ => {
-                    let open = matches!(
-                        r.status.as_str(),
-                        "submitted" | "received" | "assigned" | "in_progress" | "reopened"
-                    );
-                    if open && now > r.resolve_by {
+                    if r.status.is_open() && now > r.resolve_by {
                         acc.overdue_open += 1;
                     }
                 }

@@ -109,6 +109,8 @@ impl Symptom {
     }
 }
 
+crate::text_column!(Symptom);
+
 /// The ward's UTC offset (slots and reminders are in local time).
 pub fn ward_offset(state: &Ctx) -> FixedOffset {
     state.calendar.utc_offset()

@@ -21,7 +21,7 @@ struct Row {
     anonymous: bool,
     duplicate_radius_m: i32,
     public_decimals: Option<i32>,
-    default_severity: String,
+    default_severity: Severity,
     questions: String,
     deadline_hours: String,
     active: bool,
@@ -41,8 +41,7 @@ impl TryFrom<Row> for Category {
             anonymous: r.anonymous,
             duplicate_radius_m: r.duplicate_radius_m,
             public_decimals: r.public_decimals,
-            default_severity: Severity::parse(&r.default_severity)
-                .ok_or_else(|| anyhow::anyhow!("bad severity in categories"))?,
+            default_severity: r.default_severity,
             questions: serde_json::from_str(&r.questions)
                 .map_err(|e| anyhow::anyhow!("bad questions JSON: {e}"))?,
             deadline_hours: serde_json::from_str(&r.deadline_hours)

@@ -43,7 +43,7 @@ fn appointment_view(a: AppointmentRow) -> Result<AppointmentView, Error> {
         station_id: a.station_id,
         start: a.starts_at,
         end: a.ends_at,
-        symptom: a.symptom.as_deref().and_then(Symptom::parse),
+        symptom: a.symptom,
         reason: a.reason,
         cancelled_by: a.cancelled_by,
         cancel_reason: a.cancel_reason,

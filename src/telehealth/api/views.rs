@@ -92,7 +92,7 @@ pub(super) async fn consultation_view(
         doctor_id: c.doctor_id,
         appointment_id: c.appointment_id,
         doctors,
-        symptom: c.symptom.as_deref().and_then(Symptom::parse),
+        symptom: c.symptom,
         reason: c.reason,
         consent_needed,
         position: position.map(|p| p.0),

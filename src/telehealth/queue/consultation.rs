@@ -69,7 +69,7 @@ pub struct ConsultationRow {
     pub appointment_id: Option<Uuid>,
     pub status: ConsultationStatus,
     pub reason: String,
-    pub symptom: Option<String>,
+    pub symptom: Option<crate::telehealth::Symptom>,
     pub priority_at: DateTime<Utc>,
     pub queued_at: DateTime<Utc>,
     pub admitted_at: Option<DateTime<Utc>>,

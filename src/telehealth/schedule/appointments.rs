@@ -45,7 +45,7 @@ pub struct AppointmentRow {
     pub ends_at: DateTime<Utc>,
     pub status: AppointmentStatus,
     pub reason: String,
-    pub symptom: Option<String>,
+    pub symptom: Option<crate::telehealth::Symptom>,
     pub cancelled_by: Option<Uuid>,
     pub cancel_reason: Option<String>,
     pub created_at: DateTime<Utc>,

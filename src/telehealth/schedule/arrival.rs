@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::reports::push::Push;
 use crate::telehealth::Ctx;
 use crate::telehealth::queue;
-use crate::telehealth::{About, Symptom, local_text, notify, send_pushes, ward_offset};
+use crate::telehealth::{About, local_text, notify, send_pushes, ward_offset};
 use crate::{on_db, on_tx};
 
 /// Check in for a booked appointment: the resident enters the station's waiting room, ahead of
@@ -52,7 +52,7 @@ pub async fn check_in(state: &Ctx, caller: &Caller, id: Uuid) -> Result<queue::C
                 doctor_id: Some(row.doctor_id),
                 appointment_id: Some(id),
                 reason: row.reason.clone(),
-                symptom: row.symptom.as_deref().and_then(Symptom::parse),
+                symptom: row.symptom,
                 priority_at: row.starts_at,
             };
             queue::enqueue(tx, entry, now).await
