@@ -9,9 +9,9 @@ use super::{
 use crate::auth::{Caller, Role};
 use crate::error::{Error, FieldError, Result};
 use crate::reports::catalog::Severity;
-use crate::reports::push;
 use crate::reports::repo::{self, Filter, NewEvent, ReportRow, UnitFilter};
 use crate::reports::{EventKind, Visibility};
+use crate::reports::{live, push};
 
 /// Tell live staff consoles (and, at scale, other instances) that a report changed. `unit` is the
 /// unit it is routed to after the change (`None`: unrouted). Consoles decide from it, not from
@@ -30,13 +30,17 @@ pub(super) async fn publish_from(
     what: &str,
     previous_unit: Option<Uuid>,
 ) {
-    let payload = serde_json::json!({
-        "report_id": report_id,
-        "event": what,
-        "unit_id": unit,
-        "previous_unit_id": previous_unit,
-    });
-    if let Err(e) = state.bus.publish("reports", payload).await {
+    let change = live::Change {
+        report_id,
+        event: what.to_string(),
+        unit_id: Some(unit),
+        previous_unit_id: previous_unit,
+    };
+    let published = match serde_json::to_value(&change) {
+        Ok(payload) => state.bus.publish(live::TOPIC, payload).await,
+        Err(e) => Err(e.into()),
+    };
+    if let Err(e) = published {
         tracing::warn!(error = %e, "could not publish report event");
     }
 }

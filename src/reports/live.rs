@@ -19,6 +19,43 @@ use crate::error::{Error, problem_response};
 use crate::reports::Ctx;
 use crate::reports::repo;
 
+/// The bus topic of report changes (one for all reports).
+pub const TOPIC: &str = "reports";
+
+/// A report changed: what the [`TOPIC`] carries between instances, which may be of different
+/// versions (a rolling deploy), so this is a wire format. Keys an instance does not know are
+/// ignored.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Change {
+    pub report_id: Uuid,
+    /// What happened (`created`, `comment`, a status …), passed on to the consoles; absent means
+    /// `changed`.
+    #[serde(default = "changed")]
+    pub event: String,
+    /// Where the report is routed after the change: `Some(None)` unrouted (`null`); `None` if the
+    /// event does not say (the key is absent: sent by an older instance), then the report as it
+    /// stands when the message arrives decides.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub unit_id: Option<Option<Uuid>>,
+    /// The unit it has just left, if any: that unit's consoles hear it too (so they can take it off
+    /// their queue).
+    #[serde(default)]
+    pub previous_unit_id: Option<Uuid>,
+}
+
+fn changed() -> String {
+    "changed".into()
+}
+
+/// A key that is present, even as `null`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Uuid>>, D::Error> {
+    <Option<Uuid> as serde::Deserialize>::deserialize(d).map(Some)
+}
+
 #[derive(serde::Deserialize)]
 pub struct LiveQuery {
     access_token: Option<String>,
@@ -52,7 +89,7 @@ pub async fn live(
         Ok(c) => c,
         Err(e) => return problem_response(&e),
     };
-    let mut sub = match state.bus.subscribe("reports").await {
+    let mut sub = match state.bus.subscribe(TOPIC).await {
         Ok(s) => s,
         Err(e) => return problem_response(&Error::Internal(e)),
     };
@@ -78,11 +115,16 @@ pub async fn live(
                 },
                 event = sub.recv() => match event {
                     Received::Event(e) => {
-                        let Some(id) = e.payload.get("report_id").and_then(|v| v.as_str()).and_then(|s| Uuid::parse_str(s).ok()) else { continue };
-                        let what = e.payload.get("event").and_then(|v| v.as_str()).unwrap_or("changed").to_string();
-                        let unit_of = |key: &str| e.payload.get(key).map(|v| v.as_str().and_then(|s| Uuid::parse_str(s).ok()));
-                        let routed = Routed { unit: unit_of("unit_id"), previous: unit_of("previous_unit_id").flatten() };
-                        match message_for(&state, &caller, id, &what, routed).await {
+                        // Another instance (perhaps of another version) wrote it: what cannot be
+                        // read is skipped.
+                        let change = match serde_json::from_value::<Change>(e.payload) {
+                            Ok(change) => change,
+                            Err(e) => {
+                                tracing::debug!(error = %e, "skipping a report event this instance cannot read");
+                                continue;
+                            }
+                        };
+                        match message_for(&state, &caller, change).await {
                             Ok(Some(text)) => {
                                 if tx.send(Message::Text(text)).await.is_err() {
                                     break;
@@ -107,37 +149,90 @@ pub async fn live(
     .into_response()
 }
 
-/// Where a report was routed when it changed, as its event says.
-struct Routed {
-    /// Its unit after the change: `Some(None)` unrouted; `None` if the event does not say (sent
-    /// by an older instance), then the report as it stands decides.
-    unit: Option<Option<Uuid>>,
-    /// The unit it has just left, if any.
-    previous: Option<Uuid>,
-}
-
 /// The message for a staff member about a report, if it concerns their units: it was routed to one
 /// of them (or to none yet) when it changed, or it has just left one of them.
 async fn message_for(
     state: &Ctx,
     caller: &Caller,
-    id: Uuid,
-    what: &str,
-    routed: Routed,
+    change: Change,
 ) -> Result<Option<String>, Error> {
-    let Some(row) = repo::report(&state.db, id).await? else {
+    let Some(row) = repo::report(&state.db, change.report_id).await? else {
         return Ok(None);
     };
     if caller.role == Role::Staff
-        && let Some(unit) = routed.unit.unwrap_or(row.unit_id)
+        && let Some(unit) = change.unit_id.unwrap_or(row.unit_id)
     {
         let mine = repo::units_of(&state.db, caller.account_id).await?;
-        if !mine.contains(&unit) && !routed.previous.is_some_and(|u| mine.contains(&u)) {
+        if !mine.contains(&unit) && !change.previous_unit_id.is_some_and(|u| mine.contains(&u)) {
             return Ok(None);
         }
     }
     let view = crate::reports::api::view(state, row, Some(caller)).await?;
     Ok(Some(
-        serde_json::json!({ "event": what, "report": view }).to_string(),
+        serde_json::json!({ "event": change.event, "report": view }).to_string(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    #[test]
+    fn report_changes_are_written_as_before_and_read_back() {
+        let (report_id, unit, previous) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        for (what, unit, previous_unit) in [
+            ("created", Some(unit), None),
+            ("me_too", None, None),
+            ("triaged", Some(unit), Some(previous)),
+            ("closed", None, Some(previous)),
+        ] {
+            let change = Change {
+                report_id,
+                event: what.to_string(),
+                unit_id: Some(unit),
+                previous_unit_id: previous_unit,
+            };
+            // What `publish_from` built before the typed change.
+            let old = json!({
+                "report_id": report_id,
+                "event": what,
+                "unit_id": unit,
+                "previous_unit_id": previous_unit,
+            });
+            let written = serde_json::to_value(&change).unwrap();
+            assert_eq!(written, old);
+            assert_eq!(written.to_string(), old.to_string());
+            assert_eq!(serde_json::from_value::<Change>(old).unwrap(), change);
+        }
+    }
+
+    #[test]
+    fn report_changes_of_other_versions_are_read_with_their_defaults() {
+        let report_id = Uuid::now_v7();
+        // An older instance says neither the event nor where the report went.
+        let change: Change = serde_json::from_value(json!({ "report_id": report_id })).unwrap();
+        assert_eq!(
+            change,
+            Change {
+                report_id,
+                event: "changed".into(),
+                unit_id: None,
+                previous_unit_id: None,
+            }
+        );
+        // `null` is "unrouted", not "does not say".
+        let change: Change =
+            serde_json::from_value(json!({ "report_id": report_id, "unit_id": null, "x": 1 }))
+                .unwrap();
+        assert_eq!(change.unit_id, Some(None));
+        for bad in [
+            json!({ "event": "created" }),
+            json!({ "report_id": "nope" }),
+            Value::Null,
+        ] {
+            assert!(serde_json::from_value::<Change>(bad).is_err());
+        }
+    }
 }

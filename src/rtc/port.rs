@@ -6,7 +6,6 @@
 //! other way, ends a call by publishing [`end_call`] on the bus: it never calls into the rooms.
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::auth::Caller;
@@ -64,13 +63,11 @@ pub const TOPIC: &str = "rtc";
 /// disconnected. What telehealth publishes when a call ends outside the room (declined, left the
 /// queue, no answer).
 pub async fn end_call(bus: &dyn Bus, consultation: Uuid, reason: &str) {
-    if let Err(e) = bus
-        .publish(
-            TOPIC,
-            super::room::event(consultation, json!({ "k": "end", "reason": reason })),
-        )
-        .await
-    {
+    let end = super::room::RoomEvent::End {
+        reason: Some(reason.to_string()),
+        room: consultation,
+    };
+    if let Err(e) = end.publish(bus).await {
         tracing::warn!(error = %e, "ending the room");
     }
 }

@@ -4,13 +4,13 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use uuid::Uuid;
 
 use super::relay::publish_relay;
 use super::{
-    HOLD, Held, Hub, Out, ParticipantRole, Presence, Room, TOPIC, close, event, impolite_toward,
-    lock, polite,
+    HOLD, Held, Hub, Out, ParticipantRole, Presence, PresenceState, Room, RoomEvent, close,
+    impolite_toward, lock, polite,
 };
 use crate::bus::Received;
 use crate::rtc::Ctx;
@@ -27,84 +27,68 @@ impl Hub {
                 }
                 Received::Closed => break,
             };
-            let room = payload
-                .get("room")
-                .and_then(Value::as_str)
-                .and_then(|s| Uuid::parse_str(s).ok())
-                .and_then(|id| self.room(id));
+            // Another instance (perhaps of another version) wrote it: what cannot be read is
+            // skipped.
+            let event = match serde_json::from_value::<RoomEvent>(payload) {
+                Ok(event) => event,
+                Err(e) => {
+                    tracing::debug!(error = %e, "skipping a room event this instance cannot read");
+                    continue;
+                }
+            };
             // Rooms with nobody here are none of this instance's business.
-            if let Some(room) = room {
-                self.apply(&state, &room, payload).await;
+            if let Some(room) = self.room(event.room()) {
+                self.apply(&state, &room, event).await;
             }
         }
     }
 
     /// Apply one bus event; true when the room is closed for good.
-    async fn apply(&self, state: &Ctx, room: &Arc<Room>, event: Value) -> bool {
-        let kind = event.get("k").and_then(Value::as_str).unwrap_or("");
-        let from_instance = event
-            .get("from")
-            .and_then(Value::as_str)
-            .and_then(|s| Uuid::parse_str(s).ok());
-        let mine = from_instance == Some(self.instance);
-        match kind {
-            "presence" => {
-                let (Some(account), Some(role), Some(what)) = (
-                    event
-                        .get("account")
-                        .and_then(Value::as_str)
-                        .and_then(|s| Uuid::parse_str(s).ok()),
-                    event
-                        .get("role")
-                        .cloned()
-                        .and_then(|r| serde_json::from_value::<ParticipantRole>(r).ok()),
-                    event.get("state").and_then(Value::as_str),
-                ) else {
-                    return false;
-                };
-                let reason = event
-                    .get("reason")
-                    .and_then(Value::as_str)
-                    .unwrap_or("left");
-                let again = event.get("again").and_then(Value::as_bool).unwrap_or(false);
+    async fn apply(&self, state: &Ctx, room: &Arc<Room>, event: RoomEvent) -> bool {
+        match event {
+            RoomEvent::Presence {
+                from,
+                account,
+                role,
+                state: what,
+                reason,
+                again,
+                room: _,
+            } => {
                 // This instance applied its own changes when it made them.
-                if mine {
+                if from == self.instance {
                     return false;
                 }
+                let reason = reason.as_deref().unwrap_or("left");
                 self.presence_changed(state, room, account, role, what, reason, again, true)
                     .await;
                 false
             }
-            "who" => {
-                if !mine {
+            RoomEvent::Who { from, room: _ } => {
+                if from != self.instance {
                     let members: Vec<(Uuid, ParticipantRole, bool)> = lock(&room.inner)
                         .local
                         .iter()
                         .map(|(id, m)| (*id, m.role, m.conn.is_some()))
                         .collect();
                     for (id, role, connected) in members {
-                        let what = if connected { "present" } else { "reconnecting" };
+                        let what = if connected {
+                            PresenceState::Present
+                        } else {
+                            PresenceState::Reconnecting
+                        };
                         announce_as(state, room.id, self.instance, id, role, what, None, true)
                             .await;
                     }
                 }
                 false
             }
-            "relay" => {
-                let to = event
-                    .get("to")
-                    .and_then(Value::as_str)
-                    .and_then(|s| Uuid::parse_str(s).ok());
+            RoomEvent::Relay {
+                to, text, message, ..
+            } => {
                 // The message travels as its text; an object is what instances of an older
                 // version send.
-                let message = match event.get("text") {
-                    Some(Value::String(t)) => Some(t.clone()),
-                    _ => event
-                        .get("message")
-                        .filter(|m| m.is_object())
-                        .map(Value::to_string),
-                };
-                if let (Some(to), Some(message)) = (to, message) {
+                if let Some(message) = RoomEvent::relayed_text(text, message) {
                     let mut inner = lock(&room.inner);
                     if inner.local.contains_key(&to) {
                         Room::deliver_text(&mut inner, to, message);
@@ -112,24 +96,18 @@ impl Hub {
                 }
                 false
             }
-            "net" => {
-                let from = event
-                    .get("account")
-                    .and_then(Value::as_str)
-                    .and_then(|s| Uuid::parse_str(s).ok());
-                if let Some(from) = from
-                    && !mine
-                {
-                    Self::tell_network_changed(room, from);
+            RoomEvent::Net {
+                from,
+                account,
+                room: _,
+            } => {
+                if from != self.instance {
+                    Self::tell_network_changed(room, account);
                 }
                 false
             }
-            "end" => {
-                let reason = event
-                    .get("reason")
-                    .and_then(Value::as_str)
-                    .unwrap_or("ended")
-                    .to_string();
+            RoomEvent::End { reason, room: _ } => {
+                let reason = reason.as_deref().unwrap_or("ended");
                 let mut inner = lock(&room.inner);
                 let ids: Vec<Uuid> = inner.local.keys().copied().collect();
                 for id in &ids {
@@ -154,7 +132,6 @@ impl Hub {
                 }
                 true
             }
-            _ => false,
         }
     }
 
@@ -168,7 +145,7 @@ impl Hub {
         room: &Arc<Room>,
         account: Uuid,
         role: ParticipantRole,
-        what: &str,
+        what: PresenceState,
         reason: &str,
         again: bool,
         remote: bool,
@@ -180,19 +157,20 @@ impl Hub {
             let known = inner.remote.get(&account).map(|(_, p)| *p);
             if remote {
                 match what {
-                    "present" | "resumed" => {
+                    PresenceState::Present | PresenceState::Resumed => {
                         inner.remote.insert(account, (role, Presence::Present));
                     }
-                    "reconnecting" => {
+                    PresenceState::Reconnecting => {
                         inner.remote.insert(account, (role, Presence::Reconnecting));
                     }
-                    _ => {
+                    PresenceState::Left => {
                         inner.remote.remove(&account);
                     }
                 }
             }
             // A re-announcement of someone already known is not news.
-            let news = !(again && known == Some(Presence::Present) && what == "present");
+            let news =
+                !(again && known == Some(Presence::Present) && what == PresenceState::Present);
             let others: Vec<(Uuid, ParticipantRole)> = inner
                 .local
                 .iter()
@@ -201,23 +179,23 @@ impl Hub {
                 .collect();
             for (id, my_role) in others {
                 let message = match what {
-                    "present" => json!({
+                    PresenceState::Present => json!({
                         "type": "peer_joined",
                         "participant_id": account,
                         "role": role,
                         "polite": polite((id, my_role), (account, role)),
                     }),
-                    "resumed" => json!({
+                    PresenceState::Resumed => json!({
                         "type": "peer_resumed",
                         "participant_id": account,
                         // The impolite side of the pair restarts.
                         "ice_restart": !polite((id, my_role), (account, role)),
                     }),
-                    "reconnecting" => json!({
+                    PresenceState::Reconnecting => json!({
                         "type": "peer_reconnecting",
                         "participant_id": account,
                     }),
-                    _ => json!({
+                    PresenceState::Left => json!({
                         "type": "peer_left",
                         "participant_id": account,
                         "reason": reason,
@@ -225,7 +203,7 @@ impl Hub {
                 };
                 Room::deliver(&mut inner, id, message);
             }
-            if matches!(what, "present" | "resumed") {
+            if matches!(what, PresenceState::Present | PresenceState::Resumed) {
                 // Candidates that waited for this participant.
                 let now = Instant::now();
                 inner.held.retain(|h| now.duration_since(h.at) < HOLD);
@@ -244,7 +222,7 @@ impl Hub {
             let roster = Room::roster(&inner, None);
             // Whichever instance first sees both sides present starts the call (the
             // change is conditional, so a second start is a harmless no-op).
-            connect_call = matches!(what, "present" | "resumed")
+            connect_call = matches!(what, PresenceState::Present | PresenceState::Resumed)
                 && roster
                     .iter()
                     .any(|(_, r, p)| *r == ParticipantRole::Patient && *p == Presence::Present)
@@ -268,7 +246,7 @@ impl Hub {
         room: &Arc<Room>,
         account: Uuid,
         role: ParticipantRole,
-        what: &str,
+        what: PresenceState,
         reason: Option<&str>,
     ) {
         self.presence_changed(
@@ -298,16 +276,12 @@ impl Hub {
     /// Tell the room a participant's network changed.
     pub async fn network_changed(&self, state: &Ctx, room: &Arc<Room>, account: Uuid) {
         Self::tell_network_changed(room, account);
-        let _ = state
-            .bus
-            .publish(
-                TOPIC,
-                event(
-                    room.id,
-                    json!({ "k": "net", "from": self.instance, "account": account }),
-                ),
-            )
-            .await;
+        let net = RoomEvent::Net {
+            from: self.instance,
+            account,
+            room: room.id,
+        };
+        let _ = net.publish(&*state.bus).await;
     }
 
     fn tell_network_changed(room: &Arc<Room>, from: Uuid) {
@@ -350,20 +324,20 @@ async fn announce_as(
     instance: Uuid,
     account: Uuid,
     role: ParticipantRole,
-    what: &str,
+    what: PresenceState,
     reason: Option<&str>,
     again: bool,
 ) {
-    let body = json!({
-        "k": "presence",
-        "from": instance,
-        "account": account,
-        "role": role,
-        "state": what,
-        "reason": reason,
-        "again": again,
-    });
-    if let Err(e) = state.bus.publish(TOPIC, event(room, body)).await {
+    let presence = RoomEvent::Presence {
+        from: instance,
+        account,
+        role,
+        state: what,
+        reason: reason.map(str::to_string),
+        again,
+        room,
+    };
+    if let Err(e) = presence.publish(&*state.bus).await {
         tracing::warn!(error = %e, "announcing presence");
     }
 }

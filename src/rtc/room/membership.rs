@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::{
     Attached, Conn, Entry, Hub, Inner, MAX_PARTICIPANTS, Member, OUTBOX, Out, ParticipantRole,
-    Room, TOPIC, close, event, impolite_toward, lock, peers_as_seen_by,
+    PresenceState, Room, RoomEvent, TOPIC, close, impolite_toward, lock, peers_as_seen_by,
 };
 use crate::rtc::Ctx;
 
@@ -47,13 +47,12 @@ impl Hub {
             rooms.insert(id, room.clone());
             room
         };
-        state
-            .bus
-            .publish(
-                TOPIC,
-                event(id, json!({ "k": "who", "from": self.instance })),
-            )
-            .await?;
+        RoomEvent::Who {
+            from: self.instance,
+            room: id,
+        }
+        .publish(&*state.bus)
+        .await?;
         Ok(room)
     }
 
@@ -129,7 +128,7 @@ impl Hub {
                             "messages_per_sec": state.settings.rtc_messages_per_sec,
                         }),
                     );
-                    (session, "present", old)
+                    (session, PresenceState::Present, old)
                 }
                 Entry::Resume { session, last_seq } => {
                     let Some(m) = inner.local.get_mut(&account) else {
@@ -169,7 +168,7 @@ impl Hub {
                             "restart_with": restart_with,
                         }),
                     );
-                    (session, "resumed", old)
+                    (session, PresenceState::Resumed, old)
                 }
             }
         };
@@ -214,14 +213,28 @@ impl Hub {
             role
         };
         if left {
-            self.announce(state, room, account, role, "left", Some("left"))
-                .await;
+            self.announce(
+                state,
+                room,
+                account,
+                role,
+                PresenceState::Left,
+                Some("left"),
+            )
+            .await;
             self.after_departure(state, room).await;
             self.close_if_idle(room);
             return;
         }
-        self.announce(state, room, account, role, "reconnecting", None)
-            .await;
+        self.announce(
+            state,
+            room,
+            account,
+            role,
+            PresenceState::Reconnecting,
+            None,
+        )
+        .await;
         let session = {
             let inner = lock(&room.inner);
             inner.local.get(&account).map(|m| m.session)
@@ -243,7 +256,7 @@ impl Hub {
                 }
             };
             if expired {
-                hub.announce(&st, &r, account, role, "left", Some("timeout"))
+                hub.announce(&st, &r, account, role, PresenceState::Left, Some("timeout"))
                     .await;
                 hub.after_departure(&st, &r).await;
                 hub.close_if_idle(&r);

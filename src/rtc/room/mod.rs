@@ -12,6 +12,8 @@
 //! - `relay`: an offer, answer or candidate addressed to one participant;
 //! - `net`: a participant's network changed (its peers expect an ICE restart);
 //! - `end`: the call is over (the doctor ended it, or the consultation left `in_call`).
+//!
+//! Their wire format is [`RoomEvent`].
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -26,6 +28,7 @@ use super::ParticipantRole;
 mod events;
 mod membership;
 mod relay;
+mod wire;
 
 /// Most participants in one call: the resident, the doctor and up to three invited doctors.
 pub const MAX_PARTICIPANTS: usize = 5;
@@ -38,14 +41,8 @@ const OUTBOX: usize = 4096;
 const HOLD: Duration = Duration::from_secs(10);
 
 pub use super::port::TOPIC;
-
-/// An event for the room's bus topic.
-pub(super) fn event(room: Uuid, mut body: Value) -> Value {
-    if let Some(o) = body.as_object_mut() {
-        o.insert("room".into(), json!(room));
-    }
-    body
-}
+use wire::PresenceState;
+pub(super) use wire::RoomEvent;
 
 /// What a socket task receives to write.
 #[derive(Debug, Clone)]

@@ -4,11 +4,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use super::{HOLD, Held, Hub, Out, Room, TOPIC, event, lock};
+use super::{HOLD, Held, Hub, Out, Room, RoomEvent, lock};
 use crate::rtc::Ctx;
 
 impl Hub {
@@ -130,11 +130,7 @@ pub(super) async fn publish_relay(
     to: Uuid,
     message: String,
 ) -> anyhow::Result<()> {
-    state
-        .bus
-        .publish(
-            TOPIC,
-            event(room, json!({ "k": "relay", "to": to, "text": message })),
-        )
+    RoomEvent::relay(room, to, message)
+        .publish(&*state.bus)
         .await
 }
