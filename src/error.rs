@@ -1,12 +1,15 @@
 //! The one error shape of the API: `application/problem+json` (RFC 9457) with a stable machine `code`.
 //!
-//! Rules return [`Error`]; handlers return [`ApiError`], which is what the spec documents for every
-//! operation. The human text is chosen by `Accept-Language` (Vietnamese by default): the request
+//! Rules return [`Error`]; handlers return [`Problems`], naming the statuses the operation can
+//! answer, which is what the spec documents for it. The human text is chosen by `Accept-Language` (Vietnamese by default): the request
 //! middleware stores the language in a task-local so the conversion needs no request in hand.
 
 use poem_openapi::{ApiResponse, Object, payload::Json};
 
+mod answers;
 mod problem;
+
+pub use answers::*;
 
 /// Languages the ward's people read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -195,11 +198,11 @@ impl Error {
     }
 }
 
-/// What every operation can answer besides success. Documented on every operation in the spec.
+/// Every problem an operation can answer, one variant per status. Operations return [`Problems`],
+/// which documents only the statuses the operation names and answers with this.
 #[derive(Debug, ApiResponse)]
-#[oai(bad_request_handler = "bad_request")]
-pub enum ApiError {
-    /// Malformed request: bad JSON, wrong types, unknown enum values.
+pub enum AnyProblem {
+    /// Malformed request: bad JSON or parameters, wrong types, unknown enum values.
     #[oai(status = 400, content_type = "application/problem+json")]
     BadRequest(Json<Problem>),
     /// Missing, invalid, expired or revoked credentials.
@@ -234,97 +237,26 @@ pub enum ApiError {
     Unavailable(Json<Problem>, #[oai(header = "Retry-After")] u64),
 }
 
-/// What an operation without a request body can answer besides success: [`ApiError`] less 413
-/// and 415, which only a body can earn. Documented on every such operation in the spec.
-#[derive(Debug, ApiResponse)]
-#[oai(bad_request_handler = "bad_request_no_body")]
-pub enum NoBodyError {
-    /// Malformed request: bad parameters, wrong types, unknown enum values.
-    #[oai(status = 400, content_type = "application/problem+json")]
-    BadRequest(Json<Problem>),
-    /// Missing, invalid, expired or revoked credentials.
-    #[oai(status = 401, content_type = "application/problem+json")]
-    Unauthorized(Json<Problem>),
-    /// The caller's role or identity does not allow this.
-    #[oai(status = 403, content_type = "application/problem+json")]
-    Forbidden(Json<Problem>),
-    /// Not found, or not visible to the caller.
-    #[oai(status = 404, content_type = "application/problem+json")]
-    NotFound(Json<Problem>),
-    /// Conflicts with the current state.
-    #[oai(status = 409, content_type = "application/problem+json")]
-    Conflict(Json<Problem>),
-    /// Well-formed but invalid values; see `errors` for each field.
-    #[oai(status = 422, content_type = "application/problem+json")]
-    Unprocessable(Json<Problem>),
-    /// Too many requests; retry after `Retry-After` seconds.
-    #[oai(status = 429, content_type = "application/problem+json")]
-    TooManyRequests(Json<Problem>, #[oai(header = "Retry-After")] u64),
-    /// Unexpected failure (logged with the request id).
-    #[oai(status = 500, content_type = "application/problem+json")]
-    Internal(Json<Problem>),
-    /// A dependency is down; retry after `Retry-After` seconds.
-    #[oai(status = 503, content_type = "application/problem+json")]
-    Unavailable(Json<Problem>, #[oai(header = "Retry-After")] u64),
-}
-
-impl From<ApiError> for NoBodyError {
-    fn from(err: ApiError) -> Self {
-        match err {
-            ApiError::BadRequest(p) => NoBodyError::BadRequest(p),
-            ApiError::Unauthorized(p) => NoBodyError::Unauthorized(p),
-            ApiError::Forbidden(p) => NoBodyError::Forbidden(p),
-            ApiError::NotFound(p) => NoBodyError::NotFound(p),
-            ApiError::Conflict(p) => NoBodyError::Conflict(p),
-            // Only a body is too large or of the wrong type: never reached without one.
-            ApiError::PayloadTooLarge(p) | ApiError::UnsupportedMediaType(p) => {
-                NoBodyError::BadRequest(p)
-            }
-            ApiError::Unprocessable(p) => NoBodyError::Unprocessable(p),
-            ApiError::TooManyRequests(p, after) => NoBodyError::TooManyRequests(p, after),
-            ApiError::Internal(p) => NoBodyError::Internal(p),
-            ApiError::Unavailable(p, after) => NoBodyError::Unavailable(p, after),
-        }
-    }
-}
-
-impl From<Error> for NoBodyError {
-    fn from(err: Error) -> Self {
-        ApiError::from(err).into()
-    }
-}
-
-impl From<sqlx::Error> for NoBodyError {
-    fn from(err: sqlx::Error) -> Self {
-        ApiError::from(err).into()
-    }
-}
-
-/// [`bad_request`] for operations without a body.
-pub fn bad_request_no_body(err: poem::Error) -> NoBodyError {
-    bad_request(err).into()
-}
-
-impl From<Error> for ApiError {
+impl From<Error> for AnyProblem {
     fn from(err: Error) -> Self {
         if let Error::Internal(e) = &err {
             tracing::error!(error = ?e, "internal error");
         }
         let p = Json(err.to_problem());
         match err {
-            Error::BadRequest(_) | Error::Unreadable { .. } => ApiError::BadRequest(p),
-            Error::Unauthorized(_) => ApiError::Unauthorized(p),
-            Error::Forbidden | Error::Refused(_) => ApiError::Forbidden(p),
-            Error::NotFound(_) => ApiError::NotFound(p),
-            Error::Conflict(_) | Error::IllegalTransition { .. } => ApiError::Conflict(p),
-            Error::PayloadTooLarge => ApiError::PayloadTooLarge(p),
-            Error::UnsupportedMediaType(_) => ApiError::UnsupportedMediaType(p),
-            Error::Validation(_) => ApiError::Unprocessable(p),
-            Error::RateLimited { retry_after, .. } => ApiError::TooManyRequests(p, retry_after),
-            Error::Unavailable(_) => ApiError::Unavailable(p, 5),
-            Error::Internal(_) => ApiError::Internal(p),
+            Error::BadRequest(_) | Error::Unreadable { .. } => AnyProblem::BadRequest(p),
+            Error::Unauthorized(_) => AnyProblem::Unauthorized(p),
+            Error::Forbidden | Error::Refused(_) => AnyProblem::Forbidden(p),
+            Error::NotFound(_) => AnyProblem::NotFound(p),
+            Error::Conflict(_) | Error::IllegalTransition { .. } => AnyProblem::Conflict(p),
+            Error::PayloadTooLarge => AnyProblem::PayloadTooLarge(p),
+            Error::UnsupportedMediaType(_) => AnyProblem::UnsupportedMediaType(p),
+            Error::Validation(_) => AnyProblem::Unprocessable(p),
+            Error::RateLimited { retry_after, .. } => AnyProblem::TooManyRequests(p, retry_after),
+            Error::Unavailable(_) => AnyProblem::Unavailable(p, 5),
+            Error::Internal(_) => AnyProblem::Internal(p),
             // Made only around operations (see `problem_response`), never returned by one.
-            Error::Http(..) => ApiError::BadRequest(p),
+            Error::Http(..) => AnyProblem::BadRequest(p),
         }
     }
 }
@@ -339,7 +271,7 @@ impl From<sqlx::Error> for Error {
     }
 }
 
-impl From<sqlx::Error> for ApiError {
+impl From<sqlx::Error> for AnyProblem {
     fn from(err: sqlx::Error) -> Self {
         Error::from(err).into()
     }
@@ -409,7 +341,7 @@ fn field_in(reason: &str) -> Option<String> {
 }
 
 /// Parsing failures of parameters and bodies inside an operation become problems too.
-pub fn bad_request(err: poem::Error) -> ApiError {
+pub fn bad_request(err: poem::Error) -> AnyProblem {
     from_poem(&err).into()
 }
 

@@ -20,7 +20,7 @@ use crate::auth::Role;
 use crate::auth::api::BearerAuth;
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::error::{ApiError, Error, NoBodyError, Result};
+use crate::error::{ApiError, Error, NoBodyError, Problems, Result};
 use crate::objects::Objects;
 use crate::on_db;
 use crate::reports::calendar::WorkCalendar;
@@ -492,7 +492,9 @@ impl MediaApi {
         req: &poem::Request,
         media_id: Path<Uuid>,
     ) -> Result<Image, NoBodyError> {
-        Ok(self.serve(req, media_id.0, false).await?)
+        self.serve(req, media_id.0, false)
+            .await
+            .map_err(Problems::recast)
     }
 
     /// A photo's thumbnail
@@ -506,7 +508,9 @@ impl MediaApi {
         req: &poem::Request,
         media_id: Path<Uuid>,
     ) -> Result<Image, NoBodyError> {
-        Ok(self.serve(req, media_id.0, true).await?)
+        self.serve(req, media_id.0, true)
+            .await
+            .map_err(Problems::recast)
     }
 }
 

@@ -60,7 +60,6 @@ impl NotificationKind {
     }
 }
 
-
 #[async_trait::async_trait]
 pub trait Notifier: Send + Sync + 'static {
     async fn push(&self, push: Push) -> anyhow::Result<()>;

@@ -143,14 +143,16 @@ impl TestApp {
         token: Option<&str>,
         body: Option<Value>,
     ) -> Resp {
-        let mut req = self.client.request(method, self.url(path));
+        let mut req = self.client.request(method.clone(), self.url(path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
         if let Some(b) = body {
             req = req.json(&b);
         }
-        Resp::read(req.send().await.expect("request")).await
+        let resp = Resp::read(req.send().await.expect("request")).await;
+        assert_documented(&method, path, &resp);
+        resp
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Resp {
@@ -397,5 +399,70 @@ impl ServerProcess {
 
     pub async fn stop(self) {
         self.kill().await;
+    }
+}
+
+/// Every operation's documented statuses, from the checked-in spec: `(method, path segments,
+/// statuses)`, a segment `None` standing for a `{parameter}`.
+type Documented = Vec<(String, Vec<Option<String>>, Vec<u16>)>;
+
+fn documented() -> &'static Documented {
+    static SPEC: std::sync::OnceLock<Documented> = std::sync::OnceLock::new();
+    SPEC.get_or_init(|| {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/wardline.yaml");
+        let text = std::fs::read_to_string(path).expect("openapi/wardline.yaml");
+        let spec: serde_yaml::Value = serde_yaml::from_str(&text).expect("spec YAML");
+        let mut out = Documented::new();
+        for (template, ops) in spec["paths"].as_mapping().expect("paths") {
+            let template = template.as_str().expect("path");
+            let segments: Vec<Option<String>> = template
+                .split('/')
+                .map(|s| (!s.starts_with('{')).then(|| s.to_string()))
+                .collect();
+            for (method, op) in ops.as_mapping().expect("operations") {
+                let statuses = op["responses"]
+                    .as_mapping()
+                    .map(|r| {
+                        r.keys()
+                            .filter_map(|k| k.as_str().and_then(|s| s.parse().ok()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let method = method.as_str().expect("method").to_ascii_uppercase();
+                out.push((method, segments.clone(), statuses));
+            }
+        }
+        out
+    })
+}
+
+/// An operation's problem must be one its spec entry lists (each operation documents only what
+/// it can answer, so a list that leaves one out fails here). Answers made around the operations
+/// (405, 408, 414, 431) and paths outside the spec are not the operations'.
+pub fn assert_documented(method: &Method, path: &str, resp: &Resp) {
+    let status = resp.status.as_u16();
+    if !matches!(status, 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429) {
+        return;
+    }
+    let path = path.split('?').next().unwrap_or(path);
+    let segments: Vec<&str> = path.split('/').collect();
+    // The most literal template wins (`/v1/reports/mine` over `/v1/reports/{id}`).
+    let op = documented()
+        .iter()
+        .filter(|(m, tpl, _)| {
+            m == method.as_str()
+                && tpl.len() == segments.len()
+                && tpl
+                    .iter()
+                    .zip(&segments)
+                    .all(|(t, s)| t.as_deref().is_none_or(|t| t == *s))
+        })
+        .max_by_key(|(_, tpl, _)| tpl.iter().filter(|t| t.is_some()).count());
+    if let Some((_, _, statuses)) = op {
+        assert!(
+            statuses.contains(&status),
+            "{method} {path} answered {status}, which its spec entry does not list ({statuses:?}): {:?}",
+            resp.body
+        );
     }
 }
