@@ -18,7 +18,8 @@
 //! `peer_joined`, `peer_left` (with `reason`), `peer_reconnecting`, `peer_resumed`, the relayed
 //! messages, `resumed` (after a resume: the missed messages come first, then this, with fresh ICE
 //! servers and `ice_restart: true`), `ice_restart`, `pong`, `error` `{code}` (the socket stays
-//! open), `call_ended`.
+//! open), `call_ended`. What a client sends is read as a [`ClientMessage`]; what this endpoint
+//! answers and relays is written from a [`ServerMessage`] (the rooms write their own).
 //!
 //! A participant whose socket drops may resume within `rtc_resume_grace_secs`; past that they
 //! have left. Every close carries a code and reason: 1000 `left`/`call_ended`, 1001 shutting down,
@@ -29,7 +30,6 @@
 //! (a refusal before the upgrade reaches a page only as 1006). A client's own close is answered
 //! with a close frame (RFC 6455 §5.5.1), so the browser sees a clean close.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -37,87 +37,21 @@ use futures::{SinkExt, StreamExt};
 use poem::web::websocket::{CloseCode, Message, WebSocket, WebSocketConfig};
 use poem::web::{Data, Query};
 use poem::{IntoResponse, Request, handler};
-use serde_json::value::RawValue;
-use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::ParticipantRole;
 use super::RoomPass;
-use super::room::{Entry, Out, close};
+use super::room::{Entry, Hub, Out, Room, close};
 use crate::error::problem_response;
 use crate::rtc::Ctx;
 
 /// The protocol's machine-readable description, served at `/asyncapi.yaml`.
 pub const ASYNCAPI: &str = include_str!("../../openapi/signaling.asyncapi.yaml");
 
-/// What a client may send (the `type` of its message). The protocol's document,
-/// `openapi/signaling.asyncapi.yaml`, lists the same set; a test holds the two together.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ClientMessage {
-    Join,
-    Resume,
-    Offer,
-    Answer,
-    Candidate,
-    EndOfCandidates,
-    Ping,
-    NetworkChanged,
-    Leave,
-    EndCall,
-}
-
-impl ClientMessage {
-    pub const ALL: [ClientMessage; 10] = [
-        ClientMessage::Join,
-        ClientMessage::Resume,
-        ClientMessage::Offer,
-        ClientMessage::Answer,
-        ClientMessage::Candidate,
-        ClientMessage::EndOfCandidates,
-        ClientMessage::Ping,
-        ClientMessage::NetworkChanged,
-        ClientMessage::Leave,
-        ClientMessage::EndCall,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ClientMessage::Join => "join",
-            ClientMessage::Resume => "resume",
-            ClientMessage::Offer => "offer",
-            ClientMessage::Answer => "answer",
-            ClientMessage::Candidate => "candidate",
-            ClientMessage::EndOfCandidates => "end_of_candidates",
-            ClientMessage::Ping => "ping",
-            ClientMessage::NetworkChanged => "network_changed",
-            ClientMessage::Leave => "leave",
-            ClientMessage::EndCall => "end_call",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<ClientMessage> {
-        Self::ALL.into_iter().find(|m| m.as_str() == s)
-    }
-}
-
-/// What the server sends (the `type` of its messages), as the protocol's document lists them.
-pub const SERVER_MESSAGES: [&str; 15] = [
-    "joined",
-    "resumed",
-    "peer_joined",
-    "peer_reconnecting",
-    "peer_resumed",
-    "peer_left",
-    "peer_network_changed",
-    "offer",
-    "answer",
-    "candidate",
-    "end_of_candidates",
-    "ice_restart",
-    "pong",
-    "error",
-    "call_ended",
-];
+mod messages;
+pub use messages::{
+    ClientKind, ClientMessage, Rejected, SERVER_MESSAGES, ServerMessage, plausible_sdp,
+};
 
 #[derive(serde::Deserialize)]
 pub struct SignalQuery {
@@ -246,10 +180,6 @@ where
         }
     })
     .await;
-}
-
-fn error_message(code: &str) -> Value {
-    json!({ "type": "error", "code": code })
 }
 
 async fn run(state: Ctx, pass: RoomPass, socket: poem::web::websocket::WebSocketStream) {
@@ -414,27 +344,20 @@ async fn run(state: Ctx, pass: RoomPass, socket: poem::web::websocket::WebSocket
     Box::pin(hub.detach(&state, &room, pass.account_id, attached.conn, left)).await;
 }
 
+/// The first message: a join or a resume, or the reason the socket is closed (4400).
 fn parse_entry(text: &str) -> Result<Entry, &'static str> {
-    let v: Value = serde_json::from_str(text).map_err(|_| "bad_json")?;
-    let kind = v.get("type").and_then(Value::as_str);
-    if !matches!(kind, Some("join" | "resume")) {
-        return Err("expected_join");
-    }
-    if v.get("protocol").and_then(Value::as_u64) != Some(u64::from(super::PROTOCOL)) {
-        return Err("unsupported_protocol");
-    }
-    match kind {
-        Some("join") => Ok(Entry::Join),
-        Some("resume") => {
-            let session = v
-                .get("session_id")
-                .and_then(Value::as_str)
-                .and_then(|s| Uuid::parse_str(s).ok())
-                .ok_or("bad_session_id")?;
-            let last_seq = v.get("last_seq").and_then(Value::as_u64).unwrap_or(0);
-            Ok(Entry::Resume { session, last_seq })
-        }
-        _ => Err("expected_join"),
+    match ClientMessage::parse_first(text).map_err(Rejected::code)? {
+        ClientMessage::Join { .. } => Ok(Entry::Join),
+        ClientMessage::Resume {
+            session_id,
+            last_seq,
+            ..
+        } => Ok(Entry::Resume {
+            session: session_id,
+            last_seq,
+        }),
+        // `parse_first` reads nothing else.
+        _ => Err(Rejected::ExpectedJoin.code()),
     }
 }
 
@@ -447,147 +370,111 @@ enum Flow {
     Close(u16, &'static str),
 }
 
-/// The fields of a client's message that the server reads, unparsed until needed (any other
-/// field is ignored).
-#[derive(serde::Deserialize)]
-struct Incoming<'a> {
-    #[serde(rename = "type", borrow)]
-    kind: Option<&'a RawValue>,
-    #[serde(borrow)]
-    to: Option<&'a RawValue>,
-    #[serde(borrow)]
-    sdp: Option<&'a RawValue>,
-    #[serde(borrow)]
-    candidate: Option<&'a RawValue>,
-    #[serde(borrow)]
-    ts: Option<&'a RawValue>,
-}
-
-/// A raw JSON value as a string, if it is one.
-fn as_str(raw: &RawValue) -> Option<Cow<'_, str>> {
-    serde_json::from_str(raw.get()).ok()
-}
-
-/// An ICE candidate is an object whose `candidate` is a string of reasonable length.
-fn plausible_candidate(raw: &RawValue) -> bool {
-    #[derive(serde::Deserialize)]
-    struct Candidate<'a> {
-        #[serde(borrow)]
-        candidate: Cow<'a, str>,
+/// Queue `message` for `me` alone (an answer to their own message).
+fn reply(hub: &Hub, room: &Arc<Room>, me: Uuid, message: &ServerMessage) {
+    match message.to_text() {
+        Ok(text) => hub.reply_text(room, me, text),
+        Err(e) => tracing::error!(error = %e, "writing a signaling message"),
     }
-    serde_json::from_str::<Candidate>(raw.get()).is_ok_and(|c| c.candidate.len() < 2048)
 }
 
-/// An SDP must look like one: starts with `v=0` and has at least one media section.
-pub fn plausible_sdp(sdp: &str) -> bool {
-    sdp.starts_with("v=0") && (sdp.contains("\nm=") || sdp.contains("\rm=")) && !sdp.contains('\0')
+/// Relay `message` (a `kind` from `me`) to participant `to`; the sender is told if it cannot be
+/// delivered. `hold_if_absent`: held a while for a participant not yet present.
+async fn relay(
+    state: &Ctx,
+    room: &Arc<Room>,
+    me: Uuid,
+    kind: ClientKind,
+    to: Uuid,
+    message: ServerMessage<'_>,
+    hold_if_absent: bool,
+) {
+    let text = match message.to_text() {
+        Ok(text) => text,
+        Err(e) => {
+            tracing::error!(error = %e, "writing a signaling message");
+            return;
+        }
+    };
+    if let Err(code) = state.hub.relay(state, room, to, text, hold_if_absent).await {
+        let error = ServerMessage::Error {
+            code,
+            about: Some(kind),
+            to: Some(to),
+        };
+        reply(&state.hub, room, me, &error);
+    }
 }
 
-async fn handle(state: &Ctx, room: &Arc<super::room::Room>, pass: &RoomPass, text: &str) -> Flow {
+async fn handle(state: &Ctx, room: &Arc<Room>, pass: &RoomPass, text: &str) -> Flow {
     let hub = &state.hub;
     let me = pass.account_id;
-    // Read as borrowed, unparsed fields: a relayed candidate is copied through as its text.
-    let fields = if text.trim_start().starts_with('{') {
-        serde_json::from_str::<Incoming>(text).ok()
-    } else {
-        None
+    // Read once, as borrowed fields: a relayed candidate is copied through as its text.
+    let message = match ClientMessage::parse(text) {
+        Ok(message) => message,
+        Err(Rejected::AlreadyJoined) => {
+            return Flow::Close(close::BAD_MESSAGE, Rejected::AlreadyJoined.code());
+        }
+        Err(rejected) => {
+            reply(hub, room, me, &rejected.answer());
+            return Flow::Continue;
+        }
     };
-    let Some(v) = fields else {
-        let code = if serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() {
-            "unknown_type"
-        } else {
-            "bad_json"
-        };
-        hub.reply(room, me, error_message(code));
-        return Flow::Continue;
-    };
-    let kind = v.kind.and_then(as_str).unwrap_or_default();
-    let to = v.to.and_then(as_str).and_then(|s| Uuid::parse_str(&s).ok());
-    let Some(message) = ClientMessage::parse(&kind) else {
-        hub.reply(room, me, error_message("unknown_type"));
-        return Flow::Continue;
-    };
+    let kind = message.kind();
     match message {
-        ClientMessage::Ping => {
-            let ts = v.ts.map(RawValue::get).unwrap_or("null");
-            hub.reply_text(room, me, format!(r#"{{"type":"pong","ts":{ts}}}"#));
+        ClientMessage::Ping { ts } => reply(hub, room, me, &ServerMessage::Pong { ts }),
+        ClientMessage::Offer { to, sdp } => {
+            let offer = ServerMessage::Offer {
+                from: me,
+                sdp: &sdp,
+            };
+            relay(state, room, me, kind, to, offer, false).await;
         }
-        ClientMessage::Offer | ClientMessage::Answer => {
-            let Some(to) = to else {
-                hub.reply(room, me, error_message("missing_to"));
-                return Flow::Continue;
+        ClientMessage::Answer { to, sdp } => {
+            let answer = ServerMessage::Answer {
+                from: me,
+                sdp: &sdp,
             };
-            let sdp = v.sdp.and_then(as_str).unwrap_or_default();
-            if !plausible_sdp(&sdp) {
-                hub.reply(
-                    room,
-                    me,
-                    json!({ "type": "error", "code": "invalid_sdp", "ref": kind }),
-                );
-                return Flow::Continue;
-            }
-            let message = json!({ "type": kind, "from": me, "sdp": sdp }).to_string();
-            if let Err(code) = hub.relay(state, room, to, message, false).await {
-                hub.reply(
-                    room,
-                    me,
-                    json!({ "type": "error", "code": code, "ref": kind, "to": to }),
-                );
-            }
+            relay(state, room, me, kind, to, answer, false).await;
         }
-        ClientMessage::Candidate | ClientMessage::EndOfCandidates => {
-            let Some(to) = to else {
-                hub.reply(room, me, error_message("missing_to"));
-                return Flow::Continue;
+        ClientMessage::Candidate { to, candidate } => {
+            let candidate = ServerMessage::Candidate {
+                from: me,
+                candidate,
             };
-            let message = if message == ClientMessage::Candidate {
-                let Some(candidate) = v.candidate.filter(|c| plausible_candidate(c)) else {
-                    hub.reply(room, me, error_message("invalid_candidate"));
-                    return Flow::Continue;
-                };
-                format!(
-                    r#"{{"type":"candidate","from":"{me}","candidate":{}}}"#,
-                    candidate.get()
-                )
-            } else {
-                json!({ "type": "end_of_candidates", "from": me }).to_string()
-            };
-            if let Err(code) = hub.relay(state, room, to, message, true).await {
-                hub.reply(
-                    room,
-                    me,
-                    json!({ "type": "error", "code": code, "ref": kind, "to": to }),
-                );
-            }
+            relay(state, room, me, kind, to, candidate, true).await;
+        }
+        ClientMessage::EndOfCandidates { to } => {
+            let end = ServerMessage::EndOfCandidates { from: me };
+            relay(state, room, me, kind, to, end, true).await;
         }
         ClientMessage::NetworkChanged => {
-            let ice = state.ice_servers(&me.to_string());
             // Fresh ICE servers for the sender; it restarts only with the peers toward whom it is
             // the impolite side (the others are told to restart toward it).
-            let with = super::room::Hub::restart_targets(room, me, pass.role);
-            hub.reply(
-                room,
-                me,
-                json!({ "type": "ice_restart", "ice_servers": ice, "restart_with": with }),
-            );
+            let restart = ServerMessage::IceRestart {
+                ice_servers: state.ice_servers(&me.to_string()),
+                restart_with: Hub::restart_targets(room, me, pass.role),
+            };
+            reply(hub, room, me, &restart);
             hub.network_changed(state, room, me).await;
         }
         ClientMessage::Leave => return Flow::Leave,
         ClientMessage::EndCall => {
             if pass.role != ParticipantRole::Doctor {
-                hub.reply(room, me, error_message("only_the_doctor_ends"));
+                reply(hub, room, me, &ServerMessage::error("only_the_doctor_ends"));
                 return Flow::Continue;
             }
             match state.calls.ended_by_doctor(pass.consultation_id).await {
                 Ok(_) => {}
                 Err(e) => {
                     tracing::warn!(error = %e, "ending a call");
-                    hub.reply(room, me, error_message("cannot_end"));
+                    reply(hub, room, me, &ServerMessage::error("cannot_end"));
                 }
             }
         }
-        ClientMessage::Join | ClientMessage::Resume => {
-            return Flow::Close(close::BAD_MESSAGE, "already_joined");
+        // `parse` answers these with `AlreadyJoined`.
+        ClientMessage::Join { .. } | ClientMessage::Resume { .. } => {
+            return Flow::Close(close::BAD_MESSAGE, Rejected::AlreadyJoined.code());
         }
     }
     Flow::Continue
