@@ -419,7 +419,10 @@ impl ObjectsApi {
     async fn get(
         &self,
         token: poem_openapi::param::Path<String>,
-    ) -> Result<poem_openapi::payload::Binary<Vec<u8>>, crate::error::NoBodyError> {
+    ) -> Result<
+        poem_openapi::payload::Binary<Vec<u8>>,
+        crate::error::Problems<{ crate::error::FORBIDDEN | crate::error::NOT_FOUND }>,
+    > {
         let key = self.objects.verify_token(&token.0, Access::Get)?;
         let bytes = self.objects.get(&key).await.map_err(Error::from)?;
         Ok(poem_openapi::payload::Binary(bytes.to_vec()))
@@ -437,7 +440,8 @@ impl ObjectsApi {
         &self,
         token: poem_openapi::param::Path<String>,
         body: poem::Body,
-    ) -> Result<Stored, crate::error::ApiError> {
+    ) -> Result<Stored, crate::error::Problems<{ crate::error::FORBIDDEN | crate::error::TOO_LARGE }>>
+    {
         let key = self.objects.verify_token(&token.0, Access::Put)?;
         let limit = self.max_body_bytes;
         let stream = body

@@ -10,7 +10,9 @@ use uuid::Uuid;
 
 use crate::auth::Auth;
 use crate::auth::{Account, Caller, Language, Role, Session};
-use crate::error::{ApiError, Error, NoBodyError};
+use crate::error::{
+    BODY, CONFLICT, Error, INVALID, NOT_FOUND, Problems, RATE_LIMITED, SIGNED_IN, UNAUTHORIZED,
+};
 use crate::tags::ApiTags;
 
 /// `Authorization: Bearer <access token>` from sign-in.
@@ -268,7 +270,7 @@ impl AuthApi {
         &self,
         req: &Request,
         body: Json<OtpRequest>,
-    ) -> Result<OtpRequestResponse, ApiError> {
+    ) -> Result<OtpRequestResponse, Problems<{ BODY | INVALID | RATE_LIMITED }>> {
         let ip = client_ip(&self.state.settings, req);
         let expires_in = self.state.request_otp(&body.phone, &ip).await?;
         Ok(OtpRequestResponse::Sent(Json(OtpSent { expires_in })))
@@ -282,7 +284,10 @@ impl AuthApi {
         method = "post",
         operation_id = "auth_verify_otp"
     )]
-    async fn verify_otp(&self, body: Json<OtpVerify>) -> Result<VerifyResponse, ApiError> {
+    async fn verify_otp(
+        &self,
+        body: Json<OtpVerify>,
+    ) -> Result<VerifyResponse, Problems<{ UNAUTHORIZED | BODY | INVALID | RATE_LIMITED }>> {
         let (session, created) = self.state.verify_otp(&body.phone, &body.code).await?;
         Ok(if created {
             VerifyResponse::Created(Json(session.into()))
@@ -297,7 +302,7 @@ impl AuthApi {
         &self,
         req: &Request,
         body: Json<LoginRequest>,
-    ) -> Result<Json<TokenResponse>, ApiError> {
+    ) -> Result<Json<TokenResponse>, Problems<{ UNAUTHORIZED | BODY | RATE_LIMITED }>> {
         let ip = client_ip(&self.state.settings, req);
         Ok(Json(
             self.state
@@ -316,7 +321,10 @@ impl AuthApi {
         method = "post",
         operation_id = "auth_refresh"
     )]
-    async fn refresh(&self, body: Json<RefreshRequest>) -> Result<Json<TokenResponse>, ApiError> {
+    async fn refresh(
+        &self,
+        body: Json<RefreshRequest>,
+    ) -> Result<Json<TokenResponse>, Problems<{ UNAUTHORIZED | BODY }>> {
         Ok(Json(self.state.refresh(&body.refresh_token).await?.into()))
     }
 
@@ -326,7 +334,7 @@ impl AuthApi {
         method = "post",
         operation_id = "auth_logout"
     )]
-    async fn logout(&self, body: Json<RefreshRequest>) -> Result<NoContent, ApiError> {
+    async fn logout(&self, body: Json<RefreshRequest>) -> Result<NoContent, Problems<BODY>> {
         self.state.logout(&body.refresh_token).await?;
         Ok(NoContent::Done)
     }
@@ -340,7 +348,7 @@ pub struct MeApi {
 impl MeApi {
     /// The signed-in account
     #[oai(path = "/v1/me", method = "get", operation_id = "me_get")]
-    async fn me(&self, auth: BearerAuth) -> Result<Json<AccountView>, NoBodyError> {
+    async fn me(&self, auth: BearerAuth) -> Result<Json<AccountView>, Problems<UNAUTHORIZED>> {
         let caller = self.state.caller_changing_password(&auth).await?;
         Ok(Json(self.state.account(caller.account_id).await?.into()))
     }
@@ -351,7 +359,7 @@ impl MeApi {
         &self,
         auth: BearerAuth,
         body: Json<PatchMe>,
-    ) -> Result<Json<AccountView>, ApiError> {
+    ) -> Result<Json<AccountView>, Problems<{ SIGNED_IN | BODY | INVALID }>> {
         let caller = self.state.caller(&auth).await?;
         Ok(Json(
             self.state
@@ -371,7 +379,7 @@ impl MeApi {
         &self,
         auth: BearerAuth,
         body: Json<ChangePassword>,
-    ) -> Result<NoContent, ApiError> {
+    ) -> Result<NoContent, Problems<{ SIGNED_IN | BODY | INVALID }>> {
         let caller = self.state.caller_changing_password(&auth).await?;
         caller.require(&[Role::Staff, Role::Doctor, Role::Admin])?;
         self.state
@@ -403,7 +411,7 @@ impl AdminAccountsApi {
         /// Page size, 1–200 (default 50).
         #[oai(validator(minimum(value = "1"), maximum(value = "200")))]
         limit: Query<Option<i64>>,
-    ) -> Result<Json<AccountPage>, NoBodyError> {
+    ) -> Result<Json<AccountPage>, Problems<SIGNED_IN>> {
         self.state.caller_with(&auth, &[Role::Admin]).await?;
         let limit = limit.0.unwrap_or(50);
         let items = self.state.list_accounts(role.0, after.0, limit).await?;
@@ -430,7 +438,7 @@ impl AdminAccountsApi {
         &self,
         auth: BearerAuth,
         body: Json<CreateAccount>,
-    ) -> Result<CreateAccountResponse, ApiError> {
+    ) -> Result<CreateAccountResponse, Problems<{ SIGNED_IN | CONFLICT | BODY | INVALID }>> {
         self.state.caller_with(&auth, &[Role::Admin]).await?;
         if body.role == Role::Resident {
             return Err(Error::validation(
@@ -461,7 +469,7 @@ impl AdminAccountsApi {
         &self,
         auth: BearerAuth,
         account_id: Path<Uuid>,
-    ) -> Result<Json<AccountView>, NoBodyError> {
+    ) -> Result<Json<AccountView>, Problems<{ SIGNED_IN | NOT_FOUND }>> {
         self.state.caller_with(&auth, &[Role::Admin]).await?;
         Ok(Json(self.state.account(account_id.0).await?.into()))
     }
@@ -476,7 +484,7 @@ impl AdminAccountsApi {
         &self,
         auth: BearerAuth,
         account_id: Path<Uuid>,
-    ) -> Result<Json<AccountView>, NoBodyError> {
+    ) -> Result<Json<AccountView>, Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT }>> {
         let caller = self.state.caller_with(&auth, &[Role::Admin]).await?;
         Ok(Json(
             self.state
@@ -496,7 +504,7 @@ impl AdminAccountsApi {
         &self,
         auth: BearerAuth,
         account_id: Path<Uuid>,
-    ) -> Result<Json<AccountView>, NoBodyError> {
+    ) -> Result<Json<AccountView>, Problems<{ SIGNED_IN | NOT_FOUND }>> {
         let caller = self.state.caller_with(&auth, &[Role::Admin]).await?;
         Ok(Json(
             self.state
@@ -516,7 +524,7 @@ impl AdminAccountsApi {
         &self,
         auth: BearerAuth,
         account_id: Path<Uuid>,
-    ) -> Result<Json<AccountWithPassword>, NoBodyError> {
+    ) -> Result<Json<AccountWithPassword>, Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT }>> {
         self.state.caller_with(&auth, &[Role::Admin]).await?;
         let (account, password) = self.state.reset_password(account_id.0).await?;
         Ok(Json(AccountWithPassword {

@@ -20,7 +20,9 @@ use crate::auth::Role;
 use crate::auth::api::BearerAuth;
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::error::{ApiError, Error, NoBodyError, Problems, Result};
+use crate::error::{
+    BODY, CONFLICT, Error, INVALID, NOT_FOUND, Problems, RATE_LIMITED, Result, SIGNED_IN,
+};
 use crate::objects::Objects;
 use crate::on_db;
 use crate::reports::calendar::WorkCalendar;
@@ -438,7 +440,10 @@ impl MediaApi {
         #[oai(name = "Idempotency-Key", validator(max_length = 100))]
         idempotency_key: Header<Option<String>>,
         form: UploadForm,
-    ) -> Result<Uploaded, ApiError> {
+    ) -> Result<
+        Uploaded,
+        Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT | BODY | INVALID | RATE_LIMITED }>,
+    > {
         use crate::store::idempotency;
         let caller = self
             .state
@@ -491,10 +496,8 @@ impl MediaApi {
         &self,
         req: &poem::Request,
         media_id: Path<Uuid>,
-    ) -> Result<Image, NoBodyError> {
-        self.serve(req, media_id.0, false)
-            .await
-            .map_err(Problems::recast)
+    ) -> Result<Image, Problems<{ SIGNED_IN | NOT_FOUND }>> {
+        Ok(self.serve(req, media_id.0, false).await?)
     }
 
     /// A photo's thumbnail
@@ -507,15 +510,13 @@ impl MediaApi {
         &self,
         req: &poem::Request,
         media_id: Path<Uuid>,
-    ) -> Result<Image, NoBodyError> {
-        self.serve(req, media_id.0, true)
-            .await
-            .map_err(Problems::recast)
+    ) -> Result<Image, Problems<{ SIGNED_IN | NOT_FOUND }>> {
+        Ok(self.serve(req, media_id.0, true).await?)
     }
 }
 
 impl MediaApi {
-    async fn serve(&self, req: &poem::Request, id: Uuid, thumb: bool) -> Result<Image, ApiError> {
+    async fn serve(&self, req: &poem::Request, id: Uuid, thumb: bool) -> Result<Image> {
         let row = media_row(&self.state, id)
             .await?
             .ok_or(Error::NotFound("media_not_found"))?;
@@ -530,7 +531,7 @@ impl MediaApi {
                     || reporters.contains(&c.account_id)
             });
             if !allowed {
-                return Err(Error::NotFound("media_not_found").into());
+                return Err(Error::NotFound("media_not_found"));
             }
         }
         let key = if thumb {

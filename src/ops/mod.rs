@@ -17,9 +17,7 @@ use prometheus_client::registry::Registry;
 use tracing::Instrument;
 
 use crate::config::{LogFormat, Settings};
-use crate::error::{
-    Error, Lang, NoBodyError, REQUEST_ID, REQUEST_LANG, from_poem, problem_response,
-};
+use crate::error::{Error, Lang, Problems, REQUEST_ID, REQUEST_LANG, from_poem, problem_response};
 use crate::tags::ApiTags;
 
 pub mod http;
@@ -584,7 +582,7 @@ pub struct OpsApi {
 impl OpsApi {
     /// Liveness: the process is up
     #[oai(path = "/healthz", method = "get", operation_id = "ops_healthz")]
-    async fn healthz(&self) -> Result<Json<Health>, NoBodyError> {
+    async fn healthz(&self) -> Result<Json<Health>, Problems<0>> {
         Ok(Json(Health {
             status: "ok".into(),
         }))
@@ -592,7 +590,7 @@ impl OpsApi {
 
     /// Readiness: the database and the object store answer (503 otherwise, and while shutting down)
     #[oai(path = "/readyz", method = "get", operation_id = "ops_readyz")]
-    async fn readyz(&self) -> Result<ReadyResponse, NoBodyError> {
+    async fn readyz(&self) -> Result<ReadyResponse, Problems<0>> {
         if self.state.shutdown.shutting_down() {
             return Err(Error::Unavailable("shutting_down").into());
         }
@@ -614,7 +612,7 @@ impl OpsApi {
 
     /// Prometheus metrics (text exposition format)
     #[oai(path = "/metrics", method = "get", operation_id = "ops_metrics")]
-    async fn metrics(&self) -> Result<PlainText<String>, NoBodyError> {
+    async fn metrics(&self) -> Result<PlainText<String>, Problems<0>> {
         Ok(PlainText(self.state.metrics.render()))
     }
 }

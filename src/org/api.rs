@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::auth::Role;
 use crate::auth::api::BearerAuth;
-use crate::error::{ApiError, NoBodyError};
+use crate::error::{BODY, CONFLICT, INVALID, NOT_FOUND, Problems, SIGNED_IN};
 use crate::org::Ctx;
 use crate::org::{self, Station, Unit, UnitKind};
 use crate::tags::ApiTags;
@@ -117,7 +117,10 @@ pub struct OrgApi {
 impl OrgApi {
     /// Ward units and their staff (staff, admins)
     #[oai(path = "/v1/units", method = "get", operation_id = "units_list")]
-    async fn list_units(&self, auth: BearerAuth) -> Result<Json<Vec<UnitView>>, NoBodyError> {
+    async fn list_units(
+        &self,
+        auth: BearerAuth,
+    ) -> Result<Json<Vec<UnitView>>, Problems<SIGNED_IN>> {
         self.state
             .auth
             .caller_with(&auth, &[Role::Staff, Role::Admin])
@@ -152,7 +155,7 @@ impl OrgApi {
         &self,
         auth: BearerAuth,
         body: Json<NewUnit>,
-    ) -> Result<UnitCreated, ApiError> {
+    ) -> Result<UnitCreated, Problems<{ SIGNED_IN | CONFLICT | BODY | INVALID }>> {
         self.state.auth.caller_with(&auth, &[Role::Admin]).await?;
         let unit = org::create_unit(
             &self.state.db,
@@ -175,7 +178,7 @@ impl OrgApi {
         auth: BearerAuth,
         unit_id: Path<Uuid>,
         account_id: Path<Uuid>,
-    ) -> Result<Done, NoBodyError> {
+    ) -> Result<Done, Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT }>> {
         self.state.auth.caller_with(&auth, &[Role::Admin]).await?;
         org::add_unit_member(
             &self.state.db,
@@ -198,7 +201,7 @@ impl OrgApi {
         auth: BearerAuth,
         unit_id: Path<Uuid>,
         account_id: Path<Uuid>,
-    ) -> Result<Done, NoBodyError> {
+    ) -> Result<Done, Problems<SIGNED_IN>> {
         self.state.auth.caller_with(&auth, &[Role::Admin]).await?;
         org::remove_unit_member(&self.state.db, unit_id.0, account_id.0).await?;
         Ok(Done::Done)
@@ -206,7 +209,10 @@ impl OrgApi {
 
     /// Health stations (anyone signed in: residents pick one to consult)
     #[oai(path = "/v1/stations", method = "get", operation_id = "stations_list")]
-    async fn list_stations(&self, auth: BearerAuth) -> Result<Json<Vec<StationView>>, NoBodyError> {
+    async fn list_stations(
+        &self,
+        auth: BearerAuth,
+    ) -> Result<Json<Vec<StationView>>, Problems<SIGNED_IN>> {
         let caller = self.state.auth.caller(&auth).await?;
         let mut stations: Vec<StationView> = org::list_stations(&self.state.db)
             .await?
@@ -230,7 +236,7 @@ impl OrgApi {
         &self,
         auth: BearerAuth,
         body: Json<NewStation>,
-    ) -> Result<StationCreated, ApiError> {
+    ) -> Result<StationCreated, Problems<{ SIGNED_IN | CONFLICT | BODY | INVALID }>> {
         self.state.auth.caller_with(&auth, &[Role::Admin]).await?;
         let station = org::create_station(
             &self.state.db,
@@ -253,7 +259,7 @@ impl OrgApi {
         auth: BearerAuth,
         station_id: Path<Uuid>,
         account_id: Path<Uuid>,
-    ) -> Result<Done, NoBodyError> {
+    ) -> Result<Done, Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT }>> {
         self.state.auth.caller_with(&auth, &[Role::Admin]).await?;
         org::add_station_doctor(
             &self.state.db,
@@ -276,7 +282,7 @@ impl OrgApi {
         auth: BearerAuth,
         station_id: Path<Uuid>,
         account_id: Path<Uuid>,
-    ) -> Result<Done, NoBodyError> {
+    ) -> Result<Done, Problems<SIGNED_IN>> {
         self.state.auth.caller_with(&auth, &[Role::Admin]).await?;
         org::remove_station_doctor(&self.state.db, station_id.0, account_id.0).await?;
         Ok(Done::Done)

@@ -10,7 +10,7 @@ use super::IceServer;
 use super::ParticipantRole;
 use crate::auth::Role;
 use crate::auth::api::BearerAuth;
-use crate::error::{Error, NoBodyError};
+use crate::error::{CONFLICT, Error, NOT_FOUND, Problems, SIGNED_IN};
 use crate::rtc::Ctx;
 use crate::tags::ApiTags;
 
@@ -59,7 +59,7 @@ impl RtcApi {
         method = "get",
         operation_id = "rtc_ice_servers"
     )]
-    async fn ice_servers(&self, auth: BearerAuth) -> Result<Json<IceServers>, NoBodyError> {
+    async fn ice_servers(&self, auth: BearerAuth) -> Result<Json<IceServers>, Problems<SIGNED_IN>> {
         let caller = self.state.auth.caller(&auth).await?;
         let ttl = chrono::Duration::seconds(self.state.settings.turn_ttl_secs as i64);
         Ok(Json(IceServers {
@@ -84,7 +84,7 @@ impl RtcApi {
         &self,
         auth: BearerAuth,
         consultation_id: Path<Uuid>,
-    ) -> Result<Json<RoomTicket>, NoBodyError> {
+    ) -> Result<Json<RoomTicket>, Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT }>> {
         let state = &self.state;
         let caller = state.auth.caller(&auth).await?;
         caller.require(&[Role::Resident, Role::Doctor])?;

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::{Open311ClientInput, Open311ClientIssued, Open311ClientView};
 use crate::auth::Role;
 use crate::auth::api::BearerAuth;
-use crate::error::{ApiError, Error, NoBodyError};
+use crate::error::{BODY, CONFLICT, Error, INVALID, NOT_FOUND, Problems, SIGNED_IN};
 use crate::open311 as rules;
 use crate::reports::Ctx;
 use crate::tags::ApiTags;
@@ -33,7 +33,10 @@ impl ClientsApi {
         operation_id = "admin_open311_clients",
         tag = "ApiTags::Admin"
     )]
-    async fn clients(&self, auth: BearerAuth) -> Result<Json<Vec<Open311ClientView>>, NoBodyError> {
+    async fn clients(
+        &self,
+        auth: BearerAuth,
+    ) -> Result<Json<Vec<Open311ClientView>>, Problems<SIGNED_IN>> {
         self.state.auth.caller_with(&auth, &[Role::Admin]).await?;
         Ok(Json(
             crate::open311::repo::clients(&self.state.db)
@@ -56,7 +59,7 @@ impl ClientsApi {
         &self,
         auth: BearerAuth,
         body: Json<Open311ClientInput>,
-    ) -> Result<ClientIssued, ApiError> {
+    ) -> Result<ClientIssued, Problems<{ SIGNED_IN | BODY | INVALID }>> {
         let caller = self.state.auth.caller_with(&auth, &[Role::Admin]).await?;
         let issued = rules::issue_client(&self.state, &caller, &body.name, &body.contact).await?;
         Ok(ClientIssued::Created(Json(Open311ClientIssued {
@@ -76,7 +79,7 @@ impl ClientsApi {
         &self,
         auth: BearerAuth,
         client_id: Path<Uuid>,
-    ) -> Result<Json<Open311ClientView>, NoBodyError> {
+    ) -> Result<Json<Open311ClientView>, Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT }>> {
         self.state.auth.caller_with(&auth, &[Role::Admin]).await?;
         Ok(Json(
             rules::revoke_client(&self.state, client_id.0).await?.into(),

@@ -13,7 +13,7 @@ use super::peer::start_peer;
 use super::sessions::EchoSessions;
 use super::stats::EchoReport;
 use crate::auth::api::BearerAuth;
-use crate::error::{ApiError, Error, NoBodyError};
+use crate::error::{BODY, CONFLICT, Error, INVALID, NOT_FOUND, Problems, SIGNED_IN};
 use crate::rtc::Ctx;
 use crate::tags::ApiTags;
 
@@ -77,7 +77,7 @@ impl EchoApi {
         &self,
         auth: BearerAuth,
         body: Json<EchoOffer>,
-    ) -> Result<Json<EchoAnswer>, ApiError> {
+    ) -> Result<Json<EchoAnswer>, Problems<{ SIGNED_IN | CONFLICT | BODY | INVALID }>> {
         let caller = self.state.auth.caller(&auth).await?;
         let offer = parse_offer(&body.0, self.state.settings.rtc_max_message_bytes)?;
         let settings = &self.state.settings;
@@ -125,7 +125,7 @@ impl EchoApi {
         &self,
         auth: BearerAuth,
         session_id: Path<Uuid>,
-    ) -> Result<Json<EchoReport>, NoBodyError> {
+    ) -> Result<Json<EchoReport>, Problems<{ SIGNED_IN | NOT_FOUND }>> {
         let caller = self.state.auth.caller(&auth).await?;
         self.sessions
             .report(session_id.0, caller.account_id)
