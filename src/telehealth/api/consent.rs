@@ -90,7 +90,7 @@ impl ConsentApi {
         &self,
         auth: BearerAuth,
         body: Json<ConsentDecision>,
-    ) -> Result<Json<ConsentView>, Problems<{ SIGNED_IN | CONFLICT | INVALID | BODY }>> {
+    ) -> Result<Json<ConsentView>, Problems<{ SIGNED_IN | CONFLICT | BODY }>> {
         let caller = self.state.auth.caller(&auth).await?;
         let row = records::decide(
             &self.state,

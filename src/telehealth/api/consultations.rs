@@ -53,7 +53,7 @@ impl ConsultationsApi {
         &self,
         auth: BearerAuth,
         #[oai(validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<Option<i64>>,
-    ) -> Result<Json<Vec<ConsultationView>>, Problems<{ SIGNED_IN | INVALID }>> {
+    ) -> Result<Json<Vec<ConsultationView>>, Problems<SIGNED_IN>> {
         let caller = self.state.auth.caller(&auth).await?;
         let rows = queue::mine(&self.state, &caller, limit.0.unwrap_or(50)).await?;
         let mut out = vec![];
@@ -199,7 +199,7 @@ impl ConsultationsApi {
         body: Json<DoctorRef>,
     ) -> Result<
         Json<ConsultationView>,
-        Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT | INVALID | BODY }>,
+        Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT | BODY }>,
     > {
         let caller = self.state.auth.caller(&auth).await?;
         let row = queue::invite(&self.state, &caller, consultation_id.0, body.doctor_id).await?;

@@ -154,7 +154,7 @@ impl ClinicalRecordsApi {
         auth: BearerAuth,
         consultation_id: Query<Option<Uuid>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<Option<i64>>,
-    ) -> Result<Json<Vec<RecordView>>, Problems<{ SIGNED_IN | INVALID }>> {
+    ) -> Result<Json<Vec<RecordView>>, Problems<SIGNED_IN>> {
         let caller = self.state.auth.caller(&auth).await?;
         let rows = records::list(
             &self.state,

@@ -140,7 +140,7 @@ impl WaitingRoomApi {
         body: Json<AdmitRequest>,
     ) -> Result<
         Json<ConsultationView>,
-        Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT | INVALID | BODY }>,
+        Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT | BODY }>,
     > {
         let caller = self.state.auth.caller(&auth).await?;
         let row = queue::admit(&self.state, &caller, station_id.0, body.consultation_id).await?;
@@ -157,7 +157,7 @@ impl WaitingRoomApi {
         &self,
         auth: BearerAuth,
         body: Json<DutyRequest>,
-    ) -> Result<Done, Problems<{ SIGNED_IN | NOT_FOUND | INVALID | BODY }>> {
+    ) -> Result<Done, Problems<{ SIGNED_IN | NOT_FOUND | BODY }>> {
         let caller = self.state.auth.caller(&auth).await?;
         queue::set_duty(&self.state, &caller, Some(body.station_id)).await?;
         Ok(Done::Done)
