@@ -11,7 +11,9 @@ use super::quality::{self, CandidateType, Sample};
 use super::queue::{self, ConsultationStatus, Relation};
 use crate::auth::Caller;
 use crate::auth::api::BearerAuth;
-use crate::error::{ApiError, Error, Result};
+use crate::error::{
+    BODY, CONFLICT, Error, INVALID, NOT_FOUND, Problems, RATE_LIMITED, Result, SIGNED_IN,
+};
 use crate::rtc::{Calls, Participant};
 use crate::tags::ApiTags;
 
@@ -110,7 +112,10 @@ impl CallQualityApi {
         auth: BearerAuth,
         consultation_id: Path<Uuid>,
         body: Json<QualitySample>,
-    ) -> std::result::Result<Stored, ApiError> {
+    ) -> std::result::Result<
+        Stored,
+        Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT | INVALID | BODY | RATE_LIMITED }>,
+    > {
         let caller = self.state.auth.caller(&auth).await?;
         let b = body.0;
         quality::record(

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::views::PersonRef;
 use crate::auth::api::BearerAuth;
-use crate::error::NoBodyError;
+use crate::error::{INVALID, Problems, SIGNED_IN};
 use crate::tags::ApiTags;
 use crate::telehealth::Ctx;
 use crate::telehealth::records::{self, AccessAction};
@@ -53,7 +53,7 @@ impl RecordAccessApi {
         auth: BearerAuth,
         before: Query<Option<Uuid>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<Option<i64>>,
-    ) -> Result<Json<AccessPage>, NoBodyError> {
+    ) -> Result<Json<AccessPage>, Problems<SIGNED_IN>> {
         let caller = self.state.auth.caller(&auth).await?;
         let limit = limit.0.unwrap_or(50);
         let rows = records::access_log(&self.state, &caller, before.0, limit).await?;

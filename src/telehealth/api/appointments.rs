@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::views::{ConsultationCreated, consultation_view};
 use crate::auth::Role;
 use crate::auth::api::BearerAuth;
-use crate::error::{ApiError, Error, NoBodyError};
+use crate::error::{BODY, CONFLICT, Error, INVALID, NOT_FOUND, Problems, SIGNED_IN};
 use crate::store::idempotency;
 use crate::tags::ApiTags;
 use crate::telehealth::schedule::{self, AppointmentRow, AppointmentStatus, NewBooking};
@@ -107,7 +107,8 @@ impl AppointmentsApi {
         #[oai(name = "Idempotency-Key", validator(max_length = 100))]
         idempotency_key: Header<Option<String>>,
         body: Json<BookingRequest>,
-    ) -> Result<AppointmentCreated, ApiError> {
+    ) -> Result<AppointmentCreated, Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT | INVALID | BODY }>>
+    {
         let caller = self
             .state
             .auth
@@ -160,7 +161,7 @@ impl AppointmentsApi {
         from: Query<Option<DateTime<Utc>>>,
         /// Starting before (default 90 days ahead).
         to: Query<Option<DateTime<Utc>>>,
-    ) -> Result<Json<Vec<AppointmentView>>, NoBodyError> {
+    ) -> Result<Json<Vec<AppointmentView>>, Problems<{ SIGNED_IN | INVALID }>> {
         let caller = self.state.auth.caller(&auth).await?;
         let rows = schedule::appointments(&self.state, &caller, from.0, to.0).await?;
         Ok(Json(
@@ -180,7 +181,7 @@ impl AppointmentsApi {
         &self,
         auth: BearerAuth,
         appointment_id: Path<Uuid>,
-    ) -> Result<Json<AppointmentView>, NoBodyError> {
+    ) -> Result<Json<AppointmentView>, Problems<{ SIGNED_IN | NOT_FOUND }>> {
         let caller = self.state.auth.caller(&auth).await?;
         let row = schedule::appointment(&self.state, &caller, appointment_id.0).await?;
         Ok(Json(appointment_view(row)?))
@@ -200,7 +201,10 @@ impl AppointmentsApi {
         auth: BearerAuth,
         appointment_id: Path<Uuid>,
         body: Json<CancelRequest>,
-    ) -> Result<Json<AppointmentView>, ApiError> {
+    ) -> Result<
+        Json<AppointmentView>,
+        Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT | INVALID | BODY }>,
+    > {
         let caller = self.state.auth.caller(&auth).await?;
         let row = schedule::cancel(&self.state, &caller, appointment_id.0, &body.reason).await?;
         Ok(Json(appointment_view(row)?))
@@ -219,7 +223,10 @@ impl AppointmentsApi {
         auth: BearerAuth,
         appointment_id: Path<Uuid>,
         body: Json<RescheduleRequest>,
-    ) -> Result<Json<AppointmentView>, ApiError> {
+    ) -> Result<
+        Json<AppointmentView>,
+        Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT | INVALID | BODY }>,
+    > {
         let caller = self.state.auth.caller(&auth).await?;
         let row = schedule::reschedule(&self.state, &caller, appointment_id.0, body.start).await?;
         Ok(Json(appointment_view(row)?))
@@ -235,7 +242,7 @@ impl AppointmentsApi {
         &self,
         auth: BearerAuth,
         appointment_id: Path<Uuid>,
-    ) -> Result<ConsultationCreated, NoBodyError> {
+    ) -> Result<ConsultationCreated, Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT }>> {
         let caller = self.state.auth.caller(&auth).await?;
         let row = schedule::check_in(&self.state, &caller, appointment_id.0).await?;
         Ok(ConsultationCreated::Created(Json(

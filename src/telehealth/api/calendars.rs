@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::views::Done;
 use crate::auth::api::BearerAuth;
-use crate::error::{ApiError, NoBodyError};
+use crate::error::{BODY, INVALID, NOT_FOUND, Problems, SIGNED_IN};
 use crate::tags::ApiTags;
 use crate::telehealth::Ctx;
 use crate::telehealth::schedule::{self, Window};
@@ -100,7 +100,7 @@ impl CalendarsApi {
         &self,
         auth: BearerAuth,
         doctor_id: Path<Uuid>,
-    ) -> Result<Json<Availability>, NoBodyError> {
+    ) -> Result<Json<Availability>, Problems<{ SIGNED_IN | NOT_FOUND }>> {
         let caller = self.state.auth.caller(&auth).await?;
         let windows = schedule::availability(&self.state, &caller, doctor_id.0).await?;
         Ok(Json(Availability {
@@ -122,7 +122,7 @@ impl CalendarsApi {
         auth: BearerAuth,
         doctor_id: Path<Uuid>,
         body: Json<Availability>,
-    ) -> Result<Json<Availability>, ApiError> {
+    ) -> Result<Json<Availability>, Problems<{ SIGNED_IN | NOT_FOUND | INVALID | BODY }>> {
         let caller = self.state.auth.caller(&auth).await?;
         let mut windows = vec![];
         for (i, w) in body.0.windows.into_iter().enumerate() {
@@ -151,7 +151,7 @@ impl CalendarsApi {
         &self,
         auth: BearerAuth,
         doctor_id: Path<Uuid>,
-    ) -> Result<Json<Vec<LeaveView>>, NoBodyError> {
+    ) -> Result<Json<Vec<LeaveView>>, Problems<{ SIGNED_IN | NOT_FOUND }>> {
         let caller = self.state.auth.caller(&auth).await?;
         Ok(Json(
             schedule::leave_days(&self.state, &caller, doctor_id.0)
@@ -178,7 +178,7 @@ impl CalendarsApi {
         auth: BearerAuth,
         doctor_id: Path<Uuid>,
         body: Json<NewLeave>,
-    ) -> Result<Json<LeaveAdded>, ApiError> {
+    ) -> Result<Json<LeaveAdded>, Problems<{ SIGNED_IN | NOT_FOUND | INVALID | BODY }>> {
         let caller = self.state.auth.caller(&auth).await?;
         let n = schedule::add_leave(
             &self.state,
@@ -205,7 +205,7 @@ impl CalendarsApi {
         auth: BearerAuth,
         doctor_id: Path<Uuid>,
         day: Path<NaiveDate>,
-    ) -> Result<Done, NoBodyError> {
+    ) -> Result<Done, Problems<{ SIGNED_IN | NOT_FOUND }>> {
         let caller = self.state.auth.caller(&auth).await?;
         schedule::remove_leave(&self.state, &caller, doctor_id.0, day.0).await?;
         Ok(Done::Done)
@@ -226,7 +226,7 @@ impl CalendarsApi {
         doctor: Query<Option<Uuid>>,
         from: Query<Option<DateTime<Utc>>>,
         to: Query<Option<DateTime<Utc>>>,
-    ) -> Result<Json<Vec<SlotView>>, NoBodyError> {
+    ) -> Result<Json<Vec<SlotView>>, Problems<{ NOT_FOUND | INVALID }>> {
         let slots = schedule::slots(&self.state, station.0, doctor.0, from.0, to.0).await?;
         Ok(Json(
             slots

@@ -6,7 +6,7 @@ use poem_openapi::{Object, OpenApi};
 use uuid::Uuid;
 
 use crate::auth::api::BearerAuth;
-use crate::error::{ApiError, NoBodyError};
+use crate::error::{BODY, CONFLICT, INVALID, Problems, SIGNED_IN};
 use crate::tags::ApiTags;
 use crate::telehealth::Ctx;
 use crate::telehealth::records::{self, ConsentKind};
@@ -63,7 +63,7 @@ impl ConsentApi {
         method = "get",
         operation_id = "telehealth_consent_texts"
     )]
-    async fn consent_texts(&self) -> Result<Json<Vec<ConsentTextView>>, NoBodyError> {
+    async fn consent_texts(&self) -> Result<Json<Vec<ConsentTextView>>, Problems<0>> {
         Ok(Json(
             records::CONSENTS
                 .iter()
@@ -90,7 +90,7 @@ impl ConsentApi {
         &self,
         auth: BearerAuth,
         body: Json<ConsentDecision>,
-    ) -> Result<Json<ConsentView>, ApiError> {
+    ) -> Result<Json<ConsentView>, Problems<{ SIGNED_IN | CONFLICT | BODY }>> {
         let caller = self.state.auth.caller(&auth).await?;
         let row = records::decide(
             &self.state,
@@ -105,7 +105,7 @@ impl ConsentApi {
 
     /// My consents: what holds now and every decision
     #[oai(path = "/v1/me/consents", method = "get", operation_id = "me_consents")]
-    async fn my_consents(&self, auth: BearerAuth) -> Result<Json<MyConsents>, NoBodyError> {
+    async fn my_consents(&self, auth: BearerAuth) -> Result<Json<MyConsents>, Problems<SIGNED_IN>> {
         let caller = self.state.auth.caller(&auth).await?;
         let telehealth =
             records::consents_to(&self.state.db, caller.account_id, ConsentKind::Telehealth)

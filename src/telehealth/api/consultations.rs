@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::views::{ConsultationView, consultation_view};
 use crate::auth::api::BearerAuth;
-use crate::error::{ApiError, NoBodyError};
+use crate::error::{BODY, CONFLICT, INVALID, NOT_FOUND, Problems, SIGNED_IN};
 use crate::tags::ApiTags;
 use crate::telehealth::Ctx;
 use crate::telehealth::queue;
@@ -53,7 +53,7 @@ impl ConsultationsApi {
         &self,
         auth: BearerAuth,
         #[oai(validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<Option<i64>>,
-    ) -> Result<Json<Vec<ConsultationView>>, NoBodyError> {
+    ) -> Result<Json<Vec<ConsultationView>>, Problems<SIGNED_IN>> {
         let caller = self.state.auth.caller(&auth).await?;
         let rows = queue::mine(&self.state, &caller, limit.0.unwrap_or(50)).await?;
         let mut out = vec![];
@@ -73,7 +73,7 @@ impl ConsultationsApi {
         &self,
         auth: BearerAuth,
         consultation_id: Path<Uuid>,
-    ) -> Result<Json<ConsultationView>, NoBodyError> {
+    ) -> Result<Json<ConsultationView>, Problems<{ SIGNED_IN | NOT_FOUND }>> {
         let caller = self.state.auth.caller(&auth).await?;
         let (row, _) = queue::get(&self.state, &caller, consultation_id.0).await?;
         Ok(Json(consultation_view(&self.state, row).await?))
@@ -89,7 +89,7 @@ impl ConsultationsApi {
         &self,
         auth: BearerAuth,
         consultation_id: Path<Uuid>,
-    ) -> Result<Json<ConsultationView>, NoBodyError> {
+    ) -> Result<Json<ConsultationView>, Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT }>> {
         let caller = self.state.auth.caller(&auth).await?;
         let row = queue::requeue(&self.state, &caller, consultation_id.0).await?;
         Ok(Json(consultation_view(&self.state, row).await?))
@@ -106,7 +106,10 @@ impl ConsultationsApi {
         auth: BearerAuth,
         consultation_id: Path<Uuid>,
         body: Json<DoctorRef>,
-    ) -> Result<Json<ConsultationView>, ApiError> {
+    ) -> Result<
+        Json<ConsultationView>,
+        Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT | INVALID | BODY }>,
+    > {
         let caller = self.state.auth.caller(&auth).await?;
         let row = queue::transfer(&self.state, &caller, consultation_id.0, body.doctor_id).await?;
         Ok(Json(consultation_view(&self.state, row).await?))
@@ -123,7 +126,10 @@ impl ConsultationsApi {
         auth: BearerAuth,
         consultation_id: Path<Uuid>,
         body: Json<DeclineRequest>,
-    ) -> Result<Json<ConsultationView>, ApiError> {
+    ) -> Result<
+        Json<ConsultationView>,
+        Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT | INVALID | BODY }>,
+    > {
         let caller = self.state.auth.caller(&auth).await?;
         let row = queue::decline(&self.state, &caller, consultation_id.0, &body.reason).await?;
         Ok(Json(consultation_view(&self.state, row).await?))
@@ -139,7 +145,7 @@ impl ConsultationsApi {
         &self,
         auth: BearerAuth,
         consultation_id: Path<Uuid>,
-    ) -> Result<Json<ConsultationView>, NoBodyError> {
+    ) -> Result<Json<ConsultationView>, Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT }>> {
         let caller = self.state.auth.caller(&auth).await?;
         let row = queue::cancel(&self.state, &caller, consultation_id.0).await?;
         Ok(Json(consultation_view(&self.state, row).await?))
@@ -158,7 +164,7 @@ impl ConsultationsApi {
         &self,
         auth: BearerAuth,
         consultation_id: Path<Uuid>,
-    ) -> Result<Json<ConsultationView>, NoBodyError> {
+    ) -> Result<Json<ConsultationView>, Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT }>> {
         let caller = self.state.auth.caller(&auth).await?;
         let row = queue::start(&self.state, &caller, consultation_id.0).await?;
         Ok(Json(consultation_view(&self.state, row).await?))
@@ -174,7 +180,7 @@ impl ConsultationsApi {
         &self,
         auth: BearerAuth,
         consultation_id: Path<Uuid>,
-    ) -> Result<Json<ConsultationView>, NoBodyError> {
+    ) -> Result<Json<ConsultationView>, Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT }>> {
         let caller = self.state.auth.caller(&auth).await?;
         let row = queue::end(&self.state, &caller, consultation_id.0).await?;
         Ok(Json(consultation_view(&self.state, row).await?))
@@ -191,7 +197,10 @@ impl ConsultationsApi {
         auth: BearerAuth,
         consultation_id: Path<Uuid>,
         body: Json<DoctorRef>,
-    ) -> Result<Json<ConsultationView>, ApiError> {
+    ) -> Result<
+        Json<ConsultationView>,
+        Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT | BODY }>,
+    > {
         let caller = self.state.auth.caller(&auth).await?;
         let row = queue::invite(&self.state, &caller, consultation_id.0, body.doctor_id).await?;
         Ok(Json(consultation_view(&self.state, row).await?))
@@ -208,7 +217,10 @@ impl ConsultationsApi {
         auth: BearerAuth,
         consultation_id: Path<Uuid>,
         body: Json<RatingRequest>,
-    ) -> Result<Json<ConsultationView>, ApiError> {
+    ) -> Result<
+        Json<ConsultationView>,
+        Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT | INVALID | BODY }>,
+    > {
         let caller = self.state.auth.caller(&auth).await?;
         let row = queue::rate(
             &self.state,

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::auth::Role;
 use crate::auth::api::BearerAuth;
-use crate::error::{ApiError, Error, NoBodyError};
+use crate::error::{BODY, Error, INVALID, NOT_FOUND, Problems, SIGNED_IN};
 use crate::tags::ApiTags;
 use crate::telehealth::Ctx;
 use crate::telehealth::schedule::{self, Doctor, StationPatch, StationRow};
@@ -122,7 +122,7 @@ impl DirectoryApi {
         method = "get",
         operation_id = "telehealth_stations"
     )]
-    async fn stations(&self) -> Result<Json<Vec<StationCard>>, NoBodyError> {
+    async fn stations(&self) -> Result<Json<Vec<StationCard>>, Problems<0>> {
         let doctors = schedule::doctors(&self.state.db).await?;
         Ok(Json(
             schedule::stations(&self.state.db)
@@ -142,7 +142,7 @@ impl DirectoryApi {
     async fn doctors(
         &self,
         station: Query<Option<Uuid>>,
-    ) -> Result<Json<Vec<DoctorCard>>, NoBodyError> {
+    ) -> Result<Json<Vec<DoctorCard>>, Problems<NOT_FOUND>> {
         if let Some(s) = station.0 {
             schedule::station(&self.state.db, s).await?;
         }
@@ -167,7 +167,7 @@ impl DirectoryApi {
         auth: BearerAuth,
         station_id: Path<Uuid>,
         body: Json<StationUpdate>,
-    ) -> Result<Json<StationCard>, ApiError> {
+    ) -> Result<Json<StationCard>, Problems<{ SIGNED_IN | NOT_FOUND | INVALID | BODY }>> {
         self.state.auth.caller_with(&auth, &[Role::Admin]).await?;
         let b = body.0;
         let location = match (b.lat, b.lon) {
@@ -209,7 +209,7 @@ impl DirectoryApi {
         auth: BearerAuth,
         doctor_id: Path<Uuid>,
         body: Json<DoctorProfile>,
-    ) -> Result<Json<DoctorCard>, ApiError> {
+    ) -> Result<Json<DoctorCard>, Problems<{ SIGNED_IN | NOT_FOUND | INVALID | BODY }>> {
         self.state.auth.caller_with(&auth, &[Role::Admin]).await?;
         schedule::set_profile(
             &self.state,

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::views::{PersonRef, name_of};
 use crate::auth::api::BearerAuth;
-use crate::error::{ApiError, Error, NoBodyError};
+use crate::error::{BODY, CONFLICT, Error, INVALID, NOT_FOUND, Problems, SIGNED_IN};
 use crate::tags::ApiTags;
 use crate::telehealth::Ctx;
 use crate::telehealth::records::{
@@ -132,7 +132,8 @@ impl ClinicalRecordsApi {
         auth: BearerAuth,
         consultation_id: Path<Uuid>,
         body: Json<RecordInput>,
-    ) -> Result<RecordCreated, ApiError> {
+    ) -> Result<RecordCreated, Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT | INVALID | BODY }>>
+    {
         let caller = self.state.auth.caller(&auth).await?;
         let row = records::create(&self.state, &caller, consultation_id.0, body.0.into()).await?;
         Ok(RecordCreated::Created(Json(
@@ -153,7 +154,7 @@ impl ClinicalRecordsApi {
         auth: BearerAuth,
         consultation_id: Query<Option<Uuid>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<Option<i64>>,
-    ) -> Result<Json<Vec<RecordView>>, NoBodyError> {
+    ) -> Result<Json<Vec<RecordView>>, Problems<SIGNED_IN>> {
         let caller = self.state.auth.caller(&auth).await?;
         let rows = records::list(
             &self.state,
@@ -182,7 +183,7 @@ impl ClinicalRecordsApi {
         &self,
         auth: BearerAuth,
         record_id: Path<Uuid>,
-    ) -> Result<Json<RecordView>, NoBodyError> {
+    ) -> Result<Json<RecordView>, Problems<{ SIGNED_IN | NOT_FOUND }>> {
         let caller = self.state.auth.caller(&auth).await?;
         let row = records::get(&self.state, &caller, record_id.0).await?;
         Ok(Json(record_view(&self.state, row).await?))
@@ -201,7 +202,8 @@ impl ClinicalRecordsApi {
         auth: BearerAuth,
         record_id: Path<Uuid>,
         body: Json<RecordInput>,
-    ) -> Result<Json<RecordView>, ApiError> {
+    ) -> Result<Json<RecordView>, Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT | INVALID | BODY }>>
+    {
         let caller = self.state.auth.caller(&auth).await?;
         let row = records::update(&self.state, &caller, record_id.0, body.0.into()).await?;
         Ok(Json(record_view(&self.state, row).await?))
@@ -217,7 +219,7 @@ impl ClinicalRecordsApi {
         &self,
         auth: BearerAuth,
         record_id: Path<Uuid>,
-    ) -> Result<Json<RecordView>, NoBodyError> {
+    ) -> Result<Json<RecordView>, Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT }>> {
         let caller = self.state.auth.caller(&auth).await?;
         let row = records::sign(&self.state, &caller, record_id.0).await?;
         Ok(Json(record_view(&self.state, row).await?))
@@ -233,7 +235,7 @@ impl ClinicalRecordsApi {
         &self,
         auth: BearerAuth,
         record_id: Path<Uuid>,
-    ) -> Result<RecordCreated, NoBodyError> {
+    ) -> Result<RecordCreated, Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT }>> {
         let caller = self.state.auth.caller(&auth).await?;
         let row = records::amend(&self.state, &caller, record_id.0).await?;
         Ok(RecordCreated::Created(Json(

@@ -7,7 +7,7 @@ use poem_openapi::{Object, OpenApi};
 use uuid::Uuid;
 
 use crate::auth::api::BearerAuth;
-use crate::error::NoBodyError;
+use crate::error::{INVALID, NOT_FOUND, Problems, SIGNED_IN};
 use crate::tags::ApiTags;
 use crate::telehealth::{Ctx, stats};
 
@@ -69,7 +69,7 @@ impl StationStatsApi {
         station_id: Path<Uuid>,
         from: Query<Option<DateTime<Utc>>>,
         to: Query<Option<DateTime<Utc>>>,
-    ) -> Result<Json<StationStats>, NoBodyError> {
+    ) -> Result<Json<StationStats>, Problems<{ SIGNED_IN | NOT_FOUND | INVALID }>> {
         let caller = self.state.auth.caller(&auth).await?;
         let f = stats::station_figures(&self.state, &caller, station_id.0, from.0, to.0).await?;
         Ok(Json(StationStats {

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::views::{ConsultationCreated, ConsultationView, Done, consultation_view};
 use crate::auth::Role;
 use crate::auth::api::BearerAuth;
-use crate::error::{ApiError, NoBodyError};
+use crate::error::{BODY, CONFLICT, INVALID, NOT_FOUND, Problems, SIGNED_IN};
 use crate::store::idempotency;
 use crate::tags::ApiTags;
 use crate::telehealth::queue;
@@ -62,7 +62,8 @@ impl WaitingRoomApi {
         #[oai(name = "Idempotency-Key", validator(max_length = 100))]
         idempotency_key: Header<Option<String>>,
         body: Json<JoinQueue>,
-    ) -> Result<ConsultationCreated, ApiError> {
+    ) -> Result<ConsultationCreated, Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT | INVALID | BODY }>>
+    {
         let caller = self
             .state
             .auth
@@ -112,7 +113,7 @@ impl WaitingRoomApi {
         &self,
         auth: BearerAuth,
         station_id: Path<Uuid>,
-    ) -> Result<Json<Vec<ConsultationView>>, NoBodyError> {
+    ) -> Result<Json<Vec<ConsultationView>>, Problems<{ SIGNED_IN | NOT_FOUND }>> {
         let caller = self.state.auth.caller(&auth).await?;
         let rows = queue::station_queue(&self.state, &caller, station_id.0).await?;
         let mut out = vec![];
@@ -137,7 +138,10 @@ impl WaitingRoomApi {
         auth: BearerAuth,
         station_id: Path<Uuid>,
         body: Json<AdmitRequest>,
-    ) -> Result<Json<ConsultationView>, ApiError> {
+    ) -> Result<
+        Json<ConsultationView>,
+        Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT | BODY }>,
+    > {
         let caller = self.state.auth.caller(&auth).await?;
         let row = queue::admit(&self.state, &caller, station_id.0, body.consultation_id).await?;
         Ok(Json(consultation_view(&self.state, row).await?))
@@ -149,7 +153,11 @@ impl WaitingRoomApi {
         method = "put",
         operation_id = "telehealth_duty_on"
     )]
-    async fn duty_on(&self, auth: BearerAuth, body: Json<DutyRequest>) -> Result<Done, ApiError> {
+    async fn duty_on(
+        &self,
+        auth: BearerAuth,
+        body: Json<DutyRequest>,
+    ) -> Result<Done, Problems<{ SIGNED_IN | NOT_FOUND | BODY }>> {
         let caller = self.state.auth.caller(&auth).await?;
         queue::set_duty(&self.state, &caller, Some(body.station_id)).await?;
         Ok(Done::Done)
@@ -161,7 +169,7 @@ impl WaitingRoomApi {
         method = "delete",
         operation_id = "telehealth_duty_off"
     )]
-    async fn duty_off(&self, auth: BearerAuth) -> Result<Done, NoBodyError> {
+    async fn duty_off(&self, auth: BearerAuth) -> Result<Done, Problems<SIGNED_IN>> {
         let caller = self.state.auth.caller(&auth).await?;
         queue::set_duty(&self.state, &caller, None).await?;
         Ok(Done::Done)
