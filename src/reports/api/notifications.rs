@@ -60,7 +60,7 @@ impl NotificationsApi {
         #[oai(default)] unread: Query<bool>,
         before: Query<Option<Uuid>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))] limit: Query<Option<i64>>,
-    ) -> Result<Json<NotificationPage>, Problems<{ SIGNED_IN | INVALID }>> {
+    ) -> Result<Json<NotificationPage>, Problems<SIGNED_IN>> {
         let caller = self.state.auth.caller(&auth).await?;
         let account = self.state.auth.account(caller.account_id).await?;
         let limit = limit.0.unwrap_or(50);
@@ -102,7 +102,7 @@ impl NotificationsApi {
         &self,
         auth: BearerAuth,
         body: Json<MarkRead>,
-    ) -> Result<Done, Problems<{ SIGNED_IN | BODY | INVALID }>> {
+    ) -> Result<Done, Problems<{ SIGNED_IN | BODY }>> {
         let caller = self.state.auth.caller(&auth).await?;
         repo::mark_read(
             &self.state.db,

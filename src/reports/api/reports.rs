@@ -521,7 +521,7 @@ impl ReportReadsApi {
         auth: BearerAuth,
         before: Query<Option<Uuid>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))] limit: Query<Option<i64>>,
-    ) -> Result<Json<ReportPage>, Problems<{ SIGNED_IN | INVALID }>> {
+    ) -> Result<Json<ReportPage>, Problems<SIGNED_IN>> {
         let caller = self.state.auth.caller(&auth).await?;
         let limit = limit.0.unwrap_or(50);
         let f = Filter {
