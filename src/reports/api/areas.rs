@@ -5,7 +5,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 use uuid::Uuid;
 
-use crate::error::NoBodyError;
+use crate::error::Problems;
 use crate::reports::Ctx;
 use crate::tags::ApiTags;
 
@@ -35,7 +35,7 @@ impl AreasApi {
         /// Include each area's outline (GeoJSON geometry).
         #[oai(default)]
         geometry: Query<bool>,
-    ) -> Result<Json<Vec<AreaView>>, NoBodyError> {
+    ) -> Result<Json<Vec<AreaView>>, Problems<0>> {
         let mut areas = self.state.areas.all(&self.state.db).await?;
         areas.sort_by(|a, b| a.name.cmp(&b.name).then(a.area_id.cmp(&b.area_id)));
         let mut outlines = if geometry.0 {

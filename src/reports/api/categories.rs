@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::auth::Role;
 use crate::auth::api::BearerAuth;
-use crate::error::{ApiError, Error, NoBodyError};
+use crate::error::{BODY, CONFLICT, Error, INVALID, NOT_FOUND, Problems, SIGNED_IN};
 use crate::reports::Ctx;
 use crate::reports::catalog::{self, Category, CategoryFields, Question, Severity};
 use crate::tags::ApiTags;
@@ -174,7 +174,7 @@ impl CategoriesApi {
         method = "get",
         operation_id = "categories_list"
     )]
-    async fn categories(&self) -> Result<Json<Vec<CategoryView>>, NoBodyError> {
+    async fn categories(&self) -> Result<Json<Vec<CategoryView>>, Problems<0>> {
         Ok(Json(
             catalog::list(&self.state.db, false)
                 .await?
@@ -193,7 +193,7 @@ impl CategoriesApi {
     async fn admin_categories(
         &self,
         auth: BearerAuth,
-    ) -> Result<Json<Vec<CategoryView>>, NoBodyError> {
+    ) -> Result<Json<Vec<CategoryView>>, Problems<SIGNED_IN>> {
         self.state.auth.caller_with(&auth, &[Role::Admin]).await?;
         Ok(Json(
             catalog::list(&self.state.db, true)
@@ -214,7 +214,8 @@ impl CategoriesApi {
         &self,
         auth: BearerAuth,
         body: Json<CategoryInput>,
-    ) -> Result<CategoryCreated, ApiError> {
+    ) -> Result<CategoryCreated, Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT | BODY | INVALID }>>
+    {
         self.state.auth.caller_with(&auth, &[Role::Admin]).await?;
         let code = body.code.clone().unwrap_or_default();
         let c = catalog::create(
@@ -240,7 +241,7 @@ impl CategoriesApi {
         auth: BearerAuth,
         code: Path<String>,
         body: Json<CategoryInput>,
-    ) -> Result<Json<CategoryView>, ApiError> {
+    ) -> Result<Json<CategoryView>, Problems<{ SIGNED_IN | NOT_FOUND | BODY | INVALID }>> {
         self.state.auth.caller_with(&auth, &[Role::Admin]).await?;
         let c = catalog::update(
             &self.state.db,

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::Done;
 use crate::auth::api::BearerAuth;
-use crate::error::{ApiError, NoBodyError};
+use crate::error::{BODY, INVALID, Problems, SIGNED_IN};
 use crate::reports::Ctx;
 use crate::reports::repo::{self};
 use crate::tags::ApiTags;
@@ -60,7 +60,7 @@ impl NotificationsApi {
         #[oai(default)] unread: Query<bool>,
         before: Query<Option<Uuid>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))] limit: Query<Option<i64>>,
-    ) -> Result<Json<NotificationPage>, NoBodyError> {
+    ) -> Result<Json<NotificationPage>, Problems<SIGNED_IN>> {
         let caller = self.state.auth.caller(&auth).await?;
         let account = self.state.auth.account(caller.account_id).await?;
         let limit = limit.0.unwrap_or(50);
@@ -98,7 +98,11 @@ impl NotificationsApi {
         method = "post",
         operation_id = "notifications_mark_read"
     )]
-    async fn mark_read(&self, auth: BearerAuth, body: Json<MarkRead>) -> Result<Done, ApiError> {
+    async fn mark_read(
+        &self,
+        auth: BearerAuth,
+        body: Json<MarkRead>,
+    ) -> Result<Done, Problems<{ SIGNED_IN | BODY }>> {
         let caller = self.state.auth.caller(&auth).await?;
         repo::mark_read(
             &self.state.db,

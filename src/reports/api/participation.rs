@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::{Done, ReportView, view};
 use crate::auth::api::BearerAuth;
-use crate::error::{ApiError, NoBodyError};
+use crate::error::{BODY, CONFLICT, INVALID, NOT_FOUND, Problems, SIGNED_IN};
 use crate::reports::Ctx;
 use crate::reports::{self as rules};
 use crate::tags::ApiTags;
@@ -58,7 +58,7 @@ impl ParticipationApi {
         &self,
         auth: BearerAuth,
         report_id: Path<Uuid>,
-    ) -> Result<Json<ReportView>, NoBodyError> {
+    ) -> Result<Json<ReportView>, Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT }>> {
         let caller = self.state.auth.caller(&auth).await?;
         let r = rules::me_too(&self.state, &caller, report_id.0).await?;
         Ok(Json(view(&self.state, r, Some(&caller)).await?))
@@ -75,7 +75,7 @@ impl ParticipationApi {
         auth: BearerAuth,
         report_id: Path<Uuid>,
         body: Json<CommentInput>,
-    ) -> Result<Done, ApiError> {
+    ) -> Result<Done, Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT | BODY | INVALID }>> {
         let caller = self.state.auth.caller(&auth).await?;
         rules::comment(
             &self.state,
@@ -100,7 +100,8 @@ impl ParticipationApi {
         auth: BearerAuth,
         report_id: Path<Uuid>,
         body: Json<RatingInput>,
-    ) -> Result<Json<ReportView>, ApiError> {
+    ) -> Result<Json<ReportView>, Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT | BODY | INVALID }>>
+    {
         let caller = self.state.auth.caller(&auth).await?;
         let r = rules::rate(&self.state, &caller, report_id.0, body.stars, &body.comment).await?;
         Ok(Json(view(&self.state, r, Some(&caller)).await?))
@@ -117,7 +118,8 @@ impl ParticipationApi {
         auth: BearerAuth,
         report_id: Path<Uuid>,
         body: Json<ReasonInput>,
-    ) -> Result<Json<ReportView>, ApiError> {
+    ) -> Result<Json<ReportView>, Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT | BODY | INVALID }>>
+    {
         let caller = self.state.auth.caller(&auth).await?;
         let r = rules::reopen(&self.state, &caller, report_id.0, &body.reason).await?;
         Ok(Json(view(&self.state, r, Some(&caller)).await?))

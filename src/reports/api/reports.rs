@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::{PhotoRef, ReportView, category_id, parse_statuses, photo_ref, view, view_in, views};
 use crate::auth::api::BearerAuth;
 use crate::auth::{Caller, Role};
-use crate::error::{ApiError, Error, NoBodyError};
+use crate::error::{BODY, CONFLICT, Error, INVALID, NOT_FOUND, Problems, RATE_LIMITED, SIGNED_IN};
 use crate::geo::{BBox, Point};
 use crate::reports::Ctx;
 use crate::reports::catalog::{self, Category};
@@ -162,7 +162,8 @@ impl ReportCollectionApi {
         #[oai(name = "Idempotency-Key", validator(max_length = 100))]
         idempotency_key: Header<Option<String>>,
         body: Json<CreateReport>,
-    ) -> Result<ReportCreated, ApiError> {
+    ) -> Result<ReportCreated, Problems<{ SIGNED_IN | CONFLICT | BODY | INVALID | RATE_LIMITED }>>
+    {
         let caller = self.state.auth.caller(&auth).await?;
         let body = body.0;
         let state = &self.state;
@@ -244,7 +245,7 @@ impl ReportCollectionApi {
         until: Query<Option<DateTime<Utc>>>,
         before: Query<Option<Uuid>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))] limit: Query<Option<i64>>,
-    ) -> Result<Json<ReportPage>, NoBodyError> {
+    ) -> Result<Json<ReportPage>, Problems<{ SIGNED_IN | NOT_FOUND | INVALID }>> {
         let caller = self.state.auth.optional_caller(req).await?;
         let statuses = parse_statuses(status.0.as_deref())?;
         let limit = limit.0.unwrap_or(50);
@@ -339,7 +340,7 @@ impl ReportReadsApi {
         lat: Query<f64>,
         lon: Query<f64>,
         category: Query<String>,
-    ) -> Result<Json<Vec<NearbyReport>>, NoBodyError> {
+    ) -> Result<Json<Vec<NearbyReport>>, Problems<{ SIGNED_IN | NOT_FOUND | INVALID }>> {
         let caller = self.state.auth.optional_caller(req).await?;
         let staff = caller.is_some_and(|c| matches!(c.role, Role::Staff | Role::Admin));
         let mut out = vec![];
@@ -358,7 +359,7 @@ impl ReportReadsApi {
         &self,
         bbox: Query<String>,
         #[oai(validator(minimum(value = "0"), maximum(value = "22")))] zoom: Query<i32>,
-    ) -> Result<Json<Vec<MapCell>>, NoBodyError> {
+    ) -> Result<Json<Vec<MapCell>>, Problems<INVALID>> {
         let b = BBox::parse(&bbox.0)?;
         let now = self.state.clock.now();
         let since = public_since(now);
@@ -462,7 +463,7 @@ impl ReportReadsApi {
         &self,
         req: &poem::Request,
         report_id: Path<Uuid>,
-    ) -> Result<Json<ReportDetail>, NoBodyError> {
+    ) -> Result<Json<ReportDetail>, Problems<{ SIGNED_IN | NOT_FOUND }>> {
         let caller = self.state.auth.optional_caller(req).await?;
         let row = repo::report(&self.state.db, report_id.0)
             .await?
@@ -520,7 +521,7 @@ impl ReportReadsApi {
         auth: BearerAuth,
         before: Query<Option<Uuid>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))] limit: Query<Option<i64>>,
-    ) -> Result<Json<ReportPage>, NoBodyError> {
+    ) -> Result<Json<ReportPage>, Problems<SIGNED_IN>> {
         let caller = self.state.auth.caller(&auth).await?;
         let limit = limit.0.unwrap_or(50);
         let f = Filter {

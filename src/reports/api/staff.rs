@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::{ReportView, category_id, parse_statuses, view, views};
 use crate::auth::Role;
 use crate::auth::api::BearerAuth;
-use crate::error::{ApiError, Error, NoBodyError};
+use crate::error::{BODY, CONFLICT, Error, INVALID, NOT_FOUND, Problems, SIGNED_IN};
 use crate::reports::Ctx;
 use crate::reports::catalog::Severity;
 use crate::reports::{self as rules, Action};
@@ -97,7 +97,7 @@ impl StaffApi {
         /// Skip this many (the next page starts where the last one ended).
         #[oai(validator(minimum(value = "0"), maximum(value = "5000")))]
         offset: Query<Option<i64>>,
-    ) -> Result<Json<Vec<ReportView>>, NoBodyError> {
+    ) -> Result<Json<Vec<ReportView>>, Problems<{ SIGNED_IN | NOT_FOUND | INVALID }>> {
         let caller = self
             .state
             .auth
@@ -134,7 +134,8 @@ impl StaffApi {
         auth: BearerAuth,
         report_id: Path<Uuid>,
         body: Json<SeverityInput>,
-    ) -> Result<Json<ReportView>, ApiError> {
+    ) -> Result<Json<ReportView>, Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT | BODY | INVALID }>>
+    {
         let caller = self
             .state
             .auth
@@ -166,7 +167,8 @@ impl StaffApi {
         auth: BearerAuth,
         report_id: Path<Uuid>,
         body: Json<TransitionInput>,
-    ) -> Result<Json<ReportView>, ApiError> {
+    ) -> Result<Json<ReportView>, Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT | BODY | INVALID }>>
+    {
         let caller = self
             .state
             .auth

@@ -7,7 +7,7 @@ use poem_openapi::{ApiResponse, OpenApi};
 
 use crate::auth::Role;
 use crate::auth::api::BearerAuth;
-use crate::error::NoBodyError;
+use crate::error::{INVALID, Problems, SIGNED_IN};
 use crate::reports::Ctx;
 use crate::reports::stats::{self, Figures, GroupBy};
 use crate::tags::ApiTags;
@@ -45,7 +45,7 @@ impl StatsApi {
         from: Query<DateTime<Utc>>,
         to: Query<DateTime<Utc>>,
         group_by: Query<Option<GroupBy>>,
-    ) -> Result<Json<Vec<Figures>>, NoBodyError> {
+    ) -> Result<Json<Vec<Figures>>, Problems<{ SIGNED_IN | INVALID }>> {
         self.state
             .auth
             .caller_with(&auth, &[Role::Staff, Role::Admin])
@@ -67,7 +67,7 @@ impl StatsApi {
         from: Query<DateTime<Utc>>,
         to: Query<DateTime<Utc>>,
         group_by: Query<Option<GroupBy>>,
-    ) -> Result<Csv, NoBodyError> {
+    ) -> Result<Csv, Problems<{ SIGNED_IN | INVALID }>> {
         self.state
             .auth
             .caller_with(&auth, &[Role::Staff, Role::Admin])
