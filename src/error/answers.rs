@@ -33,9 +33,6 @@ pub const BODY: u32 = TOO_LARGE | UNSUPPORTED;
 /// A signed-in caller whose role or relation is checked.
 pub const SIGNED_IN: u32 = UNAUTHORIZED | FORBIDDEN;
 
-/// Every status an operation can document.
-pub const EVERY: u32 = SIGNED_IN | NOT_FOUND | CONFLICT | BODY | INVALID | RATE_LIMITED;
-
 /// The bit of a status, if it is one an operation lists.
 pub const fn bit(status: u16) -> Option<u32> {
     Some(match status {
@@ -141,10 +138,6 @@ impl<const S: u32> From<sqlx::Error> for Problems<S> {
         Problems(err.into())
     }
 }
-
-/// Until each operation names its own list: every status, or every status but a body's.
-pub type ApiError = Problems<EVERY>;
-pub type NoBodyError = Problems<{ EVERY & !BODY }>;
 
 #[cfg(test)]
 mod tests {

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::Done;
 use crate::auth::api::BearerAuth;
-use crate::error::{BODY, INVALID, Problems, SIGNED_IN};
+use crate::error::{BODY, Problems, SIGNED_IN};
 use crate::reports::Ctx;
 use crate::reports::repo::{self};
 use crate::tags::ApiTags;

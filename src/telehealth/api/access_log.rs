@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::views::PersonRef;
 use crate::auth::api::BearerAuth;
-use crate::error::{INVALID, Problems, SIGNED_IN};
+use crate::error::{Problems, SIGNED_IN};
 use crate::tags::ApiTags;
 use crate::telehealth::Ctx;
 use crate::telehealth::records::{self, AccessAction};

@@ -6,7 +6,7 @@ use poem_openapi::{Object, OpenApi};
 use uuid::Uuid;
 
 use crate::auth::api::BearerAuth;
-use crate::error::{BODY, CONFLICT, INVALID, Problems, SIGNED_IN};
+use crate::error::{BODY, CONFLICT, Problems, SIGNED_IN};
 use crate::tags::ApiTags;
 use crate::telehealth::Ctx;
 use crate::telehealth::records::{self, ConsentKind};

@@ -197,10 +197,7 @@ impl ConsultationsApi {
         auth: BearerAuth,
         consultation_id: Path<Uuid>,
         body: Json<DoctorRef>,
-    ) -> Result<
-        Json<ConsultationView>,
-        Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT | BODY }>,
-    > {
+    ) -> Result<Json<ConsultationView>, Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT | BODY }>> {
         let caller = self.state.auth.caller(&auth).await?;
         let row = queue::invite(&self.state, &caller, consultation_id.0, body.doctor_id).await?;
         Ok(Json(consultation_view(&self.state, row).await?))

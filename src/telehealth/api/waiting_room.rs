@@ -138,10 +138,7 @@ impl WaitingRoomApi {
         auth: BearerAuth,
         station_id: Path<Uuid>,
         body: Json<AdmitRequest>,
-    ) -> Result<
-        Json<ConsultationView>,
-        Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT | BODY }>,
-    > {
+    ) -> Result<Json<ConsultationView>, Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT | BODY }>> {
         let caller = self.state.auth.caller(&auth).await?;
         let row = queue::admit(&self.state, &caller, station_id.0, body.consultation_id).await?;
         Ok(Json(consultation_view(&self.state, row).await?))
