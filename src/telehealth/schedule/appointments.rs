@@ -22,7 +22,43 @@ pub enum AppointmentStatus {
     Noshow,
 }
 
+/// The appointments still ahead ([`AppointmentStatus::is_active`]) as an SQL list, written once.
+#[macro_export]
+macro_rules! active_appointment_statuses_sql {
+    () => {
+        "('booked', 'checked_in')"
+    };
+}
+
 impl AppointmentStatus {
+    /// Every status.
+    pub const ALL: [AppointmentStatus; 5] = [
+        AppointmentStatus::Booked,
+        AppointmentStatus::CheckedIn,
+        AppointmentStatus::Fulfilled,
+        AppointmentStatus::Cancelled,
+        AppointmentStatus::Noshow,
+    ];
+
+    /// Still ahead: it holds its slot and may be cancelled. SQL spells the same set as
+    /// [`active_appointment_statuses_sql!`], which a test holds to this.
+    pub fn is_active(self) -> bool {
+        matches!(
+            self,
+            AppointmentStatus::Booked | AppointmentStatus::CheckedIn
+        )
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppointmentStatus::Booked => "booked",
+            AppointmentStatus::CheckedIn => "checked_in",
+            AppointmentStatus::Fulfilled => "fulfilled",
+            AppointmentStatus::Cancelled => "cancelled",
+            AppointmentStatus::Noshow => "noshow",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<AppointmentStatus> {
         Some(match s {
             "booked" => AppointmentStatus::Booked,
@@ -118,8 +154,11 @@ pub(super) async fn set_cancelled(
     now: DateTime<Utc>,
 ) -> Result<bool> {
     let n = on_tx!(tx, conn => sqlx::query(
-        "UPDATE appointments SET status = 'cancelled', cancelled_by = $2, cancel_reason = $3, updated_at = $4
-         WHERE appointment_id = $1 AND status IN ('booked', 'checked_in')",
+        concat!(
+            "UPDATE appointments SET status = 'cancelled', cancelled_by = $2, cancel_reason = $3, updated_at = $4
+             WHERE appointment_id = $1 AND status IN ",
+            crate::active_appointment_statuses_sql!()
+        ),
     )
     .bind(id)
     .bind(by)
@@ -132,3 +171,26 @@ pub(super) async fn set_cancelled(
 }
 
 crate::text_column!(AppointmentStatus);
+
+#[cfg(test)]
+mod tests {
+    use super::AppointmentStatus;
+
+    #[test]
+    fn the_sql_active_set_is_the_enums() {
+        let sql: Vec<&str> = crate::active_appointment_statuses_sql!()
+            .trim_matches(|c| c == '(' || c == ')')
+            .split(", ")
+            .map(|s| s.trim_matches('\''))
+            .collect();
+        let active: Vec<&str> = AppointmentStatus::ALL
+            .into_iter()
+            .filter(|s| s.is_active())
+            .map(AppointmentStatus::as_str)
+            .collect();
+        assert_eq!(sql, active);
+        for s in AppointmentStatus::ALL {
+            assert_eq!(AppointmentStatus::parse(s.as_str()), Some(s));
+        }
+    }
+}

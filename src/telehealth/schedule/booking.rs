@@ -105,9 +105,11 @@ pub(super) async fn claim_slot(
         return Err(Error::Conflict("slot_taken"));
     }
     let mine = on_tx!(tx, conn => sqlx::query_scalar::<_, i64>(
-        "SELECT COUNT(*) FROM appointments
-         WHERE resident_id = $1 AND status IN ('booked', 'checked_in') AND starts_at < $3 AND ends_at > $2
-           AND ($4 IS NULL OR appointment_id <> $4)",
+        concat!(
+            "SELECT COUNT(*) FROM appointments WHERE resident_id = $1 AND status IN ",
+            crate::active_appointment_statuses_sql!(),
+            " AND starts_at < $3 AND ends_at > $2 AND ($4 IS NULL OR appointment_id <> $4)"
+        ),
     )
     .bind(resident)
     .bind(start)
