@@ -57,7 +57,7 @@ impl Calls for ConsultationCalls {
     async fn emptied(&self, consultation: Uuid) -> Result<()> {
         match queue::consultation_row(&self.0.db, consultation).await? {
             Some(c) if Some(c.status) == Some(ConsultationStatus::InCall) => {
-                queue::call_ended(&self.0, consultation, "all_left")
+                queue::call_ended(&self.0, consultation, queue::EndReason::AllLeft)
                     .await
                     .map(|_| ())
             }
@@ -66,7 +66,7 @@ impl Calls for ConsultationCalls {
     }
 
     async fn ended_by_doctor(&self, consultation: Uuid) -> Result<()> {
-        queue::call_ended(&self.0, consultation, "doctor_ended")
+        queue::call_ended(&self.0, consultation, queue::EndReason::DoctorEnded)
             .await
             .map(|_| ())
     }

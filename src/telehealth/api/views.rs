@@ -102,7 +102,7 @@ pub(super) async fn consultation_view(
         answer_by: c.answer_by,
         call_started_at: c.call_started_at,
         ended_at: c.ended_at,
-        end_reason: c.end_reason,
+        end_reason: c.end_reason.map(|r| r.as_str().to_string()),
         wait_seconds: c
             .admitted_at
             .map(|a| (a - c.queued_at).num_seconds().max(0)),

@@ -5,12 +5,12 @@ use crate::telehealth::NotificationKind;
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
-use super::ConsultationStatus;
 use super::ParticipantRole;
 use super::consultation::{ConsultationRow, load};
 use super::lifecycle::{Event, finish, next, settle_appointment};
 use super::participants::{Relation, relation, require_primary};
 use super::waiting_room::require_station_doctor;
+use super::{ConsultationStatus, EndReason};
 use crate::auth::Caller;
 use crate::error::{Error, Result};
 use crate::store::Tx;
@@ -260,7 +260,7 @@ pub async fn decline(
     let push = state
         .db
         .transaction(async |tx| {
-            finish(tx, &row, Event::Decline, "doctor_declined", now).await?;
+            finish(tx, &row, Event::Decline, EndReason::DoctorDeclined, now).await?;
             settle_appointment(tx, &row, "cancelled", now).await?;
             notify(
                 tx,

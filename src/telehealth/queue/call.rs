@@ -3,11 +3,11 @@
 use crate::telehealth::NotificationKind;
 use uuid::Uuid;
 
-use super::ConsultationStatus;
 use super::ParticipantRole;
 use super::consultation::{ConsultationRow, load};
 use super::lifecycle::{Event, change, finish, settle_appointment};
 use super::participants::{Relation, relation, require_primary};
+use super::{ConsultationStatus, EndReason};
 use crate::auth::Caller;
 use crate::error::{Error, Result};
 use crate::on_db;
@@ -30,7 +30,7 @@ pub async fn call_connected(state: &Ctx, id: Uuid) -> Result<ConsultationRow> {
 }
 
 /// The call is over: `in_call` → `ended`; a booked appointment behind it is fulfilled.
-pub async fn call_ended(state: &Ctx, id: Uuid, reason: &str) -> Result<ConsultationRow> {
+pub async fn call_ended(state: &Ctx, id: Uuid, reason: EndReason) -> Result<ConsultationRow> {
     let row = load(state, id).await?;
     if row.status == ConsultationStatus::Ended {
         return Ok(row);
@@ -43,7 +43,7 @@ pub async fn call_ended(state: &Ctx, id: Uuid, reason: &str) -> Result<Consultat
             settle_appointment(tx, &row, "fulfilled", now).await
         })
         .await?;
-    crate::rtc::end_call(&*state.bus, id, reason).await;
+    crate::rtc::end_call(&*state.bus, id, reason.as_str()).await;
     load(state, id).await
 }
 
@@ -61,8 +61,8 @@ pub async fn start(state: &Ctx, caller: &Caller, id: Uuid) -> Result<Consultatio
 pub async fn end(state: &Ctx, caller: &Caller, id: Uuid) -> Result<ConsultationRow> {
     let row = load(state, id).await?;
     let reason = match relation(state, caller, &row).await? {
-        Relation::Patient => "resident_ended",
-        Relation::Participant(ParticipantRole::Doctor) => "doctor_ended",
+        Relation::Patient => EndReason::ResidentEnded,
+        Relation::Participant(ParticipantRole::Doctor) => EndReason::DoctorEnded,
         _ => return Err(Error::Forbidden),
     };
     if row.status != ConsultationStatus::InCall {
@@ -129,7 +129,7 @@ pub async fn expire_unanswered(state: &Ctx) -> Result<usize> {
         let push = state
             .db
             .transaction(async |tx| {
-                match finish(tx, &row, Event::Miss, "no_answer", now).await {
+                match finish(tx, &row, Event::Miss, EndReason::NoAnswer, now).await {
                     Ok(()) => {}
                     // Connected or cancelled meanwhile; nothing was written (the update matched
                     // no row).

@@ -76,7 +76,7 @@ pub struct ConsultationRow {
     pub answer_by: Option<DateTime<Utc>>,
     pub call_started_at: Option<DateTime<Utc>>,
     pub ended_at: Option<DateTime<Utc>>,
-    pub end_reason: Option<String>,
+    pub end_reason: Option<EndReason>,
     pub rating: Option<i32>,
     pub rating_comment: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -127,3 +127,21 @@ pub async fn mine(state: &Ctx, caller: &Caller, limit: i64) -> Result<Vec<Consul
 }
 
 crate::text_column!(ConsultationStatus);
+
+crate::text_enum! {
+    /// Why a consultation ended (the API shows the same spelling).
+    pub enum EndReason {
+        /// The resident hung up.
+        ResidentEnded = "resident_ended",
+        /// The admitting doctor hung up.
+        DoctorEnded = "doctor_ended",
+        /// Everyone left the call.
+        AllLeft = "all_left",
+        /// Admitted, but the resident never connected in time.
+        NoAnswer = "no_answer",
+        /// The resident left the waiting room.
+        ResidentLeft = "resident_left",
+        /// The doctor declined it from the queue.
+        DoctorDeclined = "doctor_declined",
+    }
+}

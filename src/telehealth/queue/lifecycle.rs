@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::consultation::{ConsultationRow, ConsultationStatus};
+use super::consultation::{ConsultationRow, ConsultationStatus, EndReason};
 use crate::error::{Error, Result};
 use crate::on_tx;
 use crate::store::Tx;
@@ -43,7 +43,7 @@ pub(super) async fn change(
     row: &ConsultationRow,
     event: Event,
     now: DateTime<Utc>,
-    end_reason: Option<&str>,
+    end_reason: Option<EndReason>,
 ) -> Result<()> {
     let from = row.status;
     let to = next(from, event).ok_or(Error::Conflict("illegal_transition"))?;
@@ -68,7 +68,7 @@ pub(super) async fn change(
         .bind(from.as_str())
         .bind(to.as_str())
         .bind(now)
-        .bind(end_reason)
+        .bind(end_reason.map(EndReason::as_str))
         .execute(conn)
         .await
         .map(|r| r.rows_affected()))?
@@ -104,7 +104,7 @@ pub(super) async fn finish(
     tx: &mut Tx,
     row: &ConsultationRow,
     event: Event,
-    reason: &str,
+    reason: EndReason,
     now: DateTime<Utc>,
 ) -> Result<()> {
     change(tx, row, event, now, Some(reason)).await

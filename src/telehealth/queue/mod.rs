@@ -29,7 +29,7 @@ mod waiting_room;
 
 pub use admission::{admit, decline, requeue, transfer};
 pub use call::{call_connected, call_ended, end, expire_unanswered, rate, start};
-pub use consultation::{ConsultationRow, ConsultationStatus, consultation_row, mine};
+pub use consultation::{ConsultationRow, ConsultationStatus, EndReason, consultation_row, mine};
 pub use lifecycle::{Event, next};
 pub use participants::{Relation, doctors_of, get, invite, participant, relation};
 pub use waiting_room::{

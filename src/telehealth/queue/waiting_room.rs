@@ -4,10 +4,10 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::ConsultationStatus;
 use super::consultation::{ConsultationRow, load};
 use super::lifecycle::{Event, finish, settle_appointment};
 use super::participants::{Relation, relation};
+use super::{ConsultationStatus, EndReason};
 use crate::auth::{Caller, Role};
 use crate::error::{Error, Result};
 use crate::store::{Tx, idempotency, is_unique_violation};
@@ -225,7 +225,7 @@ pub async fn cancel(state: &Ctx, caller: &Caller, id: Uuid) -> Result<Consultati
     state
         .db
         .transaction(async |tx| {
-            finish(tx, &row, Event::Cancel, "resident_left", now).await?;
+            finish(tx, &row, Event::Cancel, EndReason::ResidentLeft, now).await?;
             settle_appointment(tx, &row, "cancelled", now).await
         })
         .await?;
