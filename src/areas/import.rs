@@ -118,8 +118,7 @@ pub async fn import(
             }
             Ok::<_, anyhow::Error>(summary)
         })
-        .await
-        .context("the import's transaction")?;
+        .await?;
     IMPORTS.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     Ok(summary)
 }

@@ -71,7 +71,7 @@ pub struct LogNotifier;
 #[async_trait::async_trait]
 impl Notifier for LogNotifier {
     async fn push(&self, push: Push) -> anyhow::Result<()> {
-        tracing::info!(account_id = %push.account_id, report_id = ?push.report_id, appointment_id = ?push.appointment_id, consultation_id = ?push.consultation_id, kind = push.kind.as_str(), "push notification");
+        tracing::info!(account_id = %push.account_id, report_id = ?push.report_id, appointment_id = ?push.appointment_id, consultation_id = ?push.consultation_id, kind = %push.kind.as_str(), "push notification");
         Ok(())
     }
 }
