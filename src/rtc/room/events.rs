@@ -4,13 +4,12 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use serde_json::json;
 use uuid::Uuid;
 
 use super::relay::publish_relay;
 use super::{
-    HOLD, Held, Hub, Out, ParticipantRole, Presence, PresenceState, Room, RoomEvent, close,
-    impolite_toward, lock, polite,
+    HOLD, Held, Hub, Out, ParticipantRole, Presence, PresenceState, Room, RoomEvent, RoomMessage,
+    close, impolite_toward, lock, polite,
 };
 use crate::bus::Received;
 use crate::rtc::Ctx;
@@ -114,7 +113,7 @@ impl Hub {
                     Room::deliver(
                         &mut inner,
                         *id,
-                        json!({ "type": "call_ended", "reason": reason }),
+                        RoomMessage::CallEnded { reason }.to_value(),
                     );
                     if let Some(m) = inner.local.get(id)
                         && let Some(c) = &m.conn
@@ -179,28 +178,25 @@ impl Hub {
                 .collect();
             for (id, my_role) in others {
                 let message = match what {
-                    PresenceState::Present => json!({
-                        "type": "peer_joined",
-                        "participant_id": account,
-                        "role": role,
-                        "polite": polite((id, my_role), (account, role)),
-                    }),
-                    PresenceState::Resumed => json!({
-                        "type": "peer_resumed",
-                        "participant_id": account,
+                    PresenceState::Present => RoomMessage::PeerJoined {
+                        participant_id: account,
+                        role,
+                        polite: polite((id, my_role), (account, role)),
+                    },
+                    PresenceState::Resumed => RoomMessage::PeerResumed {
+                        participant_id: account,
                         // The impolite side of the pair restarts.
-                        "ice_restart": !polite((id, my_role), (account, role)),
-                    }),
-                    PresenceState::Reconnecting => json!({
-                        "type": "peer_reconnecting",
-                        "participant_id": account,
-                    }),
-                    PresenceState::Left => json!({
-                        "type": "peer_left",
-                        "participant_id": account,
-                        "reason": reason,
-                    }),
-                };
+                        ice_restart: !polite((id, my_role), (account, role)),
+                    },
+                    PresenceState::Reconnecting => RoomMessage::PeerReconnecting {
+                        participant_id: account,
+                    },
+                    PresenceState::Left => RoomMessage::PeerLeft {
+                        participant_id: account,
+                        reason,
+                    },
+                }
+                .to_value();
                 Room::deliver(&mut inner, id, message);
             }
             if matches!(what, PresenceState::Present | PresenceState::Resumed) {
@@ -304,7 +300,11 @@ impl Hub {
             Room::deliver(
                 &mut inner,
                 id,
-                json!({ "type": "peer_network_changed", "participant_id": from, "ice_restart": restart }),
+                RoomMessage::PeerNetworkChanged {
+                    participant_id: from,
+                    ice_restart: restart,
+                }
+                .to_value(),
             );
         }
     }

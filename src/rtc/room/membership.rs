@@ -5,13 +5,13 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::json;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::{
     Attached, Conn, Entry, Hub, Inner, MAX_PARTICIPANTS, Member, OUTBOX, Out, ParticipantRole,
-    PresenceState, Room, RoomEvent, TOPIC, close, impolite_toward, lock, peers_as_seen_by,
+    PresenceState, Room, RoomEvent, RoomMessage, TOPIC, close, impolite_toward, lock,
+    peers_as_seen_by,
 };
 use crate::rtc::Ctx;
 
@@ -113,20 +113,20 @@ impl Hub {
                     Room::deliver_session(
                         &mut inner,
                         account,
-                        json!({
-                            "type": "joined",
-                            "protocol": crate::rtc::PROTOCOL,
-                            "session_id": session,
-                            "participant_id": account,
-                            "role": role,
-                            "room": consultation,
-                            "peers": peers,
-                            "ice_servers": ice,
-                            "ping_interval_ms": ping_ms,
-                            "ping_timeout_ms": ping_ms * 3,
-                            "max_message_bytes": state.settings.rtc_max_message_bytes,
-                            "messages_per_sec": state.settings.rtc_messages_per_sec,
-                        }),
+                        RoomMessage::Joined {
+                            protocol: crate::rtc::PROTOCOL,
+                            session_id: session,
+                            participant_id: account,
+                            role,
+                            room: consultation,
+                            peers,
+                            ice_servers: &ice,
+                            ping_interval_ms: ping_ms,
+                            ping_timeout_ms: ping_ms * 3,
+                            max_message_bytes: state.settings.rtc_max_message_bytes,
+                            messages_per_sec: state.settings.rtc_messages_per_sec,
+                        }
+                        .to_value(),
                     );
                     (session, PresenceState::Present, old)
                 }
@@ -157,16 +157,16 @@ impl Hub {
                     Room::deliver_session(
                         &mut inner,
                         account,
-                        json!({
-                            "type": "resumed",
-                            "session_id": session,
-                            "replayed": missed.len(),
-                            "gap": gap,
-                            "peers": peers,
-                            "ice_servers": ice,
-                            "ice_restart": !restart_with.is_empty(),
-                            "restart_with": restart_with,
-                        }),
+                        RoomMessage::Resumed {
+                            session_id: session,
+                            replayed: missed.len(),
+                            gap,
+                            peers,
+                            ice_servers: &ice,
+                            ice_restart: !restart_with.is_empty(),
+                            restart_with,
+                        }
+                        .to_value(),
                     );
                     (session, PresenceState::Resumed, old)
                 }

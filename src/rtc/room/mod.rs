@@ -27,6 +27,7 @@ use super::ParticipantRole;
 
 mod events;
 mod membership;
+mod messages;
 mod relay;
 mod wire;
 
@@ -41,6 +42,7 @@ const OUTBOX: usize = 4096;
 const HOLD: Duration = Duration::from_secs(10);
 
 pub use super::port::TOPIC;
+use messages::{Peer, RoomMessage};
 use wire::PresenceState;
 pub(super) use wire::RoomEvent;
 
@@ -164,16 +166,14 @@ fn peers_as_seen_by(
     roster: &[(Uuid, ParticipantRole, Presence)],
     me: Uuid,
     role: ParticipantRole,
-) -> Vec<Value> {
+) -> Vec<Peer> {
     roster
         .iter()
-        .map(|(id, r, p)| {
-            json!({
-                "participant_id": id,
-                "role": r,
-                "reconnecting": *p == Presence::Reconnecting,
-                "polite": polite((me, role), (*id, *r)),
-            })
+        .map(|(id, r, p)| Peer {
+            participant_id: *id,
+            role: *r,
+            reconnecting: *p == Presence::Reconnecting,
+            polite: polite((me, role), (*id, *r)),
         })
         .collect()
 }
