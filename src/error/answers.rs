@@ -61,11 +61,6 @@ pub const fn documents(set: u32, status: u16) -> bool {
 pub struct Problems<const S: u32>(pub AnyProblem);
 
 impl<const S: u32> Problems<S> {
-    /// The same problem under another operation's list (a helper shared by two operations).
-    pub fn recast<const T: u32>(self) -> Problems<T> {
-        Problems(self.0)
-    }
-
     fn status(&self) -> u16 {
         match &self.0 {
             AnyProblem::BadRequest(_) => 400,

@@ -312,11 +312,7 @@ mod status_set_tests {
 
     #[test]
     fn the_sql_open_set_is_the_enums() {
-        let sql: Vec<&str> = crate::open_statuses_sql!()
-            .trim_matches(|c| c == '(' || c == ')')
-            .split(", ")
-            .map(|s| s.trim_matches('\''))
-            .collect();
+        let sql: Vec<&str> = crate::store::column::sql_list(crate::open_statuses_sql!());
         let open: Vec<&str> = Status::ALL
             .into_iter()
             .filter(|s| s.is_open())

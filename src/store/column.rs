@@ -59,6 +59,9 @@ macro_rules! text_enum {
         }
 
         impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$( $name::$variant ),+];
+
             pub fn as_str(self) -> &'static str {
                 match self {
                     $( $name::$variant => $text ),+
@@ -74,6 +77,16 @@ macro_rules! text_enum {
 
         $crate::text_column!($name);
     };
+}
+
+/// The values of an SQL list literal such as `('a', 'b')`, for tests that hold a list spelled in
+/// SQL to its enum.
+#[cfg(test)]
+pub fn sql_list(text: &str) -> Vec<&str> {
+    text.trim_matches(|c| c == '(' || c == ')')
+        .split(", ")
+        .map(|s| s.trim_matches('\''))
+        .collect()
 }
 
 #[cfg(test)]

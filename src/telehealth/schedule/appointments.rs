@@ -10,16 +10,18 @@ use crate::store::{Db, Tx};
 use crate::telehealth::Ctx;
 use crate::{on_db, on_tx};
 
-/// Where an appointment is in its life (FHIR Appointment.status).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, poem_openapi::Enum)]
-#[oai(rename_all = "snake_case")]
-pub enum AppointmentStatus {
-    Booked,
-    /// The resident arrived in the waiting room (FHIR `arrived`).
-    CheckedIn,
-    Fulfilled,
-    Cancelled,
-    Noshow,
+crate::text_enum! {
+    /// Where an appointment is in its life (FHIR Appointment.status).
+    #[derive(poem_openapi::Enum)]
+    #[oai(rename_all = "snake_case")]
+    pub enum AppointmentStatus {
+        Booked = "booked",
+        /// The resident arrived in the waiting room (FHIR `arrived`).
+        CheckedIn = "checked_in",
+        Fulfilled = "fulfilled",
+        Cancelled = "cancelled",
+        Noshow = "noshow",
+    }
 }
 
 /// The appointments still ahead ([`AppointmentStatus::is_active`]) as an SQL list, written once.
@@ -31,15 +33,6 @@ macro_rules! active_appointment_statuses_sql {
 }
 
 impl AppointmentStatus {
-    /// Every status.
-    pub const ALL: [AppointmentStatus; 5] = [
-        AppointmentStatus::Booked,
-        AppointmentStatus::CheckedIn,
-        AppointmentStatus::Fulfilled,
-        AppointmentStatus::Cancelled,
-        AppointmentStatus::Noshow,
-    ];
-
     /// Still ahead: it holds its slot and may be cancelled. SQL spells the same set as
     /// [`active_appointment_statuses_sql!`], which a test holds to this.
     pub fn is_active(self) -> bool {
@@ -47,27 +40,6 @@ impl AppointmentStatus {
             self,
             AppointmentStatus::Booked | AppointmentStatus::CheckedIn
         )
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AppointmentStatus::Booked => "booked",
-            AppointmentStatus::CheckedIn => "checked_in",
-            AppointmentStatus::Fulfilled => "fulfilled",
-            AppointmentStatus::Cancelled => "cancelled",
-            AppointmentStatus::Noshow => "noshow",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<AppointmentStatus> {
-        Some(match s {
-            "booked" => AppointmentStatus::Booked,
-            "checked_in" => AppointmentStatus::CheckedIn,
-            "fulfilled" => AppointmentStatus::Fulfilled,
-            "cancelled" => AppointmentStatus::Cancelled,
-            "noshow" => AppointmentStatus::Noshow,
-            _ => return None,
-        })
     }
 }
 
@@ -170,27 +142,20 @@ pub(super) async fn set_cancelled(
     Ok(n == 1)
 }
 
-crate::text_column!(AppointmentStatus);
-
 #[cfg(test)]
 mod tests {
     use super::AppointmentStatus;
 
     #[test]
     fn the_sql_active_set_is_the_enums() {
-        let sql: Vec<&str> = crate::active_appointment_statuses_sql!()
-            .trim_matches(|c| c == '(' || c == ')')
-            .split(", ")
-            .map(|s| s.trim_matches('\''))
-            .collect();
+        let sql: Vec<&str> =
+            crate::store::column::sql_list(crate::active_appointment_statuses_sql!());
         let active: Vec<&str> = AppointmentStatus::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .filter(|s| s.is_active())
             .map(AppointmentStatus::as_str)
             .collect();
         assert_eq!(sql, active);
-        for s in AppointmentStatus::ALL {
-            assert_eq!(AppointmentStatus::parse(s.as_str()), Some(s));
-        }
     }
 }
