@@ -58,7 +58,10 @@ async fn main() -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let token = session.access_token;
-    let client = reqwest::Client::new();
+    // Idle connections go before the server's keep-alive time (15 s) closes them.
+    let client = reqwest::Client::builder()
+        .pool_idle_timeout(std::time::Duration::from_secs(5))
+        .build()?;
     let photo = jpeg();
     let boundary = "bench";
     let mut body = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"p.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n").into_bytes();

@@ -421,8 +421,12 @@ async fn main() -> anyhow::Result<()> {
         .spawn()
         .with_context(|| format!("start {}", bin.display()))?;
     let base = format!("http://127.0.0.1:{port}");
+    // Idle pooled connections are dropped well before the server's keep-alive time (15 s, its
+    // header-read timeout): a client that reuses one the server is closing at that instant gets
+    // "connection closed before message completed", a client-side race, not the server failing.
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
+        .pool_idle_timeout(Duration::from_secs(5))
         .build()?;
     let mut ready = false;
     for _ in 0..600 {
@@ -628,6 +632,7 @@ async fn overload_phase(
     // /healthz every 200 ms meanwhile, on its own connection.
     let probe_client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
+        .pool_idle_timeout(Duration::from_secs(5))
         .build()
         .unwrap_or_default();
     let probe_url = format!("{}/healthz", target.base);
@@ -663,8 +668,14 @@ async fn overload_phase(
         tally.latencies_ms.len(),
         other.len()
     );
-    for e in other.iter().take(5) {
-        eprintln!("load: overload error: {e}");
+    // Grouped by what broke (the text after the URL), with a count each.
+    let mut groups: BTreeMap<String, usize> = BTreeMap::new();
+    for e in &other {
+        let why = e.rsplit_once("): ").map_or(e.as_str(), |(_, why)| why);
+        *groups.entry(why.chars().take(160).collect()).or_default() += 1;
+    }
+    for (why, n) in &groups {
+        eprintln!("load: overload error: {n} x {why}");
     }
     // Back to the normal rate: from the 5th second on, everything answered in normal time.
     let recovery = 10.0;

@@ -5,7 +5,8 @@
 //!   a keep-alive connection waiting for its next request gets the same time;
 //! - open connections are bounded in all and per client address; past either bound a new
 //!   connection is answered `503` + `Retry-After` and closed at once, keeping file descriptors in
-//!   reserve for the database and the photo store;
+//!   reserve for the database and the photo store (refusals at once are bounded too: past that,
+//!   accepting waits, and the kernel's backlog holds the connections until their turn);
 //! - the answers hyper makes by itself for a request it cannot parse (`400` malformed, `414` URI
 //!   too long, `431` headers too large) leave as problem documents with the security headers and
 //!   a request id, like every other answer.
@@ -30,7 +31,8 @@ use crate::error::{Error, Problem};
 
 /// Descriptors kept free for the database, the photo store, temporary files and the TURN relays.
 const FD_RESERVE: u64 = 1024;
-/// Connections being refused at once (each holds its socket up to 3 s while its 503 goes out).
+/// Connections being refused at once (each holds its socket up to 4 s while its 503 goes out);
+/// past that, accepting waits.
 const MAX_REFUSING: usize = 256;
 
 /// The process's open-files limit (soft), or a conservative guess where it cannot be read.
@@ -180,7 +182,7 @@ pub async fn serve<E>(
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
     tokio::pin!(stop);
     let mut conns = tokio::task::JoinSet::new();
-    let refusing = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let refusals = Arc::new(tokio::sync::Semaphore::new(MAX_REFUSING));
     loop {
         let accepted = tokio::select! {
             _ = &mut stop => break,
@@ -200,17 +202,19 @@ pub async fn serve<E>(
         };
         let _ = stream.set_nodelay(true);
         let Some(place) = take_place(&open, remote.ip(), &limits) else {
-            // Refusals in progress are bounded too: past that, a flood is just closed.
-            let taken = refusing.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-            if taken >= MAX_REFUSING {
-                refusing.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
-                drop(stream);
-                continue;
-            }
-            let refusing = refusing.clone();
+            // Refusals in progress are bounded too. Past that the loop waits for one to finish
+            // before it accepts again (the kernel's backlog holds the rest), so every connection
+            // gets its answer; none is closed unanswered.
+            let permit = tokio::select! {
+                _ = &mut stop => break,
+                p = refusals.clone().acquire_owned() => match p {
+                    Ok(p) => p,
+                    Err(_) => break,
+                },
+            };
             conns.spawn(async move {
                 refuse_busy(stream).await;
-                refusing.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+                drop(permit);
             });
             continue;
         };
@@ -261,7 +265,7 @@ pub async fn serve<E>(
 }
 
 /// Past the connection bounds: a quick 503 and close. The answer follows the request's head (up
-/// to a second for it to come): an HTTP client that reads an answer before it has asked anything
+/// to two seconds for it to come): an HTTP client that reads an answer before it has asked anything
 /// calls it a broken connection. What else the client sent is read and dropped for a moment after
 /// the answer, since closing a socket with unread data resets it.
 async fn refuse_busy(mut stream: TcpStream) {
@@ -271,10 +275,10 @@ async fn refuse_busy(mut stream: TcpStream) {
         503,
         "Service Unavailable",
     );
-    let _ = tokio::time::timeout(Duration::from_secs(3), async {
+    let _ = tokio::time::timeout(Duration::from_secs(4), async {
         let mut head = Vec::with_capacity(1024);
         let mut buf = [0u8; 2048];
-        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
             while head.len() < 16 * 1024 && !head.windows(4).any(|w| w == b"\r\n\r\n") {
                 match stream.read(&mut buf).await {
                     Ok(0) | Err(_) => break,

@@ -114,7 +114,7 @@ impl TestApp {
         }));
         TestApp {
             base,
-            client: Client::new(),
+            client: client(),
             state,
             _dir: dir,
             stop: Some(tx),
@@ -254,6 +254,15 @@ impl TestApp {
         assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
         token_of(&r.body)
     }
+}
+
+/// The tests' HTTP client. Idle pooled connections are dropped before the server's keep-alive time
+/// (15 s): reusing one at the instant the server closes it is a client-side race.
+pub fn client() -> Client {
+    Client::builder()
+        .pool_idle_timeout(std::time::Duration::from_secs(5))
+        .build()
+        .expect("an HTTP client")
 }
 
 pub fn token_of(body: &Value) -> String {
