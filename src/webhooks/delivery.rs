@@ -16,8 +16,10 @@ use crate::error::Result;
 
 /// Attempts before a delivery is given up (about seven hours of retries).
 pub const MAX_ATTEMPTS: i32 = 15;
-/// How often an idle worker looks for due deliveries.
+/// How often an idle worker looks for due deliveries, and how long it waits after a round failed
+/// (the database is down: one warning every few seconds, not a flood).
 const POLL: Duration = Duration::from_secs(1);
+const AFTER_ERROR: Duration = Duration::from_secs(5);
 /// Deliveries taken per round, and posted at once.
 const BATCH: i64 = 32;
 const CONCURRENCY: usize = 8;
@@ -77,14 +79,17 @@ pub fn start(ctx: Ctx, shutdown: &crate::shutdown::Shutdown) -> tokio::task::Joi
             if *stop.borrow() {
                 break;
             }
-            match round(&ctx, &client).await {
+            let pause = match round(&ctx, &client).await {
                 // More may be waiting behind what was just delivered.
                 Ok(n) if n > 0 => continue,
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "webhooks: delivery round"),
-            }
+                Ok(_) => POLL,
+                Err(e) => {
+                    tracing::warn!(error = %e, "webhooks: delivery round");
+                    AFTER_ERROR
+                }
+            };
             tokio::select! {
-                _ = tokio::time::sleep(POLL) => {}
+                _ = tokio::time::sleep(pause) => {}
                 changed = stop.changed() => {
                     if changed.is_err() {
                         break;
@@ -100,12 +105,15 @@ async fn round(ctx: &Ctx, client: &reqwest::Client) -> Result<usize> {
     let now = ctx.clock.now();
     // Held past the longest request, so no other worker takes a row while it is in flight.
     let lease = now + chrono::Duration::seconds(ctx.settings.webhooks_timeout_secs as i64 + 30);
-    let mut mine = vec![];
-    for due in repo::due(&ctx.db, now, BATCH).await? {
-        if repo::claim(&ctx.db, due.seq, now, lease).await? {
-            mine.push(due);
-        }
+    let due = repo::due(&ctx.db, now, BATCH).await?;
+    if due.is_empty() {
+        return Ok(0);
     }
+    let claimed = repo::claim(&ctx.db, due.iter().map(|d| d.seq).collect(), now, lease).await?;
+    let mine: Vec<Due> = due
+        .into_iter()
+        .filter(|d| claimed.contains(&d.seq))
+        .collect();
     let n = mine.len();
     futures::stream::iter(mine)
         .for_each_concurrent(CONCURRENCY, |due| async move {

@@ -247,23 +247,36 @@ pub async fn due(db: &Db, now: DateTime<Utc>, limit: i64) -> Result<Vec<Due>> {
     .await)?)
 }
 
-/// Take a delivery until `until`, unless another worker holds it or it is done: whether this one
-/// got it (of instances racing for a row, one does).
-pub async fn claim(db: &Db, seq: i64, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<bool> {
-    let n = db
-        .write(move |tx| {
-            Box::pin(async move {
-                tx.exec(
-                    "UPDATE webhook_deliveries SET leased_until = $3
-                     WHERE seq = $1 AND delivered_at IS NULL AND dead_at IS NULL
-                       AND (leased_until IS NULL OR leased_until < $2)",
-                    &[seq.into(), now.into(), until.into()],
-                )
-                .await
-            })
+/// Take deliveries until `until`, each unless another worker holds it or it is done (one write):
+/// those this worker got. Of instances racing for a row, one gets it: the guarded update that
+/// changes it. Rows are taken in `seq` order, so two instances lock them in the same order.
+pub async fn claim(
+    db: &Db,
+    mut seqs: Vec<i64>,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<Vec<i64>> {
+    seqs.sort_unstable();
+    db.write(move |tx| {
+        Box::pin(async move {
+            let mut mine = Vec::with_capacity(seqs.len());
+            for seq in seqs {
+                let n = tx
+                    .exec(
+                        "UPDATE webhook_deliveries SET leased_until = $3
+                         WHERE seq = $1 AND delivered_at IS NULL AND dead_at IS NULL
+                           AND (leased_until IS NULL OR leased_until < $2)",
+                        &[seq.into(), now.into(), until.into()],
+                    )
+                    .await?;
+                if n == 1 {
+                    mine.push(seq);
+                }
+            }
+            Ok(mine)
         })
-        .await?;
-    Ok(n == 1)
+    })
+    .await
 }
 
 /// The receiver took it (2xx).
