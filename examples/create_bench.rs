@@ -169,7 +169,7 @@ async fn main() -> anyhow::Result<()> {
         .context("no category")?;
     let floor = sqlite_floor(
         &dir.join("wardline.db"),
-        category.category_id,
+        &category,
         caller.account_id,
         media_id.parse()?,
         seconds,
@@ -201,7 +201,7 @@ async fn main() -> anyhow::Result<()> {
 /// Creates per second when the create's statements run on a bare connection, `batch` per commit.
 fn sqlite_floor(
     path: &std::path::Path,
-    category_id: uuid::Uuid,
+    category: &wardline::reports::catalog::Category,
     reporter: uuid::Uuid,
     media: uuid::Uuid,
     seconds: u64,
@@ -224,7 +224,7 @@ fn sqlite_floor(
             };
             let row = repo::NewReportRow {
                 report_id: uuid::Uuid::now_v7(),
-                category_id,
+                category_id: category.category_id,
                 reporter_id: Some(reporter),
                 channel: wardline::reports::Channel::App,
                 entered_by: None,
@@ -242,6 +242,8 @@ fn sqlite_floor(
                 resolve_by: now,
                 captured_at: None,
             };
+            let event = wardline::reports::hooks::created(&row, category, now)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             let filing = wardline::reports::Filing {
                 row,
                 media: vec![media],
@@ -249,6 +251,7 @@ fn sqlite_floor(
                 actor: Some(reporter),
                 staff_note: String::new(),
                 idempotency: None,
+                event,
             };
             // The server's own unit of work; statements on a bare connection are done when first
             // polled.

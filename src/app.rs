@@ -25,6 +25,7 @@ use crate::shutdown::Shutdown;
 use crate::store::Db;
 use crate::telehealth::api::{RecordsApi, TelehealthApi, records_api, telehealth_api};
 use crate::telehealth::calls::{CallQualityApi, ConsultationCalls};
+use crate::webhooks::api::WebhooksApi;
 
 pub use crate::clock::Clock;
 pub use crate::tags::ApiTags;
@@ -50,6 +51,7 @@ pub struct AppState {
     pub telehealth: crate::telehealth::Ctx,
     pub rtc: crate::rtc::Ctx,
     pub ops: crate::ops::Ctx,
+    pub webhooks: crate::webhooks::Ctx,
 }
 
 impl AppState {
@@ -94,6 +96,7 @@ pub type Apis = (
     MeApi,
     AdminAccountsApi,
     OrgApi,
+    WebhooksApi,
     ReportsApi,
     MediaApi,
     ObjectsApi,
@@ -121,6 +124,9 @@ pub fn api_service(state: AppState) -> OpenApiService<Apis, ()> {
             },
             OrgApi {
                 state: state.org.clone(),
+            },
+            WebhooksApi {
+                state: state.webhooks.clone(),
             },
             crate::reports::api::reports_api(state.reports.clone()),
             MediaApi {
@@ -293,6 +299,12 @@ impl AppState {
             calls: Arc::new(ConsultationCalls(telehealth.clone())),
             shutdown: shutdown.clone(),
         };
+        let webhooks = crate::webhooks::Ctx {
+            settings: settings.clone(),
+            db: db.clone(),
+            auth: auth.clone(),
+            clock: clock.clone(),
+        };
         let ops = crate::ops::Ctx {
             settings: settings.clone(),
             db: db.clone(),
@@ -316,6 +328,7 @@ impl AppState {
             telehealth,
             rtc,
             ops,
+            webhooks,
         })
     }
 }
@@ -412,6 +425,8 @@ impl Server {
                 }
             }
         });
+        // Webhook deliveries from the outbox; stops with the server, after the round in hand.
+        let webhooks = crate::webhooks::start(state.webhooks.clone(), &state.shutdown);
         let signal = async move {
             stop.await;
             flag.begin_shutdown();
@@ -424,6 +439,12 @@ impl Server {
             "accepting connections"
         );
         crate::ops::http::serve(self.listener, app, limits, signal, grace).await;
+        // Its requests are bounded by their timeout; past the grace period it is cut short (its
+        // rows' leases then run out and another round delivers them).
+        let webhooks_abort = webhooks.abort_handle();
+        if tokio::time::timeout(grace, webhooks).await.is_err() {
+            webhooks_abort.abort();
+        }
         closer.abort();
         sweeper.abort();
         gc.abort();

@@ -158,6 +158,12 @@ pub struct Settings {
     pub rtc_echo_max_sessions: u32,
     /// Longest pre-call test, in seconds; the server's peer hangs up then.
     pub rtc_echo_max_secs: u64,
+    /// Let admins register plain `http://` webhook endpoints (a receiver on this host or a closed
+    /// network); otherwise `https://` only.
+    pub webhooks_allow_http: bool,
+    /// A webhook delivery's whole request (connecting at most 5 s of it); slower receivers are cut
+    /// off and retried later.
+    pub webhooks_timeout_secs: u64,
 }
 
 impl Default for Settings {
@@ -221,6 +227,8 @@ impl Default for Settings {
             open311_writes_per_hour: 120,
             rtc_echo_max_sessions: 8,
             rtc_echo_max_secs: 60,
+            webhooks_allow_http: false,
+            webhooks_timeout_secs: 10,
         }
     }
 }
@@ -322,6 +330,9 @@ impl Settings {
         }
         if self.rtc_echo_max_sessions == 0 || !(5..=600).contains(&self.rtc_echo_max_secs) {
             bail!("rtc_echo_max_sessions must be at least 1 and rtc_echo_max_secs 5 to 600");
+        }
+        if !(1..=60).contains(&self.webhooks_timeout_secs) {
+            bail!("webhooks_timeout_secs must be 1 to 60");
         }
         if !self.turn_listen.trim().is_empty()
             && self

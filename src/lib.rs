@@ -49,3 +49,6 @@ pub mod text;
 /// The web apps (residents, staff, doctors): embedded files, hashed URLs, CSP; response
 /// compression and validators.
 pub mod web;
+/// Signed webhooks for the ward's integrations: endpoints, the outbox every event is written to in
+/// the transaction of its change, and the worker that delivers it.
+pub mod webhooks;

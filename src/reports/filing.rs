@@ -228,6 +228,7 @@ pub async fn create_as(
             .captured_at
             .map(|t| chrono::SubsecRound::trunc_subsecs(t, 6)),
     };
+    let event = super::hooks::created(&row, &category, now)?;
     let filing = Filing {
         row,
         media: new.media_ids,
@@ -238,6 +239,7 @@ pub async fn create_as(
             Submitter::Account(_) => String::new(),
         },
         idempotency: idempotency.cloned(),
+        event,
     };
     // One unit of the next group commit (SQLite) or one transaction (PostgreSQL). The write and its
     // announcement run to the end even if the phone hangs up meanwhile: a report that is stored is
@@ -271,11 +273,13 @@ pub struct Filing {
     /// An internal note for staff (what an Open311 app sent about its user), or empty.
     pub staff_note: String,
     pub idempotency: Option<crate::store::idempotency::Key>,
+    /// What the integrations' webhooks are told (`report.created`).
+    pub event: crate::webhooks::Event,
 }
 
 /// Write a new report: the report, its photos, its first history entry, its reporter's
-/// subscription and the idempotency key stand or fall together (one unit of work). The photos'
-/// ownership is checked in the statement that attaches them.
+/// subscription, the idempotency key and the webhooks' event stand or fall together (one unit of
+/// work). The photos' ownership is checked in the statement that attaches them.
 pub async fn file(tx: &mut dyn Exec, f: &Filing, now: DateTime<Utc>) -> Result<()> {
     let report_id = f.row.report_id;
     repo::insert_report(tx, &f.row, now).await?;
@@ -328,6 +332,7 @@ pub async fn file(tx: &mut dyn Exec, f: &Filing, now: DateTime<Utc>) -> Result<(
     if let Some(k) = &f.idempotency {
         crate::store::idempotency::complete(tx, k, &report_id.to_string(), now).await?;
     }
+    crate::webhooks::enqueue(tx, &f.event, now).await?;
     Ok(())
 }
 

@@ -205,6 +205,11 @@ pub async fn transition(
         }
         Action::Receive | Action::Start => {}
     }
+    let category = state
+        .categories
+        .of_report(&state.db, report.category_id)
+        .await?;
+    let event = super::hooks::changed(&report, &change, to, &category, now)?;
     let pushes = state
         .db
         .transaction(async |tx| {
@@ -270,6 +275,7 @@ pub async fn transition(
                 )
                 .await?;
             }
+            crate::webhooks::enqueue(tx, &event, now).await?;
             let pushes = notify_followers(tx, report_id, Some(caller.account_id), to, now).await?;
             Ok(pushes)
         })
@@ -394,6 +400,11 @@ pub async fn close_expired(state: &Ctx) -> Result<usize> {
         };
         let mut change = repo::StatusChange::keeping(&report, Status::Closed.as_str());
         change.closed_at = Some(now);
+        let category = state
+            .categories
+            .of_report(&state.db, report.category_id)
+            .await?;
+        let event = super::hooks::changed(&report, &change, Status::Closed, &category, now)?;
         // Nothing is written when another change got there first.
         let pushes = state
             .db
@@ -415,6 +426,7 @@ pub async fn close_expired(state: &Ctx) -> Result<usize> {
                     now,
                 )
                 .await?;
+                crate::webhooks::enqueue(tx, &event, now).await?;
                 notify_followers(tx, id, None, Status::Closed, now)
                     .await
                     .map(Some)

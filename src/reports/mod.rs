@@ -8,6 +8,7 @@ pub mod catalog;
 mod feed;
 mod filing;
 mod handling;
+pub mod hooks;
 mod lifecycle;
 pub mod live;
 mod participation;

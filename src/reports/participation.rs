@@ -347,6 +347,7 @@ pub async fn reopen(
     change.resolved_at = None;
     change.closed_at = None;
     change.resolve_by = resolve_by;
+    let event = super::hooks::changed(&report, &change, Status::Reopened, &category, now)?;
     let pushes = state
         .db
         .transaction(async |tx| {
@@ -367,6 +368,7 @@ pub async fn reopen(
                 now,
             )
             .await?;
+            crate::webhooks::enqueue(tx, &event, now).await?;
             let pushes = notify_followers(
                 tx,
                 report_id,

@@ -110,6 +110,8 @@ pub(crate) struct Fx {
     /// An Open311 client app's key (issued by the admin), and a client the admin row revokes.
     pub(crate) open311_key: String,
     pub(crate) open311_spare_client: String,
+    /// A webhook endpoint registered by the admin (the admin row removes it).
+    pub(crate) webhook: String,
 }
 
 impl Fx {
@@ -338,6 +340,11 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("admin_open311_clients",              "",                           "401 403 403 403 403 403 ok"),
     ("admin_open311_issue_client",         "",                           "401 403 403 403 403 403 ok"),
     ("admin_open311_revoke_client",        "",                           "401 403 403 403 403 403 ok"),
+    // --- webhooks for integrations (API5) --------------------------------------------------------
+    ("admin_list_webhooks",                "",                           "401 403 403 403 403 403 ok"),
+    ("admin_create_webhook",               "",                           "401 403 403 403 403 403 ok"),
+    ("admin_webhook_deliveries",           "",                           "401 403 403 403 403 403 ok"),
+    ("admin_delete_webhook",               "",                           "401 403 403 403 403 403 ok"),
     // --- video calls: a room ticket for the consultation's two people only ----------------------
     ("rtc_join",                           "A's, ended",                 "401 409 404 403 409 404 403"),
     ("rtc_quality",                        "A's, ended",                 "401 ok  404 403 ok  404 403"),
@@ -776,6 +783,14 @@ fn request(op: &str, on: &str) -> Option<Build> {
         ("admin_open311_revoke_client", "") => {
             |f, _| req(&[("client_id", &f.open311_spare_client)], "", Body::None)
         }
+        ("admin_list_webhooks", "") => |_, _| none(),
+        ("admin_create_webhook", "") => |_, _| {
+            json_body(json!({ "url": "https://127.0.0.1:9/hooks", "events": ["report.resolved"] }))
+        },
+        ("admin_webhook_deliveries", "") => {
+            |f, _| req(&[("webhook_id", &f.webhook)], "limit=5", Body::None)
+        }
+        ("admin_delete_webhook", "") => |f, _| req(&[("webhook_id", &f.webhook)], "", Body::None),
         ("rtc_join", "A's, ended") => {
             |f, _| req(&[("consultation_id", &f.consultation)], "", Body::None)
         }
@@ -1183,6 +1198,16 @@ pub(crate) async fn fixtures(app: &TestApp) -> Fx {
             r.body["client"]["id"].as_str().unwrap().to_string(),
         ));
     }
+    // An integration's endpoint (nothing listens there: its deliveries just fail and wait).
+    let r = app
+        .post(
+            "/v1/admin/webhooks",
+            Some(&admin),
+            json!({ "url": "https://127.0.0.1:9/hooks", "events": ["report.changed"] }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let webhook = r.body["id"].as_str().unwrap().to_string();
     let leave_day = (app.state.clock.now() + Duration::days(25))
         .date_naive()
         .to_string();
@@ -1210,6 +1235,7 @@ pub(crate) async fn fixtures(app: &TestApp) -> Fx {
         leave_day,
         open311_key: open311[0].0.clone(),
         open311_spare_client: open311[1].1.clone(),
+        webhook,
     }
 }
 

@@ -104,6 +104,28 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut settings = test_settings(dir.path()).await;
         tweak(&mut settings);
+        Self::serve(dir, settings, tweak_state).await
+    }
+
+    /// Stop the server and start a new one on the same database, object store and settings: a
+    /// restart, after which the new server knows only what was stored.
+    pub async fn restart(mut self) -> TestApp {
+        let settings = (*self.state.settings).clone();
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.server.take() {
+            let _ = h.await;
+        }
+        let TestApp { _dir: dir, .. } = self;
+        Self::serve(dir, settings, |_| {}).await
+    }
+
+    async fn serve(
+        dir: tempfile::TempDir,
+        settings: Settings,
+        tweak_state: impl FnOnce(&mut AppState),
+    ) -> TestApp {
         let mut state = AppState::build(settings).await.expect("build app");
         tweak_state(&mut state);
         let server = Server::bind(state.clone()).await.expect("bind");

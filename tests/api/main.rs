@@ -28,3 +28,4 @@ mod store_contract;
 mod telehealth;
 mod transport;
 mod web;
+mod webhooks;

@@ -132,6 +132,7 @@ async fn schemathesis_finds_no_server_error_and_no_spec_violation_for_any_role()
         ("service_request_id", format!("{}.json", fx.report)),
         ("station_id", fx.station.clone()),
         ("unit_id", fx.unit_id.clone()),
+        ("webhook_id", fx.webhook.clone()),
     ];
     let config = config(dir.path(), &params);
     let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi/wardline.yaml");

@@ -100,6 +100,9 @@ pub(super) async fn settle_appointment(
     Ok(())
 }
 
+/// End a consultation one way or another (ended, missed, cancelled, declined), and tell the
+/// integrations' webhooks in the same transaction (`consultation.ended`): when and how it went,
+/// never who or why.
 pub(super) async fn finish(
     tx: &mut Tx,
     row: &ConsultationRow,
@@ -107,5 +110,17 @@ pub(super) async fn finish(
     reason: EndReason,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    change(tx, row, event, now, Some(reason)).await
+    change(tx, row, event, now, Some(reason)).await?;
+    let status = next(row.status, event).unwrap_or(row.status);
+    let ended = crate::webhooks::Event::consultation_ended(&crate::webhooks::ConsultationData {
+        id: row.consultation_id,
+        station_id: row.station_id,
+        status: status.as_str().into(),
+        end_reason: Some(reason.as_str().into()),
+        queued_at: row.queued_at,
+        started_at: row.call_started_at,
+        ended_at: Some(now),
+        duration_secs: row.call_started_at.map(|t| (now - t).num_seconds().max(0)),
+    })?;
+    crate::webhooks::enqueue(tx, &ended, now).await
 }
