@@ -43,7 +43,7 @@ pub struct AppState {
     pub clock: Clock,
     pub metrics: Arc<Metrics>,
     /// Working time for deadlines.
-    pub calendar: Arc<crate::reports::calendar::WorkCalendar>,
+    pub calendar: Arc<crate::calendar::WorkCalendar>,
     pub shutdown: Shutdown,
     pub reports: crate::reports::Ctx,
     pub media: crate::media::Ctx,

@@ -388,8 +388,8 @@ impl Settings {
     }
 
     /// The working-time calendar deadlines are counted in.
-    pub fn calendar(&self) -> anyhow::Result<crate::reports::calendar::WorkCalendar> {
-        use crate::reports::calendar::{WorkCalendar, default_holidays_setting};
+    pub fn calendar(&self) -> anyhow::Result<crate::calendar::WorkCalendar> {
+        use crate::calendar::{WorkCalendar, default_holidays_setting};
         let schedule = if self.work_schedule.trim().is_empty() {
             "mon-fri 07:30-11:30,13:30-17:00"
         } else {

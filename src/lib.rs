@@ -11,6 +11,8 @@ pub mod areas;
 pub mod auth;
 /// Publish/subscribe between connections and instances.
 pub mod bus;
+/// Working time (hours, holidays) that deadlines are counted in.
+pub mod calendar;
 /// The current time, which tests can move forward.
 pub mod clock;
 /// Settings: defaults → TOML file → `WARDLINE_*` environment; secrets redacted.

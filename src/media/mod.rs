@@ -18,6 +18,7 @@ use std::sync::Arc;
 use crate::auth::Auth;
 use crate::auth::Role;
 use crate::auth::api::BearerAuth;
+use crate::calendar::WorkCalendar;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::error::{
@@ -25,7 +26,6 @@ use crate::error::{
 };
 use crate::objects::Objects;
 use crate::on_db;
-use crate::reports::calendar::WorkCalendar;
 use crate::store::Db;
 
 /// What photo intake works with: built by the app (`app.rs`).

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::auth::Caller;
-use crate::reports::calendar::WorkCalendar;
+use crate::calendar::WorkCalendar;
 use crate::reports::catalog::{Category, Severity};
 
 /// Where a report is in the ward's process. Vietnamese terms are the ones staff use.

@@ -3,7 +3,7 @@
 //! notifications, ratings and reopening.
 
 pub mod api;
-pub mod calendar;
+pub use crate::calendar;
 pub mod catalog;
 mod feed;
 mod filing;

@@ -32,11 +32,11 @@ use std::sync::Arc;
 
 use crate::auth::Auth;
 use crate::bus::Bus;
+use crate::calendar::WorkCalendar;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::on_tx;
-use crate::reports::calendar::WorkCalendar;
 use crate::reports::push::Notifier;
 use crate::reports::push::Push;
 use crate::store::Db;
