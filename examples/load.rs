@@ -32,6 +32,9 @@
 //! `Retry-After` (no 500, no transport error), `/healthz` (probed every 200 ms meanwhile) stays
 //! fast (under 1 s), and 10 s back at `fraction` after it, the requests sent from the 5th second on
 //! are all answered, their p99 within 3× the first open loop's (or 250 ms over it).
+//! `overload_timing=report` keeps the two timing targets (`/healthz` under 1 s, the recovery's p99)
+//! as figures only: `scripts/test-all` judges the behaviour (only 2xx or 503, no transport error,
+//! every probe and every recovery request answered) and leaves speed to `tests/bench/load.sh`.
 //!
 //! The per-resident hourly limits on reports and photos are off: this measures capacity, not the
 //! abuse limits (`tests/api/abuse.rs` does those).
@@ -329,6 +332,7 @@ async fn main() -> anyhow::Result<()> {
     let fraction: f64 = arg(&args, "fraction", 0.8);
     let overload: f64 = arg(&args, "overload", 0.0);
     let overload_secs: f64 = arg(&args, "overload_secs", 30.0);
+    let judge_timing = arg(&args, "overload_timing", String::from("judge")) != "report";
     let levels: Vec<usize> = args
         .get("levels")
         .map(String::as_str)
@@ -593,7 +597,16 @@ async fn main() -> anyhow::Result<()> {
     );
     println!("load: per kind (answered, p50/p99): {}", tally.per_kind());
     let overload_failures = if overload > 0.0 {
-        overload_phase(&target, max, overload, overload_secs, rate, p99).await
+        overload_phase(
+            &target,
+            max,
+            overload,
+            overload_secs,
+            rate,
+            p99,
+            judge_timing,
+        )
+        .await
     } else {
         0
     };
@@ -626,6 +639,7 @@ async fn overload_phase(
     secs: f64,
     normal_rate: f64,
     normal_p99: f64,
+    judge_timing: bool,
 ) -> usize {
     let rate = max * factor;
     println!("load: overload at {factor} x the maximum = {rate:.0} req/s for {secs} s");
@@ -721,10 +735,10 @@ async fn overload_phase(
         late_after_5s.len()
     );
     let mut failures = other.len();
-    if failed_probes > 0 || worst_probe > 1000.0 {
+    if failed_probes > 0 || (judge_timing && worst_probe > 1000.0) {
         failures += 1;
     }
-    if failed_after_5s > 0 || p99_after > bound {
+    if failed_after_5s > 0 || (judge_timing && p99_after > bound) {
         failures += 1;
     }
     failures
