@@ -220,6 +220,72 @@ async fn photos_revalidate_by_their_content_hash() {
     app.stop().await;
 }
 
+/// Issue 16: the same photo sent several times at once by its owner (a double tap, an app that
+/// retries before the first answer), with no `Idempotency-Key` or with a key each: every upload
+/// answers with the same photo, and there is one row. The database decides the race (a unique
+/// index on owner and content hash), not a look before the insert.
+#[tokio::test]
+async fn the_same_photo_sent_at_once_is_one_photo() {
+    const AT_ONCE: usize = 8;
+    // As many photo workers as uploads, and small photos: the uploads reach the database together.
+    let app = TestApp::spawn_with(|s| s.photo_concurrency = AT_ONCE as u32).await;
+    let token = app.resident_token("0912600005").await;
+    let send = |bytes: Vec<u8>, key: Option<String>| {
+        let boundary = "wardline-test-boundary";
+        let mut body = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"p.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n").into_bytes();
+        body.extend_from_slice(&bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let mut req = app
+            .client
+            .post(app.url("/v1/media"))
+            .bearer_auth(&token)
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body);
+        if let Some(k) = key {
+            req = req.header("Idempotency-Key", k);
+        }
+        async move { Resp::read(req.send().await.unwrap()).await }
+    };
+    let rows = async |hash_of: &[u8]| -> i64 {
+        use sha2::Digest;
+        let hash = hex::encode(sha2::Sha256::digest(hash_of));
+        wardline::on_db!(&app.state.db, pool => sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM media WHERE content_hash = $1").bind(hash).fetch_one(pool).await)
+        .unwrap()
+    };
+
+    let bytes = jpeg(64, 48, 21);
+    let answers = futures::future::join_all((0..AT_ONCE).map(|_| send(bytes.clone(), None))).await;
+    for answer in &answers {
+        assert_eq!(answer.status, 201, "{:?}", answer.body);
+        assert_eq!(answer.body["id"], answers[0].body["id"]);
+    }
+    assert_eq!(rows(&bytes).await, 1, "one row per photo and owner");
+
+    // Each with its own key: the same photo, and each key answers with it when retried.
+    let bytes = jpeg(64, 48, 22);
+    let keys: Vec<String> = (0..AT_ONCE).map(|i| format!("photo-at-once-{i}")).collect();
+    let answers = futures::future::join_all(
+        keys.iter()
+            .map(|key| send(bytes.clone(), Some(key.clone()))),
+    )
+    .await;
+    for answer in &answers {
+        assert_eq!(answer.status, 201, "{:?}", answer.body);
+        assert_eq!(answer.body["id"], answers[0].body["id"]);
+    }
+    assert_eq!(rows(&bytes).await, 1, "one row per photo and owner");
+    for key in keys {
+        let again = send(bytes.clone(), Some(key)).await;
+        assert_eq!(again.status, 201, "{:?}", again.body);
+        assert_eq!(again.body["id"], answers[0].body["id"]);
+    }
+    app.stop().await;
+}
+
 /// Migration 0017 makes (owner, content hash) unique. Duplicates written before it (by uploads
 /// that raced) merge into the owner's oldest row for the photo: reports show that row instead, a
 /// report that had the photo twice keeps it once, and a retried upload's key names that row.
