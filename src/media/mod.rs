@@ -230,21 +230,7 @@ pub async fn intake(
     }
     let now = state.clock.now();
     if let Some(existing) = own_photo(state, owner, hash).await? {
-        if let Some(k) = key.cloned() {
-            state
-                .db
-                .write(move |tx| {
-                    Box::pin(async move {
-                        crate::store::idempotency::complete(tx, &k, &existing.to_string(), now)
-                            .await
-                    })
-                })
-                .await?;
-        }
-        return media_row(state, existing)
-            .await?
-            .map(Into::into)
-            .ok_or_else(|| Error::Internal(anyhow::anyhow!("media vanished")));
+        return earlier_upload(state, existing, key, now).await;
     }
     let id = Uuid::now_v7();
     let (lat, lon) = processed.location_hint.unzip();
@@ -258,47 +244,83 @@ pub async fn intake(
         processed.public_height as i64,
     );
     let hash = hash.clone();
-    let key = key.cloned();
-    state
+    let claimed = key.cloned();
+    let inserted = state
         .db
         .write(move |tx| {
             Box::pin(async move {
-            tx.exec(
-                "INSERT INTO media (media_id, owner_id, content_hash, public_key, thumb_key, width, height, hint_lat, hint_lon, captured_at, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
-                &[
-                    id.into(),
-                    owner.into(),
-                    hash.as_str().into(),
-                    public_key.as_str().into(),
-                    thumb_key.as_str().into(),
-                    width.into(),
-                    height.into(),
-                    lat.into(),
-                    lon.into(),
-                    captured_at.into(),
-                    now.into(),
-                ],
-            )
-            .await?;
-            if let Some(k) = &key {
-                crate::store::idempotency::complete(tx, k, &id.to_string(), now).await?;
-            }
-                Ok(())
+                // One row per owner and photo (a unique index): of two uploads of the same bytes
+                // racing past the check above, the second inserts nothing.
+                let rows = tx.exec(
+                    "INSERT INTO media (media_id, owner_id, content_hash, public_key, thumb_key, width, height, hint_lat, hint_lon, captured_at, created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
+                     ON CONFLICT (owner_id, content_hash) DO NOTHING",
+                    &[
+                        id.into(),
+                        owner.into(),
+                        hash.as_str().into(),
+                        public_key.as_str().into(),
+                        thumb_key.as_str().into(),
+                        width.into(),
+                        height.into(),
+                        lat.into(),
+                        lon.into(),
+                        captured_at.into(),
+                        now.into(),
+                    ],
+                )
+                .await?;
+                let inserted = rows == 1;
+                if inserted && let Some(k) = &claimed {
+                    crate::store::idempotency::complete(tx, k, &id.to_string(), now).await?;
+                }
+                Ok(inserted)
             })
         })
         .await?;
+    if !inserted {
+        // The race's loser answers as a later upload of the same photo would. The objects it
+        // stored are the winner's too (their keys are the content hash): nothing to clean up.
+        let winner = own_photo(state, owner, &processed.content_hash)
+            .await?
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("media conflict without a row")))?;
+        return earlier_upload(state, winner, key, now).await;
+    }
     media_row(state, id)
         .await?
         .map(Into::into)
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("media vanished")))
 }
 
-/// The owner's earlier upload of the same photo (same processed content), if any.
+/// The answer to a photo its owner uploaded before (`existing`): that upload, with the claimed
+/// `key` (if any) completed with it.
+async fn earlier_upload(
+    state: &Ctx,
+    existing: Uuid,
+    key: Option<&crate::store::idempotency::Key>,
+    now: DateTime<Utc>,
+) -> Result<MediaView> {
+    if let Some(k) = key.cloned() {
+        state
+            .db
+            .write(move |tx| {
+                Box::pin(async move {
+                    crate::store::idempotency::complete(tx, &k, &existing.to_string(), now).await
+                })
+            })
+            .await?;
+    }
+    media_row(state, existing)
+        .await?
+        .map(Into::into)
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("media vanished")))
+}
+
+/// The owner's earlier upload of the same photo (same original bytes), if any: at most one row,
+/// held so by a unique index.
 async fn own_photo(state: &Ctx, owner: Uuid, hash: &str) -> Result<Option<Uuid>> {
     Ok(on_db!(&state.db, pool => sqlx::query_scalar::<_, Uuid>(
-        "SELECT media_id FROM media WHERE owner_id = $1 AND content_hash = $2
-         ORDER BY created_at LIMIT 1",
+        "SELECT media_id FROM media WHERE owner_id = $1 AND content_hash = $2",
     )
     .bind(owner)
     .bind(hash)

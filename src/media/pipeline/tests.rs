@@ -1,10 +1,14 @@
 //! Unit tests of `pipeline`.
 
+use self::tiff::{Entry, ascii, rationals, short, tiff};
 use super::*;
 use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::PngEncoder;
 use image::codecs::webp::WebPEncoder;
 use image::{ExtendedColorType, ImageEncoder, ImageFormat, Rgb};
+
+mod exif_corpus;
+mod tiff;
 
 // ---- fixtures, all generated here so no binary file is committed ----
 
@@ -57,170 +61,6 @@ fn webp_of(image: &RgbImage, exif: Option<Vec<u8>>) -> Vec<u8> {
             ExtendedColorType::Rgb8,
         )
         .unwrap();
-    out
-}
-
-/// One little-endian TIFF directory entry; `data` is the value, inline if it fits in 4 bytes.
-struct Entry {
-    tag: u16,
-    kind: u16,
-    count: u32,
-    data: Vec<u8>,
-}
-
-fn ascii(tag: u16, text: &str) -> Entry {
-    let mut data = text.as_bytes().to_vec();
-    data.push(0);
-    Entry {
-        tag,
-        kind: 2,
-        count: u32::try_from(data.len()).unwrap(),
-        data,
-    }
-}
-
-fn short(tag: u16, value: u16) -> Entry {
-    Entry {
-        tag,
-        kind: 3,
-        count: 1,
-        data: value.to_le_bytes().to_vec(),
-    }
-}
-
-fn long(tag: u16, value: u32) -> Entry {
-    Entry {
-        tag,
-        kind: 4,
-        count: 1,
-        data: value.to_le_bytes().to_vec(),
-    }
-}
-
-fn rationals(tag: u16, values: &[(u32, u32)]) -> Entry {
-    let data = values
-        .iter()
-        .flat_map(|(num, denom)| [num.to_le_bytes(), denom.to_le_bytes()].concat())
-        .collect();
-    Entry {
-        tag,
-        kind: 5,
-        count: u32::try_from(values.len()).unwrap(),
-        data,
-    }
-}
-
-fn ifd_len(entries: &[Entry]) -> usize {
-    let out_of_line: usize = entries
-        .iter()
-        .filter(|e| e.data.len() > 4)
-        .map(|e| e.data.len().next_multiple_of(2))
-        .sum();
-    2 + 12 * entries.len() + 4 + out_of_line
-}
-
-fn write_ifd(tiff: &mut Vec<u8>, entries: &[Entry]) {
-    write_ifd_linked(tiff, entries, true);
-}
-
-/// An IFD with or without the 4-byte link to a next IFD (piexif writes sub-IFDs without).
-fn write_ifd_linked(tiff: &mut Vec<u8>, entries: &[Entry], link: bool) {
-    let link_len = if link { 4 } else { 0 };
-    let mut data_offset = tiff.len() + 2 + 12 * entries.len() + link_len;
-    let mut data = Vec::new();
-    tiff.extend_from_slice(&u16::try_from(entries.len()).unwrap().to_le_bytes());
-    for entry in entries {
-        tiff.extend_from_slice(&entry.tag.to_le_bytes());
-        tiff.extend_from_slice(&entry.kind.to_le_bytes());
-        tiff.extend_from_slice(&entry.count.to_le_bytes());
-        if entry.data.len() <= 4 {
-            let mut inline = entry.data.clone();
-            inline.resize(4, 0);
-            tiff.extend_from_slice(&inline);
-        } else {
-            tiff.extend_from_slice(&u32::try_from(data_offset).unwrap().to_le_bytes());
-            data.extend_from_slice(&entry.data);
-            if data.len() % 2 == 1 {
-                data.push(0);
-            }
-            data_offset += entry.data.len().next_multiple_of(2);
-        }
-    }
-    if link {
-        tiff.extend_from_slice(&0u32.to_le_bytes()); // no next IFD
-    }
-    tiff.extend_from_slice(&data);
-}
-
-/// As piexif writes it: IFD0, then the Exif and GPS sub-IFDs with no next-IFD links.
-fn piexif_tiff(orientation: u16) -> Vec<u8> {
-    let mut ifd0 = vec![short(0x0112, orientation), long(0x8769, 0), long(0x8825, 0)];
-    let exif = vec![ascii(0x9003, "2024:05:17 08:30:15")];
-    let gps = saigon_gps();
-    let exif_offset = 8 + ifd_len(&ifd0);
-    let gps_offset = exif_offset + ifd_len(&exif) - 4;
-    ifd0[1].data = u32::try_from(exif_offset).unwrap().to_le_bytes().to_vec();
-    ifd0[2].data = u32::try_from(gps_offset).unwrap().to_le_bytes().to_vec();
-    let mut out = b"II\x2a\x00\x08\x00\x00\x00".to_vec();
-    write_ifd(&mut out, &ifd0);
-    write_ifd_linked(&mut out, &exif, false);
-    write_ifd_linked(&mut out, &gps, false);
-    out
-}
-
-/// Splices the APP1 "Exif" segment after the JFIF APP0 segment (as some editors write it).
-fn with_exif_after_jfif(jpeg: &[u8], tiff: &[u8]) -> Vec<u8> {
-    assert_eq!(&jpeg[2..4], &[0xFF, 0xE0], "the encoder writes JFIF first");
-    let app0_end = 4 + usize::from(u16::from_be_bytes([jpeg[4], jpeg[5]]));
-    let with = with_app1_exif(&jpeg[app0_end - 2..], tiff);
-    [&jpeg[..app0_end], &with[2..]].concat()
-}
-
-#[test]
-fn exif_after_jfif_is_read_too() {
-    let original = with_exif_after_jfif(&jpeg_of(&two_tone(64, 32)), &camera_exif(6));
-    let out = process(&original, &Limits::default()).unwrap();
-    assert_eq!((out.public_width, out.public_height), (32, 64));
-    assert!(out.location_hint.is_some());
-    let piexif = with_exif_after_jfif(&jpeg_of(&two_tone(64, 32)), &piexif_tiff(8));
-    let out = process(&piexif, &Limits::default()).unwrap();
-    assert_eq!((out.public_width, out.public_height), (32, 64));
-    assert!(out.location_hint.is_some());
-}
-
-#[test]
-fn piexif_layouts_keep_their_orientation_gps_and_time() {
-    let original = with_app1_exif(&jpeg_of(&two_tone(64, 32)), &piexif_tiff(6));
-    let metadata = read_exif(&original).expect("read in part");
-    assert_eq!(
-        gps_location(&metadata).map(|(a, b)| (a.round(), b.round())),
-        Some((11.0, 107.0))
-    );
-    assert!(date_time_original(&metadata).is_some());
-    let out = process(&original, &Limits::default()).unwrap();
-    assert_eq!(
-        (out.public_width, out.public_height),
-        (32, 64),
-        "turned upright"
-    );
-    assert!(out.location_hint.is_some());
-    assert!(out.captured_at.is_some());
-}
-
-/// A minimal EXIF/TIFF blob: IFD0, then the Exif and GPS sub-IFDs it points to.
-fn tiff(mut ifd0: Vec<Entry>, exif: Vec<Entry>, gps: Vec<Entry>) -> Vec<u8> {
-    ifd0.push(long(0x8769, 0)); // ExifIFDPointer, patched below
-    ifd0.push(long(0x8825, 0)); // GPSInfoIFDPointer, patched below
-    let exif_offset = 8 + ifd_len(&ifd0);
-    let gps_offset = exif_offset + ifd_len(&exif);
-    let count = ifd0.len();
-    ifd0[count - 2].data = u32::try_from(exif_offset).unwrap().to_le_bytes().to_vec();
-    ifd0[count - 1].data = u32::try_from(gps_offset).unwrap().to_le_bytes().to_vec();
-    let mut out = b"II\x2a\x00\x08\x00\x00\x00".to_vec();
-    write_ifd(&mut out, &ifd0);
-    write_ifd(&mut out, &exif);
-    write_ifd(&mut out, &gps);
-    assert_eq!(out.len(), gps_offset + ifd_len(&gps));
     out
 }
 
