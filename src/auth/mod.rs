@@ -29,78 +29,31 @@ use phone::Phone;
 use sms::SmsSender;
 use tokens::TokenKeys;
 
-/// Who someone is to the ward.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    serde::Serialize,
-    serde::Deserialize,
-    poem_openapi::Enum,
-)]
-#[serde(rename_all = "lowercase")]
-#[oai(rename_all = "lowercase")]
-pub enum Role {
-    /// A resident (*cư dân*): reports problems, books consultations.
-    Resident,
-    /// Ward staff (*cán bộ phường*): handle reports.
-    Staff,
-    /// A doctor at a health station (*bác sĩ trạm y tế*).
-    Doctor,
-    /// Runs the system: accounts, units, stations.
-    Admin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Resident => "resident",
-            Role::Staff => "staff",
-            Role::Doctor => "doctor",
-            Role::Admin => "admin",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Role> {
-        Some(match s {
-            "resident" => Role::Resident,
-            "staff" => Role::Staff,
-            "doctor" => Role::Doctor,
-            "admin" => Role::Admin,
-            _ => return None,
-        })
+crate::text_enum! {
+    /// Who someone is to the ward.
+    #[derive(serde::Serialize, serde::Deserialize, poem_openapi::Enum)]
+    #[serde(rename_all = "lowercase")]
+    #[oai(rename_all = "lowercase")]
+    pub enum Role {
+        /// A resident (*cư dân*): reports problems, books consultations.
+        Resident = "resident",
+        /// Ward staff (*cán bộ phường*): handle reports.
+        Staff = "staff",
+        /// A doctor at a health station (*bác sĩ trạm y tế*).
+        Doctor = "doctor",
+        /// Runs the system: accounts, units, stations.
+        Admin = "admin",
     }
 }
 
-crate::text_column!(Role);
-crate::text_column!(Language);
-
-/// Language the person reads messages in.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, poem_openapi::Enum,
-)]
-#[serde(rename_all = "lowercase")]
-#[oai(rename_all = "lowercase")]
-pub enum Language {
-    Vi,
-    En,
-}
-
-impl Language {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Language::Vi => "vi",
-            Language::En => "en",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Language> {
-        match s {
-            "vi" => Some(Language::Vi),
-            "en" => Some(Language::En),
-            _ => None,
-        }
+crate::text_enum! {
+    /// Language the person reads messages in.
+    #[derive(serde::Serialize, serde::Deserialize, poem_openapi::Enum)]
+    #[serde(rename_all = "lowercase")]
+    #[oai(rename_all = "lowercase")]
+    pub enum Language {
+        Vi = "vi",
+        En = "en",
     }
 }
 

@@ -7,74 +7,34 @@ use crate::auth::Caller;
 use crate::calendar::WorkCalendar;
 use crate::reports::catalog::{Category, Severity};
 
-/// Where a report is in the ward's process. Vietnamese terms are the ones staff use.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, poem_openapi::Enum,
-)]
-#[serde(rename_all = "snake_case")]
-#[oai(rename_all = "snake_case")]
-pub enum Status {
-    /// Sent by the resident, not yet looked at.
-    Submitted,
-    /// *Tiếp nhận*: acknowledged by the ward.
-    Received,
-    /// *Chuyển xử lý*: routed to a unit (and maybe a person).
-    Assigned,
-    /// *Đang xử lý*.
-    InProgress,
-    /// *Đã xử lý*: done, with evidence and a public reply; may be reopened for 7 days.
-    Resolved,
-    /// *Từ chối*: not the ward's to handle, or not a real problem (reason given).
-    Rejected,
-    /// The same problem as another report, which carries on.
-    Duplicate,
-    /// Resolved and past the reopen window.
-    Closed,
-    /// The resident says it is not fixed; goes back to a unit.
-    Reopened,
+crate::text_enum! {
+    /// Where a report is in the ward's process. Vietnamese terms are the ones staff use.
+    #[derive(serde::Serialize, serde::Deserialize, poem_openapi::Enum)]
+    #[serde(rename_all = "snake_case")]
+    #[oai(rename_all = "snake_case")]
+    pub enum Status {
+        /// Sent by the resident, not yet looked at.
+        Submitted = "submitted",
+        /// *Tiếp nhận*: acknowledged by the ward.
+        Received = "received",
+        /// *Chuyển xử lý*: routed to a unit (and maybe a person).
+        Assigned = "assigned",
+        /// *Đang xử lý*.
+        InProgress = "in_progress",
+        /// *Đã xử lý*: done, with evidence and a public reply; may be reopened for 7 days.
+        Resolved = "resolved",
+        /// *Từ chối*: not the ward's to handle, or not a real problem (reason given).
+        Rejected = "rejected",
+        /// The same problem as another report, which carries on.
+        Duplicate = "duplicate",
+        /// Resolved and past the reopen window.
+        Closed = "closed",
+        /// The resident says it is not fixed; goes back to a unit.
+        Reopened = "reopened",
+    }
 }
 
 impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Submitted => "submitted",
-            Status::Received => "received",
-            Status::Assigned => "assigned",
-            Status::InProgress => "in_progress",
-            Status::Resolved => "resolved",
-            Status::Rejected => "rejected",
-            Status::Duplicate => "duplicate",
-            Status::Closed => "closed",
-            Status::Reopened => "reopened",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Status> {
-        Some(match s {
-            "submitted" => Status::Submitted,
-            "received" => Status::Received,
-            "assigned" => Status::Assigned,
-            "in_progress" => Status::InProgress,
-            "resolved" => Status::Resolved,
-            "rejected" => Status::Rejected,
-            "duplicate" => Status::Duplicate,
-            "closed" => Status::Closed,
-            "reopened" => Status::Reopened,
-            _ => return None,
-        })
-    }
-    /// Every status, in lifecycle order.
-    pub const ALL: [Status; 9] = [
-        Status::Submitted,
-        Status::Received,
-        Status::Assigned,
-        Status::InProgress,
-        Status::Resolved,
-        Status::Rejected,
-        Status::Duplicate,
-        Status::Closed,
-        Status::Reopened,
-    ];
-
     /// Still the ward's to handle. SQL spells the same set as [`open_statuses_sql!`], which a test
     /// holds to this.
     pub fn is_open(self) -> bool {
@@ -303,7 +263,6 @@ crate::text_enum! {
     }
 }
 
-crate::text_column!(Status);
 crate::text_column!(Channel);
 
 #[cfg(test)]
@@ -314,12 +273,13 @@ mod status_set_tests {
     fn the_sql_open_set_is_the_enums() {
         let sql: Vec<&str> = crate::store::column::sql_list(crate::open_statuses_sql!());
         let open: Vec<&str> = Status::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .filter(|s| s.is_open())
             .map(Status::as_str)
             .collect();
         assert_eq!(sql, open);
-        for s in Status::ALL {
+        for &s in Status::ALL {
             assert_eq!(Status::parse(s.as_str()), Some(s));
         }
     }

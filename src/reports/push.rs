@@ -94,7 +94,7 @@ mod tests {
     /// A report's notification is spelled as its status, as the apps have always read it.
     #[test]
     fn report_notifications_are_named_after_the_status() {
-        for s in Status::ALL {
+        for &s in Status::ALL {
             match NotificationKind::for_report(s) {
                 Some(k) => assert_eq!(k.as_str(), s.as_str()),
                 None => assert_eq!(s, Status::Submitted),

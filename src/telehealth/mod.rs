@@ -57,59 +57,24 @@ pub struct Ctx {
     pub bus: Arc<dyn Bus>,
 }
 
-/// What brings the resident (optional, helps the doctor triage the queue).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, poem_openapi::Enum,
-)]
-#[serde(rename_all = "snake_case")]
-#[oai(rename_all = "snake_case")]
-pub enum Symptom {
-    General,
-    Fever,
-    Respiratory,
-    Digestive,
-    Skin,
-    ChronicFollowUp,
-    MaternalChild,
-    MentalHealth,
-    Injury,
-    Other,
-}
-
-impl Symptom {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Symptom::General => "general",
-            Symptom::Fever => "fever",
-            Symptom::Respiratory => "respiratory",
-            Symptom::Digestive => "digestive",
-            Symptom::Skin => "skin",
-            Symptom::ChronicFollowUp => "chronic_follow_up",
-            Symptom::MaternalChild => "maternal_child",
-            Symptom::MentalHealth => "mental_health",
-            Symptom::Injury => "injury",
-            Symptom::Other => "other",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Symptom> {
-        [
-            Symptom::General,
-            Symptom::Fever,
-            Symptom::Respiratory,
-            Symptom::Digestive,
-            Symptom::Skin,
-            Symptom::ChronicFollowUp,
-            Symptom::MaternalChild,
-            Symptom::MentalHealth,
-            Symptom::Injury,
-            Symptom::Other,
-        ]
-        .into_iter()
-        .find(|x| x.as_str() == s)
+crate::text_enum! {
+    /// What brings the resident (optional, helps the doctor triage the queue).
+    #[derive(serde::Serialize, serde::Deserialize, poem_openapi::Enum)]
+    #[serde(rename_all = "snake_case")]
+    #[oai(rename_all = "snake_case")]
+    pub enum Symptom {
+        General = "general",
+        Fever = "fever",
+        Respiratory = "respiratory",
+        Digestive = "digestive",
+        Skin = "skin",
+        ChronicFollowUp = "chronic_follow_up",
+        MaternalChild = "maternal_child",
+        MentalHealth = "mental_health",
+        Injury = "injury",
+        Other = "other",
     }
 }
-
-crate::text_column!(Symptom);
 
 /// The ward's UTC offset (slots and reminders are in local time).
 pub fn ward_offset(state: &Ctx) -> FixedOffset {

@@ -10,44 +10,19 @@ use crate::store::Tx;
 use crate::telehealth::Ctx;
 use crate::{on_db, on_tx};
 
-/// What was done to clinical data, for the access log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, poem_openapi::Enum)]
-#[oai(rename_all = "snake_case")]
-pub enum AccessAction {
-    Read,
-    List,
-    Create,
-    Update,
-    Sign,
-    Amend,
-}
-
-impl AccessAction {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AccessAction::Read => "read",
-            AccessAction::List => "list",
-            AccessAction::Create => "create",
-            AccessAction::Update => "update",
-            AccessAction::Sign => "sign",
-            AccessAction::Amend => "amend",
-        }
-    }
-    pub fn parse(s: &str) -> Option<AccessAction> {
-        [
-            AccessAction::Read,
-            AccessAction::List,
-            AccessAction::Create,
-            AccessAction::Update,
-            AccessAction::Sign,
-            AccessAction::Amend,
-        ]
-        .into_iter()
-        .find(|a| a.as_str() == s)
+crate::text_enum! {
+    /// What was done to clinical data, for the access log.
+    #[derive(poem_openapi::Enum)]
+    #[oai(rename_all = "snake_case")]
+    pub enum AccessAction {
+        Read = "read",
+        List = "list",
+        Create = "create",
+        Update = "update",
+        Sign = "sign",
+        Amend = "amend",
     }
 }
-
-crate::text_column!(AccessAction);
 
 crate::text_enum! {
     /// Why clinical data was touched.

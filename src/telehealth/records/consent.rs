@@ -9,29 +9,15 @@ use crate::on_db;
 use crate::store::Db;
 use crate::telehealth::Ctx;
 
-/// Which consent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, poem_openapi::Enum)]
-#[oai(rename_all = "snake_case")]
-pub enum ConsentKind {
-    /// To be seen by video at all.
-    Telehealth,
-    /// To have the call recorded (off unless given).
-    Recording,
-}
-
-impl ConsentKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ConsentKind::Telehealth => "telehealth",
-            ConsentKind::Recording => "recording",
-        }
-    }
-    pub fn parse(s: &str) -> Option<ConsentKind> {
-        match s {
-            "telehealth" => Some(ConsentKind::Telehealth),
-            "recording" => Some(ConsentKind::Recording),
-            _ => None,
-        }
+crate::text_enum! {
+    /// Which consent.
+    #[derive(poem_openapi::Enum)]
+    #[oai(rename_all = "snake_case")]
+    pub enum ConsentKind {
+        /// To be seen by video at all.
+        Telehealth = "telehealth",
+        /// To have the call recorded (off unless given).
+        Recording = "recording",
     }
 }
 
@@ -69,8 +55,6 @@ pub const CONSENTS: [ConsentText; 2] = [
                   Recordings are kept confidential, and I can withdraw this consent at any time.",
     },
 ];
-
-crate::text_column!(ConsentKind);
 
 pub fn current(kind: ConsentKind) -> ConsentText {
     match kind {
