@@ -8,6 +8,41 @@ use crate::error::{Error, Result};
 use crate::on_db;
 use crate::store::Db;
 
+// An appointment's status: the calendar (`schedule`) books and cancels, the waiting room (`queue`)
+// settles it when the consultation behind it ends.
+crate::text_enum! {
+    /// Where an appointment is in its life (FHIR Appointment.status).
+    #[derive(poem_openapi::Enum)]
+    #[oai(rename_all = "snake_case")]
+    pub enum AppointmentStatus {
+        Booked = "booked",
+        /// The resident arrived in the waiting room (FHIR `arrived`).
+        CheckedIn = "checked_in",
+        Fulfilled = "fulfilled",
+        Cancelled = "cancelled",
+        Noshow = "noshow",
+    }
+}
+
+/// The appointments still ahead ([`AppointmentStatus::is_active`]) as an SQL list, written once.
+#[macro_export]
+macro_rules! active_appointment_statuses_sql {
+    () => {
+        "('booked', 'checked_in')"
+    };
+}
+
+impl AppointmentStatus {
+    /// Still ahead: it holds its slot and may be cancelled. SQL spells the same set as
+    /// [`active_appointment_statuses_sql!`], which a test holds to this.
+    pub fn is_active(self) -> bool {
+        matches!(
+            self,
+            AppointmentStatus::Booked | AppointmentStatus::CheckedIn
+        )
+    }
+}
+
 /// A health station as residents see it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct StationRow {

@@ -15,6 +15,7 @@ use crate::auth::Caller;
 use crate::error::{Error, Result};
 use crate::store::Tx;
 use crate::telehealth::Ctx;
+use crate::telehealth::shared::AppointmentStatus;
 use crate::telehealth::shared::{is_station_doctor, require_doctor};
 use crate::telehealth::{About, notify, records, send_pushes, validate_text};
 use crate::{on_db, on_tx};
@@ -261,7 +262,7 @@ pub async fn decline(
         .db
         .transaction(async |tx| {
             finish(tx, &row, Event::Decline, EndReason::DoctorDeclined, now).await?;
-            settle_appointment(tx, &row, "cancelled", now).await?;
+            settle_appointment(tx, &row, AppointmentStatus::Cancelled, now).await?;
             notify(
                 tx,
                 row.resident_id,

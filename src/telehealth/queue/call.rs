@@ -12,6 +12,7 @@ use crate::auth::Caller;
 use crate::error::{Error, Result};
 use crate::on_db;
 use crate::telehealth::Ctx;
+use crate::telehealth::shared::AppointmentStatus;
 use crate::telehealth::{About, notify, send_pushes, validate_text};
 
 /// The call connected (both sides present): `admitted` → `in_call`. The broker calls this; so does
@@ -40,7 +41,7 @@ pub async fn call_ended(state: &Ctx, id: Uuid, reason: EndReason) -> Result<Cons
         .db
         .transaction(async |tx| {
             finish(tx, &row, Event::End, reason, now).await?;
-            settle_appointment(tx, &row, "fulfilled", now).await
+            settle_appointment(tx, &row, AppointmentStatus::Fulfilled, now).await
         })
         .await?;
     crate::rtc::end_call(&*state.bus, id, reason.as_str()).await;
@@ -136,7 +137,7 @@ pub async fn expire_unanswered(state: &Ctx) -> Result<usize> {
                     Err(Error::Conflict(_)) => return Ok(None),
                     Err(e) => return Err(e),
                 }
-                settle_appointment(tx, &row, "noshow", now).await?;
+                settle_appointment(tx, &row, AppointmentStatus::Noshow, now).await?;
                 notify(
                     tx,
                     row.resident_id,

@@ -7,6 +7,7 @@ use super::consultation::{ConsultationRow, ConsultationStatus, EndReason};
 use crate::error::{Error, Result};
 use crate::on_tx;
 use crate::store::Tx;
+use crate::telehealth::shared::AppointmentStatus;
 
 /// What happens to a consultation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,7 +84,7 @@ pub(super) async fn change(
 pub(super) async fn settle_appointment(
     tx: &mut Tx,
     row: &ConsultationRow,
-    status: &str,
+    status: AppointmentStatus,
     now: DateTime<Utc>,
 ) -> Result<()> {
     if let Some(a) = row.appointment_id {
@@ -91,7 +92,7 @@ pub(super) async fn settle_appointment(
             "UPDATE appointments SET status = $2, updated_at = $3 WHERE appointment_id = $1 AND status = 'checked_in'",
         )
         .bind(a)
-        .bind(status)
+        .bind(status.as_str())
         .bind(now)
         .execute(conn)
         .await

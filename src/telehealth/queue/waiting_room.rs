@@ -12,6 +12,7 @@ use crate::auth::{Caller, Role};
 use crate::error::{Error, Result};
 use crate::store::{Tx, idempotency, is_unique_violation};
 use crate::telehealth::Ctx;
+use crate::telehealth::shared::AppointmentStatus;
 use crate::telehealth::shared::{is_station_doctor, station};
 use crate::telehealth::{Symptom, validate_reason};
 use crate::{on_db, on_tx};
@@ -226,7 +227,7 @@ pub async fn cancel(state: &Ctx, caller: &Caller, id: Uuid) -> Result<Consultati
         .db
         .transaction(async |tx| {
             finish(tx, &row, Event::Cancel, EndReason::ResidentLeft, now).await?;
-            settle_appointment(tx, &row, "cancelled", now).await
+            settle_appointment(tx, &row, AppointmentStatus::Cancelled, now).await
         })
         .await?;
     crate::rtc::end_call(&*state.bus, id, "resident_left").await;
