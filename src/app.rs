@@ -72,6 +72,9 @@ impl AppState {
         crate::reports::catalog::seed_defaults(&state.db, state.clock.now())
             .await
             .map_err(|e| anyhow::anyhow!("seeding the category catalog: {e}"))?;
+        crate::reports::templates::seed_defaults(&state.db, state.clock.now())
+            .await
+            .map_err(|e| anyhow::anyhow!("seeding the reply templates: {e}"))?;
         Ok(state)
     }
 

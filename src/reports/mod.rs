@@ -15,6 +15,7 @@ mod participation;
 pub mod push;
 pub mod repo;
 pub mod stats;
+pub mod templates;
 
 use std::sync::Arc;
 

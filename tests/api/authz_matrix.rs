@@ -112,6 +112,8 @@ pub(crate) struct Fx {
     pub(crate) open311_spare_client: String,
     /// A webhook endpoint registered by the admin (the admin row removes it).
     pub(crate) webhook: String,
+    /// Reply templates made by the admin: one the admin row edits, one it archives.
+    pub(crate) reply_templates: Vec<String>,
 }
 
 impl Fx {
@@ -240,6 +242,12 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("admin_list_categories",              "",                           "401 403 403 403 403 403 ok"),
     ("admin_create_category",              "",                           "401 403 403 403 403 403 ok"),
     ("admin_update_category",              "",                           "401 403 403 403 403 403 ok"),
+    // --- reply templates ---------------------------------------------------------------------
+    ("staff_reply_templates",              "",                           "401 403 403 ok  403 403 ok"),
+    ("admin_list_reply_templates",         "",                           "401 403 403 403 403 403 ok"),
+    ("admin_create_reply_template",        "",                           "401 403 403 403 403 403 ok"),
+    ("admin_update_reply_template",        "",                           "401 403 403 403 403 403 ok"),
+    ("admin_archive_reply_template",       "",                           "401 403 403 403 403 403 ok"),
     // --- field reports -----------------------------------------------------------------------
     ("reports_create",                     "",                           "401 ok  ok  ok  403 403 ok"),
     ("reports_list",                       "",                           "ok  ok  ok  ok  ok  ok  ok"),
@@ -458,6 +466,24 @@ fn request(op: &str, on: &str) -> Option<Build> {
                 Body::Json(json!({ "duplicate_radius_m": 40 })),
             )
         },
+        ("staff_reply_templates", "") => {
+            |_, _| req(&[], "category=trash&status=resolved", Body::None)
+        }
+        ("admin_list_reply_templates", "") => |_, _| none(),
+        ("admin_create_reply_template", "") => |_, _| {
+            json_body(json!({ "category_code": "trash", "status": "resolved",
+                              "title": "Đã thu gom", "body_vi": "Đã thu gom rác ở {id}." }))
+        },
+        ("admin_update_reply_template", "") => |f, _| {
+            req(
+                &[("template_id", &f.reply_templates[0])],
+                "",
+                Body::Json(json!({ "position": 3 })),
+            )
+        },
+        ("admin_archive_reply_template", "") => {
+            |f, _| req(&[("template_id", &f.reply_templates[1])], "", Body::None)
+        }
         ("reports_create", "") => |f, w| {
             let mut body = json!({
                 "category_code": "trash",
@@ -1208,6 +1234,18 @@ pub(crate) async fn fixtures(app: &TestApp) -> Fx {
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
     let webhook = r.body["id"].as_str().unwrap().to_string();
+    let mut reply_templates = vec![];
+    for title in ["Đã xử lý", "Chuyển cơ quan khác"] {
+        let r = app
+            .post(
+                "/v1/admin/reply-templates",
+                Some(&admin),
+                json!({ "title": title, "body_vi": "Phản ánh {id} đã được xem xét." }),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        reply_templates.push(r.body["id"].as_str().unwrap().to_string());
+    }
     let leave_day = (app.state.clock.now() + Duration::days(25))
         .date_naive()
         .to_string();
@@ -1236,6 +1274,7 @@ pub(crate) async fn fixtures(app: &TestApp) -> Fx {
         open311_key: open311[0].0.clone(),
         open311_spare_client: open311[1].1.clone(),
         webhook,
+        reply_templates,
     }
 }
 

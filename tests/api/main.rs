@@ -26,6 +26,7 @@ mod rtc_signal;
 mod schemathesis;
 mod store_contract;
 mod telehealth;
+mod templates;
 mod transport;
 mod web;
 mod webhooks;

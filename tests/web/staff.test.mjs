@@ -23,6 +23,7 @@ const DESC2 = 'Đèn đường tắt cả dãy hẻm 45 Nguyễn Huệ';
 const HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script> Nắp cống <b>mất</b>';
 const REPLY = 'Đã vá ổ gà bằng bê tông nhựa sáng 8/12. Cảm ơn bà con đã báo.';
 const GPS_REASON = 'Điện thoại tắt định vị khi chụp';
+const TEMPLATE = { title: 'Đã vá ổ gà', body: 'Phản ánh {id} ({category}) đã được vá xong.' };
 
 const exact = { exact: true };
 const s = {};
@@ -168,6 +169,26 @@ test('the admin creates a category with deadlines per severity', async () => {
   assertClean(page);
 });
 
+test('the admin adds a reply template for the category', async () => {
+  const page = s.admin;
+  await page.getByRole('link', { name: 'Mẫu trả lời', exact: true }).click();
+  await page.getByRole('heading', { name: 'Quản trị: Mẫu trả lời' }).waitFor();
+  await page.getByRole('button', { name: 'Thêm mẫu trả lời', exact: true }).click();
+  await page.getByRole('combobox', { name: 'Loại phản ánh của mẫu', exact: true }).selectOption(CATEGORY.code);
+  await page.getByRole('combobox', { name: 'Trạng thái của mẫu', exact: true }).selectOption('resolved');
+  await page.getByRole('textbox', { name: 'Tiêu đề mẫu', exact: true }).fill(TEMPLATE.title);
+  await page.getByRole('textbox', { name: 'Nội dung tiếng Việt', exact: true }).fill(TEMPLATE.body);
+  await axe(page, 'staff: admin reply templates');
+  await page.getByRole('button', { name: 'Tạo mẫu trả lời', exact: true }).click();
+  await page.getByText(`Đã tạo mẫu “${TEMPLATE.title}”`).waitFor();
+  const all = await api('GET', '/v1/admin/reply-templates', { token: s.adminToken });
+  const made = all.body.find((x) => x.title === TEMPLATE.title);
+  if (made?.category_code !== CATEGORY.code || made.status !== 'resolved' || made.body_vi !== TEMPLATE.body) {
+    throw new Error(`template not saved: ${JSON.stringify(all.body)}`);
+  }
+  assertClean(page);
+});
+
 test('the admin creates a staff account (one-time password shown once) and a unit with them in it', async () => {
   const page = s.admin;
   await page.getByRole('link', { name: 'Tài khoản', exact: true }).click();
@@ -273,7 +294,13 @@ test('assign, start, then resolve with an after-photo and a public reply', async
   // Sending without anything: the error summary links to the fields.
   await page.getByRole('button', { name: 'Đã xử lý', exact: true }).click();
   await page.getByRole('link', { name: 'Nhập trả lời công khai' }).waitFor();
-  await page.getByRole('textbox', { name: 'Trả lời công khai', exact: true }).fill(REPLY);
+  // A reply template fills the box (placeholders filled in), then staff add their own words.
+  await page.getByRole('combobox', { name: 'Mẫu trả lời', exact: true }).selectOption({ label: TEMPLATE.title });
+  const replyBox = page.getByRole('textbox', { name: 'Trả lời công khai', exact: true });
+  const filled = TEMPLATE.body.replace('{id}', s.report1.id.slice(0, 8).toUpperCase()).replace('{category}', CATEGORY.name);
+  await eventually(async () => (await replyBox.inputValue()) === filled, 'the template in the reply box');
+  s.reply = `${filled}\n${REPLY}`;
+  await replyBox.fill(s.reply);
   await page.getByLabel('Ảnh kết quả', exact).setInputFiles({ name: 'sau.png', mimeType: 'image/png', buffer: png(64, 48, [60, 160, 80]) });
   // No GPS in the photo: the console says so and asks why.
   await page.getByText('Ảnh không có vị trí GPS').waitFor();
@@ -289,7 +316,7 @@ test('assign, start, then resolve with an after-photo and a public reply', async
 test("the resident's view shows it resolved; the reason is in the internal history", async () => {
   const mine = await api('GET', `/v1/reports/${s.report1.id}`, { token: s.resident });
   const r = mine.body.report;
-  if (r.status !== 'resolved' || r.public_reply !== REPLY || r.evidence.length !== 1) {
+  if (r.status !== 'resolved' || r.public_reply !== s.reply || r.evidence.length !== 1) {
     throw new Error(`resident sees ${JSON.stringify(r)}`);
   }
   if (mine.body.history.some((e) => e.internal)) throw new Error('the resident sees internal notes');

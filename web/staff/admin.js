@@ -7,8 +7,9 @@ import { h, mount, focusHeading, errorSummary } from '../shared/dom.js';
 import { formatDateTime } from '../shared/time.js';
 import { ApiError } from '../shared/api.js';
 import { SEVERITIES, selectField } from './util.js';
+import { templatesAdmin } from './templates.js';
 
-const SECTIONS = ['categories', 'units', 'accounts', 'stations', 'areas', 'open311'];
+const SECTIONS = ['categories', 'units', 'accounts', 'stations', 'areas', 'open311', 'templates'];
 
 export async function adminView(ctx, main, { section }) {
   if (!SECTIONS.includes(section)) section = 'categories';
@@ -19,7 +20,7 @@ export async function adminView(ctx, main, { section }) {
       SECTIONS.map((s) => h('li', {}, h('a', { href: `/staff/admin/${s}`, 'aria-current': s === section ? 'page' : null }, t(`admin.${s}`)))))),
     body);
   document.title = `${t('nav.admin')} · Wardline`;
-  const fn = { categories, units, accounts, stations, areas, open311 }[section];
+  const fn = { categories, units, accounts, stations, areas, open311, templates: templatesAdmin }[section];
   await fn(ctx, body);
   focusHeading(main);
 }

@@ -7,6 +7,7 @@ import { t } from '../shared/i18n.js';
 import { h, mount, focusHeading, errorSummary } from '../shared/dom.js';
 import { formatDateTime, ago } from '../shared/time.js';
 import { ApiError } from '../shared/api.js';
+import { templatePicker } from './templates.js';
 import { OPEN, SEVERITIES, deadlineClock, statusBadge, severityBadge, short, distanceM, selectField } from './util.js';
 
 /** A proof-of-fix photo further than this from the report needs a reason. */
@@ -278,7 +279,7 @@ export async function reportView(ctx, main, { id }) {
           if (!reason) { mount(errors, errorSummary(t('err.title'), [{ text: t('act.reason_missing'), field: 'reason' }])); return; }
           await doTransition({ action: 'reject', reason, note: noteValue() }, errors);
         },
-      }, h('h3', {}, t('act.reject')), errors,
+      }, h('h3', {}, t('act.reject')), errors, templatePicker(ctx, r, 'rejected', 'reason'),
       h('div', { class: 'field' }, h('label', { for: 'reason' }, t('act.reject_reason')), h('p', { class: 'hint', id: 'reason-hint' }, t('act.reject_hint')),
         h('textarea', { id: 'reason', rows: 3, 'aria-describedby': 'reason-hint' })),
       note, h('div', { class: 'row' }, h('button', { type: 'submit', class: 'danger' }, t('act.reject')), cancel));
@@ -397,7 +398,7 @@ export async function reportView(ctx, main, { id }) {
         if (noteValue()) notes.push(noteValue());
         await doTransition({ action: 'resolve', public_reply: reply, evidence_media_ids: ready.map((u) => u.media.id), note: notes.join('\n') }, errors);
       },
-    }, h('h3', {}, t('act.resolve')), errors,
+    }, h('h3', {}, t('act.resolve')), errors, templatePicker(ctx, r, 'resolved', 'public_reply'),
     h('div', { class: 'field' },
       h('label', { for: 'public_reply' }, t('resolve.reply')),
       h('p', { class: 'hint', id: 'public_reply-hint' }, t('resolve.reply_hint')),

@@ -13,6 +13,7 @@ mod participation;
 mod reports;
 mod staff;
 mod stats;
+mod templates;
 mod views;
 
 pub use reports::{public_since, public_since_day};
@@ -28,6 +29,7 @@ pub type ReportsApi = (
     reports::ReportReadsApi,
     participation::ParticipationApi,
     staff::StaffApi,
+    templates::TemplatesApi,
     stats::StatsApi,
     notifications::NotificationsApi,
 );
@@ -51,6 +53,9 @@ pub fn reports_api(state: Ctx) -> ReportsApi {
             state: state.clone(),
         },
         staff::StaffApi {
+            state: state.clone(),
+        },
+        templates::TemplatesApi {
             state: state.clone(),
         },
         stats::StatsApi {
