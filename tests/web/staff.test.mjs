@@ -4,8 +4,8 @@
 // keyboard only, assigns, starts and resolves it with an after-photo (no GPS: the console asks
 // why) and a public reply, which the resident's API view then shows. A second report appears in
 // the open queue by itself; HTML in a description stays text; a resident's token gets a clear
-// refusal. The admin imports the khu phố from a file and registers a webhook. axe-core on every
-// page.
+// refusal. The admin imports the khu phố from a file and registers a webhook. At 200 % zoom the
+// pages reflow without sideways scrolling. axe-core on every page.
 import { deflateSync, crc32 } from 'node:zlib';
 import { launch, newPage as openPage, axe, assertClean, test, run, api, ask, eventually } from './lib.mjs';
 
@@ -422,6 +422,42 @@ test('the map and the statistics (with the CSV)', async () => {
   await page.getByRole('button', { name: 'Đăng xuất', exact: true }).click();
   await page.getByRole('button', { name: 'Đăng nhập', exact: true }).waitFor();
   assertClean(page);
+});
+
+/** At 200 % zoom the page must not scroll sideways, and `actions` must be on screen when scrolled to. */
+async function fitsAt200(page, label, actions) {
+  const [scroll, inner] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+  if (scroll > inner + 1) throw new Error(`${label} at 200 %: the page scrolls sideways (${scroll} > ${inner} CSS px)`);
+  for (const a of actions) {
+    await a.scrollIntoViewIfNeeded();
+    const box = await a.boundingBox();
+    if (!box || box.x < 0 || box.x + box.width > inner + 1 || box.width < 1) throw new Error(`${label} at 200 %: ${await a.textContent()} is out of reach (${JSON.stringify(box)})`);
+  }
+  await shot(page, `zoom-${label}`);
+}
+
+test('at 200 % zoom the queue, a report and an admin page reflow without sideways scrolling', async () => {
+  // 1280 × 800 at 200 % zoom: 640 × 400 CSS px on a screen of twice the density.
+  const { page, context } = await newPage(browser, { viewport: { width: 640, height: 400 }, deviceScaleFactor: 2 });
+  await page.goto('/staff/');
+  await signIn(page, ADMIN_PHONE, ADMIN_NEW);
+  await page.getByRole('heading', { name: 'Hàng đợi phản ánh' }).waitFor();
+  const open = page.getByRole('link', { name: DESC2, exact: true });
+  await open.waitFor();
+  await fitsAt200(page, 'queue', [open, page.getByRole('button', { name: 'Đăng xuất', exact: true })]);
+  await open.click();
+  await page.getByRole('heading', { name: `Phản ánh: ${CATEGORY.name}` }).waitFor();
+  await fitsAt200(page, 'report', [page.getByRole('button', { name: 'Tiếp nhận', exact: true }), page.getByRole('button', { name: 'Từ chối', exact: true })]);
+  await page.goto('/staff/admin/webhooks');
+  await page.getByRole('heading', { name: 'Quản trị: Webhook' }).waitFor();
+  await page.getByRole('region', { name: 'https://example.invalid/hook', exact: true }).waitFor();
+  await fitsAt200(page, 'admin', [page.getByRole('button', { name: 'Đăng ký webhook', exact: true }), page.getByRole('link', { name: 'Khu phố', exact: true })]);
+  await page.goto('/staff/admin/categories');
+  await page.getByRole('heading', { name: 'Quản trị: Loại phản ánh' }).waitFor();
+  await page.getByRole('button', { name: `Sửa ${CATEGORY.name}`, exact: true }).waitFor();
+  await fitsAt200(page, 'admin-categories', [page.getByRole('button', { name: `Sửa ${CATEGORY.name}`, exact: true })]);
+  assertClean(page);
+  await context.close();
 });
 
 test("a resident's token cannot open staff data through the console", async () => {
