@@ -71,7 +71,15 @@ impl AreasApi {
                 .collect(),
         ))
     }
+}
 
+/// The admins' import of the ward's areas (`wardline admin import-areas` over HTTP).
+pub struct AreasImportApi {
+    pub state: Ctx,
+}
+
+#[OpenApi(tag = "ApiTags::Admin")]
+impl AreasImportApi {
     /// Import the ward's areas from a GeoJSON FeatureCollection (admins)
     ///
     /// The same import as `wardline admin import-areas FILE`, in one transaction: every feature is
@@ -81,8 +89,7 @@ impl AreasApi {
     #[oai(
         path = "/v1/admin/areas/import",
         method = "post",
-        operation_id = "admin_import_areas",
-        tag = "ApiTags::Admin"
+        operation_id = "admin_import_areas"
     )]
     async fn import(
         &self,
