@@ -23,13 +23,29 @@ const MAX_NAME_CHARS: usize = 100;
 /// too, since the import replaces by name and kind and one would silently win.
 pub fn parse_geojson(text: &str) -> Result<Vec<ParsedArea>, AreaError> {
     let doc: Value = serde_json::from_str(text).map_err(AreaError::Json)?;
-    let doc_err = |m: String| Err(AreaError::Document(m));
+    parse_document(&doc).map_err(|errors| {
+        errors
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| AreaError::Document("the file could not be read".into()))
+    })
+}
+
+/// At most this many feature errors are listed by [`parse_document`]: enough to fix a file in a few
+/// rounds, bounded however broken the file is.
+pub const MAX_LISTED_ERRORS: usize = 100;
+
+/// Like [`parse_geojson`] on an already-read JSON document, but listing every unusable feature
+/// (up to [`MAX_LISTED_ERRORS`]) instead of stopping at the first, in the order of the file. The
+/// list is never empty when it is an `Err`.
+pub fn parse_document(doc: &Value) -> Result<Vec<ParsedArea>, Vec<AreaError>> {
+    let doc_err = |m: String| Err(vec![AreaError::Document(m)]);
     let features: Vec<&Value> = match doc.get("type").and_then(Value::as_str) {
         Some("FeatureCollection") => match doc.get("features").and_then(Value::as_array) {
             Some(list) => list.iter().collect(),
             None => return doc_err("a FeatureCollection needs a \"features\" array".into()),
         },
-        Some("Feature") => vec![&doc],
+        Some("Feature") => vec![doc],
         Some(t @ ("Polygon" | "MultiPolygon")) => {
             return doc_err(format!(
                 "a bare {t} has no name: wrap it in a Feature with properties.name"
@@ -51,20 +67,30 @@ pub fn parse_geojson(text: &str) -> Result<Vec<ParsedArea>, AreaError> {
         return doc_err("the FeatureCollection has no features".into());
     }
     let mut out: Vec<ParsedArea> = Vec::with_capacity(features.len());
+    let mut errors: Vec<AreaError> = Vec::new();
     let mut seen: HashMap<(String, AreaKind), usize> = HashMap::new();
     for (index, feature) in features.into_iter().enumerate() {
-        let area = parse_feature(feature).map_err(|reason| AreaError::Feature {
-            index,
-            name: feature
-                .get("properties")
-                .and_then(|p| p.get("name"))
-                .and_then(Value::as_str)
-                .map(|n| n.trim().to_string())
-                .filter(|n| !n.is_empty()),
-            reason,
-        })?;
+        if errors.len() >= MAX_LISTED_ERRORS {
+            break;
+        }
+        let area = match parse_feature(feature) {
+            Ok(area) => area,
+            Err(reason) => {
+                errors.push(AreaError::Feature {
+                    index,
+                    name: feature
+                        .get("properties")
+                        .and_then(|p| p.get("name"))
+                        .and_then(Value::as_str)
+                        .map(|n| n.trim().to_string())
+                        .filter(|n| !n.is_empty()),
+                    reason,
+                });
+                continue;
+            }
+        };
         if let Some(first) = seen.insert((area.name.clone(), area.kind), index) {
-            return Err(AreaError::Feature {
+            errors.push(AreaError::Feature {
                 index,
                 name: Some(area.name),
                 reason: format!(
@@ -72,10 +98,15 @@ pub fn parse_geojson(text: &str) -> Result<Vec<ParsedArea>, AreaError> {
                     area.kind.as_str()
                 ),
             });
+            continue;
         }
         out.push(area);
     }
-    Ok(out)
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
 }
 
 fn parse_feature(f: &Value) -> Result<ParsedArea, String> {

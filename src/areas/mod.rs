@@ -1,7 +1,7 @@
 //! The ward's service area and its neighbourhoods (*khu phố*), imported from GeoJSON.
 //!
 //! An admin imports the boundaries once, and again whenever they change, with
-//! `wardline admin import-areas FILE`. Report intake then asks [`locate`] where a point falls: whether
+//! `wardline admin import-areas FILE` or `POST /v1/admin/areas/import` (the console's Areas page). Report intake then asks [`locate`] where a point falls: whether
 //! the ward serves it at all, and which neighbourhood (and so which unit) it belongs to.
 //!
 //! Geometry stays portable: the normalised GeoJSON is stored as text beside its bounding box in plain
@@ -21,9 +21,10 @@ use std::fmt;
 use ::geo::MultiPolygon;
 use uuid::Uuid;
 
+use crate::error::FieldError;
 use crate::geo::BBox;
 
-pub use geojson::parse_geojson;
+pub use geojson::{MAX_LISTED_ERRORS, parse_document, parse_geojson};
 pub use import::{import, progress_line};
 pub use locate::Cache;
 pub use stored::{list, outlines_geojson};
@@ -159,6 +160,25 @@ pub enum AreaError {
         name: Option<String>,
         reason: String,
     },
+}
+
+impl AreaError {
+    /// This error as one entry of a 422 problem's `errors`: the field is the feature
+    /// (`features/3`, or `features` for the document as a whole) and the message is the import's
+    /// own text, naming the feature by index and name.
+    pub fn field_error(&self) -> FieldError {
+        let (field, code) = match self {
+            AreaError::Json(_) | AreaError::Document(_) => {
+                ("features".to_string(), "invalid_geojson")
+            }
+            AreaError::Feature { index, .. } => (format!("features/{index}"), "invalid_feature"),
+        };
+        FieldError {
+            field,
+            code: code.to_string(),
+            message: self.to_string(),
+        }
+    }
 }
 
 fn name_label(name: Option<&str>) -> String {

@@ -349,6 +349,11 @@ fn allowed_methods(path: &str) -> Option<String> {
     (!found.is_empty()).then(|| found.join(", "))
 }
 
+/// The areas import, whose body may be larger than other JSON bodies.
+const AREAS_IMPORT_PATH: &str = "/v1/admin/areas/import";
+/// The largest area file accepted (a ward's outline and its khu phố take a few MB at most).
+const MAX_AREAS_BODY_BYTES: usize = 16 * 1024 * 1024;
+
 /// The outermost middleware: every request gets an id, a language, a log line, metrics, and, if
 /// anything failed, a problem response.
 pub async fn observe<E: Endpoint>(next: E, mut req: Request, state: Ctx) -> poem::Result<Response> {
@@ -362,8 +367,12 @@ pub async fn observe<E: Endpoint>(next: E, mut req: Request, state: Ctx) -> poem
     let span =
         tracing::info_span!("request", request_id = %request_id, method = %method, path = %path);
     // Photo uploads stream to a temporary file under their own, larger limit.
+    // An area file (a ward's boundaries, a few MB) is JSON, read whole under its own limit, for
+    // signed-in callers only (the handler then refuses all but admins).
     let limit = if req.uri().path() == "/v1/media" {
         state.settings.max_upload_bytes
+    } else if req.uri().path() == AREAS_IMPORT_PATH && req.header("authorization").is_some() {
+        state.settings.max_body_bytes.max(MAX_AREAS_BODY_BYTES)
     } else {
         state.settings.max_body_bytes
     };

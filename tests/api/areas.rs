@@ -4,13 +4,15 @@
 use std::process::Command;
 
 use chrono::Utc;
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 use wardline::areas::{self, AreaError, AreaKind, ImportSummary};
+use wardline::auth::Role;
 use wardline::geo::Point;
 use wardline::org::{self, UnitKind};
 use wardline::store::Db;
 
-use crate::helpers::test_settings;
+use crate::helpers::{TestApp, test_settings};
 
 async fn db() -> (Db, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
@@ -574,4 +576,101 @@ fn import_areas_command() {
     let missing = run(&dir.path().join("nowhere.geojson"));
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("reading"));
+}
+
+/// `POST /v1/admin/areas/import`: the same import over HTTP, for admins only, all or nothing, with
+/// every unusable feature listed in the 422 problem.
+#[tokio::test]
+async fn import_over_http() {
+    let app = TestApp::spawn().await;
+    let (_, admin) = app.member(Role::Admin, "0976300001").await;
+    let (_, staff) = app.member(Role::Staff, "0976300002").await;
+    let file: Value = serde_json::from_str(&ward_file()).unwrap();
+    let path = "/v1/admin/areas/import";
+
+    app.post(path, None, file.clone())
+        .await
+        .assert_problem(401, "missing_token");
+    app.post(path, Some(&staff), file.clone())
+        .await
+        .assert_problem(403, "forbidden");
+    assert!(areas::list(&app.state.db).await.unwrap().is_empty());
+
+    // Two unusable features and a good one: each bad one listed, nothing written.
+    let broken = json!({ "type": "FeatureCollection", "features": [
+        feature(json!({ "name": "Khu phố 1" }), polygon(vec![square(106.690, 10.770, 106.700, 10.780)])),
+        feature(json!({ "kind": "neighbourhood" }), polygon(vec![square(106.700, 10.780, 106.710, 10.790)])),
+        feature(json!({ "name": "Khu phố 3", "kind": "village" }), polygon(vec![square(106.700, 10.770, 106.710, 10.780)])),
+    ]});
+    let r = app.post(path, Some(&admin), broken).await;
+    r.assert_problem(422, "validation_failed");
+    let errors = r.body["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 2, "{:?}", r.body);
+    assert_eq!(errors[0]["field"], "features/1");
+    assert_eq!(errors[0]["code"], "invalid_feature");
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("properties.name is required")
+    );
+    assert_eq!(errors[1]["field"], "features/2");
+    let msg = errors[1]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("Khu phố 3") && msg.contains("properties.kind"),
+        "{msg}"
+    );
+    assert!(
+        areas::list(&app.state.db).await.unwrap().is_empty(),
+        "all or nothing"
+    );
+
+    // Not a FeatureCollection at all.
+    let r = app
+        .post(path, Some(&admin), json!({ "type": "Point" }))
+        .await;
+    r.assert_problem(422, "validation_failed");
+    assert_eq!(r.body["errors"][0]["field"], "features");
+    assert_eq!(r.body["errors"][0]["code"], "invalid_geojson");
+
+    // A unit that does not exist is found inside the transaction: still a 422, nothing written.
+    let with_unit = json!({ "type": "FeatureCollection", "features": [
+        feature(json!({ "name": "Khu phố 1", "unit": "Tổ không có" }), polygon(vec![square(106.690, 10.770, 106.700, 10.780)])),
+    ]});
+    let r = app.post(path, Some(&admin), with_unit).await;
+    r.assert_problem(422, "validation_failed");
+    assert_eq!(r.body["errors"][0]["field"], "features/0");
+    assert!(
+        r.body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not exist")
+    );
+    assert!(
+        areas::list(&app.state.db).await.unwrap().is_empty(),
+        "all or nothing"
+    );
+
+    // The good file, larger than the ordinary body limit (a real ward's file is a few MB).
+    let mut big = file.clone();
+    big["features"][0]["properties"]["note"] = json!("x".repeat(1_500_000));
+    let r = app.post(path, Some(&admin), big).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(
+        r.body,
+        json!({ "created": 3, "replaced": 0, "total": 3, "wards": 1, "neighbourhoods": 2 })
+    );
+    let r = app.post(path, Some(&admin), file).await;
+    assert_eq!(r.body["created"], 0, "{:?}", r.body);
+    assert_eq!(r.body["replaced"], 3);
+    let listed = app.get("/v1/areas", Some(&staff)).await;
+    let names: Vec<&str> = listed
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Khu phố 1", "Khu phố 2", "Phường Bến Nghé"]);
+    app.stop().await;
 }

@@ -348,6 +348,7 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("admin_open311_clients",              "",                           "401 403 403 403 403 403 ok"),
     ("admin_open311_issue_client",         "",                           "401 403 403 403 403 403 ok"),
     ("admin_open311_revoke_client",        "",                           "401 403 403 403 403 403 ok"),
+    ("admin_import_areas",                 "",                           "401 403 403 403 403 403 ok"),
     // --- webhooks for integrations (API5) --------------------------------------------------------
     ("admin_list_webhooks",                "",                           "401 403 403 403 403 403 ok"),
     ("admin_create_webhook",               "",                           "401 403 403 403 403 403 ok"),
@@ -809,6 +810,16 @@ fn request(op: &str, on: &str) -> Option<Build> {
         ("admin_open311_revoke_client", "") => {
             |f, _| req(&[("client_id", &f.open311_spare_client)], "", Body::None)
         }
+        // A khu phố far from the fixtures' reports, so no other row sees it.
+        ("admin_import_areas", "") => |_, _| {
+            json_body(json!({ "type": "FeatureCollection", "features": [{
+                "type": "Feature",
+                "properties": { "name": "Khu phố thử quyền" },
+                "geometry": { "type": "Polygon", "coordinates": [[
+                    [1.0, 1.0], [1.001, 1.0], [1.001, 1.001], [1.0, 1.001], [1.0, 1.0]
+                ]] }
+            }] }))
+        },
         ("admin_list_webhooks", "") => |_, _| none(),
         ("admin_create_webhook", "") => |_, _| {
             json_body(json!({ "url": "https://127.0.0.1:9/hooks", "events": ["report.resolved"] }))

@@ -4,7 +4,8 @@
 // keyboard only, assigns, starts and resolves it with an after-photo (no GPS: the console asks
 // why) and a public reply, which the resident's API view then shows. A second report appears in
 // the open queue by itself; HTML in a description stays text; a resident's token gets a clear
-// refusal. axe-core on every page.
+// refusal. The admin imports the khu phố from a file and registers a webhook. At 200 % zoom the
+// pages reflow without sideways scrolling. axe-core on every page.
 import { deflateSync, crc32 } from 'node:zlib';
 import { launch, newPage as openPage, axe, assertClean, test, run, api, ask, eventually } from './lib.mjs';
 
@@ -186,6 +187,69 @@ test('the admin adds a reply template for the category', async () => {
   if (made?.category_code !== CATEGORY.code || made.status !== 'resolved' || made.body_vi !== TEMPLATE.body) {
     throw new Error(`template not saved: ${JSON.stringify(all.body)}`);
   }
+  assertClean(page);
+});
+
+/** A GeoJSON file as the admin would pick it: two khu phố away from the story's reports. */
+function areasFile(features) {
+  const square = (lon, lat) => [[[lon, lat], [lon + 0.005, lat], [lon + 0.005, lat + 0.005], [lon, lat + 0.005], [lon, lat]]];
+  const doc = { type: 'FeatureCollection', features: features.map(([props, lon, lat]) => ({ type: 'Feature', properties: props, geometry: { type: 'Polygon', coordinates: square(lon, lat) } })) };
+  return { name: 'khu-pho.geojson', mimeType: 'application/geo+json', buffer: Buffer.from(JSON.stringify(doc)) };
+}
+
+test('the admin imports the khu phố from a GeoJSON file; a broken file names each bad feature', async () => {
+  const page = s.admin;
+  await page.getByRole('link', { name: 'Khu phố', exact: true }).click();
+  await page.getByRole('heading', { name: 'Quản trị: Khu phố' }).waitFor();
+  const file = page.getByLabel('Tệp GeoJSON ranh giới', exact);
+  // Broken: a feature without a name and one with an unknown kind; nothing is written.
+  await file.setInputFiles(areasFile([[{ name: 'Khu phố Sáu' }, 106.72, 10.80], [{ kind: 'neighbourhood' }, 106.73, 10.80], [{ name: 'Khu phố Tám', kind: 'làng' }, 106.74, 10.80]]));
+  await page.getByRole('button', { name: 'Nhập khu phố', exact: true }).click();
+  const refused = page.getByRole('alert').filter({ hasText: 'Không nhập được' });
+  await refused.getByText('Đối tượng thứ 2: features[1]: properties.name is required').waitFor();
+  await refused.getByText(/Đối tượng thứ 3: features\[2\] \("Khu phố Tám"\): properties.kind/).waitFor();
+  await axe(page, 'staff: admin areas (refused)');
+  if (await page.getByText('Khu phố Sáu', exact).count()) throw new Error('a refused file was partly imported');
+  await file.setInputFiles(areasFile([[{ name: 'Khu phố Sáu' }, 106.72, 10.80], [{ name: 'Khu phố Bảy', kind: 'neighbourhood' }, 106.73, 10.80]]));
+  await page.getByRole('button', { name: 'Nhập khu phố', exact: true }).click();
+  await page.getByRole('status').filter({ hasText: 'Đã nhập 2 khu vực: 2 mới, 0 thay thế.' }).waitFor();
+  await page.getByRole('listitem').filter({ hasText: 'Khu phố Sáu' }).waitFor();
+  await page.getByRole('listitem').filter({ hasText: 'Khu phố Bảy' }).waitFor();
+  if (await page.getByRole('alert').filter({ hasText: 'Không nhập được' }).count()) throw new Error('the earlier errors stayed on screen');
+  await axe(page, 'staff: admin areas');
+  assertClean(page);
+});
+
+test('the admin registers a webhook (secret shown once), sees it listed, then removes it', async () => {
+  const page = s.admin;
+  const HOOK = 'https://example.invalid/hook';
+  await page.getByRole('link', { name: 'Webhook', exact: true }).click();
+  await page.getByRole('heading', { name: 'Quản trị: Webhook' }).waitFor();
+  await page.getByRole('textbox', { name: 'Địa chỉ nhận (URL)', exact: true }).fill(HOOK);
+  await page.getByRole('checkbox', { name: 'Có phản ánh mới', exact: true }).check();
+  await page.getByRole('checkbox', { name: 'Phản ánh đã xử lý xong', exact: true }).check();
+  await page.getByRole('textbox', { name: 'Mô tả (ai vận hành nơi nhận)', exact: true }).fill('Cổng thông tin quận');
+  await page.getByRole('button', { name: 'Đăng ký webhook', exact: true }).click();
+  const shown = page.getByRole('status').filter({ hasText: `Khoá bí mật của webhook ${HOOK}` });
+  await shown.waitFor();
+  const secret = (await shown.locator('code').textContent()).trim();
+  if (secret.length < 16) throw new Error(`no secret in ${await shown.textContent()}`);
+  const card = page.getByRole('region', { name: HOOK, exact: true });
+  await card.getByText('Có phản ánh mới, Phản ánh đã xử lý xong').waitFor();
+  await card.getByText('Đang hoạt động', exact).waitFor();
+  await card.getByRole('button', { name: `Lần gửi gần đây của ${HOOK}`, exact: true }).click();
+  await card.getByText('Chưa có lần gửi nào.', exact).waitFor();
+  await axe(page, 'staff: admin webhooks');
+  await card.getByRole('button', { name: `Gỡ webhook ${HOOK}`, exact: true }).click();
+  await card.getByText(`Gỡ webhook ${HOOK}? Sẽ không gửi gì đến địa chỉ này nữa.`).waitFor();
+  await card.getByRole('button', { name: 'Xác nhận gỡ webhook', exact: true }).click();
+  await page.getByRole('status').filter({ hasText: `Đã gỡ webhook ${HOOK}.` }).waitFor();
+  await card.getByText(/^Đã gỡ /).waitFor();
+  if (await card.getByRole('button', { name: `Gỡ webhook ${HOOK}`, exact: true }).count()) throw new Error('a removed webhook can be removed again');
+  const listed = await api('GET', '/v1/admin/webhooks', { token: s.adminToken });
+  const hook = listed.body.find((w) => w.url === HOOK);
+  if (!hook?.disabled_at || hook.events.join() !== 'report.created,report.resolved') throw new Error(`webhook: ${JSON.stringify(listed.body)}`);
+  if (JSON.stringify(listed.body).includes(secret)) throw new Error('the secret is listed');
   assertClean(page);
 });
 
@@ -385,6 +449,42 @@ test('the map and the statistics (with the CSV)', async () => {
   await page.getByRole('button', { name: 'Đăng xuất', exact: true }).click();
   await page.getByRole('button', { name: 'Đăng nhập', exact: true }).waitFor();
   assertClean(page);
+});
+
+/** At 200 % zoom the page must not scroll sideways, and `actions` must be on screen when scrolled to. */
+async function fitsAt200(page, label, actions) {
+  const [scroll, inner] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+  if (scroll > inner + 1) throw new Error(`${label} at 200 %: the page scrolls sideways (${scroll} > ${inner} CSS px)`);
+  for (const a of actions) {
+    await a.scrollIntoViewIfNeeded();
+    const box = await a.boundingBox();
+    if (!box || box.x < 0 || box.x + box.width > inner + 1 || box.width < 1) throw new Error(`${label} at 200 %: ${await a.textContent()} is out of reach (${JSON.stringify(box)})`);
+  }
+  await shot(page, `zoom-${label}`);
+}
+
+test('at 200 % zoom the queue, a report and an admin page reflow without sideways scrolling', async () => {
+  // 1280 × 800 at 200 % zoom: 640 × 400 CSS px on a screen of twice the density.
+  const { page, context } = await newPage(browser, { viewport: { width: 640, height: 400 }, deviceScaleFactor: 2 });
+  await page.goto('/staff/');
+  await signIn(page, ADMIN_PHONE, ADMIN_NEW);
+  await page.getByRole('heading', { name: 'Hàng đợi phản ánh' }).waitFor();
+  const open = page.getByRole('link', { name: DESC2, exact: true });
+  await open.waitFor();
+  await fitsAt200(page, 'queue', [open, page.getByRole('button', { name: 'Đăng xuất', exact: true })]);
+  await open.click();
+  await page.getByRole('heading', { name: `Phản ánh: ${CATEGORY.name}` }).waitFor();
+  await fitsAt200(page, 'report', [page.getByRole('button', { name: 'Tiếp nhận', exact: true }), page.getByRole('button', { name: 'Từ chối', exact: true })]);
+  await page.goto('/staff/admin/webhooks');
+  await page.getByRole('heading', { name: 'Quản trị: Webhook' }).waitFor();
+  await page.getByRole('region', { name: 'https://example.invalid/hook', exact: true }).waitFor();
+  await fitsAt200(page, 'admin', [page.getByRole('button', { name: 'Đăng ký webhook', exact: true }), page.getByRole('link', { name: 'Khu phố', exact: true })]);
+  await page.goto('/staff/admin/categories');
+  await page.getByRole('heading', { name: 'Quản trị: Loại phản ánh' }).waitFor();
+  await page.getByRole('button', { name: `Sửa ${CATEGORY.name}`, exact: true }).waitFor();
+  await fitsAt200(page, 'admin-categories', [page.getByRole('button', { name: `Sửa ${CATEGORY.name}`, exact: true })]);
+  assertClean(page);
+  await context.close();
 });
 
 test("a resident's token cannot open staff data through the console", async () => {

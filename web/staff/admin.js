@@ -1,6 +1,6 @@
 // Administration: categories (names, deadlines per severity, questions, rounding, unit), units and
 // their members, staff/doctor/admin accounts (one-time passwords shown once), health stations,
-// the ward's areas, Open311 client keys. Each section is a page under /staff/admin/<section>.
+// the ward's areas (imported from a GeoJSON file), Open311 client keys, webhooks. Each section is a page under /staff/admin/<section>.
 
 import { t } from '../shared/i18n.js';
 import { h, mount, focusHeading, errorSummary } from '../shared/dom.js';
@@ -9,7 +9,7 @@ import { ApiError } from '../shared/api.js';
 import { SEVERITIES, selectField } from './util.js';
 import { templatesAdmin } from './templates.js';
 
-const SECTIONS = ['categories', 'units', 'accounts', 'stations', 'areas', 'open311', 'templates'];
+const SECTIONS = ['categories', 'units', 'accounts', 'stations', 'areas', 'open311', 'webhooks', 'templates'];
 
 export async function adminView(ctx, main, { section }) {
   if (!SECTIONS.includes(section)) section = 'categories';
@@ -20,7 +20,7 @@ export async function adminView(ctx, main, { section }) {
       SECTIONS.map((s) => h('li', {}, h('a', { href: `/staff/admin/${s}`, 'aria-current': s === section ? 'page' : null }, t(`admin.${s}`)))))),
     body);
   document.title = `${t('nav.admin')} · Wardline`;
-  const fn = { categories, units, accounts, stations, areas, open311, templates: templatesAdmin }[section];
+  const fn = { categories, units, accounts, stations, areas, open311, webhooks, templates: templatesAdmin }[section];
   await fn(ctx, body);
   focusHeading(main);
 }
@@ -46,11 +46,11 @@ function check(id, label, checked) {
 const val = (root, id) => root.querySelector(`#${id}`)?.value.trim() ?? '';
 const checked = (root, id) => !!root.querySelector(`#${id}`)?.checked;
 
-function oneTime(label, secret) {
+function oneTime(label, secret, note = t('admin.shown_once')) {
   return h('div', { class: 'notice ok', role: 'status', tabindex: '-1' },
     h('p', {}, h('strong', {}, label)),
     h('p', {}, h('code', { class: 'secret' }, secret)),
-    h('p', { class: 'small' }, t('admin.shown_once')));
+    h('p', { class: 'small' }, note));
 }
 
 // --- categories ---------------------------------------------------------------------------------
@@ -371,17 +371,61 @@ async function stations(ctx, body) {
 
 // --- areas (khu phố) ----------------------------------------------------------------------------
 async function areas(ctx, body) {
-  let all = [];
-  try { all = await ctx.api.get('/v1/areas'); } catch (e) { ctx.showError(body, e); return; }
-  mount(body,
-    h('div', { class: 'notice warn' },
-      h('h2', {}, t('area.import')),
-      h('p', {}, t('area.import_gap')),
-      h('p', {}, h('code', {}, 'wardline admin import-areas khu-pho.geojson')),
-      h('p', { class: 'small' }, t('area.import_format'))),
-    h('h2', {}, t('area.list')),
-    all.length ? h('ul', {}, all.map((a) => h('li', {}, a.name, ' ', h('span', { class: 'muted' }, `(${a.kind === 'ward' ? t('area.ward') : t('area.neighbourhood')})`))))
+  const status = h('div', { 'aria-live': 'polite' });
+  const errors = h('div');
+  const list = h('div');
+  const form = h('form', { novalidate: true, onsubmit: importFile },
+    h('h2', {}, t('area.import')),
+    h('p', { class: 'small', id: 'area_file-hint' }, t('area.import_format')),
+    errors,
+    h('div', { class: 'field' },
+      h('label', { for: 'area_file' }, t('area.file')),
+      h('input', { id: 'area_file', name: 'area_file', type: 'file', accept: '.geojson,.json,application/geo+json,application/json', 'aria-describedby': 'area_file-hint' })),
+    h('button', { type: 'submit' }, t('area.import_button')));
+  mount(body, form, status, h('h2', {}, t('area.list')), list,
+    h('p', { class: 'muted small' }, t('area.cli_hint'), ' ', h('code', {}, 'wardline admin import-areas khu-pho.geojson')));
+
+  async function importFile(e) {
+    e.preventDefault();
+    mount(errors);
+    const file = form.querySelector('#area_file').files[0];
+    if (!file) { mount(errors, errorSummary(t('err.title'), [{ text: t('area.file_missing'), field: 'area_file' }])); return; }
+    const button = form.querySelector('button[type=submit]');
+    button.disabled = true;
+    mount(status, h('p', { role: 'status' }, t('area.importing', { name: file.name })));
+    try {
+      let doc;
+      try { doc = JSON.parse(await file.text()); } catch {
+        mount(status);
+        mount(errors, errorSummary(t('area.import_failed'), [{ text: t('area.not_json') }]));
+        return;
+      }
+      const r = await ctx.api.post('/v1/admin/areas/import', doc);
+      form.reset();
+      mount(status, h('div', { class: 'notice ok', role: 'status' }, t('area.imported', r)));
+      await refresh();
+    } catch (err) {
+      mount(status);
+      if (err instanceof ApiError && err.fields.length) {
+        mount(errors, errorSummary(t('area.import_failed'), err.fields.map((f) => {
+          const n = /^features\/(\d+)$/.exec(f.field);
+          return { text: n ? `${t('area.feature', { n: Number(n[1]) + 1 })}: ${f.message}` : f.message };
+        })));
+      } else {
+        mount(errors, ctx.problemNotice(err));
+      }
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  async function refresh() {
+    let all;
+    try { all = await ctx.api.get('/v1/areas'); } catch (e) { ctx.showError(list, e); return; }
+    mount(list, all.length ? h('ul', {}, all.map((a) => h('li', {}, a.name, ' ', h('span', { class: 'muted' }, `(${a.kind === 'ward' ? t('area.ward') : t('area.neighbourhood')})`))))
       : h('p', { class: 'muted' }, t('area.none')));
+  }
+  await refresh();
 }
 
 // --- Open311 client keys ------------------------------------------------------------------------
@@ -404,8 +448,7 @@ async function open311(ctx, body) {
       } catch (err) { showProblem(ctx, errors, err, (f) => (f === 'contact' ? 'o_contact' : 'o_name')); }
     },
   }, h('h2', {}, t('o311.new')), errors, input('o_name', t('o311.name')), input('o_contact', t('o311.contact')), h('button', { type: 'submit' }, t('o311.create')));
-  mount(body, h('p', {}, t('o311.about')), status, form, h('h2', {}, t('o311.list')), list,
-    h('p', { class: 'muted small' }, t('admin.webhooks_gap')));
+  mount(body, h('p', {}, t('o311.about')), status, form, h('h2', {}, t('o311.list')), list);
 
   async function refresh() {
     let all;
@@ -419,6 +462,106 @@ async function open311(ctx, body) {
           type: 'button', class: 'secondary small',
           onclick: async () => { try { await ctx.api.post(`/v1/admin/open311/clients/${c.id}/revoke`); await refresh(); } catch (err) { ctx.showError(status, err); } },
         }, `${t('o311.revoke')} ${c.name}`))))))) : h('p', { class: 'muted' }, t('o311.none')));
+  }
+  await refresh();
+}
+
+// --- webhooks -----------------------------------------------------------------------------------
+const EVENTS = ['report.created', 'report.changed', 'report.resolved', 'consultation.ended'];
+
+async function webhooks(ctx, body) {
+  const status = h('div', { 'aria-live': 'polite' });
+  const list = h('div');
+  const errors = h('div');
+  const form = h('form', {
+    novalidate: true,
+    onsubmit: async (e) => {
+      e.preventDefault();
+      const url = val(form, 'wh_url');
+      const events = EVENTS.filter((_, i) => checked(form, `wh_ev_${i}`));
+      const problems = [];
+      if (!url) problems.push({ text: t('wh.url_missing'), field: 'wh_url' });
+      if (!events.length) problems.push({ text: t('wh.events_missing'), field: 'wh_ev_0' });
+      if (problems.length) { mount(errors, errorSummary(t('err.title'), problems)); return; }
+      try {
+        const r = await ctx.api.post('/v1/admin/webhooks', { url, events, description: val(form, 'wh_desc') });
+        form.reset();
+        mount(errors);
+        mount(status, oneTime(t('wh.created', { url: r.url }), r.secret, t('wh.secret_note')));
+        status.firstChild.focus();
+        await refresh();
+      } catch (err) {
+        showProblem(ctx, errors, err, (f) => (/^events/.test(f) ? 'wh_ev_0' : f === 'description' ? 'wh_desc' : 'wh_url'));
+      }
+    },
+  }, h('h2', {}, t('wh.new')), errors,
+  input('wh_url', t('wh.url'), { type: 'url', inputmode: 'url', autocomplete: 'off', spellcheck: 'false' }, t('wh.url_hint')),
+  h('fieldset', {}, h('legend', {}, t('wh.events')), EVENTS.map((ev, i) => check(`wh_ev_${i}`, t(`wh.ev.${ev}`), false))),
+  input('wh_desc', t('wh.description')),
+  h('button', { type: 'submit' }, t('wh.create')));
+  mount(body, h('p', {}, t('wh.about')), status, form, h('h2', {}, t('wh.list')), list);
+
+  const say = (msg) => { mount(status, h('div', { class: 'notice ok', role: 'status' }, msg)); };
+
+  async function refresh() {
+    let all;
+    try { all = await ctx.api.get('/v1/admin/webhooks'); } catch (e) { ctx.showError(list, e); return; }
+    mount(list, all.length ? all.map((w, wi) => {
+      const more = h('div');
+      const confirmBox = h('div');
+      const state = w.disabled_at ? t('wh.removed', { at: formatDateTime(w.disabled_at) }) : w.last_error && w.pending ? t('wh.failing') : t('wh.active');
+      return h('section', { class: 'card-block', 'aria-labelledby': `wh-${wi}` },
+        h('h3', { id: `wh-${wi}`, class: 'wrap-anywhere' }, w.url),
+        w.description ? h('p', {}, w.description) : null,
+        h('dl', { class: 'facts' },
+          h('dt', {}, t('wh.events')), h('dd', {}, w.events.map((ev) => t(`wh.ev.${ev}`)).join(', ')),
+          h('dt', {}, t('wh.state')), h('dd', {}, state),
+          h('dt', {}, t('wh.pending')), h('dd', {}, String(w.pending)),
+          h('dt', {}, t('wh.dead')), h('dd', {}, String(w.dead)),
+          h('dt', {}, t('wh.last_delivered')), h('dd', {}, w.last_delivered_at ? formatDateTime(w.last_delivered_at) : t('wh.never')),
+          w.last_error ? [h('dt', {}, t('wh.last_error')), h('dd', {}, w.last_error)] : null),
+        h('div', { class: 'row' },
+          h('button', { type: 'button', class: 'secondary small', 'aria-expanded': 'false', onclick: (e) => deliveries(w, more, e.currentTarget) }, `${t('wh.show_deliveries')} ${w.url}`),
+          w.disabled_at ? null : h('button', { type: 'button', class: 'secondary small', onclick: () => askRemove(w, confirmBox) }, `${t('wh.remove')} ${w.url}`)),
+        confirmBox, more);
+    }) : h('p', { class: 'muted' }, t('wh.none')));
+  }
+
+  async function deliveries(w, box, button) {
+    if (button.getAttribute('aria-expanded') === 'true') {
+      button.setAttribute('aria-expanded', 'false');
+      mount(box);
+      return;
+    }
+    let all;
+    try { all = await ctx.api.get(`/v1/admin/webhooks/${w.id}/deliveries`, { query: { limit: 20 } }); } catch (e) { ctx.showError(box, e); return; }
+    button.setAttribute('aria-expanded', 'true');
+    mount(box, h('h4', {}, t('wh.deliveries')), all.length ? h('div', { class: 'table-wrap' }, h('table', {},
+      h('thead', {}, h('tr', {}, [t('wh.d_event'), t('wh.d_status'), t('wh.d_attempts'), t('wh.d_result'), t('wh.d_created')].map((x) => h('th', { scope: 'col' }, x)))),
+      h('tbody', {}, all.map((d) => h('tr', {},
+        h('td', {}, t(`wh.ev.${d.event}`)),
+        h('td', {}, t(`wh.st.${d.status}`)),
+        h('td', {}, String(d.attempts)),
+        h('td', {}, [d.last_status ? `HTTP ${d.last_status}` : '', d.last_error || ''].filter(Boolean).join(' · ') || '–'),
+        h('td', {}, formatDateTime(d.created_at))))))) : h('p', { class: 'muted' }, t('wh.no_deliveries')));
+  }
+
+  function askRemove(w, box) {
+    const text = h('p', { tabindex: '-1' }, t('wh.confirm', { url: w.url }));
+    mount(box, h('div', { class: 'notice warn' }, text,
+      h('div', { class: 'row' },
+        h('button', {
+          type: 'button', class: 'danger',
+          onclick: async () => {
+            try {
+              await ctx.api.del(`/v1/admin/webhooks/${w.id}`);
+              await refresh();
+              say(t('wh.removed_done', { url: w.url }));
+            } catch (err) { ctx.showError(box, err); }
+          },
+        }, t('wh.confirm_yes')),
+        h('button', { type: 'button', class: 'secondary', onclick: () => mount(box) }, t('common.cancel')))));
+    text.focus();
   }
   await refresh();
 }

@@ -26,6 +26,7 @@ pub type ReportsApi = (
     categories::CategoriesApi,
     reports::ReportCollectionApi,
     areas::AreasApi,
+    areas::AreasImportApi,
     reports::ReportReadsApi,
     participation::ParticipationApi,
     staff::StaffApi,
@@ -44,6 +45,9 @@ pub fn reports_api(state: Ctx) -> ReportsApi {
             state: state.clone(),
         },
         areas::AreasApi {
+            state: state.clone(),
+        },
+        areas::AreasImportApi {
             state: state.clone(),
         },
         reports::ReportReadsApi {
