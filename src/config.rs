@@ -191,7 +191,7 @@ impl Default for Settings {
             body_stall_timeout_secs: 20,
             max_connections: 0,
             max_connections_per_ip: 1024,
-            max_requests_in_flight: 512,
+            max_requests_in_flight: 2048,
             sms_webhook_url: None,
             sms_webhook_token: None,
             otp_per_phone_per_hour: 5,
