@@ -8,7 +8,6 @@ use uuid::Uuid;
 use super::doc::Node;
 use super::{O311Error, O311Result};
 use crate::error::{Error, current_lang};
-use crate::geo::Point;
 use crate::reports::Ctx;
 use crate::reports::catalog::{self, Category};
 use crate::reports::repo::{self as reports_repo, ReportRow};
@@ -119,11 +118,7 @@ pub(super) async fn request_node(
             .map(|e| e.note.clone()),
         _ => None,
     };
-    let shown = Point {
-        lat: r.lat,
-        lon: r.lon,
-    }
-    .rounded(category.public_decimals);
+    let (shown, public_address) = category.public_place(r.lat, r.lon, &r.address);
     let mut fields = vec![
         ("service_request_id", Node::str(r.report_id.to_string())),
         ("status", Node::str(status_name(status))),
@@ -140,14 +135,7 @@ pub(super) async fn request_node(
         ("updated_datetime", Node::str(ctx.time(r.updated_at))),
         ("expected_datetime", Node::str(ctx.time(r.resolve_by))),
         // A category that rounds where its reports are also keeps their address from the public.
-        (
-            "address",
-            Node::str(if category.public_decimals.is_some() {
-                String::new()
-            } else {
-                r.address.clone()
-            }),
-        ),
+        ("address", Node::str(public_address)),
         ("address_id", Node::Null),
         ("zipcode", Node::Null),
         ("lat", Node::Num(shown.lat)),

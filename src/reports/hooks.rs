@@ -8,23 +8,11 @@ use super::Status;
 use super::catalog::Category;
 use super::repo::{NewReportRow, ReportRow, StatusChange};
 use crate::error::Result;
-use crate::geo::Point;
 use crate::webhooks::{Event, EventKind, ReportData};
-
-/// Where the public may see it: rounded, and without the address, where the category says so.
-fn public_place(lat: f64, lon: f64, address: &str, category: &Category) -> (Point, String) {
-    let point = Point { lat, lon }.rounded(category.public_decimals);
-    let address = if category.public_decimals.is_some() {
-        String::new()
-    } else {
-        address.to_string()
-    };
-    (point, address)
-}
 
 /// `report.created`, for a report as filed.
 pub fn created(row: &NewReportRow, category: &Category, now: DateTime<Utc>) -> Result<Event> {
-    let (point, address) = public_place(row.lat, row.lon, &row.address, category);
+    let (point, address) = category.public_place(row.lat, row.lon, &row.address);
     Event::report(
         EventKind::ReportCreated,
         &ReportData {
@@ -55,7 +43,7 @@ pub fn changed(
     category: &Category,
     now: DateTime<Utc>,
 ) -> Result<Event> {
-    let (point, address) = public_place(report.lat, report.lon, &report.address, category);
+    let (point, address) = category.public_place(report.lat, report.lon, &report.address);
     let kind = if to == Status::Resolved {
         EventKind::ReportResolved
     } else {

@@ -140,6 +140,18 @@ impl Category {
             None => severity.deadlines_hours(),
         }
     }
+
+    /// Where the public may see a report of this category: rounded as the category says, and
+    /// without its address when it rounds (the public feed, Open311 and webhooks all show this).
+    pub fn public_place(&self, lat: f64, lon: f64, address: &str) -> (crate::geo::Point, String) {
+        let point = crate::geo::Point { lat, lon }.rounded(self.public_decimals);
+        let address = if self.public_decimals.is_some() {
+            String::new()
+        } else {
+            address.to_string()
+        };
+        (point, address)
+    }
 }
 
 /// What an admin may set on a category (all of it on create; any of it on update).
