@@ -224,6 +224,19 @@ pub fn spec(yaml: bool) -> anyhow::Result<String> {
     })
 }
 
+/// Only a signed-in admin (password changed) may send the areas import's larger file.
+struct AdminsOnly(Auth);
+
+#[async_trait::async_trait]
+impl crate::ops::LargeBodies for AdminsOnly {
+    async fn allowed(&self, bearer_token: &str) -> bool {
+        self.0
+            .identify(bearer_token)
+            .await
+            .is_ok_and(|c| c.role == crate::auth::Role::Admin && !c.password_must_change)
+    }
+}
+
 impl AppState {
     /// The state over an open database, without migrating: every domain's context built from the
     /// shared services.
@@ -314,6 +327,7 @@ impl AppState {
             objects: objects.clone(),
             metrics: metrics.clone(),
             shutdown: shutdown.clone(),
+            large_bodies: Arc::new(AdminsOnly(auth.clone())),
         };
         Ok(AppState {
             settings,

@@ -30,6 +30,17 @@ pub struct Ctx {
     pub objects: crate::objects::Objects,
     pub metrics: Arc<Metrics>,
     pub shutdown: crate::shutdown::Shutdown,
+    /// Who may send the areas import's larger body: asked before the body is read.
+    pub large_bodies: Arc<dyn LargeBodies>,
+}
+
+/// Whether a bearer token may send a body past the ordinary JSON limit (the areas import's file,
+/// up to 16 MiB). The middleware asks before reading the body, so a caller without the right
+/// token cannot make the server hold a large body only to refuse it after; the operation still
+/// checks its caller fully. The app answers it (ops knows no accounts).
+#[async_trait::async_trait]
+pub trait LargeBodies: Send + Sync + 'static {
+    async fn allowed(&self, bearer_token: &str) -> bool;
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -349,6 +360,13 @@ fn allowed_methods(path: &str) -> Option<String> {
     (!found.is_empty()).then(|| found.join(", "))
 }
 
+/// The token of an `Authorization: Bearer …` header.
+fn bearer_token(req: &Request) -> Option<&str> {
+    let value = req.header("authorization")?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
 /// The areas import, whose body may be larger than other JSON bodies.
 const AREAS_IMPORT_PATH: &str = "/v1/admin/areas/import";
 /// The largest area file accepted (a ward's outline and its khu phố take a few MB at most).
@@ -368,10 +386,15 @@ pub async fn observe<E: Endpoint>(next: E, mut req: Request, state: Ctx) -> poem
         tracing::info_span!("request", request_id = %request_id, method = %method, path = %path);
     // Photo uploads stream to a temporary file under their own, larger limit.
     // An area file (a ward's boundaries, a few MB) is JSON, read whole under its own limit, for
-    // signed-in callers only (the handler then refuses all but admins).
-    let limit = if req.uri().path() == "/v1/media" {
+    // the callers the app allows it (admins), asked before a byte of the body is read.
+    let large_body_token = (path == AREAS_IMPORT_PATH)
+        .then(|| bearer_token(&req).map(str::to_string))
+        .flatten();
+    let limit = if path == "/v1/media" {
         state.settings.max_upload_bytes
-    } else if req.uri().path() == AREAS_IMPORT_PATH && req.header("authorization").is_some() {
+    } else if let Some(token) = large_body_token
+        && state.large_bodies.allowed(&token).await
+    {
         state.settings.max_body_bytes.max(MAX_AREAS_BODY_BYTES)
     } else {
         state.settings.max_body_bytes

@@ -654,6 +654,15 @@ async fn import_over_http() {
     // The good file, larger than the ordinary body limit (a real ward's file is a few MB).
     let mut big = file.clone();
     big["features"][0]["properties"]["note"] = json!("x".repeat(1_500_000));
+    // Only an admin's token opens the larger limit, before the body is read: anyone else (a
+    // staff token, a made-up one) is held to the ordinary limit, so cannot make the server hold
+    // a 16 MiB body only to be refused after it.
+    app.post(path, Some(&staff), big.clone())
+        .await
+        .assert_problem(413, "payload_too_large");
+    app.post(path, Some("not-a-token"), big.clone())
+        .await
+        .assert_problem(413, "payload_too_large");
     let r = app.post(path, Some(&admin), big).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(

@@ -126,7 +126,7 @@ pub(crate) async fn view(
 /// [`view`] with the report's category already at hand (pages load the catalog once).
 pub(super) async fn view_in(
     state: &Ctx,
-    r: ReportRow,
+    mut r: ReportRow,
     caller: Option<&Caller>,
     category: Category,
     media: Vec<(Uuid, String)>,
@@ -153,14 +153,16 @@ pub(super) async fn view_in(
     } else {
         vec![]
     };
-    let point = Point {
-        lat: r.lat,
-        lon: r.lon,
-    };
-    let shown = if audience == Audience::Public {
-        point.rounded(category.public_decimals)
+    // Where the public may see it is the category's rule, shared with Open311 and webhooks.
+    let hides_area = audience == Audience::Public && category.rounds_public_place();
+    let (shown, address) = if audience == Audience::Public {
+        category.public_place(r.lat, r.lon, &r.address)
     } else {
-        point
+        let point = Point {
+            lat: r.lat,
+            lon: r.lon,
+        };
+        (point, std::mem::take(&mut r.address))
     };
     let now = state.clock.now();
     let reporter = match (audience, r.reporter_id) {
@@ -206,15 +208,11 @@ pub(super) async fn view_in(
         description: r.description,
         lat: shown.lat,
         lon: shown.lon,
-        address: if audience == Audience::Public && category.public_decimals.is_some() {
-            String::new()
-        } else {
-            r.address
-        },
+        address,
         // The khu phố of a report whose category hides its location would tell the public which
         // side of a street it is on.
         area: match r.area_id {
-            Some(_) if audience == Audience::Public && category.public_decimals.is_some() => None,
+            Some(_) if hides_area => None,
             Some(id) => state
                 .areas
                 .name_of(&state.db, id)

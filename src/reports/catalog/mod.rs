@@ -141,11 +141,16 @@ impl Category {
         }
     }
 
+    /// Whether the public sees this category's reports only roughly placed (no address, no khu phố).
+    pub fn rounds_public_place(&self) -> bool {
+        self.public_decimals.is_some()
+    }
+
     /// Where the public may see a report of this category: rounded as the category says, and
     /// without its address when it rounds (the public feed, Open311 and webhooks all show this).
     pub fn public_place(&self, lat: f64, lon: f64, address: &str) -> (crate::geo::Point, String) {
         let point = crate::geo::Point { lat, lon }.rounded(self.public_decimals);
-        let address = if self.public_decimals.is_some() {
+        let address = if self.rounds_public_place() {
             String::new()
         } else {
             address.to_string()
@@ -182,3 +187,42 @@ pub fn public_margin(categories: &[Category]) -> f64 {
 }
 
 crate::text_column!(Severity);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn category(public_decimals: Option<i32>) -> Category {
+        Category {
+            category_id: Uuid::nil(),
+            code: "pothole".into(),
+            name_vi: "Ổ gà".into(),
+            name_en: "Pothole".into(),
+            group_code: "roads".into(),
+            unit_id: None,
+            photo_required: false,
+            anonymous: false,
+            duplicate_radius_m: 30,
+            public_decimals,
+            default_severity: Severity::Normal,
+            questions: vec![],
+            deadline_hours: BTreeMap::new(),
+            active: true,
+        }
+    }
+
+    /// A category that rounds shows the public a rounded point and no address; one that does not
+    /// shows both as filed. Open311, the feed and webhooks all rely on this one rule.
+    #[test]
+    fn the_public_place_is_rounded_and_without_address_only_when_the_category_rounds() {
+        let (point, address) = category(Some(3)).public_place(10.776_543, 106.701_234, "12 Lê Lợi");
+        assert_eq!((point.lat, point.lon), (10.777, 106.701));
+        assert_eq!(address, "");
+        assert!(category(Some(3)).rounds_public_place());
+
+        let (point, address) = category(None).public_place(10.776_543, 106.701_234, "12 Lê Lợi");
+        assert_eq!((point.lat, point.lon), (10.776_543, 106.701_234));
+        assert_eq!(address, "12 Lê Lợi");
+        assert!(!category(None).rounds_public_place());
+    }
+}
