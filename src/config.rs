@@ -164,6 +164,9 @@ pub struct Settings {
     /// A webhook delivery's whole request (connecting at most 5 s of it); slower receivers are cut
     /// off and retried later.
     pub webhooks_timeout_secs: u64,
+    /// Let the server's own requests to addresses others chose (webhook receivers) reach
+    /// loopback and private addresses (tests, a closed network); otherwise public addresses only.
+    pub outbound_allow_private: bool,
 }
 
 impl Default for Settings {
@@ -229,6 +232,7 @@ impl Default for Settings {
             rtc_echo_max_secs: 60,
             webhooks_allow_http: false,
             webhooks_timeout_secs: 10,
+            outbound_allow_private: false,
         }
     }
 }

@@ -32,6 +32,8 @@ pub mod open311;
 pub mod ops;
 /// Ward units with their staff, health stations with their doctors.
 pub mod org;
+/// Requests to addresses others chose (webhook receivers, push services): public addresses only.
+pub mod outbound;
 /// Field reports (phản ánh hiện trường): categories, lifecycle, deadlines, feeds, statistics.
 pub mod reports;
 /// The WebRTC broker: room tokens, signaling, ICE servers and TURN credentials.

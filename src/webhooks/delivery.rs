@@ -52,15 +52,13 @@ fn backoff(attempts: i32) -> chrono::Duration {
 }
 
 /// The HTTP client: short timeouts, no redirects (a redirect counts as a failure: the admin
-/// registered this URL, not wherever it points).
-fn client(timeout_secs: u64) -> anyhow::Result<reqwest::Client> {
-    let total = Duration::from_secs(timeout_secs.max(1));
-    Ok(reqwest::Client::builder()
-        .connect_timeout(total.min(Duration::from_secs(5)))
-        .timeout(total)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("Wardline-Webhooks/", env!("CARGO_PKG_VERSION")))
-        .build()?)
+/// registered this URL, not wherever it points), public addresses only unless allowed.
+fn client(timeout_secs: u64, allow_private: bool) -> anyhow::Result<reqwest::Client> {
+    crate::outbound::client(
+        concat!("Wardline-Webhooks/", env!("CARGO_PKG_VERSION")),
+        Duration::from_secs(timeout_secs.max(1)),
+        allow_private,
+    )
 }
 
 /// Start the worker; it stops when the server begins to shut down, after the round in hand (its
@@ -68,7 +66,10 @@ fn client(timeout_secs: u64) -> anyhow::Result<reqwest::Client> {
 pub fn start(ctx: Ctx, shutdown: &crate::shutdown::Shutdown) -> tokio::task::JoinHandle<()> {
     let mut stop = shutdown.signal();
     tokio::spawn(async move {
-        let client = match client(ctx.settings.webhooks_timeout_secs) {
+        let client = match client(
+            ctx.settings.webhooks_timeout_secs,
+            ctx.settings.outbound_allow_private,
+        ) {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!(error = %e, "webhooks: cannot build the HTTP client; no deliveries");
@@ -185,6 +186,10 @@ async fn post(
                 Err((Some(status.as_u16()), format!("HTTP {}", status.as_u16())))
             }
         }
+        Err(e) if crate::outbound::refused_as_not_public(&e) => Err((
+            None,
+            "the name resolves to no public address (refused)".into(),
+        )),
         Err(e) if e.is_timeout() => Err((None, format!("timed out after {timeout_secs} s"))),
         Err(e) if e.is_connect() => Err((None, "could not connect".into())),
         // Without the URL: its query may hold a receiver's token.

@@ -164,7 +164,7 @@ fn url_error(code: &str, vi: &str, en: &str) -> Error {
 
 /// An endpoint's URL: absolute, HTTPS (plain HTTP only where the settings allow it), without
 /// credentials or a fragment. The URL as it will be called.
-pub fn check_url(raw: &str, allow_http: bool) -> Result<String> {
+pub fn check_url(raw: &str, allow_http: bool, allow_private: bool) -> Result<String> {
     let raw = raw.trim();
     if raw.len() > MAX_URL {
         return Err(url_error(
@@ -212,6 +212,15 @@ pub fn check_url(raw: &str, allow_http: bool) -> Result<String> {
             "The URL must not have a #fragment",
         ));
     }
+    // A name is checked each time it is called (it may resolve elsewhere later); an address
+    // written in the URL is checked now.
+    if !crate::outbound::host_allowed(&url, allow_private) {
+        return Err(url_error(
+            "url_not_public",
+            "Địa chỉ phải là địa chỉ công cộng (không nhận địa chỉ nội bộ hay loopback)",
+            "The URL must point to a public address (not loopback or a private network)",
+        ));
+    }
     Ok(url.to_string())
 }
 
@@ -223,7 +232,11 @@ pub async fn register(
     events: &[EventKind],
     description: &str,
 ) -> Result<Registered> {
-    let url = check_url(url, ctx.settings.webhooks_allow_http)?;
+    let url = check_url(
+        url,
+        ctx.settings.webhooks_allow_http,
+        ctx.settings.outbound_allow_private,
+    )?;
     let wanted: Vec<EventKind> = EventKind::ALL
         .iter()
         .copied()
@@ -406,32 +419,48 @@ mod tests {
     }
 
     #[test]
-    fn urls_are_https_without_credentials_or_fragments() {
+    fn urls_are_https_public_and_without_credentials_or_fragments() {
         assert_eq!(
-            check_url(" https://city.example.vn/hooks?x=1 ", false).unwrap(),
+            check_url(" https://city.example.vn/hooks?x=1 ", false, false).unwrap(),
             "https://city.example.vn/hooks?x=1"
         );
         assert_eq!(
-            code(check_url("http://city.example.vn/h", false)),
+            code(check_url("http://city.example.vn/h", false, false)),
             "url_not_https"
         );
-        assert!(check_url("http://127.0.0.1:9/h", true).is_ok());
-        assert_eq!(code(check_url("ftp://x/h", true)), "url_not_https");
+        assert!(check_url("http://127.0.0.1:9/h", true, true).is_ok());
         assert_eq!(
-            code(check_url("https://u:p@city.example.vn/h", false)),
+            code(check_url("http://127.0.0.1:9/h", true, false)),
+            "url_not_public"
+        );
+        assert_eq!(
+            code(check_url(
+                "https://169.254.169.254/latest/meta-data",
+                false,
+                false
+            )),
+            "url_not_public"
+        );
+        assert_eq!(
+            code(check_url("https://[::1]:8443/h", false, false)),
+            "url_not_public"
+        );
+        assert_eq!(code(check_url("ftp://x/h", true, false)), "url_not_https");
+        assert_eq!(
+            code(check_url("https://u:p@city.example.vn/h", false, false)),
             "url_has_credentials"
         );
         assert_eq!(
-            code(check_url("https://u@city.example.vn/h", false)),
+            code(check_url("https://u@city.example.vn/h", false, false)),
             "url_has_credentials"
         );
         assert_eq!(
-            code(check_url("https://city.example.vn/h#top", false)),
+            code(check_url("https://city.example.vn/h#top", false, false)),
             "url_has_fragment"
         );
-        assert_eq!(code(check_url("not a url", false)), "invalid_url");
-        assert_eq!(code(check_url("/relative", false)), "invalid_url");
+        assert_eq!(code(check_url("not a url", false, false)), "invalid_url");
+        assert_eq!(code(check_url("/relative", false, false)), "invalid_url");
         let long = format!("https://city.example.vn/{}", "a".repeat(MAX_URL));
-        assert_eq!(code(check_url(&long, false)), "url_too_long");
+        assert_eq!(code(check_url(&long, false, false)), "url_too_long");
     }
 }

@@ -297,8 +297,10 @@ async fn step(app: &TestApp, staff: &str, report: &str, body: Value) {
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
 }
 
+/// The tests' receivers listen on 127.0.0.1 over plain HTTP.
 fn allow_http(s: &mut wardline::config::Settings) {
     s.webhooks_allow_http = true;
+    s.outbound_allow_private = true;
 }
 
 #[tokio::test]
@@ -805,7 +807,7 @@ async fn bad_registrations_are_refused_with_stable_codes() {
 #[tokio::test]
 async fn hanging_and_redirecting_receivers_count_as_failures_and_removed_endpoints_get_nothing() {
     let app = TestApp::spawn_with(|s| {
-        s.webhooks_allow_http = true;
+        allow_http(s);
         s.webhooks_timeout_secs = 1;
     })
     .await;
@@ -879,5 +881,53 @@ async fn hanging_and_redirecting_receivers_count_as_failures_and_removed_endpoin
     assert_eq!(hanging.hits().len(), 2);
     assert_eq!(hanging.hits()[0].delivery, hanging.hits()[1].delivery);
     assert!(removed.hits().is_empty());
+    app.stop().await;
+}
+
+/// Without `WARDLINE_OUTBOUND_ALLOW_PRIVATE`, an inside address is refused when registered, and a
+/// name that resolves only inside (here `localhost`, where a receiver listens) is refused when a
+/// delivery is sent: the receiver gets nothing and the delivery says why.
+#[tokio::test]
+async fn inside_addresses_are_refused_unless_the_server_allows_them() {
+    let app = TestApp::spawn_with(|s| s.webhooks_allow_http = true).await;
+    let (_, admin) = app.member(Role::Admin, "0976500101").await;
+    let resident = app.resident_token("0976500102").await;
+    let receiver = Receiver::start().await;
+    for url in [
+        receiver.url(),
+        "https://169.254.169.254/latest/meta-data".to_string(),
+        "https://[::1]:8443/hook".to_string(),
+        "https://10.0.0.5/hook".to_string(),
+    ] {
+        let r = app
+            .post(
+                "/v1/admin/webhooks",
+                Some(&admin),
+                json!({ "url": url, "events": ["report.created"] }),
+            )
+            .await;
+        r.assert_problem(422, "validation_failed");
+        assert_eq!(r.body["errors"][0]["code"], "url_not_public", "{url}");
+    }
+    let by_name = format!("http://localhost:{}/hook", receiver.addr.port());
+    let (id, _) = register(&app, &admin, &by_name, &["report.created"]).await;
+    file(&app, &resident, "Cống tắc trước chợ").await;
+    let started = Instant::now();
+    loop {
+        let d = app
+            .get(&format!("/v1/admin/webhooks/{id}/deliveries"), Some(&admin))
+            .await
+            .body;
+        if d[0]["attempts"] == 1 {
+            assert_eq!(
+                d[0]["last_error"], "the name resolves to no public address (refused)",
+                "{d}"
+            );
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(15), "{d}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(receiver.hits().is_empty(), "{:?}", receiver.hits());
     app.stop().await;
 }
