@@ -32,7 +32,7 @@ use crate::clock::Clock;
 use crate::config::{Secret, Settings};
 use crate::objects::Objects;
 use crate::shutdown::Shutdown;
-pub use port::{Calls, Participant, ParticipantRole, end_call};
+pub use port::{Calls, Participant, ParticipantRole, PrecallCheck, end_call};
 
 /// What the broker works with, and nothing more: built by the app (`app.rs`), which also gives it
 /// the calls' owner ([`Calls`], implemented by telehealth).

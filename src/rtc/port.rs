@@ -39,6 +39,17 @@ pub struct Participant {
     pub until: DateTime<Utc>,
 }
 
+/// What a resident's last pre-call test found, handed to the consultations so the doctors see
+/// it beside the resident in the waiting room.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PrecallCheck {
+    /// Never `Pending`: only a test that has a verdict is handed on.
+    pub verdict: super::echo::Verdict,
+    pub rtt_ms: Option<f64>,
+    /// The test's media went through a TURN relay.
+    pub relay: bool,
+}
+
 /// The calls' owner, as the broker sees it.
 #[async_trait::async_trait]
 pub trait Calls: Send + Sync + 'static {
@@ -53,6 +64,8 @@ pub trait Calls: Send + Sync + 'static {
     async fn emptied(&self, consultation: Uuid) -> Result<()>;
     /// The doctor ended the call.
     async fn ended_by_doctor(&self, consultation: Uuid) -> Result<()>;
+    /// `account`'s pre-call test has a verdict (the latest one a test showed them).
+    async fn precall_checked(&self, account: Uuid, check: PrecallCheck) -> Result<()>;
 }
 
 /// The bus topic of every room's events (each names its room): one channel and one listener

@@ -14,7 +14,7 @@ use crate::auth::api::BearerAuth;
 use crate::error::{
     BODY, CONFLICT, Error, INVALID, NOT_FOUND, Problems, RATE_LIMITED, Result, SIGNED_IN,
 };
-use crate::rtc::{Calls, Participant};
+use crate::rtc::{Calls, Participant, PrecallCheck};
 use crate::tags::ApiTags;
 
 /// The broker's view of the consultations.
@@ -69,6 +69,10 @@ impl Calls for ConsultationCalls {
         queue::call_ended(&self.0, consultation, queue::EndReason::DoctorEnded)
             .await
             .map(|_| ())
+    }
+
+    async fn precall_checked(&self, account: Uuid, check: PrecallCheck) -> Result<()> {
+        super::readiness::record(&self.0, account, check).await
     }
 }
 

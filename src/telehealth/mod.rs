@@ -20,6 +20,7 @@ pub mod api;
 pub mod calls;
 pub mod quality;
 pub mod queue;
+pub mod readiness;
 pub mod records;
 pub mod schedule;
 mod shared;

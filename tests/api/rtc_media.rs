@@ -583,3 +583,110 @@ async fn without_any_turn_server_the_relay_test_is_refused_and_the_direct_one_st
     peer.close().await;
     app.stop().await;
 }
+
+/// The verdict a resident's pre-call test showed them is what the station's doctors see beside
+/// them in the waiting room; once admitted, the doctor in the call (and nobody else) may read the
+/// resident's phone number, the fallback ladder's last rung.
+#[tokio::test]
+async fn the_waiting_room_shows_readiness_and_the_admitting_doctor_gets_the_phone() {
+    use wardline::auth::Role;
+    let app = TestApp::spawn().await;
+    let (_, admin) = app.member(Role::Admin, "0975100001").await;
+    let (doctor_id, doctor) = app.member(Role::Doctor, "0975100002").await;
+    let (colleague_id, colleague) = app.member(Role::Doctor, "0975100003").await;
+    let station = app
+        .post(
+            "/v1/admin/stations",
+            Some(&admin),
+            json!({ "name": "Trạm Y tế phường 1", "address": "1 Lê Lợi" }),
+        )
+        .await;
+    assert_eq!(station.status, StatusCode::CREATED, "{:?}", station.body);
+    let station = station.body["id"].as_str().unwrap().to_string();
+    for d in [doctor_id, colleague_id] {
+        let r = app
+            .call(
+                reqwest::Method::PUT,
+                &format!("/v1/admin/stations/{station}/doctors/{d}"),
+                Some(&admin),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
+    }
+    let resident = app.resident_token("0975100004").await;
+    let texts = app.get("/v1/telehealth/consent", None).await;
+    let r = app
+        .post(
+            "/v1/telehealth/consent",
+            Some(&resident),
+            json!({ "kind": "telehealth", "version": texts.body[0]["version"], "accepted": true }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+
+    // Without a test there is nothing to show.
+    let joined = app
+        .post(
+            "/v1/telehealth/queue",
+            Some(&resident),
+            json!({ "station_id": station, "reason": "Ho và sốt", "symptom": "respiratory" }),
+        )
+        .await;
+    assert_eq!(joined.status, StatusCode::CREATED, "{:?}", joined.body);
+    let consultation = joined.body["id"].as_str().unwrap().to_string();
+    let queue_path = format!("/v1/telehealth/stations/{station}/queue");
+    let q = app.get(&queue_path, Some(&doctor)).await;
+    assert!(q.body[0].get("readiness").is_none(), "{:?}", q.body);
+
+    // The pre-call test, then the doctors see its verdict.
+    let peer = TestPeer::new(PeerOptions {
+        video: true,
+        ..PeerOptions::audio_and_data(ice_json(&app, "resident-r"))
+    })
+    .await;
+    let report = echo_round_trip(&app, &resident, &peer, false).await;
+    assert_eq!(report["verdict"], "video_ok", "{report}");
+    peer.close().await;
+    let q = app.get(&queue_path, Some(&doctor)).await;
+    let readiness = &q.body[0]["readiness"];
+    assert_eq!(readiness["verdict"], "video_ok", "{:?}", q.body);
+    assert_eq!(readiness["relay"], false, "{readiness}");
+    assert!(readiness["rtt_ms"].is_number(), "{readiness}");
+    assert!(readiness["checked_at"].is_string(), "{readiness}");
+    assert!(q.body[0]["resident"].get("phone").is_none(), "{:?}", q.body);
+
+    // Admitted: the admitting doctor reads the phone; the resident's own view and the other
+    // doctor (not in the call) do not carry it.
+    let r = app
+        .post(
+            &format!("/v1/telehealth/stations/{station}/queue/admit"),
+            Some(&doctor),
+            json!({ "consultation_id": consultation }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let one = format!("/v1/telehealth/consultations/{consultation}");
+    let as_doctor = app.get(&one, Some(&doctor)).await;
+    assert_eq!(
+        as_doctor.body["resident"]["phone"], "+84975100004",
+        "{:?}",
+        as_doctor.body
+    );
+    assert_eq!(as_doctor.body["readiness"]["verdict"], "video_ok");
+    let as_resident = app.get(&one, Some(&resident)).await;
+    assert_eq!(as_resident.status, StatusCode::OK);
+    assert!(
+        as_resident.body["resident"].get("phone").is_none(),
+        "{:?}",
+        as_resident.body
+    );
+    let as_colleague = app.get(&one, Some(&colleague)).await;
+    assert!(
+        as_colleague.status == StatusCode::NOT_FOUND
+            || as_colleague.body["resident"].get("phone").is_none(),
+        "{:?}",
+        as_colleague.body
+    );
+    app.stop().await;
+}

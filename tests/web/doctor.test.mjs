@@ -6,6 +6,7 @@
 // Driven only by role and accessible name; axe-core on every page.
 
 import { launch, newPage, axe, assertClean, test, run, eventually, ask, api, FIXTURE } from './lib.mjs';
+import assert from 'node:assert/strict';
 
 const browser = await launch();
 const admin = FIXTURE.admin;
@@ -125,6 +126,9 @@ step('the doctor admits the resident and both see each other within 10 s', async
   const { page } = doctor;
   const entry = page.getByRole('listitem').filter({ has: page.getByRole('heading', { name: RESIDENT_NAME }) });
   await entry.waitFor({ timeout: 10000 });
+  // The resident's pre-call test, as the doctor sees it before admitting.
+  const ready = await entry.getByText(/^Thiết bị: (hình và tiếng tốt|chỉ nên gọi thoại|không kết nối được)/).textContent({ timeout: 10000 });
+  console.log(`     readiness in the queue: ${ready}`);
   await entry.getByRole('button', { name: 'Mời vào khám' }).click();
   const admitted = Date.now();
   await eventually(() => playing(page, 'Video của người bệnh'), "the doctor sees the resident's video", 10000);
@@ -136,6 +140,9 @@ step('the doctor admits the resident and both see each other within 10 s', async
   }
   await page.getByRole('button', { name: 'Kết thúc', exact: true }).waitFor();
   await resident.page.getByRole('button', { name: 'Rời cuộc gọi' }).waitFor();
+  // The fallback ladder's last rung: the resident's number, for the doctor only.
+  await page.getByText(/^Số điện thoại của người bệnh: \+84\d{9}$/).waitFor({ state: 'attached' });
+  assert.equal(await resident.page.getByText(/Số điện thoại của người bệnh/).count(), 0);
   // Mute says what it does next, and back.
   await resident.page.getByRole('button', { name: 'Tắt micro' }).click();
   await resident.page.getByRole('button', { name: 'Bật micro' }).click();

@@ -304,12 +304,16 @@ async function homeView() {
   onLeave(() => { clearInterval(timer); clearInterval(ticker); clearInterval(ongoingTimer); });
 }
 
-/** The resident's last pre-call test, if the queue view carries it (not in the API yet). */
+/** The resident's last pre-call test (within a day): verdict, round trip, relayed or not. */
 function readiness(c) {
-  const v = c.readiness?.verdict || c.precall_verdict;
-  if (!v) return null;
-  const cls = v === 'video_ok' ? 'badge ok' : v === 'audio_only' ? 'badge risk' : 'badge late';
-  return h('span', { class: cls }, t('doc.ready.' + v));
+  const r = c.readiness;
+  if (!r?.verdict) return h('span', { class: 'badge' }, t('doc.ready.none'));
+  const cls = r.verdict === 'video_ok' ? 'badge ok' : r.verdict === 'audio_only' ? 'badge risk' : 'badge late';
+  const details = [
+    typeof r.rtt_ms === 'number' ? t('doc.ready.rtt', { ms: Math.round(r.rtt_ms) }) : null,
+    r.relay ? t('doc.ready.relay') : null,
+  ].filter(Boolean).join(', ');
+  return h('span', { class: cls }, t('doc.ready.' + r.verdict) + (details ? ` (${details})` : ''));
 }
 
 // --- routing -----------------------------------------------------------------------------------

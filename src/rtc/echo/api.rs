@@ -11,10 +11,10 @@ use webrtc::peer_connection::sdp::session_description::RTCSessionDescription;
 
 use super::peer::start_peer;
 use super::sessions::EchoSessions;
-use super::stats::EchoReport;
+use super::stats::{EchoReport, Verdict};
 use crate::auth::api::BearerAuth;
 use crate::error::{BODY, CONFLICT, Error, INVALID, NOT_FOUND, Problems, SIGNED_IN};
-use crate::rtc::Ctx;
+use crate::rtc::{Ctx, PrecallCheck};
 use crate::tags::ApiTags;
 
 /// The phone's offer: the standard `RTCSessionDescriptionInit` shape, with its candidates in it.
@@ -127,10 +127,27 @@ impl EchoApi {
         session_id: Path<Uuid>,
     ) -> Result<Json<EchoReport>, Problems<{ SIGNED_IN | NOT_FOUND }>> {
         let caller = self.state.auth.caller(&auth).await?;
-        self.sessions
+        let report = self
+            .sessions
             .report(session_id.0, caller.account_id)
-            .map(Json)
-            .ok_or_else(|| Error::NotFound("echo_session_not_found").into())
+            .ok_or(Error::NotFound("echo_session_not_found"))?;
+        // What the test showed the resident is what the doctors see in the waiting room.
+        if report.verdict != Verdict::Pending {
+            let check = PrecallCheck {
+                verdict: report.verdict,
+                rtt_ms: report.rtt_ms,
+                relay: report.selected_candidate_type.as_deref() == Some("relay"),
+            };
+            if let Err(e) = self
+                .state
+                .calls
+                .precall_checked(caller.account_id, check)
+                .await
+            {
+                tracing::warn!(error = %e, "keeping the pre-call test's verdict");
+            }
+        }
+        Ok(Json(report))
     }
 }
 

@@ -24,18 +24,20 @@ pub enum EchoState {
     Closed,
 }
 
-/// What the test says about this phone and network.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
-#[oai(rename_all = "snake_case")]
-pub enum Verdict {
-    /// Video came through with loss ≤ 5 %, jitter ≤ 30 ms and round trip ≤ 300 ms.
-    VideoOk,
-    /// Connected, but no video, or not good enough for video: suggest an audio call.
-    AudioOnly,
-    /// No connection could be made (firewall, no TURN path, wrong credentials).
-    CannotConnect,
-    /// Too early to tell.
-    Pending,
+crate::text_enum! {
+    /// What the test says about this phone and network.
+    #[derive(Enum)]
+    #[oai(rename_all = "snake_case")]
+    pub enum Verdict {
+        /// Video came through with loss ≤ 5 %, jitter ≤ 30 ms and round trip ≤ 300 ms.
+        VideoOk = "video_ok",
+        /// Connected, but no video, or not good enough for video: suggest an audio call.
+        AudioOnly = "audio_only",
+        /// No connection could be made (firewall, no TURN path, wrong credentials).
+        CannotConnect = "cannot_connect",
+        /// Too early to tell.
+        Pending = "pending",
+    }
 }
 
 /// The test's measurements so far.

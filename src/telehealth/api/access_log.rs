@@ -69,6 +69,7 @@ impl RecordAccessApi {
                 actor: PersonRef {
                     id: r.actor_id,
                     name: r.actor_name,
+                    phone: None,
                 },
                 actor_role: r.actor_role.as_str().to_string(),
                 action: r.action,

@@ -11,7 +11,7 @@ use crate::auth::api::BearerAuth;
 use crate::error::{BODY, CONFLICT, INVALID, NOT_FOUND, Problems, SIGNED_IN};
 use crate::tags::ApiTags;
 use crate::telehealth::Ctx;
-use crate::telehealth::queue;
+use crate::telehealth::queue::{self, ConsultationStatus, Relation};
 
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
@@ -75,8 +75,20 @@ impl ConsultationsApi {
         consultation_id: Path<Uuid>,
     ) -> Result<Json<ConsultationView>, Problems<{ SIGNED_IN | NOT_FOUND }>> {
         let caller = self.state.auth.caller(&auth).await?;
-        let (row, _) = queue::get(&self.state, &caller, consultation_id.0).await?;
-        Ok(Json(consultation_view(&self.state, row).await?))
+        let (row, relation) = queue::get(&self.state, &caller, consultation_id.0).await?;
+        let in_call = matches!(
+            row.status,
+            ConsultationStatus::Admitted | ConsultationStatus::InCall
+        );
+        let resident = row.resident_id;
+        let mut view = consultation_view(&self.state, row).await?;
+        // The fallback ladder's last rung: the doctors in the call may phone the resident.
+        if in_call && matches!(relation, Relation::Participant(_)) {
+            view.resident.phone = crate::auth::repo::account_by_id(&self.state.db, resident)
+                .await?
+                .map(|a| a.phone);
+        }
+        Ok(Json(view))
     }
 
     /// Put an admitted resident back in the waiting room, keeping their place (admitting doctor)

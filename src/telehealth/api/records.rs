@@ -86,6 +86,7 @@ async fn record_view(state: &Ctx, r: RecordRow) -> Result<RecordView, Error> {
         author: PersonRef {
             id: r.author_id,
             name: name_of(state, r.author_id).await?,
+            phone: None,
         },
         version: r.version,
         supersedes: r.supersedes,

@@ -8,13 +8,29 @@ use uuid::Uuid;
 
 use crate::error::Error;
 use crate::telehealth::queue::{self, ConsultationRow, ConsultationStatus, ParticipantRole};
-use crate::telehealth::{Ctx, Symptom, records};
+use crate::telehealth::{Ctx, Symptom, readiness, records};
 
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub(super) struct PersonRef {
     pub(super) id: Uuid,
     pub(super) name: String,
+    /// The resident's phone, for the doctors in the call while it is live (to call them when
+    /// video fails); to nobody else.
+    pub(super) phone: Option<String>,
+}
+
+/// The resident's latest pre-call test (within a day), shown while the consultation is live.
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+struct ReadinessView {
+    /// `video_ok`, `audio_only` or `cannot_connect`.
+    verdict: crate::rtc::echo::Verdict,
+    /// Round trip measured by the test.
+    rtt_ms: Option<f64>,
+    /// The test's media needed a TURN relay.
+    relay: bool,
+    checked_at: DateTime<Utc>,
 }
 
 #[derive(Object)]
@@ -32,7 +48,7 @@ pub(super) struct ConsultationView {
     station_id: Uuid,
     status: ConsultationStatus,
     /// The patient (shown to doctors).
-    resident: PersonRef,
+    pub(super) resident: PersonRef,
     /// The doctor it is with, or (while waiting) meant for.
     doctor_id: Option<Uuid>,
     appointment_id: Option<Uuid>,
@@ -55,6 +71,8 @@ pub(super) struct ConsultationView {
     wait_seconds: Option<i64>,
     /// Of the call.
     duration_seconds: Option<i64>,
+    /// The resident's latest pre-call test, while the consultation is live.
+    readiness: Option<ReadinessView>,
     rating: Option<i32>,
     rating_comment: Option<String>,
 }
@@ -81,6 +99,18 @@ pub(super) async fn consultation_view(
     }
     let position = queue::position(state, &c).await?;
     let consent_needed = status.is_live() && !records::has_consent(state, c.resident_id).await?;
+    let readiness = if status.is_live() {
+        readiness::latest(state, c.resident_id)
+            .await?
+            .map(|r| ReadinessView {
+                verdict: r.verdict,
+                rtt_ms: r.rtt_ms,
+                relay: r.relay,
+                checked_at: r.checked_at,
+            })
+    } else {
+        None
+    };
     Ok(ConsultationView {
         id: c.consultation_id,
         station_id: c.station_id,
@@ -88,6 +118,7 @@ pub(super) async fn consultation_view(
         resident: PersonRef {
             id: c.resident_id,
             name: name_of(state, c.resident_id).await?,
+            phone: None,
         },
         doctor_id: c.doctor_id,
         appointment_id: c.appointment_id,
@@ -112,6 +143,7 @@ pub(super) async fn consultation_view(
             .map(|(s, e)| (e - s).num_seconds().max(0)),
         rating: c.rating,
         rating_comment: c.rating_comment,
+        readiness,
     })
 }
 
