@@ -188,6 +188,10 @@ pub fn routes(state: AppState) -> impl Endpoint + 'static {
             poem::get(crate::reports::live::live).data(state.reports.clone()),
         )
         .at(
+            "/v1/telehealth/stations/:station_id/queue/live",
+            poem::get(crate::telehealth::live::live).data(state.telehealth.clone()),
+        )
+        .at(
             "/v1/rtc/signal",
             poem::get(crate::rtc::signal::signal).data(state.rtc.clone()),
         )
@@ -301,6 +305,7 @@ impl AppState {
             calendar: calendar.clone(),
             notifier,
             bus: bus.clone(),
+            shutdown: shutdown.clone(),
         };
         let rtc = crate::rtc::Ctx {
             settings: settings.clone(),

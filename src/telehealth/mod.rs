@@ -18,6 +18,7 @@
 
 pub mod api;
 pub mod calls;
+pub mod live;
 pub mod quality;
 pub mod queue;
 pub mod readiness;
@@ -54,8 +55,10 @@ pub struct Ctx {
     pub calendar: Arc<WorkCalendar>,
     /// Reminders and waiting-room news to phones.
     pub notifier: Arc<dyn Notifier>,
-    /// Ends calls: the broker listens (`rtc::end_call`).
+    /// Ends calls: the broker listens (`rtc::end_call`); carries waiting-room changes (`live`).
     pub bus: Arc<dyn Bus>,
+    /// Closes the waiting-room sockets when the server stops.
+    pub shutdown: crate::shutdown::Shutdown,
 }
 
 crate::text_enum! {
@@ -191,6 +194,9 @@ pub fn local_text(at: DateTime<Utc>, offset: FixedOffset) -> String {
 pub async fn sweep(state: &Ctx) -> Result<SweepOutcome> {
     let reminders = schedule::send_reminders(state).await?;
     let missed = queue::expire_unanswered(state).await?;
+    if missed > 0 {
+        live::nudge(state, None).await;
+    }
     let no_shows = schedule::mark_no_shows(state).await?;
     Ok(SweepOutcome {
         reminders,

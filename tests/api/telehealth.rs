@@ -1151,3 +1151,79 @@ async fn cancel_reschedule_check_in_reminders_and_no_shows() {
     assert_eq!(stats.body["no_show_rate"], 0.5, "{:?}", stats.body);
     app.stop().await;
 }
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next text message on `ws` within 3 s, parsed.
+async fn next_text(ws: &mut Ws) -> Option<Value> {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let fut = async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Text(t))) => return serde_json::from_str::<Value>(&t).ok(),
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
+                Some(Ok(_)) => continue,
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(3), fut)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// The station's doctors hear at once that the waiting room changed (a resident joined, was
+/// admitted, left); doctors of no station, staff and residents cannot listen; the message names
+/// nobody.
+#[tokio::test]
+async fn the_waiting_room_is_pushed_to_the_stations_doctors() {
+    let app = TestApp::spawn().await;
+    let c = clinic(&app).await;
+    let (_, stranger) = app.member(Role::Doctor, "0971000009").await;
+    let resident = app.resident_token("0971000010").await;
+    let url = format!(
+        "{}/v1/telehealth/stations/{}/queue/live",
+        app.base.replace("http://", "ws://"),
+        c.station
+    );
+    for refused in [
+        url.clone(),
+        format!("{url}?access_token={stranger}"),
+        format!("{url}?access_token={}", c.staff),
+        format!("{url}?access_token={resident}"),
+        format!("{url}?access_token=not-a-token"),
+    ] {
+        assert!(
+            tokio_tungstenite::connect_async(refused.as_str())
+                .await
+                .is_err(),
+            "{refused}"
+        );
+    }
+    let (mut doctor, _) =
+        tokio_tungstenite::connect_async(format!("{url}?access_token={}", c.doctor))
+            .await
+            .unwrap();
+    let (mut colleague, _) =
+        tokio_tungstenite::connect_async(format!("{url}?access_token={}", c.colleague))
+            .await
+            .unwrap();
+
+    let joined = join(&app, &resident, &c).await;
+    assert_eq!(joined.status, StatusCode::CREATED, "{:?}", joined.body);
+    let id = joined.body["id"].as_str().unwrap().to_string();
+    for ws in [&mut doctor, &mut colleague] {
+        let msg = next_text(ws).await.expect("a change after the join");
+        assert_eq!(msg, json!({ "event": "queue_changed" }));
+    }
+    // The resident leaves the waiting room: the doctors hear it.
+    let r = act(&app, &resident, &id, "cancel", json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(
+        next_text(&mut doctor).await,
+        Some(json!({ "event": "queue_changed" }))
+    );
+    app.stop().await;
+}

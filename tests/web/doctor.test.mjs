@@ -82,6 +82,10 @@ step('set up: a station with a new doctor', async () => {
 step('the doctor signs in, changes the one-time password and goes on duty', async () => {
   doctor = await newPage(browser);
   const { page } = doctor;
+  // The waiting room is pushed: the console holds the station's socket.
+  doctor.queueSocket = new Promise((resolve) => page.on('websocket', (ws) => {
+    if (ws.url().includes('/queue/live')) resolve(ws);
+  }));
   await page.goto('/doctor/');
   await axe(page, 'doctor: sign-in');
   await page.getByRole('textbox', { name: 'Số điện thoại' }).fill(DOCTOR_PHONE);
@@ -93,6 +97,10 @@ step('the doctor signs in, changes the one-time password and goes on duty', asyn
   await page.getByRole('button', { name: 'Bắt đầu trực' }).click();
   await page.getByRole('button', { name: 'Kết thúc trực' }).waitFor();
   await page.getByRole('button', { name: 'Đăng xuất' }).waitFor();
+  const socket = await Promise.race([doctor.queueSocket, new Promise((r) => setTimeout(() => r(null), 10000))]);
+  if (!socket) throw new Error("the waiting room's socket did not open");
+  doctor.queueMessages = [];
+  socket.on('framereceived', (f) => doctor.queueMessages.push(String(f.payload)));
   await axe(page, 'doctor: waiting room');
   // The new password is the one that works now.
   const r = await api('POST', '/v1/auth/login', { body: { phone: DOCTOR_PHONE, password: NEW_PASSWORD } });
@@ -126,6 +134,7 @@ step('the doctor admits the resident and both see each other within 10 s', async
   const { page } = doctor;
   const entry = page.getByRole('listitem').filter({ has: page.getByRole('heading', { name: RESIDENT_NAME }) });
   await entry.waitFor({ timeout: 10000 });
+  assert.ok(doctor.queueMessages.some((m) => m.includes('queue_changed')), 'the join was pushed to the doctor');
   // The resident's pre-call test, as the doctor sees it before admitting.
   const ready = await entry.getByText(/^Thiết bị: (hình và tiếng tốt|chỉ nên gọi thoại|không kết nối được)/).textContent({ timeout: 10000 });
   console.log(`     readiness in the queue: ${ready}`);

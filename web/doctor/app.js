@@ -6,6 +6,7 @@ import { ApiError } from '../shared/api.js';
 import { h, mount, announce, focusHeading } from '../shared/dom.js';
 import { register, t, setLang, currentLang, onLangChange } from '../shared/i18n.js';
 import { clock } from '../shared/time.js';
+import { liveSocket } from '../shared/ws.js';
 import { strings } from './strings.js';
 import { api, me, leaveView, onLeave, go, showError } from './session.js';
 
@@ -215,7 +216,9 @@ async function homeView() {
   }
   drawDuty();
 
-  // The room has no push channel: poll it, faster while on duty and the page is visible.
+  // The room is pushed: the station's socket says when it changed and the list is fetched then
+  // (also in a background tab, whose timers the browser slows down). A slow poll stays as the net
+  // under it, and a quick one while the socket is down.
   const seen = new Set();
   let first = true;
   let entries = [];
@@ -298,10 +301,25 @@ async function homeView() {
   }
   await poll();
   checkOngoing();
-  const timer = setInterval(() => { if (!document.hidden || me.onDuty) poll(); }, 3000);
+  let pushed = false;
+  const socket = liveSocket({
+    url: async () => {
+      const tok = await api.accessToken();
+      return tok ? `/v1/telehealth/stations/${me.station.id}/queue/live?access_token=${encodeURIComponent(tok)}` : null;
+    },
+    onState: (s) => { pushed = s === 'open'; },
+    // Back after a drop: whatever changed meanwhile was missed.
+    onOpen: (_ws, again) => { if (again) poll(); },
+    onMessage: (msg) => { if (msg?.event === 'queue_changed') poll(); },
+  });
+  let since = 0;
+  const timer = setInterval(() => {
+    since += 3;
+    if (pushed ? since >= 30 : (!document.hidden || me.onDuty)) { since = 0; poll(); }
+  }, 3000);
   const ticker = setInterval(tick, 1000);
   const ongoingTimer = setInterval(checkOngoing, 15000);
-  onLeave(() => { clearInterval(timer); clearInterval(ticker); clearInterval(ongoingTimer); });
+  onLeave(() => { socket.close(); clearInterval(timer); clearInterval(ticker); clearInterval(ongoingTimer); });
 }
 
 /** The resident's last pre-call test (within a day): verdict, round trip, relayed or not. */

@@ -245,6 +245,7 @@ impl AppointmentsApi {
     ) -> Result<ConsultationCreated, Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT }>> {
         let caller = self.state.auth.caller(&auth).await?;
         let row = schedule::check_in(&self.state, &caller, appointment_id.0).await?;
+        crate::telehealth::live::nudge(&self.state, Some(row.station_id)).await;
         Ok(ConsultationCreated::Created(Json(
             consultation_view(&self.state, row).await?,
         )))

@@ -100,6 +100,8 @@ impl ConsentApi {
             body.accepted,
         )
         .await?;
+        // A resident waiting without consent cannot be admitted: the doctors' consoles show it.
+        crate::telehealth::live::nudge(&self.state, None).await;
         Ok(Json(consent_view(row)))
     }
 

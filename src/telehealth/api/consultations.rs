@@ -10,8 +10,8 @@ use super::views::{ConsultationView, consultation_view};
 use crate::auth::api::BearerAuth;
 use crate::error::{BODY, CONFLICT, INVALID, NOT_FOUND, Problems, SIGNED_IN};
 use crate::tags::ApiTags;
-use crate::telehealth::Ctx;
 use crate::telehealth::queue::{self, ConsultationStatus, Relation};
+use crate::telehealth::{Ctx, live};
 
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
@@ -104,6 +104,7 @@ impl ConsultationsApi {
     ) -> Result<Json<ConsultationView>, Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT }>> {
         let caller = self.state.auth.caller(&auth).await?;
         let row = queue::requeue(&self.state, &caller, consultation_id.0).await?;
+        live::nudge(&self.state, Some(row.station_id)).await;
         Ok(Json(consultation_view(&self.state, row).await?))
     }
 
@@ -124,6 +125,7 @@ impl ConsultationsApi {
     > {
         let caller = self.state.auth.caller(&auth).await?;
         let row = queue::transfer(&self.state, &caller, consultation_id.0, body.doctor_id).await?;
+        live::nudge(&self.state, Some(row.station_id)).await;
         Ok(Json(consultation_view(&self.state, row).await?))
     }
 
@@ -144,6 +146,7 @@ impl ConsultationsApi {
     > {
         let caller = self.state.auth.caller(&auth).await?;
         let row = queue::decline(&self.state, &caller, consultation_id.0, &body.reason).await?;
+        live::nudge(&self.state, Some(row.station_id)).await;
         Ok(Json(consultation_view(&self.state, row).await?))
     }
 
@@ -160,6 +163,7 @@ impl ConsultationsApi {
     ) -> Result<Json<ConsultationView>, Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT }>> {
         let caller = self.state.auth.caller(&auth).await?;
         let row = queue::cancel(&self.state, &caller, consultation_id.0).await?;
+        live::nudge(&self.state, Some(row.station_id)).await;
         Ok(Json(consultation_view(&self.state, row).await?))
     }
 

@@ -98,6 +98,7 @@ impl WaitingRoomApi {
         )
         .await;
         let row = idempotency::settle(&self.state.db, key.as_ref(), joined).await?;
+        crate::telehealth::live::nudge(&self.state, Some(row.station_id)).await;
         Ok(ConsultationCreated::Created(Json(
             consultation_view(&self.state, row).await?,
         )))
@@ -141,6 +142,7 @@ impl WaitingRoomApi {
     ) -> Result<Json<ConsultationView>, Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT | BODY }>> {
         let caller = self.state.auth.caller(&auth).await?;
         let row = queue::admit(&self.state, &caller, station_id.0, body.consultation_id).await?;
+        crate::telehealth::live::nudge(&self.state, Some(row.station_id)).await;
         Ok(Json(consultation_view(&self.state, row).await?))
     }
 

@@ -33,7 +33,8 @@ pub use consultation::{ConsultationRow, ConsultationStatus, EndReason, consultat
 pub use lifecycle::{Event, next};
 pub use participants::{Relation, doctors_of, get, invite, participant, relation};
 pub use waiting_room::{
-    Enqueue, cancel, enqueue, estimate_minutes, join, position, set_duty, station_queue,
+    Enqueue, cancel, enqueue, estimate_minutes, join, position, require_station_doctor, set_duty,
+    station_queue,
 };
 
 pub use crate::rtc::{Participant, ParticipantRole};

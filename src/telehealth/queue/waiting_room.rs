@@ -159,11 +159,7 @@ pub fn estimate_minutes(position: i64, minutes_per_call: f64, doctors_on_duty: i
     ((position.max(1) as f64) * minutes_per_call / doctors).ceil() as i64
 }
 
-pub(super) async fn require_station_doctor(
-    state: &Ctx,
-    caller: &Caller,
-    station_id: Uuid,
-) -> Result<()> {
+pub async fn require_station_doctor(state: &Ctx, caller: &Caller, station_id: Uuid) -> Result<()> {
     caller.require(&[Role::Doctor])?;
     station(&state.db, station_id).await?;
     if !is_station_doctor(&state.db, station_id, caller.account_id).await? {
