@@ -128,7 +128,7 @@ impl EchoApi {
     ) -> Result<Json<EchoReport>, Problems<{ SIGNED_IN | NOT_FOUND }>> {
         let caller = self.state.auth.caller(&auth).await?;
         self.sessions
-            .report(session_id.0, caller.account_id)
+            .report(session_id.0, caller.account_id, &self.state.turn_refusals)
             .map(Json)
             .ok_or_else(|| Error::NotFound("echo_session_not_found").into())
     }
