@@ -316,6 +316,7 @@ impl AppState {
             room_keys,
             turn_secret,
             turn_addr: Arc::new(std::sync::OnceLock::new()),
+            turn_refusals: Arc::default(),
             hub: Arc::new(crate::rtc::room::Hub::default()),
             calls: Arc::new(ConsultationCalls(telehealth.clone())),
             shutdown: shutdown.clone(),
@@ -382,10 +383,11 @@ impl Server {
                 &state.settings,
                 crate::config::Secret::clone(&state.rtc.turn_secret),
                 state.clock.clone(),
+                state.rtc.turn_refusals.clone(),
             )
             .await?;
-            // The ICE servers handed out name the port actually bound (port 0 in tests).
-            let _ = state.rtc.turn_addr.set(turn.local_addr);
+            // The ICE servers handed out name the ports actually bound (port 0 in tests).
+            let _ = state.rtc.turn_addr.set(turn.addrs);
             Some(turn)
         };
         Ok(Server {

@@ -140,6 +140,16 @@ pub struct Settings {
     pub turn_ttl_secs: u64,
     /// UDP address of the embedded STUN/TURN server; empty = do not run it (use coturn).
     pub turn_listen: String,
+    /// TCP address of the embedded TURN server (networks that block UDP): `same` = the UDP
+    /// address and port, as bound; empty = no TCP.
+    pub turn_tcp_listen: String,
+    /// TLS address of the embedded TURN server, served when `turn_tls_cert` and `_key` are set.
+    pub turn_tls_listen: String,
+    /// PEM certificate chain and private key for TURN over TLS (`turns:`); unset = no TLS.
+    pub turn_tls_cert: Option<PathBuf>,
+    pub turn_tls_key: Option<PathBuf>,
+    /// TCP and TLS clients of the embedded TURN server at once (more are closed at accept).
+    pub turn_tcp_max_connections: u32,
     /// The address the embedded TURN server puts in relayed candidates (this host as callers reach it).
     pub turn_public_ip: String,
     /// Let the embedded TURN server relay to loopback and private addresses (tests, a LAN).
@@ -221,6 +231,11 @@ impl Default for Settings {
             turn_secret: None,
             turn_ttl_secs: 6 * 3600,
             turn_listen: "127.0.0.1:3478".into(),
+            turn_tcp_listen: "same".into(),
+            turn_tls_listen: "127.0.0.1:5349".into(),
+            turn_tls_cert: None,
+            turn_tls_key: None,
+            turn_tcp_max_connections: 1000,
             turn_public_ip: "127.0.0.1".into(),
             turn_allow_private_peers: false,
             rtc_resume_grace_secs: 30,
@@ -346,6 +361,9 @@ impl Settings {
                 .is_err()
         {
             bail!("turn_public_ip must be an IP address when the embedded TURN server runs");
+        }
+        if self.turn_tls_cert.is_some() != self.turn_tls_key.is_some() {
+            bail!("turn_tls_cert and turn_tls_key go together: set both or neither");
         }
         if let Some(s) = &self.turn_secret
             && s.expose().len() < 16

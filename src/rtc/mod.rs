@@ -50,7 +50,9 @@ pub struct Ctx {
     /// The TURN REST secret shared with coturn or the embedded TURN server.
     pub turn_secret: Arc<Secret>,
     /// Where the embedded STUN/TURN server listens, once it runs.
-    pub turn_addr: Arc<std::sync::OnceLock<std::net::SocketAddr>>,
+    pub turn_addr: Arc<std::sync::OnceLock<turn::TurnAddrs>>,
+    /// Peers the embedded TURN server refused lately (the pre-call test's `turn_peer_refused`).
+    pub turn_refusals: Arc<turn::Refusals>,
     /// This instance's call rooms (signaling).
     pub hub: Arc<room::Hub>,
     /// Who may be in a call, and what a call's start and end mean.
@@ -203,6 +205,53 @@ pub fn check_turn_credentials(secret: &Secret, username: &str, password: &str, n
             == 0
 }
 
+/// The embedded server's STUN and TURN URLs (none when it does not run).
+fn embedded_urls(
+    settings: &Settings,
+    bound: Option<&turn::TurnAddrs>,
+) -> (Vec<String>, Vec<String>) {
+    let port_of = |listen: &str, default: &str| {
+        let listen = listen.trim();
+        (!listen.is_empty()).then(|| listen.rsplit(':').next().unwrap_or(default).to_string())
+    };
+    let Some(udp) = port_of(&settings.turn_listen, "3478") else {
+        return (vec![], vec![]);
+    };
+    let (udp, tcp, tls) = match bound {
+        Some(b) => (
+            b.udp.port().to_string(),
+            b.tcp.map(|a| a.port().to_string()),
+            b.tls.map(|a| a.port().to_string()),
+        ),
+        None => (
+            udp.clone(),
+            match settings.turn_tcp_listen.trim() {
+                "same" => Some(udp),
+                other => port_of(other, "3478"),
+            },
+            settings
+                .turn_tls_cert
+                .as_ref()
+                .and_then(|_| port_of(&settings.turn_tls_listen, "5349")),
+        ),
+    };
+    let host = settings.turn_public_ip.trim();
+    let mut turn = vec![format!("turn:{host}:{udp}?transport=udp")];
+    if let Some(tcp) = tcp {
+        turn.push(format!("turn:{host}:{tcp}?transport=tcp"));
+    }
+    if let Some(tls) = tls {
+        let name = settings
+            .public_url
+            .as_deref()
+            .and_then(|u| url::Url::parse(u).ok())
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_else(|| host.to_string());
+        turn.push(format!("turns:{name}:{tls}?transport=tcp"));
+    }
+    (vec![format!("stun:{host}:{udp}")], turn)
+}
+
 fn split_urls(list: &str) -> Vec<String> {
     list.split(',')
         .map(str::trim)
@@ -219,36 +268,25 @@ impl crate::rtc::Ctx {
             &self.turn_secret,
             participant,
             self.clock.now(),
-            self.turn_addr.get().copied(),
+            self.turn_addr.get(),
         )
     }
 }
 
 /// The ICE servers for one participant: STUN without credentials, TURN with fresh REST
-/// credentials. With no servers configured, the embedded STUN/TURN server (at `embedded_addr`
-/// once it is bound, else at `turn_listen`'s port).
+/// credentials. With no servers configured, the embedded STUN/TURN server: its UDP, TCP and TLS
+/// ports (as bound once it runs, `embedded`, else as configured), TLS under the public URL's host
+/// (the name its certificate carries) or the public IP.
 pub fn ice_servers(
     settings: &Settings,
     turn_secret: &Secret,
     participant: &str,
     now: DateTime<Utc>,
-    embedded_addr: Option<std::net::SocketAddr>,
+    embedded: Option<&turn::TurnAddrs>,
 ) -> Vec<IceServer> {
-    let embedded = settings.turn_listen.trim();
     let (stun, turn) =
         if settings.stun_urls.trim().is_empty() && settings.turn_urls.trim().is_empty() {
-            if embedded.is_empty() {
-                (vec![], vec![])
-            } else {
-                let port = embedded_addr
-                    .map(|a| a.port().to_string())
-                    .unwrap_or_else(|| embedded.rsplit(':').next().unwrap_or("3478").to_string());
-                let host = settings.turn_public_ip.trim();
-                (
-                    vec![format!("stun:{host}:{port}")],
-                    vec![format!("turn:{host}:{port}?transport=udp")],
-                )
-            }
+            embedded_urls(settings, embedded)
         } else {
             (
                 split_urls(&settings.stun_urls),
@@ -345,7 +383,41 @@ mod tests {
         let mut s = Settings::default();
         let servers = ice_servers(&s, &secret, "p", now, None);
         assert_eq!(servers[0].urls, ["stun:127.0.0.1:3478"]);
-        assert_eq!(servers[1].urls, ["turn:127.0.0.1:3478?transport=udp"]);
+        assert_eq!(
+            servers[1].urls,
+            [
+                "turn:127.0.0.1:3478?transport=udp",
+                "turn:127.0.0.1:3478?transport=tcp"
+            ]
+        );
+        // TLS once a certificate is given, under the public URL's host; the ports as bound.
+        s.turn_tls_cert = Some("cert.pem".into());
+        s.turn_tls_key = Some("key.pem".into());
+        s.public_url = Some("https://phuong.example.vn".into());
+        let bound = turn::TurnAddrs {
+            udp: ([127, 0, 0, 1], 40001).into(),
+            tcp: Some(([127, 0, 0, 1], 40002).into()),
+            tls: Some(([127, 0, 0, 1], 40003).into()),
+        };
+        let servers = ice_servers(&s, &secret, "p", now, Some(&bound));
+        assert_eq!(servers[0].urls, ["stun:127.0.0.1:40001"]);
+        assert_eq!(
+            servers[1].urls,
+            [
+                "turn:127.0.0.1:40001?transport=udp",
+                "turn:127.0.0.1:40002?transport=tcp",
+                "turns:phuong.example.vn:40003?transport=tcp"
+            ]
+        );
+        s.turn_tcp_listen.clear();
+        let servers = ice_servers(&s, &secret, "p", now, None);
+        assert_eq!(
+            servers[1].urls,
+            [
+                "turn:127.0.0.1:3478?transport=udp",
+                "turns:phuong.example.vn:5349?transport=tcp"
+            ]
+        );
         assert!(servers[1].username.as_deref().unwrap_or("").ends_with(":p"));
         s.turn_urls = "turn:turn.example.vn:3478?transport=udp, turns:turn.example.vn:5349".into();
         s.stun_urls = "stun:stun.example.vn:3478".into();

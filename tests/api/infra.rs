@@ -649,6 +649,17 @@ fn coturn_shares_the_turn_secret_with_the_instances() {
             .any(|d| d.starts_with("denied-peer-ip=10.0.0.0")),
         "coturn must not relay into private networks"
     );
+    // Phones on networks that block UDP reach coturn over TCP or TLS: it serves all three.
+    for off in ["no-udp", "no-tcp", "no-tls"] {
+        assert!(!directives.contains(&off), "coturn must not be told {off}");
+    }
+    assert!(directives.contains(&"tls-listening-port=5349"));
+    let three_transports = |urls: &str| {
+        ["?transport=udp", "?transport=tcp"].iter().all(|t| {
+            urls.split(',')
+                .any(|u| u.starts_with("turn:") && u.ends_with(t))
+        }) && urls.split(',').any(|u| u.starts_with("turns:"))
+    };
 
     // compose: coturn's --static-auth-secret is the very variable the instances get as WARDLINE_TURN_SECRET.
     let compose = compose();
@@ -676,7 +687,11 @@ fn coturn_shares_the_turn_secret_with_the_instances() {
                 "{}: with coturn the embedded TURN server must be off",
                 s(name)
             );
-            assert!(env["WARDLINE_TURN_URLS"].contains("turn:"));
+            assert!(
+                three_transports(&env["WARDLINE_TURN_URLS"]),
+                "{}: TURN over UDP, TCP and TLS",
+                s(name)
+            );
         }
     }
     assert!(
@@ -713,7 +728,10 @@ fn coturn_shares_the_turn_secret_with_the_instances() {
         Some(""),
         "k8s: with coturn the embedded TURN server must be off"
     );
-    assert!(s(&config["WARDLINE_TURN_URLS"]).contains("turn:"));
+    assert!(
+        three_transports(s(&config["WARDLINE_TURN_URLS"])),
+        "k8s: TURN over UDP, TCP and TLS"
+    );
     // The ConfigMap coturn mounts is turnserver.conf itself.
     let cm = k8s(&objects, "ConfigMap", "coturn-config");
     assert_eq!(

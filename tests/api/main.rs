@@ -23,6 +23,7 @@ mod rtc_calls;
 mod rtc_media;
 mod rtc_peer;
 mod rtc_signal;
+mod rtc_turn_tcp;
 mod schemathesis;
 mod store_contract;
 mod telehealth;

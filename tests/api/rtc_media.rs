@@ -127,7 +127,7 @@ async fn echo_through_the_embedded_turn_relay() {
         .rtc
         .turn_addr
         .get()
-        .copied()
+        .map(|a| a.udp)
         .expect("embedded TURN running");
     assert!(
         ice.to_string()
@@ -209,7 +209,7 @@ async fn embedded_turn_checks_rest_credentials_and_survives_garbage() {
         .rtc
         .turn_addr
         .get()
-        .copied()
+        .map(|a| a.udp)
         .expect("embedded TURN");
     let now = chrono::Utc::now().timestamp();
 
@@ -346,7 +346,7 @@ async fn embedded_turn_refuses_to_relay_to_private_peers_by_default() {
         .rtc
         .turn_addr
         .get()
-        .copied()
+        .map(|a| a.udp)
         .expect("embedded TURN");
     let now = chrono::Utc::now().timestamp();
     let (user, pass) = wardline::rtc::turn_credentials(&app.state.rtc.turn_secret, "p", now + 600);
@@ -688,5 +688,38 @@ async fn the_waiting_room_shows_readiness_and_the_admitting_doctor_gets_the_phon
         "{:?}",
         as_colleague.body
     );
+
+#[tokio::test]
+async fn a_relay_test_refused_by_the_peer_policy_says_so() {
+    // Production policy: the embedded TURN relays to public peers only, and everything here is
+    // on loopback, so the echo peer's relay is refused every peer the phone offers.
+    let app = TestApp::spawn_with(|s| s.turn_allow_private_peers = false).await;
+    let token = app.resident_token("0975000041").await;
+    let peer = TestPeer::new(PeerOptions::audio_and_data(ice_json(&app, "r"))).await;
+    let r = start_echo(&app, &token, &peer, true).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let session = r.body["session_id"].as_str().expect("session").to_string();
+    peer.accept_answer(&r.body).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
+    let report = loop {
+        let r = app
+            .get(&format!("/v1/rtc/echo/{session}"), Some(&token))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        if r.body["verdict"] != "pending" || tokio::time::Instant::now() >= deadline {
+            break r.body;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(report["verdict"], "cannot_connect", "{report}");
+    assert_eq!(report["reason"], "turn_peer_refused", "{report}");
+    peer.close().await;
+
+    // A test that connects has no reason, refusals or not (once the first one has closed).
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let peer = TestPeer::new(PeerOptions::audio_and_data(ice_json(&app, "r"))).await;
+    let report = echo_round_trip(&app, &token, &peer, false).await;
+    assert!(report.get("reason").is_none(), "{report}");
+    peer.close().await;
     app.stop().await;
 }

@@ -2,7 +2,8 @@
 // signs in with a one-time password and changes it, goes on duty; a resident (own browser context)
 // checks the device and joins the waiting room; the doctor admits; both see each other's video;
 // the resident's network drops and the call comes back by itself; the doctor writes and signs the
-// record and ends the call; the resident reads the signed record and rates the consultation.
+// record and ends the call; the resident reads the signed record and rates the consultation; a
+// second visit is relayed over TCP only, through the embedded TURN server.
 // Driven only by role and accessible name; axe-core on every page.
 
 import { launch, newPage, axe, assertClean, test, run, eventually, ask, api, FIXTURE } from './lib.mjs';
@@ -219,6 +220,60 @@ step('the doctor keeps the week: weekly hours and a leave day', async () => {
   await page.getByRole('button', { name: 'Thêm ngày nghỉ' }).click();
   await page.getByRole('button', { name: /^Bỏ ngày nghỉ / }).waitFor();
   await axe(page, 'doctor: week');
+  assertClean(page);
+});
+
+step('a second visit relayed over TCP only, through the embedded TURN', async () => {
+  // call.js's test switch `?relay=tcp`: relay only, and only the ticket's `turn:…?transport=tcp`
+  // URL. Each page records its peer connections so the test can read their stats.
+  for (const who of [doctor, resident]) {
+    await who.context.addInitScript(() => {
+      const Native = window.RTCPeerConnection;
+      window.wlPeers = [];
+      window.RTCPeerConnection = class extends Native {
+        constructor(...args) { super(...args); window.wlPeers.push(this); }
+      };
+    });
+  }
+  await doctor.page.goto('/doctor/?relay=tcp');
+  await doctor.page.getByRole('button', { name: 'Kết thúc trực' }).waitFor();
+  const { page } = resident;
+  await page.goto('/?relay=tcp#/telehealth');
+  await page.getByRole('heading', { name: 'Khám từ xa', level: 1 }).waitFor();
+  await page.getByRole('textbox', { name: 'Họ và tên' }).fill(RESIDENT_NAME);
+  await page.getByRole('textbox', { name: 'Lý do khám' }).fill('Tái khám: còn ho về đêm');
+  await page.getByRole('button', { name: 'Vào phòng chờ' }).click();
+  await page.getByRole('heading', { name: 'Bạn đang trong phòng chờ' }).waitFor();
+  const entry = doctor.page.getByRole('listitem').filter({ has: doctor.page.getByRole('heading', { name: RESIDENT_NAME }) });
+  await entry.waitFor({ timeout: 10000 });
+  await entry.getByRole('button', { name: 'Mời vào khám' }).click();
+  const admitted = Date.now();
+  await eventually(() => playing(doctor.page, 'Video của người bệnh'), "the doctor sees the resident's video over TCP relay", 15000);
+  await eventually(() => playing(page, 'Video của bác sĩ'), "the resident sees the doctor's video over TCP relay", 15000);
+  console.log(`     relayed over TCP: both videos playing ${Date.now() - admitted} ms after admit`);
+  // The selected pair of every connected peer connection: a relay candidate reached over TCP.
+  for (const [who, p] of [['doctor', doctor.page], ['resident', page]]) {
+    const locals = await p.evaluate(async () => {
+      const out = [];
+      for (const pc of window.wlPeers || []) {
+        if (pc.connectionState !== 'connected') continue;
+        const stats = await pc.getStats();
+        let pairId = null;
+        stats.forEach((s) => { if (s.type === 'transport' && s.selectedCandidatePairId) pairId = s.selectedCandidatePairId; });
+        const pair = pairId && stats.get(pairId);
+        const local = pair && stats.get(pair.localCandidateId);
+        out.push(local ? { candidateType: local.candidateType, relayProtocol: local.relayProtocol, url: local.url } : null);
+      }
+      return out;
+    });
+    console.log(`     ${who}: ${JSON.stringify(locals)}`);
+    if (!locals.length || !locals.every((l) => l && l.candidateType === 'relay' && l.relayProtocol === 'tcp')) {
+      throw new Error(`${who}: the selected local candidate is not a relay over TCP: ${JSON.stringify(locals)}`);
+    }
+  }
+  await doctor.page.getByRole('button', { name: 'Kết thúc', exact: true }).click();
+  await page.getByText('Buổi khám đã kết thúc.').waitFor({ timeout: 10000 });
+  assertClean(doctor.page);
   assertClean(page);
 });
 

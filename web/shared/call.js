@@ -118,18 +118,39 @@ const LATE_RESTART_MS = 6000;
  * (`iceTransportPolicy: 'relay'`), as the pre-call test's `forceRelay` does for the echo: set
  * `localStorage['wl.call.forceRelay'] = '1'` (kept for this browser until removed), or open the
  * page with `?relay=1` (in the query or in the hash route's query, e.g. `/#/telehealth?relay=1`).
- * `?relay=0` turns it off for that page even when the storage key is set.
+ * `?relay=0` turns it off for that page even when the storage key is set. `?relay=tcp` (or
+ * `udp`, `tls`; also as the storage key's value) relays over that transport only: the page keeps
+ * only the TURN URLs of it (`turn:…?transport=tcp`, `turn:…?transport=udp`, `turns:`).
  */
-export function forceRelayWanted() {
+function relaySwitch() {
   try {
     const fromUrl = (q) => new URLSearchParams(q).get('relay');
     const hashQuery = location.hash.includes('?') ? location.hash.slice(location.hash.indexOf('?') + 1) : '';
-    const v = fromUrl(location.search) ?? fromUrl(hashQuery);
-    if (v !== null) return v === '1' || v === 'true';
-    return localStorage.getItem('wl.call.forceRelay') === '1';
+    const v = fromUrl(location.search) ?? fromUrl(hashQuery) ?? localStorage.getItem('wl.call.forceRelay');
+    if (v === null || v === '0' || v === 'false' || v === '') return '';
+    return ['udp', 'tcp', 'tls'].includes(v) ? v : 'any';
   } catch {
-    return false;
+    return '';
   }
+}
+
+export function forceRelayWanted() {
+  return relaySwitch() !== '';
+}
+
+/** The one relay transport the page's switch asks for ('udp', 'tcp', 'tls'), or '' for any. */
+export function relayTransportWanted() {
+  const v = relaySwitch();
+  return v === 'any' ? '' : v;
+}
+
+/** `servers` with only the TURN URLs of `transport` ('' keeps them all). */
+export function onlyTransport(servers, transport) {
+  if (!transport) return servers;
+  const keep = (u) => (transport === 'tls' ? /^turns:/.test(u) : /^turn:/.test(u) && u.includes(`transport=${transport}`));
+  return servers
+    .map((s) => ({ ...s, urls: [].concat(s.urls || []).filter(keep) }))
+    .filter((s) => s.urls.length);
 }
 
 /** Why a call ended, in words, when it is not the ordinary end ("" for those). */
@@ -185,9 +206,10 @@ class Peer {
  * `forceRelay` (default: `forceRelayWanted()`, the page's switch) sends media only through TURN.
  */
 export class Call extends EventTarget {
-  constructor({ api, consultationId, localStream, forceRelay = forceRelayWanted() }) {
+  constructor({ api, consultationId, localStream, forceRelay = forceRelayWanted(), relayTransport = relayTransportWanted() }) {
     super();
     this.forceRelay = !!forceRelay;
+    this.relayTransport = this.forceRelay ? relayTransport : '';
     this.api = api;
     this.consultationId = consultationId;
     this.local = localStream || new MediaStream();
@@ -217,7 +239,7 @@ export class Call extends EventTarget {
     this.outages = 0;
     this.mediaLostMs = 0;
     this.ticketRefused = 0;
-    if (this.forceRelay) this.note('relay only (wl.call.forceRelay)');
+    if (this.forceRelay) this.note(`relay only${this.relayTransport ? ' over ' + this.relayTransport : ''} (wl.call.forceRelay)`);
     this.onOnline = () => this.networkBack();
     this.onOffline = () => this.networkLost();
     window.addEventListener('online', this.onOnline);
@@ -472,7 +494,7 @@ export class Call extends EventTarget {
     this.iceServers = list;
     for (const p of this.peers.values()) {
       try {
-        p.pc?.setConfiguration({ ...p.pc.getConfiguration(), iceServers: list, iceTransportPolicy: this.forceRelay ? 'relay' : 'all' });
+        p.pc?.setConfiguration({ ...p.pc.getConfiguration(), iceServers: onlyTransport(list, this.relayTransport), iceTransportPolicy: this.forceRelay ? 'relay' : 'all' });
       } catch { /* keep */ }
     }
   }
@@ -652,7 +674,7 @@ export class Call extends EventTarget {
   /** Create the connection to a peer (with our tracks: adding them asks for a negotiation). */
   connectPeer(p) {
     if (p.pc) return p.pc;
-    const pc = new RTCPeerConnection({ iceServers: this.iceServers, iceTransportPolicy: this.forceRelay ? 'relay' : 'all' });
+    const pc = new RTCPeerConnection({ iceServers: onlyTransport(this.iceServers, this.relayTransport), iceTransportPolicy: this.forceRelay ? 'relay' : 'all' });
     p.pc = pc;
     for (const track of this.local.getTracks()) pc.addTrack(track, this.local);
     if (!this.local.getAudioTracks().length) pc.addTransceiver('audio', { direction: 'recvonly' });

@@ -129,7 +129,7 @@ impl EchoApi {
         let caller = self.state.auth.caller(&auth).await?;
         let report = self
             .sessions
-            .report(session_id.0, caller.account_id)
+            .report(session_id.0, caller.account_id, &self.state.turn_refusals)
             .ok_or(Error::NotFound("echo_session_not_found"))?;
         // What the test showed the resident is what the doctors see in the waiting room.
         if report.verdict != Verdict::Pending {

@@ -19,7 +19,7 @@ mod stats;
 
 pub use api::{EchoAnswer, EchoApi, EchoOffer};
 pub use sessions::EchoSessions;
-pub use stats::{EchoReport, EchoState, Verdict};
+pub use stats::{EchoReason, EchoReport, EchoState, Verdict};
 
 use std::time::Duration;
 

@@ -83,7 +83,15 @@ pub(super) async fn start_peer(
         .ice_servers(&format!("echo-{id}"))
         .into_iter()
         .map(|s| RTCIceServer {
-            urls: s.urls,
+            // This peer's ICE agent relays over UDP only (and warns about the other URLs).
+            urls: s
+                .urls
+                .into_iter()
+                .filter(|u| {
+                    u.starts_with("stun:")
+                        || (u.starts_with("turn:") && !u.contains("transport=tcp"))
+                })
+                .collect(),
             username: s.username.unwrap_or_default(),
             credential: s.credential.unwrap_or_default(),
         })

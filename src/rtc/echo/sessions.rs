@@ -8,8 +8,9 @@ use std::time::Instant;
 use uuid::Uuid;
 
 use super::KEEP_REPORT;
-use super::stats::{EchoReport, Measure, lock};
+use super::stats::{EchoReason, EchoReport, Measure, Verdict, lock};
 use crate::error::Error;
+use crate::rtc::turn::Refusals;
 
 struct Session {
     owner: Uuid,
@@ -22,9 +23,17 @@ impl Session {
         lock(&self.measure).finished_at.is_none()
     }
 
-    fn report(&self, id: Uuid) -> EchoReport {
+    fn report(&self, id: Uuid, refusals: &Refusals) -> EchoReport {
         let m = lock(&self.measure);
         let round = |v: f64| (v * 10.0).round() / 10.0;
+        let verdict = m.verdict(self.started.elapsed());
+        // The TURN participants of a test: the server's peer and the phone (its ICE servers
+        // from GET /v1/rtc/ice-servers).
+        let refused = verdict == Verdict::CannotConnect
+            && refusals.refused_since(
+                &[&format!("echo-{id}"), &format!("echo-{}", self.owner)],
+                self.started,
+            );
         EchoReport {
             session_id: id,
             state: m.state,
@@ -36,7 +45,8 @@ impl Session {
             audio_packets: m.audio.received,
             video_packets: m.video.received,
             selected_candidate_type: m.selected.clone(),
-            verdict: m.verdict(self.started.elapsed()),
+            verdict,
+            reason: refused.then_some(EchoReason::TurnPeerRefused),
         }
     }
 }
@@ -88,9 +98,9 @@ impl EchoSessions {
         self.map().remove(&id);
     }
 
-    pub(super) fn report(&self, id: Uuid, caller: Uuid) -> Option<EchoReport> {
+    pub(super) fn report(&self, id: Uuid, caller: Uuid, refusals: &Refusals) -> Option<EchoReport> {
         let map = self.map();
         let s = map.get(&id).filter(|s| s.owner == caller)?;
-        Some(s.report(id))
+        Some(s.report(id, refusals))
     }
 }

@@ -40,6 +40,15 @@ crate::text_enum! {
     }
 }
 
+/// Why a test could not connect, when the server knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum EchoReason {
+    /// The embedded TURN server refused to relay between the phone and the test peer (its policy
+    /// refuses private and other non-public peers): the relay path cannot work from this network.
+    TurnPeerRefused,
+}
+
 /// The test's measurements so far.
 #[derive(Debug, Clone, Object)]
 #[oai(skip_serializing_if_is_none)]
@@ -63,6 +72,8 @@ pub struct EchoReport {
     /// `host`, `srflx`, `prflx` or `relay` (relay when either end of the pair is relayed).
     pub selected_candidate_type: Option<String>,
     pub verdict: Verdict,
+    /// Why the test could not connect, when known (with `cannot_connect`).
+    pub reason: Option<EchoReason>,
 }
 
 /// One RTP stream as received: RFC 3550 sequence and jitter bookkeeping.

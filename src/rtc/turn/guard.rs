@@ -1,136 +1,41 @@
-//! The embedded STUN/TURN server (webrtc-rs `turn`, UDP): what a single-binary install hands its
-//! callers when no coturn is configured.
+//! The embedded TURN server's guards, for every transport: which peers the relay may talk to,
+//! and the checks on each message before the `turn` crate sees it.
 //!
-//! It checks the same coturn REST credentials the broker mints ([`super::turn_credentials`]):
-//! the username carries its own expiry, the password is an HMAC of it. Relay addresses carry
-//! `turn_public_ip`.
-//!
-//! Relay policy: the `turn` crate has no hook to vet peer addresses, so two wrappers around its
-//! sockets enforce it (the same list coturn recommends for `denied-peer-ip`):
-//! - [`GuardedListener`] sits under the server's listening socket and answers a CreatePermission
-//!   or ChannelBind naming a refused peer with `403 Forbidden` itself, before the server sees it;
+//! The crate has no hook to vet peer addresses, so the policy is enforced around it:
+//! - [`Guard::vet`] answers a CreatePermission or ChannelBind naming a refused peer with
+//!   `403 Forbidden` itself, and drops a Send indication to one, before the server sees them (the
+//!   crate would log each such indication as an error);
 //! - [`GuardedRelay`] wraps every relay socket and drops datagrams to or from refused peers, so
-//!   nothing gets through even if a request slipped past the first wrapper.
+//!   nothing gets through even if a request slipped past the first check.
 //!
-//! Both also swallow the transient errors Linux reports on UDP sockets after an ICMP
-//! "port unreachable" (`ECONNREFUSED`), which would otherwise end the crate's read loops: a
-//! hostile sender must not be able to stop the server.
+//! A refusal is logged at WARN once per client (one allocation per client address and transport)
+//! and remembered per participant for a while, so the pre-call test can say why relay failed.
 
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use async_trait::async_trait;
 use tokio::net::UdpSocket;
-use webrtc::stun::attributes::ATTR_XOR_PEER_ADDRESS;
+use tokio::sync::watch;
+use webrtc::stun::attributes::{ATTR_USERNAME, ATTR_XOR_PEER_ADDRESS};
 use webrtc::stun::error_code::{CODE_FORBIDDEN, ErrorCodeAttribute};
 use webrtc::stun::message::{
-    CLASS_ERROR_RESPONSE, CLASS_REQUEST, MAGIC_COOKIE, METHOD_CHANNEL_BIND,
-    METHOD_CREATE_PERMISSION, Message, MessageType, Setter,
+    CLASS_ERROR_RESPONSE, CLASS_INDICATION, CLASS_REQUEST, MAGIC_COOKIE, METHOD_CHANNEL_BIND,
+    METHOD_CREATE_PERMISSION, METHOD_SEND, Message, MessageType, Setter,
 };
 use webrtc::turn;
 use webrtc::util::Conn;
 
-use crate::clock::Clock;
-use crate::config::{Secret, Settings};
-
-/// The realm the embedded server authenticates in.
-pub const REALM: &str = "wardline";
-
-/// A running embedded TURN server.
-pub struct TurnServer {
-    server: turn::server::Server,
-    pub local_addr: SocketAddr,
-}
-
-impl TurnServer {
-    /// Bind `settings.turn_listen` (UDP) and serve. Credentials are checked against `secret`
-    /// and `clock` (so tests that move the clock expire credentials too).
-    pub async fn start(settings: &Settings, secret: Secret, clock: Clock) -> anyhow::Result<Self> {
-        let listen = settings.turn_listen.trim();
-        let socket = UdpSocket::bind(listen).await.with_context(|| {
-            format!(
-                "binding the embedded TURN server on UDP {listen} (another instance on this \
-                     host? give each its own WARDLINE_TURN_LISTEN, or set it empty to use coturn)"
-            )
-        })?;
-        let local_addr = socket.local_addr()?;
-        let public_ip: IpAddr = settings
-            .turn_public_ip
-            .trim()
-            .parse()
-            .with_context(|| format!("turn_public_ip {:?}", settings.turn_public_ip))?;
-        let policy = PeerPolicy {
-            allow_private: settings.turn_allow_private_peers,
-        };
-        let server = turn::server::Server::new(turn::server::config::ServerConfig {
-            conn_configs: vec![turn::server::config::ConnConfig {
-                conn: Arc::new(GuardedListener {
-                    socket,
-                    policy: policy.clone(),
-                }),
-                relay_addr_generator: Box::new(GuardedRelays { public_ip, policy }),
-            }],
-            realm: REALM.to_string(),
-            auth_handler: Arc::new(RestAuth { secret, clock }),
-            channel_bind_timeout: std::time::Duration::ZERO,
-            alloc_close_notify: None,
-        })
-        .await
-        .context("starting the embedded TURN server")?;
-        tracing::info!(turn_addr = %local_addr, relay_ip = %public_ip, "embedded STUN/TURN server listening");
-        Ok(TurnServer { server, local_addr })
-    }
-
-    /// Close every allocation and the listening socket.
-    pub async fn close(&self) {
-        if let Err(e) = self.server.close().await {
-            tracing::warn!(error = %e, "closing the embedded TURN server");
-        }
-    }
-}
-
-/// coturn's REST scheme: the username is `expiry:participant`, the password
-/// base64(HMAC-SHA1(secret, username)); expired usernames are refused.
-struct RestAuth {
-    secret: Secret,
-    clock: Clock,
-}
-
-impl turn::auth::AuthHandler for RestAuth {
-    fn auth_handle(
-        &self,
-        username: &str,
-        realm: &str,
-        src_addr: SocketAddr,
-    ) -> Result<Vec<u8>, turn::Error> {
-        let refuse = |why: &str| {
-            tracing::debug!(%src_addr, username, why, "TURN credentials refused");
-            Err(turn::Error::Other(format!("credentials refused: {why}")))
-        };
-        let Some((expiry, participant)) = username.split_once(':') else {
-            return refuse("username is not expiry:participant");
-        };
-        let Ok(expiry) = expiry.parse::<i64>() else {
-            return refuse("expiry is not a number");
-        };
-        if expiry < self.clock.now().timestamp() {
-            return refuse("expired");
-        }
-        // The server checks MESSAGE-INTEGRITY with this key, so a wrong password fails there.
-        let (_, password) = super::turn_credentials(&self.secret, participant, expiry);
-        Ok(turn::auth::generate_auth_key(username, realm, &password))
-    }
-}
-
 /// Which peers the relay may talk to.
 #[derive(Clone, Debug)]
-struct PeerPolicy {
-    allow_private: bool,
+pub(super) struct PeerPolicy {
+    pub(super) allow_private: bool,
 }
 
 impl PeerPolicy {
-    fn allows(&self, peer: &SocketAddr) -> bool {
+    pub(super) fn allows(&self, peer: &SocketAddr) -> bool {
         self.allow_private || is_public(peer.ip())
     }
 }
@@ -204,8 +109,8 @@ fn looks_like_turn(datagram: &[u8]) -> bool {
     }
 }
 
-/// The peers a CreatePermission or ChannelBind request names (its XOR-PEER-ADDRESS attributes);
-/// `None` for anything else (other requests, indications, channel data, garbage).
+/// The peers a CreatePermission or ChannelBind request, or a Send indication, names (its
+/// XOR-PEER-ADDRESS attributes); `None` for anything else (other messages, channel data, garbage).
 fn requested_peers(datagram: &[u8]) -> Option<(Message, Vec<SocketAddr>)> {
     // Cheap checks first: a STUN header with the magic cookie.
     if datagram.len() < 20
@@ -219,9 +124,14 @@ fn requested_peers(datagram: &[u8]) -> Option<(Message, Vec<SocketAddr>)> {
         ..Default::default()
     };
     m.decode().ok()?;
-    if m.typ.class != CLASS_REQUEST
-        || (m.typ.method != METHOD_CREATE_PERMISSION && m.typ.method != METHOD_CHANNEL_BIND)
-    {
+    let vetted = matches!(
+        (m.typ.class, m.typ.method),
+        (
+            CLASS_REQUEST,
+            METHOD_CREATE_PERMISSION | METHOD_CHANNEL_BIND
+        ) | (CLASS_INDICATION, METHOD_SEND)
+    );
+    if !vetted {
         return None;
     }
     let mut peers = Vec::new();
@@ -280,10 +190,123 @@ fn forbidden_response(request: &Message) -> Option<Vec<u8>> {
     Some(out.raw)
 }
 
-/// The server's listening socket, refusing permissions for peers the policy forbids.
-struct GuardedListener {
-    socket: UdpSocket,
-    policy: PeerPolicy,
+/// The participant a TURN username names (`expiry:participant`, coturn's REST scheme).
+fn participant(m: &Message) -> Option<String> {
+    let raw = m.get(ATTR_USERNAME).ok()?;
+    let name = String::from_utf8(raw).ok()?;
+    Some(
+        name.split_once(':')
+            .map_or(name.as_str(), |(_, p)| p)
+            .to_string(),
+    )
+}
+
+/// What to do with one message from a client.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Vet {
+    /// Hand it to the server.
+    Pass,
+    /// Refused: send this reply (if any) back to the client instead.
+    Refuse(Option<Vec<u8>>),
+}
+
+/// Refusals seen lately: which clients were told (for logging once per allocation), and which
+/// participants were refused a peer, and when.
+#[derive(Default)]
+pub struct Refusals {
+    inner: Mutex<RefusalsInner>,
+}
+
+#[derive(Default)]
+struct RefusalsInner {
+    logged: HashSet<(SocketAddr, &'static str)>,
+    participants: HashMap<String, Instant>,
+}
+
+/// Entries kept at most (each map), and how long a participant's refusal is remembered.
+const REFUSALS_KEPT: usize = 4096;
+const REFUSAL_REMEMBERED: Duration = Duration::from_secs(15 * 60);
+
+impl Refusals {
+    fn lock(&self) -> MutexGuard<'_, RefusalsInner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Note a refusal; true when this client has not been logged yet.
+    fn note(&self, client: SocketAddr, transport: &'static str, who: Option<String>) -> bool {
+        let mut inner = self.lock();
+        if let Some(who) = who {
+            if inner.participants.len() >= REFUSALS_KEPT {
+                inner
+                    .participants
+                    .retain(|_, at| at.elapsed() < REFUSAL_REMEMBERED);
+                if inner.participants.len() >= REFUSALS_KEPT {
+                    inner.participants.clear();
+                }
+            }
+            inner.participants.insert(who, Instant::now());
+        }
+        if inner.logged.len() >= REFUSALS_KEPT {
+            inner.logged.clear();
+        }
+        inner.logged.insert((client, transport))
+    }
+
+    /// Whether one of `participants` was refused a peer since `since`.
+    pub fn refused_since(&self, participants: &[&str], since: Instant) -> bool {
+        let inner = self.lock();
+        participants.iter().any(|p| {
+            inner
+                .participants
+                .get(*p)
+                .is_some_and(|at| *at >= since && at.elapsed() < REFUSAL_REMEMBERED)
+        })
+    }
+}
+
+/// The checks every listener (UDP, TCP, TLS) applies to a client's messages.
+#[derive(Clone)]
+pub(super) struct Guard {
+    pub(super) policy: PeerPolicy,
+    pub(super) refusals: Arc<Refusals>,
+    /// `udp`, `tcp` or `tls`, for the log.
+    pub(super) transport: &'static str,
+}
+
+impl Guard {
+    /// Vet one whole message (a datagram, or one frame of a stream) from `client`.
+    pub(super) fn vet(&self, message: &[u8], client: SocketAddr) -> Vet {
+        let Some((m, peers)) = requested_peers(message) else {
+            return Vet::Pass;
+        };
+        let Some(refused) = peers.iter().find(|p| !self.policy.allows(p)) else {
+            return Vet::Pass;
+        };
+        let who = participant(&m);
+        if self.refusals.note(client, self.transport, who.clone()) {
+            tracing::warn!(
+                %client,
+                peer = %refused,
+                participant = who.as_deref().unwrap_or("-"),
+                transport = self.transport,
+                "TURN relay to a non-public peer refused (turn_peer_refused; logged once per client)"
+            );
+        } else {
+            tracing::debug!(%client, peer = %refused, "TURN relay to a non-public peer refused");
+        }
+        // Requests get their 403; a Send indication is dropped (indications have no answer).
+        Vet::Refuse(
+            (m.typ.class == CLASS_REQUEST)
+                .then(|| forbidden_response(&m))
+                .flatten(),
+        )
+    }
+}
+
+/// The server's UDP listening socket, behind the guard.
+pub(super) struct GuardedListener {
+    pub(super) socket: UdpSocket,
+    pub(super) guard: Guard,
 }
 
 #[async_trait]
@@ -311,16 +334,14 @@ impl Conn for GuardedListener {
             if !looks_like_turn(datagram) {
                 continue;
             }
-            if let Some((request, peers)) = requested_peers(datagram)
-                && let Some(refused) = peers.iter().find(|p| !self.policy.allows(p))
-            {
-                tracing::info!(client = %from, peer = %refused, "TURN permission to a private peer refused");
-                if let Some(reply) = forbidden_response(&request) {
-                    let _ = self.socket.send_to(&reply, from).await;
+            match self.guard.vet(datagram, from) {
+                Vet::Pass => return Ok((n, from)),
+                Vet::Refuse(reply) => {
+                    if let Some(reply) = reply {
+                        let _ = self.socket.send_to(&reply, from).await;
+                    }
                 }
-                continue;
             }
-            return Ok((n, from));
         }
     }
 
@@ -349,10 +370,20 @@ impl Conn for GuardedListener {
     }
 }
 
+/// Who an allocation belongs to on a stream listener: the client's connection, whose end closes
+/// the allocation's relay socket (RFC 8656: an allocation over TCP lives as long as its
+/// connection).
+pub(super) trait AllocationOwner: Send + Sync {
+    /// The connection the request being handled came on: a receiver that turns `true` when it
+    /// closes. `None` when it is already gone.
+    fn current_connection(&self) -> Option<watch::Receiver<bool>>;
+}
+
 /// Hands out relay sockets on all interfaces, advertised at the public IP, wrapped by policy.
-struct GuardedRelays {
-    public_ip: IpAddr,
-    policy: PeerPolicy,
+pub(super) struct GuardedRelays {
+    pub(super) public_ip: IpAddr,
+    pub(super) policy: PeerPolicy,
+    pub(super) owner: Option<Arc<dyn AllocationOwner>>,
 }
 
 #[async_trait]
@@ -366,6 +397,14 @@ impl turn::relay::RelayAddressGenerator for GuardedRelays {
         use_ipv4: bool,
         requested_port: u16,
     ) -> Result<(Arc<dyn Conn + Send + Sync>, SocketAddr), turn::Error> {
+        let closed = match &self.owner {
+            None => None,
+            Some(owner) => Some(
+                owner
+                    .current_connection()
+                    .ok_or_else(|| turn::Error::Other("the client's connection is gone".into()))?,
+            ),
+        };
         let bind: IpAddr = if use_ipv4 {
             Ipv4Addr::UNSPECIFIED.into()
         } else {
@@ -378,16 +417,19 @@ impl turn::relay::RelayAddressGenerator for GuardedRelays {
             Arc::new(GuardedRelay {
                 socket,
                 policy: self.policy.clone(),
+                closed: tokio::sync::Mutex::new(closed),
             }),
             relay_addr,
         ))
     }
 }
 
-/// One allocation's relay socket: nothing goes to, or comes from, a refused peer.
-struct GuardedRelay {
+/// One allocation's relay socket: nothing goes to, or comes from, a refused peer. On a stream
+/// listener it fails its reads once the client's connection closes, which ends the allocation.
+pub(super) struct GuardedRelay {
     socket: UdpSocket,
     policy: PeerPolicy,
+    closed: tokio::sync::Mutex<Option<watch::Receiver<bool>>>,
 }
 
 #[async_trait]
@@ -401,8 +443,18 @@ impl Conn for GuardedRelay {
     }
 
     async fn recv_from(&self, buf: &mut [u8]) -> webrtc::util::Result<(usize, SocketAddr)> {
+        let mut closed = self.closed.lock().await;
         loop {
-            match self.socket.recv_from(buf).await {
+            let received = match closed.as_mut() {
+                None => self.socket.recv_from(buf).await,
+                Some(rx) => tokio::select! {
+                    r = self.socket.recv_from(buf) => r,
+                    _ = rx.wait_for(|c| *c) => {
+                        return Err(std::io::Error::other("the client's connection closed").into());
+                    }
+                },
+            };
+            match received {
                 Ok((n, from)) if self.policy.allows(&from) => return Ok((n, from)),
                 Ok(_) => continue,
                 Err(e) if is_transient(&e) => continue,
@@ -485,6 +537,7 @@ mod tests {
             policy: PeerPolicy {
                 allow_private: false,
             },
+            closed: tokio::sync::Mutex::new(None),
         };
         let peer = UdpSocket::bind("127.0.0.1:0").await?;
         // Reported as sent, never delivered.
@@ -529,5 +582,71 @@ mod tests {
         binding.push(0);
         assert!(!looks_like_turn(&binding), "length must match");
         assert!(requested_peers(&[0xffu8; 64]).is_none());
+    }
+
+    fn create_permission(peer: SocketAddr, username: &str) -> Vec<u8> {
+        use webrtc::stun::agent::TransactionId;
+        use webrtc::stun::textattrs::Username;
+        use webrtc::turn::proto::peeraddr::PeerAddress;
+        let mut m = Message::new();
+        let built = m.build(&[
+            Box::new(TransactionId::new()),
+            Box::new(MessageType::new(METHOD_CREATE_PERMISSION, CLASS_REQUEST)),
+            Box::new(Username::new(ATTR_USERNAME, username.to_string())),
+            Box::new(PeerAddress {
+                ip: peer.ip(),
+                port: peer.port(),
+            }),
+        ]);
+        assert!(built.is_ok());
+        m.raw
+    }
+
+    #[test]
+    fn refusals_answer_403_and_are_remembered_per_participant() {
+        let guard = Guard {
+            policy: PeerPolicy {
+                allow_private: false,
+            },
+            refusals: Arc::default(),
+            transport: "tcp",
+        };
+        let client: SocketAddr = ([203, 0, 113, 9], 5000).into();
+        let since = Instant::now();
+        let public = create_permission(([8, 8, 8, 8], 9).into(), "1:echo-a");
+        assert_eq!(guard.vet(&public, client), Vet::Pass);
+        assert!(!guard.refusals.refused_since(&["echo-a"], since));
+        let private = create_permission(([10, 0, 0, 1], 9).into(), "1:echo-a");
+        let Vet::Refuse(Some(reply)) = guard.vet(&private, client) else {
+            panic!("a private peer is refused with an answer");
+        };
+        let mut m = Message {
+            raw: reply,
+            ..Default::default()
+        };
+        assert!(m.decode().is_ok());
+        assert_eq!(m.typ.class, CLASS_ERROR_RESPONSE);
+        assert!(guard.refusals.refused_since(&["x", "echo-a"], since));
+        assert!(!guard.refusals.refused_since(&["echo-b"], since));
+        // Logged once per client: the second refusal is not new.
+        assert!(!guard.refusals.note(client, "tcp", None));
+        assert!(guard.refusals.note(client, "udp", None));
+    }
+
+    #[tokio::test]
+    async fn a_relay_socket_fails_once_its_client_connection_closes() -> anyhow::Result<()> {
+        let (tx, rx) = watch::channel(false);
+        let relay = GuardedRelay {
+            socket: UdpSocket::bind("127.0.0.1:0").await?,
+            policy: PeerPolicy {
+                allow_private: true,
+            },
+            closed: tokio::sync::Mutex::new(Some(rx)),
+        };
+        tx.send_replace(true);
+        let mut buf = [0u8; 8];
+        let got = tokio::time::timeout(Duration::from_secs(2), relay.recv_from(&mut buf)).await;
+        assert!(matches!(got, Ok(Err(_))), "the allocation's reads end");
+        Ok(())
     }
 }
