@@ -302,7 +302,7 @@ test('a create whose answer is lost is sent again with its key: still one report
   await c2.close();
 });
 
-test('"Nhận thông báo" subscribes this phone to Web Push, and turning it off unsubscribes', async () => {
+test('"Nhận thông báo": allowed, it subscribes (and off, unsubscribes) where the browser has a push service, and says so where it has none', async () => {
   const phone3 = '0977 000 222';
   let r = await api('POST', '/v1/auth/otp', { body: { phone: phone3 } });
   assert.equal(r.status, 202);
