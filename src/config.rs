@@ -171,8 +171,8 @@ pub struct Settings {
     /// Who runs this server, for push services (`sub` of the VAPID token): `mailto:…` or
     /// `https://…`. Empty = the public URL when it is `https://`, else `mailto:admin@localhost`.
     pub push_subject: String,
-    /// Let browsers register plain `http://` push endpoints (tests, a closed network);
-    /// otherwise `https://` only.
+    /// Let browsers register plain `http://` push endpoints, and endpoints on an IP address or
+    /// `localhost` (tests, a closed network); otherwise `https://` on a host name only.
     pub push_allow_http: bool,
     /// Browser subscriptions one account keeps; subscribing past it drops the one refreshed
     /// longest ago.

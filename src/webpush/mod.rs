@@ -99,8 +99,9 @@ fn invalid(field: &str, code: &str, vi: &str, en: &str) -> Error {
     Error::Validation(vec![FieldError::new(field, code, vi, en)])
 }
 
-/// A browser's subscription, checked: an absolute HTTPS URL (plain HTTP only where the settings
-/// allow it) without credentials or fragment, and keys the messages can be encrypted for.
+/// A browser's subscription, checked: an absolute HTTPS URL on a named host (plain HTTP, addresses
+/// and `localhost` only where the settings allow it) without credentials or fragment, and keys the
+/// messages can be encrypted for.
 pub struct NewSubscription {
     pub endpoint: url::Url,
     pub p256dh: String,
@@ -163,7 +164,18 @@ fn parse_endpoint(raw: &str, allow_http: bool) -> Result<url::Url> {
             ));
         }
     }
-    if url.host_str().is_none_or(str::is_empty)
+    // Push services are public hosts with names: an address or `localhost` would make the
+    // server post to its own network (allowed only with plain HTTP, for tests and closed networks).
+    let inward = match url.host() {
+        Some(url::Host::Domain(d)) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
+        }
+        Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)) => true,
+        None => false,
+    };
+    if (inward && !allow_http)
+        || url.host_str().is_none_or(str::is_empty)
         || !url.username().is_empty()
         || url.password().is_some()
         || url.fragment().is_some()

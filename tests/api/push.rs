@@ -523,6 +523,32 @@ async fn hostile_subscriptions_are_refused_with_stable_codes() {
             "validation_failed",
         ),
         (good.subscription("https://"), 422, "validation_failed"),
+        // The server's own network: addresses and localhost.
+        (
+            good.subscription("https://127.0.0.1:8080/v1/reports"),
+            422,
+            "validation_failed",
+        ),
+        (
+            good.subscription("https://169.254.169.254/latest/meta-data"),
+            422,
+            "validation_failed",
+        ),
+        (
+            good.subscription("https://[::1]/x"),
+            422,
+            "validation_failed",
+        ),
+        (
+            good.subscription("https://LOCALHOST./x"),
+            422,
+            "validation_failed",
+        ),
+        (
+            good.subscription("https://db.localhost/x"),
+            422,
+            "validation_failed",
+        ),
         (
             good.subscription(&format!("https://push.example.net/{}", "a".repeat(1200))),
             400,
