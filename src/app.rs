@@ -26,6 +26,7 @@ use crate::store::Db;
 use crate::telehealth::api::{RecordsApi, TelehealthApi, records_api, telehealth_api};
 use crate::telehealth::calls::{CallQualityApi, ConsultationCalls};
 use crate::webhooks::api::WebhooksApi;
+use crate::webpush::api::PushApi;
 
 pub use crate::clock::Clock;
 pub use crate::tags::ApiTags;
@@ -52,6 +53,7 @@ pub struct AppState {
     pub rtc: crate::rtc::Ctx,
     pub ops: crate::ops::Ctx,
     pub webhooks: crate::webhooks::Ctx,
+    pub webpush: crate::webpush::Ctx,
 }
 
 impl AppState {
@@ -97,6 +99,7 @@ impl AppState {
 pub type Apis = (
     AuthApi,
     MeApi,
+    PushApi,
     AdminAccountsApi,
     OrgApi,
     WebhooksApi,
@@ -121,6 +124,9 @@ pub fn api_service(state: AppState) -> OpenApiService<Apis, ()> {
             },
             MeApi {
                 state: state.auth.clone(),
+            },
+            PushApi {
+                state: state.webpush.clone(),
             },
             AdminAccountsApi {
                 state: state.auth.clone(),
@@ -260,8 +266,14 @@ impl AppState {
         let room_keys = Arc::new(crate::rtc::RoomKeys::new(&secret));
         let auth = Auth::new(db.clone(), secret, sms, clock.clone(), settings.clone())?;
         let calendar = Arc::new(settings.calendar()?);
+        let webpush =
+            crate::webpush::Ctx::new(settings.clone(), db.clone(), auth.clone(), clock.clone());
+        // Every inbox item: a log line, and Web Push to the account's browsers.
         let notifier: Arc<dyn crate::reports::push::Notifier> =
-            Arc::new(crate::reports::push::LogNotifier);
+            Arc::new(crate::reports::push::Notifiers(vec![
+                Arc::new(crate::reports::push::LogNotifier),
+                Arc::new(crate::webpush::WebPushNotifier::new(webpush.clone())?),
+            ]));
         let shutdown = Shutdown::default();
         let metrics = Arc::new({
             let m = Metrics::default();
@@ -352,6 +364,7 @@ impl AppState {
             rtc,
             ops,
             webhooks,
+            webpush,
         })
     }
 }

@@ -177,6 +177,19 @@ pub struct Settings {
     /// Let the server's own requests to addresses others chose (webhook receivers) reach
     /// loopback and private addresses (tests, a closed network); otherwise public addresses only.
     pub outbound_allow_private: bool,
+    /// The VAPID private key Web Push messages are signed with (RFC 8292): PEM (PKCS#8 or SEC1)
+    /// or base64url of the raw 32-byte P-256 key. Unset = one generated on first use and kept
+    /// in the database, shared by every instance.
+    pub push_vapid_private_key: Option<Secret>,
+    /// Who runs this server, for push services (`sub` of the VAPID token): `mailto:…` or
+    /// `https://…`. Empty = the public URL when it is `https://`, else `mailto:admin@localhost`.
+    pub push_subject: String,
+    /// Let browsers register plain `http://` push endpoints, and endpoints on an IP address or
+    /// `localhost` (tests, a closed network); otherwise `https://` on a host name only.
+    pub push_allow_http: bool,
+    /// Browser subscriptions one account keeps; subscribing past it drops the one refreshed
+    /// longest ago.
+    pub push_max_subscriptions_per_account: u32,
 }
 
 impl Default for Settings {
@@ -248,6 +261,10 @@ impl Default for Settings {
             webhooks_allow_http: false,
             webhooks_timeout_secs: 10,
             outbound_allow_private: false,
+            push_vapid_private_key: None,
+            push_subject: String::new(),
+            push_allow_http: false,
+            push_max_subscriptions_per_account: 10,
         }
     }
 }
@@ -352,6 +369,20 @@ impl Settings {
         }
         if !(1..=60).contains(&self.webhooks_timeout_secs) {
             bail!("webhooks_timeout_secs must be 1 to 60");
+        }
+        if !(1..=100).contains(&self.push_max_subscriptions_per_account) {
+            bail!("push_max_subscriptions_per_account must be 1 to 100");
+        }
+        let subject = self.push_subject.trim();
+        if !subject.is_empty()
+            && !subject.starts_with("mailto:")
+            && !subject.starts_with("https://")
+        {
+            bail!("push_subject must be a mailto: or https:// URL");
+        }
+        if let Some(key) = &self.push_vapid_private_key {
+            crate::webpush::crypto::parse_private_key(key.expose())
+                .context("push_vapid_private_key")?;
         }
         if !self.turn_listen.trim().is_empty()
             && self

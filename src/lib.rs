@@ -56,3 +56,6 @@ pub mod web;
 /// Signed webhooks for the ward's integrations: endpoints, the outbox every event is written to in
 /// the transaction of its change, and the worker that delivers it.
 pub mod webhooks;
+/// Web Push for the installed resident app: browsers' subscriptions, VAPID (RFC 8292) and
+/// message encryption (RFC 8291), the notifier that sends every inbox item to them.
+pub mod webpush;

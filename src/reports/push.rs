@@ -1,6 +1,8 @@
-//! Push notifications to phones. Every inbox item is also handed to a [`Notifier`]; the default
-//! only logs, and a deployment plugs in FCM/APNs behind the same trait. A push that fails is logged
-//! and dropped: the inbox (`GET /v1/notifications`) stays the record.
+//! Push notifications to phones. Every inbox item is also handed to a [`Notifier`]; the app
+//! composes a log line per item with Web Push to the account's browsers (`webpush`), and a
+//! deployment could add FCM/APNs behind the same trait. A push that fails is logged and dropped:
+//! the inbox (`GET /v1/notifications`) stays the record. A notifier must not wait on the network
+//! in `push`: it is called after the change commits, before the request that made it answers.
 
 use uuid::Uuid;
 
@@ -73,6 +75,22 @@ impl Notifier for LogNotifier {
     async fn push(&self, push: Push) -> anyhow::Result<()> {
         tracing::info!(account_id = %push.account_id, report_id = ?push.report_id, appointment_id = ?push.appointment_id, consultation_id = ?push.consultation_id, kind = %push.kind.as_str(), "push notification");
         Ok(())
+    }
+}
+
+/// Several notifiers, each given every push in turn (a failure of one does not stop the others).
+pub struct Notifiers(pub Vec<std::sync::Arc<dyn Notifier>>);
+
+#[async_trait::async_trait]
+impl Notifier for Notifiers {
+    async fn push(&self, push: Push) -> anyhow::Result<()> {
+        let mut failed = None;
+        for n in &self.0 {
+            if let Err(e) = n.push(push.clone()).await {
+                failed = Some(e);
+            }
+        }
+        failed.map_or(Ok(()), Err)
     }
 }
 

@@ -221,6 +221,12 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("me_get",                             "",                           "401 ok  ok  ok  ok  ok  ok"),
     ("rtc_ice_servers",                    "",                           "401 ok  ok  ok  ok  ok  ok"),
     ("me_update",                          "",                           "401 ok  ok  ok  ok  ok  ok"),
+    // Web Push: the key is public; each signed-in caller keeps its own browsers, and nobody
+    // removes another's (B, staff, doctors and admins all get 404 for A's).
+    ("push_vapid_public_key",              "",                           "ok  ok  ok  ok  ok  ok  ok"),
+    ("me_push_subscribe",                  "",                           "401 ok  ok  ok  ok  ok  ok"),
+    ("me_push_subscriptions",              "",                           "401 ok  ok  ok  ok  ok  ok"),
+    ("me_push_unsubscribe",                "A's subscription",           "401 ok  404 404 404 404 404"),
     // --- accounts administration (API5) ---------------------------------------------------
     ("admin_list_accounts",                "",                           "401 403 403 403 403 403 ok"),
     ("admin_create_account",               "",                           "401 403 403 403 403 403 ok"),
@@ -367,6 +373,12 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("me_change_password",                 "",                           "401 403 403 ok  ok  ok  ok"),
 ];
 
+/// Each caller's browser's push endpoint (never called: nothing is notified to it meanwhile that
+/// could not fail quietly).
+fn push_endpoint(w: Who) -> String {
+    format!("https://push.example.invalid/send/{}", w as u8)
+}
+
 /// What each row of the table sends, per caller.
 fn request(op: &str, on: &str) -> Option<Build> {
     let build: Build = match (op, on) {
@@ -388,6 +400,21 @@ fn request(op: &str, on: &str) -> Option<Build> {
         ("me_get", "") => |_, _| none(),
         ("rtc_ice_servers", "") => |_, _| none(),
         ("me_update", "") => |_, _| json_body(json!({ "language": "vi" })),
+        ("push_vapid_public_key", "") => |_, _| none(),
+        ("me_push_subscribe", "") => |_, w| {
+            json_body(json!({
+                "endpoint": push_endpoint(w),
+                "keys": {
+                    "p256dh": "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4",
+                    "auth": "BTBZMqHH6r4Tts7J_aSIgg"
+                },
+                "expirationTime": null
+            }))
+        },
+        ("me_push_subscriptions", "") => |_, _| none(),
+        ("me_push_unsubscribe", "A's subscription") => {
+            |_, _| json_body(json!({ "endpoint": push_endpoint(Who::ResidentA) }))
+        }
         ("admin_list_accounts", "") => |_, _| none(),
         ("admin_create_account", "") => |_, _| {
             json_body(

@@ -18,6 +18,7 @@ mod objects;
 mod open311;
 mod ops;
 mod photos;
+mod push;
 mod reports;
 mod rtc_calls;
 mod rtc_media;

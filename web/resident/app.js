@@ -74,6 +74,8 @@ function renderHeader() {
 
 async function signOut() {
   forgetInProgress();
+  // This browser stops getting the account's notifications (the next person may not be them).
+  if (pushLoaded()) await import('./push.js').then((m) => m.disable(api)).catch(() => {});
   await api.logout();
   setFlash(t('signout.done'));
   navigate('#/');
@@ -218,6 +220,8 @@ function registerWorker() {
   }).catch(() => { /* no offline shell; the app still works online */ });
   navigator.serviceWorker.addEventListener('message', (e) => {
     if (e.data?.type === 'flush-drafts') trySendDrafts();
+    // A tapped notification (sw.js): its report or screen.
+    if (e.data?.type === 'open' && typeof e.data.hash === 'string' && e.data.hash.startsWith('#/')) navigate(e.data.hash);
   });
   let reloading = false;
   navigator.serviceWorker.addEventListener('controllerchange', () => {
@@ -228,6 +232,16 @@ function registerWorker() {
   });
 }
 let updateRequested = false;
+
+// --- Web Push ---------------------------------------------------------------------------------
+/** Whether this browser may hold a push subscription (only then is push.js worth loading). */
+function pushLoaded() {
+  return 'PushManager' in window && 'Notification' in window && Notification.permission === 'granted';
+}
+/** Tell the server again about this browser's subscription (the account may have changed). */
+function refreshPush() {
+  if (api.signedIn && pushLoaded()) import('./push.js').then((m) => m.refresh(api)).catch(() => {});
+}
 function applyUpdate() {
   updateRequested = true;
   waitingWorker?.postMessage({ type: 'skip-waiting' });
@@ -250,6 +264,7 @@ api.onAuthChange((now) => {
     renderHeader();
     refreshUnread();
     trySendDrafts();
+    refreshPush();
   } else {
     render();
   }
@@ -261,3 +276,4 @@ render();
 registerWorker();
 refreshUnread();
 trySendDrafts();
+refreshPush();

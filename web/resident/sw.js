@@ -37,6 +37,7 @@ const SHELL = [
 // Kept too when they exist (other modules the app loads on demand).
 const OPTIONAL = [
   PREFIX + 'resident/telehealth.js',
+  PREFIX + 'resident/push.js',
   PREFIX + 'shared/ws.js',
   PREFIX + 'shared/map.js',
   PREFIX + 'shared/call.js',
@@ -100,5 +101,41 @@ self.addEventListener('sync', (event) => {
   event.waitUntil((async () => {
     const wins = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
     for (const w of wins) w.postMessage({ type: 'flush-drafts' });
+  })());
+});
+
+// Web Push: a message from the server (decrypted by the browser) is JSON with its kind, its text
+// in Vietnamese and English and the ids it is about. Show it; a tap opens the report, or the
+// telehealth screen, or the notifications.
+self.addEventListener('push', (event) => {
+  let data = {};
+  try { data = event.data ? event.data.json() : {}; } catch { data = {}; }
+  const en = (self.navigator.language || '').toLowerCase().startsWith('en');
+  const body = (en ? data.en : data.vi) || data.vi || data.en || '';
+  const hash = data.report_id ? `#/report/${data.report_id}`
+    : data.appointment_id || data.consultation_id ? '#/telehealth' : '#/notifications';
+  event.waitUntil(self.registration.showNotification(en ? 'Ward' : 'Phường', {
+    body,
+    lang: en ? 'en' : 'vi',
+    icon: PREFIX + 'resident/icon-192.png',
+    badge: PREFIX + 'resident/icon-192.png',
+    // News of one report replaces the earlier one of the same report.
+    tag: data.report_id || data.consultation_id || data.appointment_id || undefined,
+    data: { hash },
+  }));
+});
+
+self.addEventListener('notificationclick', (event) => {
+  event.notification.close();
+  const hash = event.notification.data?.hash || '#/notifications';
+  event.waitUntil((async () => {
+    const wins = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+    const app = wins.find((w) => new URL(w.url).pathname === '/');
+    if (app) {
+      await app.focus();
+      app.postMessage({ type: 'open', hash });
+      return;
+    }
+    await self.clients.openWindow('/' + hash);
   })());
 });

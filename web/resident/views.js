@@ -441,8 +441,12 @@ export async function notificationsView(el, ctx) {
   }
   if (!ctx.current()) return;
   const link = (n) => (n.report_id ? `#/report/${n.report_id}` : n.appointment_id || n.consultation_id ? '#/telehealth' : null);
+  // The switch loads on demand (push.js), after the list is on screen.
+  const pushBox = h('div', { class: 'push-box' });
+  import('./push.js').then((m) => (ctx.current() ? m.pushSwitch(pushBox, api) : null)).catch(() => { pushBox.hidden = true; });
   mount(el,
     h('h1', {}, t('notif.title')),
+    pushBox,
     page.items.length ? h('ul', { class: 'cards' }, page.items.map((n) => h('li', { class: `card notif${n.read ? '' : ' unread'}` },
       h('p', { class: 'muted' }, !n.read ? h('span', { class: 'badge ok' }, t('notif.new')) : null, ' ', formatDateTime(n.created_at)),
       h('p', { class: 'desc' }, n.text),

@@ -40,45 +40,8 @@ impl PeerPolicy {
     }
 }
 
-/// Whether `ip` is a globally routable unicast address: not loopback, private, link-local,
-/// carrier-grade NAT, documentation, benchmarking, multicast, reserved or unspecified (coturn's
-/// recommended `denied-peer-ip` list).
-pub fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => is_public_v4(v4),
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public_v4(v4);
-            }
-            let seg0 = v6.segments()[0];
-            !(v6.is_unspecified()
-                || v6.is_loopback()
-                || v6.is_multicast()
-                || (seg0 & 0xfe00) == 0xfc00 // unique local fc00::/7
-                || (seg0 & 0xffc0) == 0xfe80 // link-local fe80::/10
-                || (seg0 == 0x2001 && v6.segments()[1] == 0x0db8) // documentation
-                || v6.segments()[..6] == [0, 0, 0, 0, 0, 0] // IPv4-compatible, deprecated
-                || seg0 == 0x0064 && v6.segments()[1] == 0xff9b) // NAT64 to anything
-        }
-    }
-}
-
-fn is_public_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, c, _] = ip.octets();
-    !(ip.is_unspecified()
-        || ip.is_loopback()
-        || ip.is_private()
-        || ip.is_link_local()
-        || ip.is_multicast()
-        || ip.is_broadcast()
-        || ip.is_documentation()
-        || a == 0
-        || (a == 100 && (64..128).contains(&b)) // carrier-grade NAT 100.64/10
-        || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
-        || (a == 192 && b == 88 && c == 99) // 6to4 relay anycast
-        || (a == 198 && (b == 18 || b == 19)) // benchmarking
-        || a >= 240) // reserved
-}
+/// The addresses a relay may reach: the same rule as the server's other outbound traffic.
+pub use crate::outbound::is_public;
 
 /// Linux reports an ICMP error from an earlier `send_to` on the next receive; it says nothing
 /// about the socket itself.
