@@ -688,6 +688,8 @@ async fn the_waiting_room_shows_readiness_and_the_admitting_doctor_gets_the_phon
         "{:?}",
         as_colleague.body
     );
+    app.stop().await;
+}
 
 #[tokio::test]
 async fn a_relay_test_refused_by_the_peer_policy_says_so() {
