@@ -88,8 +88,8 @@ pub(super) async fn finish(
     let ended = crate::webhooks::Event::consultation_ended(&crate::webhooks::ConsultationData {
         id: row.consultation_id,
         station_id: row.station_id,
-        status: status.as_str().into(),
-        end_reason: Some(reason.as_str().into()),
+        status: status.as_str(),
+        end_reason: Some(reason.as_str()),
         queued_at: row.queued_at,
         started_at: row.call_started_at,
         ended_at: Some(now),
