@@ -46,7 +46,7 @@ pub mod store;
 /// The areas of the API, as the docs group them.
 pub mod tags;
 /// Telehealth: stations and doctors, slots, bookings, the waiting room, consultations, consent,
-/// clinical records and their access log.
+/// clinical records and their access log; its SQL in `telehealth::repo`.
 pub mod telehealth;
 /// Free text made safe to store and show: NFC, no invisible or bidi-override characters.
 pub mod text;

@@ -6,7 +6,6 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::geojson::parse_geometry;
-use super::stored::area;
 use super::{Area, AreaKind, Located};
 use crate::error::Result;
 use crate::geo::Point;
@@ -16,7 +15,7 @@ use crate::store::Db;
 type OutlineRow = (
     Uuid,
     String,
-    String,
+    AreaKind,
     Option<Uuid>,
     String,
     f64,
@@ -44,7 +43,12 @@ impl TryFrom<OutlineRow> for Outline {
             .and_then(|v| parse_geometry(Some(&v)))
             .map_err(|e| anyhow::anyhow!("stored outline of area {name:?} is unreadable: {e}"))?;
         Ok(Outline {
-            area: area(area_id, name, &kind, unit_id)?,
+            area: Area {
+                area_id,
+                name,
+                kind,
+                unit_id,
+            },
             shape,
             min_lat,
             min_lon,

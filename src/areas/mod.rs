@@ -58,6 +58,8 @@ impl AreaKind {
     }
 }
 
+crate::text_column!(AreaKind);
+
 /// A stored area, without its geometry.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Area {

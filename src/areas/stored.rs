@@ -23,23 +23,18 @@ pub async fn outlines_geojson(db: &Db) -> Result<std::collections::HashMap<Uuid,
 
 /// Every stored area, wards first, then by name.
 pub async fn list(db: &Db) -> Result<Vec<Area>> {
-    let rows = on_db!(db, pool => sqlx::query_as::<_, (Uuid, String, String, Option<Uuid>)>(
+    let rows = on_db!(db, pool => sqlx::query_as::<_, (Uuid, String, AreaKind, Option<Uuid>)>(
         "SELECT area_id, name, kind, unit_id FROM areas ORDER BY kind DESC, name, area_id",
     )
     .fetch_all(pool)
     .await)?;
-    rows.into_iter()
-        .map(|(area_id, name, kind, unit_id)| area(area_id, name, &kind, unit_id))
-        .collect()
-}
-
-pub(super) fn area(area_id: Uuid, name: String, kind: &str, unit_id: Option<Uuid>) -> Result<Area> {
-    let kind =
-        AreaKind::parse(kind).ok_or_else(|| anyhow::anyhow!("unknown area kind {kind:?}"))?;
-    Ok(Area {
-        area_id,
-        name,
-        kind,
-        unit_id,
-    })
+    Ok(rows
+        .into_iter()
+        .map(|(area_id, name, kind, unit_id)| Area {
+            area_id,
+            name,
+            kind,
+            unit_id,
+        })
+        .collect())
 }

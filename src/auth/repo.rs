@@ -4,8 +4,9 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::auth::{Account, Language, Role};
-use crate::store::{Db, Tx};
-use crate::{on_db, on_tx};
+use crate::on_ex;
+use crate::on_tx;
+use crate::store::{Db, Ex};
 
 /// `SELECT <every account column> FROM accounts <rest>`, as one static string.
 macro_rules! select_accounts {
@@ -18,19 +19,25 @@ macro_rules! select_accounts {
     };
 }
 
-pub async fn account_by_id(db: &Db, id: Uuid) -> Result<Option<Account>, sqlx::Error> {
+pub async fn account_by_id(
+    ex: impl Into<Ex<'_>>,
+    id: Uuid,
+) -> Result<Option<Account>, sqlx::Error> {
     let sql = select_accounts!("WHERE account_id = $1");
-    on_db!(db, pool => sqlx::query_as::<_, Account>(sql).bind(id).fetch_optional(pool).await)
+    on_ex!(ex.into(), pool => sqlx::query_as::<_, Account>(sql).bind(id).fetch_optional(pool).await)
 }
 
-pub async fn account_by_phone(db: &Db, phone: &str) -> Result<Option<Account>, sqlx::Error> {
+pub async fn account_by_phone(
+    ex: impl Into<Ex<'_>>,
+    phone: &str,
+) -> Result<Option<Account>, sqlx::Error> {
     let sql = select_accounts!("WHERE phone = $1");
-    on_db!(db, pool => sqlx::query_as::<_, Account>(sql).bind(phone).fetch_optional(pool).await)
+    on_ex!(ex.into(), pool => sqlx::query_as::<_, Account>(sql).bind(phone).fetch_optional(pool).await)
 }
 
 /// Accounts by role (all roles when `None`), oldest first, after the `after` cursor.
 pub async fn list_accounts(
-    db: &Db,
+    ex: impl Into<Ex<'_>>,
     role: Option<Role>,
     after: Option<Uuid>,
     limit: i64,
@@ -39,7 +46,7 @@ pub async fn list_accounts(
         "WHERE ($1 IS NULL OR role = $1) AND ($2 IS NULL OR account_id > $2) ORDER BY account_id LIMIT $3"
     );
     let role = role.map(|r| r.as_str());
-    on_db!(db, pool => sqlx::query_as::<_, Account>(sql).bind(role).bind(after).bind(limit).fetch_all(pool).await)
+    on_ex!(ex.into(), pool => sqlx::query_as::<_, Account>(sql).bind(role).bind(after).bind(limit).fetch_all(pool).await)
 }
 
 pub struct NewAccount<'a> {
@@ -52,12 +59,12 @@ pub struct NewAccount<'a> {
 
 /// Insert; `Ok(None)` when the phone already has an account.
 pub async fn insert_account(
-    db: &Db,
+    ex: impl Into<Ex<'_>>,
     new: &NewAccount<'_>,
     now: DateTime<Utc>,
 ) -> Result<Option<Uuid>, sqlx::Error> {
     let id = Uuid::now_v7();
-    let done = on_db!(db, pool => sqlx::query(
+    let done = on_ex!(ex.into(), pool => sqlx::query(
         "INSERT INTO accounts (account_id, phone, display_name, role, language, password_hash,
                                password_must_change, created_at, updated_at)
          VALUES ($1, $2, $3, $4, 'vi', $5, $6, $7, $7)
@@ -76,13 +83,13 @@ pub async fn insert_account(
 }
 
 pub async fn update_profile(
-    db: &Db,
+    ex: impl Into<Ex<'_>>,
     id: Uuid,
     display_name: Option<&str>,
     language: Option<Language>,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    on_db!(db, pool => sqlx::query(
+    on_ex!(ex.into(), pool => sqlx::query(
         "UPDATE accounts SET display_name = COALESCE($2, display_name), language = COALESCE($3, language),
                 updated_at = $4
          WHERE account_id = $1",
@@ -97,13 +104,13 @@ pub async fn update_profile(
 }
 
 pub async fn set_password(
-    db: &Db,
+    ex: impl Into<Ex<'_>>,
     id: Uuid,
     hash: &str,
     must_change: bool,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    on_db!(db, pool => sqlx::query(
+    on_ex!(ex.into(), pool => sqlx::query(
         "UPDATE accounts SET password_hash = $2, password_must_change = $3, updated_at = $4 WHERE account_id = $1",
     )
     .bind(id)
@@ -160,19 +167,20 @@ pub struct OtpWindow {
 }
 
 pub async fn otp_window(
-    db: &Db,
+    ex: impl Into<Ex<'_>>,
     phone: &str,
     ip: &str,
     since: DateTime<Utc>,
 ) -> Result<OtpWindow, sqlx::Error> {
-    let (by_phone, oldest_by_phone, newest_by_phone) = on_db!(db, pool => sqlx::query_as::<_, (i64, Option<DateTime<Utc>>, Option<DateTime<Utc>>)>(
+    let mut ex = ex.into();
+    let (by_phone, oldest_by_phone, newest_by_phone) = on_ex!(ex.re(), pool => sqlx::query_as::<_, (i64, Option<DateTime<Utc>>, Option<DateTime<Utc>>)>(
         "SELECT COUNT(*), MIN(created_at), MAX(created_at) FROM otp_challenges WHERE phone = $1 AND created_at > $2",
     )
     .bind(phone)
     .bind(since)
     .fetch_one(pool)
     .await)?;
-    let (by_ip, oldest_by_ip) = on_db!(db, pool => sqlx::query_as::<_, (i64, Option<DateTime<Utc>>)>(
+    let (by_ip, oldest_by_ip) = on_ex!(ex.re(), pool => sqlx::query_as::<_, (i64, Option<DateTime<Utc>>)>(
         "SELECT COUNT(*), MIN(created_at) FROM otp_challenges WHERE client_ip = $1 AND created_at > $2",
     )
     .bind(ip)
@@ -189,14 +197,14 @@ pub async fn otp_window(
 }
 
 pub async fn insert_otp(
-    db: &Db,
+    ex: impl Into<Ex<'_>>,
     phone: &str,
     ip: &str,
     code_hash: &str,
     expires_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    on_db!(db, pool => sqlx::query(
+    on_ex!(ex.into(), pool => sqlx::query(
         "INSERT INTO otp_challenges (otp_challenge_id, phone, client_ip, code_hash, attempts, expires_at, created_at, updated_at)
          VALUES ($1, $2, $3, $4, 0, $5, $6, $6)",
     )
@@ -221,11 +229,11 @@ pub struct OtpChallenge {
 
 /// The newest live (unexpired, unused) code for the phone.
 pub async fn live_otp(
-    db: &Db,
+    ex: impl Into<Ex<'_>>,
     phone: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<OtpChallenge>, sqlx::Error> {
-    on_db!(db, pool => sqlx::query_as::<_, OtpChallenge>(
+    on_ex!(ex.into(), pool => sqlx::query_as::<_, OtpChallenge>(
         "SELECT otp_challenge_id, code_hash, attempts, expires_at FROM otp_challenges
          WHERE phone = $1 AND consumed_at IS NULL AND expires_at > $2
          ORDER BY created_at DESC, otp_challenge_id DESC LIMIT 1",
@@ -238,12 +246,12 @@ pub async fn live_otp(
 
 /// Count one attempt; false when the attempts were used up (by this or a concurrent request).
 pub async fn spend_otp_attempt(
-    db: &Db,
+    ex: impl Into<Ex<'_>>,
     id: Uuid,
     max: i32,
     now: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
-    let done = on_db!(db, pool => sqlx::query(
+    let done = on_ex!(ex.into(), pool => sqlx::query(
         "UPDATE otp_challenges SET attempts = attempts + 1, updated_at = $3
          WHERE otp_challenge_id = $1 AND attempts < $2 AND consumed_at IS NULL",
     )
@@ -256,8 +264,12 @@ pub async fn spend_otp_attempt(
 }
 
 /// Mark used; false if someone else used it first.
-pub async fn consume_otp(db: &Db, id: Uuid, now: DateTime<Utc>) -> Result<bool, sqlx::Error> {
-    let done = on_db!(db, pool => sqlx::query(
+pub async fn consume_otp(
+    ex: impl Into<Ex<'_>>,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let done = on_ex!(ex.into(), pool => sqlx::query(
         "UPDATE otp_challenges SET consumed_at = $2, updated_at = $2 WHERE otp_challenge_id = $1 AND consumed_at IS NULL",
     )
     .bind(id)
@@ -270,11 +282,11 @@ pub async fn consume_otp(db: &Db, id: Uuid, now: DateTime<Utc>) -> Result<bool, 
 // ---- password sign-in failures ----
 
 pub async fn login_failures_since(
-    db: &Db,
+    ex: impl Into<Ex<'_>>,
     phone: &str,
     since: DateTime<Utc>,
 ) -> Result<(i64, Option<DateTime<Utc>>), sqlx::Error> {
-    on_db!(db, pool => sqlx::query_as::<_, (i64, Option<DateTime<Utc>>)>(
+    on_ex!(ex.into(), pool => sqlx::query_as::<_, (i64, Option<DateTime<Utc>>)>(
         "SELECT COUNT(*), MIN(created_at) FROM login_failures WHERE phone = $1 AND created_at > $2",
     )
     .bind(phone)
@@ -284,12 +296,12 @@ pub async fn login_failures_since(
 }
 
 pub async fn record_login_failure(
-    db: &Db,
+    ex: impl Into<Ex<'_>>,
     phone: &str,
     ip: &str,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    on_db!(db, pool => sqlx::query(
+    on_ex!(ex.into(), pool => sqlx::query(
         "INSERT INTO login_failures (login_failure_id, phone, client_ip, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)",
     )
     .bind(Uuid::now_v7())
@@ -318,14 +330,14 @@ pub async fn insert_refresh(
 }
 
 async fn insert_refresh_tx(
-    tx: &mut Tx,
+    ex: impl Into<Ex<'_>>,
     family_id: Uuid,
     account_id: Uuid,
     token_hash: &str,
     expires_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    on_tx!(tx, conn => sqlx::query(
+    on_ex!(ex.into(), conn => sqlx::query(
         "INSERT INTO refresh_tokens (refresh_token_id, family_id, account_id, token_hash, expires_at, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $6)",
     )
@@ -350,8 +362,11 @@ pub struct RefreshRow {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-pub async fn refresh_by_hash(db: &Db, token_hash: &str) -> Result<Option<RefreshRow>, sqlx::Error> {
-    on_db!(db, pool => sqlx::query_as::<_, RefreshRow>(
+pub async fn refresh_by_hash(
+    ex: impl Into<Ex<'_>>,
+    token_hash: &str,
+) -> Result<Option<RefreshRow>, sqlx::Error> {
+    on_ex!(ex.into(), pool => sqlx::query_as::<_, RefreshRow>(
         "SELECT refresh_token_id, family_id, account_id, expires_at, rotated_at, revoked_at
          FROM refresh_tokens WHERE token_hash = $1",
     )
@@ -390,11 +405,11 @@ pub async fn rotate_refresh(
 }
 
 pub async fn revoke_family(
-    db: &Db,
+    ex: impl Into<Ex<'_>>,
     family_id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    on_db!(db, pool => sqlx::query(
+    on_ex!(ex.into(), pool => sqlx::query(
         "UPDATE refresh_tokens SET revoked_at = $2, updated_at = $2 WHERE family_id = $1 AND revoked_at IS NULL",
     )
     .bind(family_id)

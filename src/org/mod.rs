@@ -49,6 +49,8 @@ impl UnitKind {
     }
 }
 
+crate::text_column!(UnitKind);
+
 #[derive(Debug, Clone)]
 pub struct Unit {
     pub unit_id: Uuid,
@@ -97,7 +99,7 @@ pub async fn create_unit(db: &Db, name: &str, kind: UnitKind, now: DateTime<Utc>
 }
 
 pub async fn list_units(db: &Db) -> Result<Vec<Unit>> {
-    let rows = on_db!(db, pool => sqlx::query_as::<_, (Uuid, String, String, DateTime<Utc>)>(
+    let rows = on_db!(db, pool => sqlx::query_as::<_, (Uuid, String, UnitKind, DateTime<Utc>)>(
         "SELECT unit_id, name, kind, created_at FROM units ORDER BY name",
     )
     .fetch_all(pool)
@@ -109,8 +111,6 @@ pub async fn list_units(db: &Db) -> Result<Vec<Unit>> {
     .await)?;
     rows.into_iter()
         .map(|(unit_id, name, kind, created_at)| {
-            let kind = UnitKind::parse(&kind)
-                .ok_or_else(|| anyhow::anyhow!("unknown unit kind {kind}"))?;
             let members = members
                 .iter()
                 .filter(|(u, _)| *u == unit_id)

@@ -213,7 +213,7 @@ pub async fn transition(
     let pushes = state
         .db
         .transaction(async |tx| {
-            if !repo::change_status(tx, report_id, from.as_str(), &change, now).await? {
+            if !repo::change_status(&mut *tx, report_id, from.as_str(), &change, now).await? {
                 return Err(Error::Conflict("changed_concurrently"));
             }
             if let Action::Resolve { evidence, .. } = &action
@@ -242,7 +242,7 @@ pub async fn transition(
                 let moved = repo::move_subscribers(tx, report_id, *of, now).await?
                     + u64::from(report.reporter_id.is_none());
                 if moved > 0 {
-                    repo::bump_me_too(tx, *of, moved as i64).await?;
+                    repo::bump_me_too(&mut *tx, *of, moved as i64).await?;
                 }
             }
             repo::add_event(
@@ -353,7 +353,7 @@ pub async fn set_severity(
         .db
         .transaction(async |tx| {
             if !repo::change_severity(
-                tx,
+                &mut *tx,
                 report_id,
                 from.as_str(),
                 severity.as_str(),
@@ -409,7 +409,7 @@ pub async fn close_expired(state: &Ctx) -> Result<usize> {
         let pushes = state
             .db
             .transaction(async |tx| {
-                if !repo::change_status(tx, id, "resolved", &change, now).await? {
+                if !repo::change_status(&mut *tx, id, "resolved", &change, now).await? {
                     return Ok(None);
                 }
                 repo::add_event(

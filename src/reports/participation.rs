@@ -52,9 +52,9 @@ pub(super) async fn notify_followers(
         Status::Submitted => return Ok(vec![]),
     };
     let mut pushes = vec![];
-    for account in repo::subscribers_tx(tx, report_id).await? {
+    for account in repo::subscribers_tx(&mut *tx, report_id).await? {
         if Some(account) != actor {
-            repo::notify(tx, account, report_id, kind, vi, en, now).await?;
+            repo::notify(&mut *tx, account, report_id, kind, vi, en, now).await?;
             pushes.push(push::Push {
                 account_id: account,
                 report_id: Some(report_id),
@@ -87,7 +87,7 @@ pub async fn me_too(state: &Ctx, caller: &Caller, report_id: Uuid) -> Result<Rep
         .transaction(async |tx| {
             let counted = repo::subscribe(tx, report_id, caller.account_id, "me_too", now).await?;
             if counted {
-                repo::bump_me_too(tx, report_id, 1).await?;
+                repo::bump_me_too(&mut *tx, report_id, 1).await?;
                 repo::add_event(
                     tx,
                     &NewEvent {
@@ -351,7 +351,7 @@ pub async fn reopen(
     let pushes = state
         .db
         .transaction(async |tx| {
-            if !repo::change_status(tx, report_id, "resolved", &change, now).await? {
+            if !repo::change_status(&mut *tx, report_id, "resolved", &change, now).await? {
                 return Err(Error::Conflict("changed_concurrently"));
             }
             repo::add_event(

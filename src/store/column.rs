@@ -32,6 +32,15 @@ macro_rules! text_column {
                 })
             }
         }
+
+        impl $crate::store::column::Spelling for $t {
+            fn spelling(self) -> &'static str {
+                <$t>::as_str(self)
+            }
+            fn from_spelling(s: &str) -> Option<Self> {
+                <$t>::parse(s)
+            }
+        }
     };
 }
 
@@ -79,6 +88,62 @@ macro_rules! text_enum {
     };
 }
 
+/// A text enum's one spelling, both ways (every [`text_column!`] type has it).
+pub trait Spelling: Copy + Send + Sync + 'static {
+    fn spelling(self) -> &'static str;
+    fn from_spelling(s: &str) -> Option<Self>;
+}
+
+/// A text enum in an API view, written as its plain spelling. The spec says `string`, as it did
+/// when such a field was a `String`, but the field can only ever hold one of the enum's values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Spelled<T>(pub T);
+
+impl<T: Spelling> poem_openapi::types::Type for Spelled<T> {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> std::borrow::Cow<'static, str> {
+        "string".into()
+    }
+
+    fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {
+        poem_openapi::registry::MetaSchemaRef::Inline(Box::new(
+            poem_openapi::registry::MetaSchema::new("string"),
+        ))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl<T: Spelling> poem_openapi::types::ToJSON for Spelled<T> {
+    fn to_json(&self) -> Option<serde_json::Value> {
+        Some(serde_json::Value::String(self.0.spelling().into()))
+    }
+}
+
+impl<T: Spelling> poem_openapi::types::ParseFromJSON for Spelled<T> {
+    fn parse_from_json(value: Option<serde_json::Value>) -> poem_openapi::types::ParseResult<Self> {
+        match value {
+            Some(serde_json::Value::String(s)) => {
+                T::from_spelling(&s).map(Spelled).ok_or_else(|| {
+                    poem_openapi::types::ParseError::custom(format!("unknown value {s:?}"))
+                })
+            }
+            other => Err(poem_openapi::types::ParseError::expected_type(
+                other.unwrap_or_default(),
+            )),
+        }
+    }
+}
+
 /// The values of an SQL list literal such as `('a', 'b')`, for tests that hold a list spelled in
 /// SQL to its enum.
 #[cfg(test)]
@@ -108,6 +173,26 @@ mod tests {
         assert!(
             matches!(bad, Err(sqlx::Error::ColumnDecode { .. })),
             "{bad:?}"
+        );
+    }
+
+    /// A view field holding the enum is written as its spelling and documented as a string.
+    #[test]
+    fn a_spelled_enum_is_a_plain_string_in_json_and_spec() {
+        use super::Spelled;
+        use poem_openapi::types::{ParseFromJSON, ToJSON, Type};
+        assert_eq!(
+            Spelled(Status::InProgress).to_json(),
+            Some(serde_json::json!("in_progress"))
+        );
+        assert_eq!(
+            Spelled::<Status>::parse_from_json(Some(serde_json::json!("resolved"))).ok(),
+            Some(Spelled(Status::Resolved))
+        );
+        assert!(Spelled::<Status>::parse_from_json(Some(serde_json::json!("bogus"))).is_err());
+        assert_eq!(
+            format!("{:?}", Spelled::<Status>::schema_ref()),
+            format!("{:?}", String::schema_ref())
         );
     }
 }

@@ -59,6 +59,56 @@ macro_rules! on_tx {
     };
 }
 
+/// Where a repository's query runs: on the pool, or inside an open transaction (which then sees
+/// its own writes and holds its locks). Every repository function takes one, as
+/// `impl Into<Ex<'_>>`: pass `&db`, or `&mut *tx` inside [`Db::transaction`]. Statements that
+/// [`Db::write`] groups on SQLite's writer thread take an [`Exec`] instead.
+pub enum Ex<'a> {
+    Db(&'a Db),
+    Tx(&'a mut Tx),
+}
+
+impl Ex<'_> {
+    /// The same executor again, for the next query of a repository function.
+    pub fn re(&mut self) -> Ex<'_> {
+        match self {
+            Ex::Db(db) => Ex::Db(db),
+            Ex::Tx(tx) => Ex::Tx(tx),
+        }
+    }
+}
+
+impl<'a> From<&'a Db> for Ex<'a> {
+    fn from(db: &'a Db) -> Self {
+        Ex::Db(db)
+    }
+}
+
+impl<'a> From<&'a mut Tx> for Ex<'a> {
+    fn from(tx: &'a mut Tx) -> Self {
+        Ex::Tx(tx)
+    }
+}
+
+/// Run `$body` with `$conn` bound to the executor's pool or transaction connection.
+#[macro_export]
+macro_rules! on_ex {
+    ($ex:expr, $conn:ident => $body:expr) => {
+        match $ex {
+            $crate::store::Ex::Db($crate::store::Db::Sqlite($conn, _)) => $body,
+            $crate::store::Ex::Db($crate::store::Db::Postgres($conn)) => $body,
+            $crate::store::Ex::Tx($crate::store::Tx::Sqlite(t, _)) => {
+                let $conn = &mut **t;
+                $body
+            }
+            $crate::store::Ex::Tx($crate::store::Tx::Postgres(t)) => {
+                let $conn = &mut **t;
+                $body
+            }
+        }
+    };
+}
+
 /// An open transaction: commit it, or drop it to roll back.
 pub enum Tx {
     Sqlite(

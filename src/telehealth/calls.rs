@@ -44,9 +44,9 @@ impl Calls for ConsultationCalls {
         // Whichever instance first sees both sides present starts the call; the others find it
         // started already.
         match queue::consultation_row(&self.0.db, consultation).await? {
-            Some(c) if Some(c.status) == Some(ConsultationStatus::Admitted) => {
-                match queue::call_connected(&self.0, consultation).await {
-                    Ok(_) | Err(Error::Conflict(_)) => Ok(()),
+            Some(c) if c.status == ConsultationStatus::Admitted => {
+                match queue::connect_call(&self.0, &c).await {
+                    Ok(()) | Err(Error::Conflict(_)) => Ok(()),
                     Err(e) => Err(e),
                 }
             }
@@ -56,19 +56,19 @@ impl Calls for ConsultationCalls {
 
     async fn emptied(&self, consultation: Uuid) -> Result<()> {
         match queue::consultation_row(&self.0.db, consultation).await? {
-            Some(c) if Some(c.status) == Some(ConsultationStatus::InCall) => {
-                queue::call_ended(&self.0, consultation, queue::EndReason::AllLeft)
-                    .await
-                    .map(|_| ())
+            Some(c) if c.status == ConsultationStatus::InCall => {
+                queue::end_call(&self.0, &c, queue::EndReason::AllLeft).await
             }
             _ => Ok(()),
         }
     }
 
     async fn ended_by_doctor(&self, consultation: Uuid) -> Result<()> {
-        queue::call_ended(&self.0, consultation, queue::EndReason::DoctorEnded)
-            .await
-            .map(|_| ())
+        match queue::consultation_row(&self.0.db, consultation).await? {
+            Some(c) if c.status == ConsultationStatus::Ended => Ok(()),
+            Some(c) => queue::end_call(&self.0, &c, queue::EndReason::DoctorEnded).await,
+            None => Err(Error::NotFound("consultation_not_found")),
+        }
     }
 
     async fn precall_checked(&self, account: Uuid, check: PrecallCheck) -> Result<()> {

@@ -14,7 +14,8 @@
 //! - staff never see any of it; admins see counts only.
 //!
 //! The WebRTC broker asks [`queue::participant`] who may join which consultation, and moves the
-//! consultation with [`queue::call_connected`] and [`queue::call_ended`].
+//! consultation with [`queue::connect_call`] and [`queue::end_call`] (through [`calls`]). The SQL
+//! of every use case is in [`repo`].
 
 pub mod api;
 pub mod calls;
@@ -23,6 +24,7 @@ pub mod quality;
 pub mod queue;
 pub mod readiness;
 pub mod records;
+pub mod repo;
 pub mod schedule;
 mod shared;
 pub mod stats;
@@ -38,7 +40,6 @@ use crate::calendar::WorkCalendar;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::error::{Error, Result};
-use crate::on_tx;
 use crate::reports::push::Notifier;
 use crate::reports::push::Push;
 use crate::store::Db;
@@ -61,24 +62,8 @@ pub struct Ctx {
     pub shutdown: crate::shutdown::Shutdown,
 }
 
-crate::text_enum! {
-    /// What brings the resident (optional, helps the doctor triage the queue).
-    #[derive(serde::Serialize, serde::Deserialize, poem_openapi::Enum)]
-    #[serde(rename_all = "snake_case")]
-    #[oai(rename_all = "snake_case")]
-    pub enum Symptom {
-        General = "general",
-        Fever = "fever",
-        Respiratory = "respiratory",
-        Digestive = "digestive",
-        Skin = "skin",
-        ChronicFollowUp = "chronic_follow_up",
-        MaternalChild = "maternal_child",
-        MentalHealth = "mental_health",
-        Injury = "injury",
-        Other = "other",
-    }
-}
+/// What brings the resident (its column type lives with the rows).
+pub use repo::consultations::Symptom;
 
 /// The ward's UTC offset (slots and reminders are in local time).
 pub fn ward_offset(state: &Ctx) -> FixedOffset {
@@ -153,21 +138,19 @@ pub async fn notify(
         About::Appointment(id) => (Some(id), None),
         About::Consultation(id) => (None, Some(id)),
     };
-    on_tx!(tx, conn => sqlx::query(
-        "INSERT INTO notifications (notification_id, account_id, appointment_id, consultation_id, kind, body_vi, body_en, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+    repo::notifications::insert(
+        &mut *tx,
+        &repo::notifications::NewNotification {
+            account_id: account,
+            appointment_id: appointment,
+            consultation_id: consultation,
+            kind,
+            body_vi: &vi,
+            body_en: &en,
+        },
+        now,
     )
-    .bind(Uuid::now_v7())
-    .bind(account)
-    .bind(appointment)
-    .bind(consultation)
-    .bind(kind.as_str())
-    .bind(&vi)
-    .bind(&en)
-    .bind(now)
-    .execute(conn)
-    .await
-    .map(|_| ()))?;
+    .await?;
     Ok(Push {
         account_id: account,
         report_id: None,

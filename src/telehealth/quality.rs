@@ -7,40 +7,11 @@ use uuid::Uuid;
 
 use crate::auth::{Caller, Role};
 use crate::error::{Error, FieldError, Result};
-use crate::on_db;
 use crate::telehealth::Ctx;
 use crate::telehealth::queue::{self, ConsultationStatus, Relation};
+use crate::telehealth::repo::quality as repo;
 
-/// The local candidate type of the selected ICE pair (how the media flows).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, poem_openapi::Enum)]
-#[oai(rename_all = "lowercase")]
-pub enum CandidateType {
-    Host,
-    Srflx,
-    Prflx,
-    Relay,
-}
-
-impl CandidateType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CandidateType::Host => "host",
-            CandidateType::Srflx => "srflx",
-            CandidateType::Prflx => "prflx",
-            CandidateType::Relay => "relay",
-        }
-    }
-}
-
-/// One summary from one participant's app.
-#[derive(Debug, Clone, Default)]
-pub struct Sample {
-    pub rtt_ms: Option<f64>,
-    pub jitter_ms: Option<f64>,
-    pub loss_percent: Option<f64>,
-    pub bitrate_kbps: Option<f64>,
-    pub candidate_type: Option<CandidateType>,
-}
+pub use super::repo::quality::{CandidateType, Sample};
 
 /// Samples one participant may post per consultation (one every 5 s for over 80 minutes).
 const MAX_SAMPLES: i64 = 1000;
@@ -100,35 +71,14 @@ pub async fn record(
     }
     check(&sample)?;
     let now = state.clock.now();
-    let n = on_db!(&state.db, pool => sqlx::query_scalar::<_, i64>(
-        "SELECT COUNT(*) FROM call_quality WHERE consultation_id = $1 AND account_id = $2",
-    )
-    .bind(consultation)
-    .bind(caller.account_id)
-    .fetch_one(pool)
-    .await)?;
+    let n = repo::samples_of(&state.db, consultation, caller.account_id).await?;
     if n >= MAX_SAMPLES {
         return Err(Error::RateLimited {
             code: "too_many_samples",
             retry_after: 3600,
         });
     }
-    on_db!(&state.db, pool => sqlx::query(
-        "INSERT INTO call_quality (sample_id, consultation_id, account_id, rtt_ms, jitter_ms, loss_percent, bitrate_kbps, candidate_type, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
-    )
-    .bind(Uuid::now_v7())
-    .bind(consultation)
-    .bind(caller.account_id)
-    .bind(sample.rtt_ms)
-    .bind(sample.jitter_ms)
-    .bind(sample.loss_percent)
-    .bind(sample.bitrate_kbps)
-    .bind(sample.candidate_type.map(CandidateType::as_str))
-    .bind(now)
-    .execute(pool)
-    .await
-    .map(|r| r.rows_affected()))?;
+    repo::insert(&state.db, consultation, caller.account_id, &sample, now).await?;
     Ok(())
 }
 
@@ -147,25 +97,13 @@ pub async fn station_calls(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<CallFigures> {
-    type Row = (Uuid, Option<f64>, Option<f64>, Option<f64>, i64);
     // Averages per participant: a call is poor when it was poor for anyone in it.
-    let rows = on_db!(&state.db, pool => sqlx::query_as::<_, Row>(
-        "SELECT q.consultation_id, AVG(q.loss_percent), AVG(q.rtt_ms), AVG(q.jitter_ms),
-                SUM(CASE WHEN q.candidate_type = 'relay' THEN 1 ELSE 0 END)
-         FROM call_quality q JOIN consultations c ON c.consultation_id = q.consultation_id
-         WHERE c.station_id = $1 AND c.created_at >= $2 AND c.created_at < $3
-         GROUP BY q.consultation_id, q.account_id",
-    )
-    .bind(station)
-    .bind(from)
-    .bind(to)
-    .fetch_all(pool)
-    .await)?;
+    let rows = repo::station_averages(&state.db, station, from, to).await?;
     let mut calls: std::collections::BTreeMap<Uuid, (bool, bool)> = Default::default();
-    for (id, loss, rtt, jitter, relayed) in rows {
-        let c = calls.entry(id).or_default();
-        c.0 |= relayed > 0;
-        c.1 |= is_poor(loss, rtt, jitter);
+    for r in rows {
+        let c = calls.entry(r.consultation_id).or_default();
+        c.0 |= r.relayed > 0;
+        c.1 |= is_poor(r.loss_percent, r.rtt_ms, r.jitter_ms);
     }
     let mut out = CallFigures::default();
     for (relayed, poor) in calls.into_values() {

@@ -10,8 +10,9 @@ use uuid::Uuid;
 use super::schedule::{is_station_doctor, station};
 use crate::auth::{Caller, Role};
 use crate::error::{Error, Result};
-use crate::on_db;
 use crate::telehealth::Ctx;
+use crate::telehealth::repo::consultations::ConsultationStatus;
+use crate::telehealth::repo::stats as repo;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DoctorLoad {
@@ -60,16 +61,6 @@ pub fn median(mut v: Vec<i64>) -> Option<i64> {
     })
 }
 
-type ConsultationFacts = (
-    String,
-    Option<Uuid>,
-    DateTime<Utc>,
-    Option<DateTime<Utc>>,
-    Option<DateTime<Utc>>,
-    Option<DateTime<Utc>>,
-    Option<i32>,
-);
-
 pub async fn station_figures(
     state: &Ctx,
     caller: &Caller,
@@ -95,15 +86,7 @@ pub async fn station_figures(
             "Invalid range (at most 366 days)",
         ));
     }
-    let rows = on_db!(&state.db, pool => sqlx::query_as::<_, ConsultationFacts>(
-        "SELECT status, doctor_id, queued_at, admitted_at, call_started_at, ended_at, rating FROM consultations
-         WHERE station_id = $1 AND created_at >= $2 AND created_at < $3",
-    )
-    .bind(station_id)
-    .bind(from)
-    .bind(to)
-    .fetch_all(pool)
-    .await)?;
+    let rows = repo::consultations(&state.db, station_id, from, to).await?;
     let mut out = StationFigures {
         station_id,
         from,
@@ -114,23 +97,27 @@ pub async fn station_figures(
     let mut calls = vec![];
     let mut ratings = vec![];
     let mut per_doctor: BTreeMap<Uuid, (i64, i64, Vec<i32>)> = BTreeMap::new();
-    for (status, doctor, queued, admitted, started, ended, rating) in rows {
-        *out.consultations.entry(status.clone()).or_default() += 1;
-        if let Some(a) = admitted {
-            waits.push((a - queued).num_seconds().max(0));
+    for c in rows {
+        let ended = c.status == ConsultationStatus::Ended;
+        let rating = c.rating;
+        *out.consultations
+            .entry(c.status.as_str().to_string())
+            .or_default() += 1;
+        if let Some(a) = c.admitted_at {
+            waits.push((a - c.queued_at).num_seconds().max(0));
         }
-        let call = match (started, ended) {
-            (Some(s), Some(e)) if status == "ended" => Some((e - s).num_seconds().max(0)),
+        let call = match (c.call_started_at, c.ended_at) {
+            (Some(s), Some(e)) if ended => Some((e - s).num_seconds().max(0)),
             _ => None,
         };
-        if let Some(c) = call {
-            calls.push(c);
+        if let Some(secs) = call {
+            calls.push(secs);
         }
         if let Some(r) = rating {
             ratings.push(r);
         }
-        if let Some(d) = doctor
-            && status == "ended"
+        if let Some(d) = c.doctor_id
+            && ended
         {
             let e = per_doctor.entry(d).or_default();
             e.0 += 1;
@@ -144,30 +131,17 @@ pub async fn station_figures(
     out.median_call_seconds = median(calls);
     out.ratings = ratings.len() as i64;
     out.average_rating = average(&ratings);
-    let appointments = on_db!(&state.db, pool => sqlx::query_as::<_, (String, i64)>(
-        "SELECT status, COUNT(*) FROM appointments WHERE station_id = $1 AND starts_at >= $2 AND starts_at < $3
-         GROUP BY status",
-    )
-    .bind(station_id)
-    .bind(from)
-    .bind(to)
-    .fetch_all(pool)
-    .await)?;
-    out.appointments = appointments.into_iter().collect();
+    let appointments = repo::appointments(&state.db, station_id, from, to).await?;
+    out.appointments = appointments
+        .into_iter()
+        .map(|(status, n)| (status.as_str().to_string(), n))
+        .collect();
     let fulfilled = out.appointments.get("fulfilled").copied().unwrap_or(0);
     let no_show = out.appointments.get("noshow").copied().unwrap_or(0);
     if fulfilled + no_show > 0 {
         out.no_show_rate = Some(no_show as f64 / (fulfilled + no_show) as f64);
     }
-    out.records_signed = on_db!(&state.db, pool => sqlx::query_scalar::<_, i64>(
-        "SELECT COUNT(*) FROM clinical_records r JOIN consultations c ON c.consultation_id = r.consultation_id
-         WHERE c.station_id = $1 AND r.status = 'signed' AND r.signed_at >= $2 AND r.signed_at < $3",
-    )
-    .bind(station_id)
-    .bind(from)
-    .bind(to)
-    .fetch_one(pool)
-    .await)?;
+    out.records_signed = repo::records_signed(&state.db, station_id, from, to).await?;
     let calls = super::quality::station_calls(state, station_id, from, to).await?;
     out.calls_measured = calls.measured;
     if calls.measured > 0 {

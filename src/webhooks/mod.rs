@@ -55,11 +55,13 @@ crate::text_enum! {
 pub struct ReportData {
     pub id: Uuid,
     pub category_code: String,
-    pub status: String,
+    /// The report status's own spelling (`Status::as_str`): this module knows no domain enum.
+    pub status: &'static str,
     /// The status before this change (`report.changed`, `report.resolved`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub previous_status: Option<String>,
-    pub severity: String,
+    pub previous_status: Option<&'static str>,
+    /// The severity's spelling (`Severity::as_str`).
+    pub severity: &'static str,
     pub lat: f64,
     pub lon: f64,
     /// Empty where the category hides the location.
@@ -78,8 +80,10 @@ pub struct ReportData {
 pub struct ConsultationData {
     pub id: Uuid,
     pub station_id: Uuid,
-    pub status: String,
-    pub end_reason: Option<String>,
+    /// The consultation status's spelling (`ConsultationStatus::as_str`).
+    pub status: &'static str,
+    /// The end reason's spelling (`EndReason::as_str`).
+    pub end_reason: Option<&'static str>,
     pub queued_at: DateTime<Utc>,
     /// When the call connected (none if it never did).
     pub started_at: Option<DateTime<Utc>>,
@@ -323,9 +327,9 @@ mod tests {
         let report = ReportData {
             id: Uuid::now_v7(),
             category_code: "road_damage".into(),
-            status: "received".into(),
-            previous_status: Some("submitted".into()),
-            severity: "normal".into(),
+            status: "received",
+            previous_status: Some("submitted"),
+            severity: "normal",
             lat: 10.77,
             lon: 106.7,
             address: "12 Lê Lợi".into(),
@@ -363,8 +367,8 @@ mod tests {
         let consultation = ConsultationData {
             id: Uuid::now_v7(),
             station_id: Uuid::now_v7(),
-            status: "ended".into(),
-            end_reason: Some("doctor_ended".into()),
+            status: "ended",
+            end_reason: Some("doctor_ended"),
             queued_at: now,
             started_at: Some(now),
             ended_at: Some(now),
@@ -395,9 +399,9 @@ mod tests {
         let report = ReportData {
             id: Uuid::nil(),
             category_code: String::new(),
-            status: String::new(),
+            status: "",
             previous_status: None,
-            severity: String::new(),
+            severity: "",
             lat: 0.0,
             lon: 0.0,
             address: String::new(),

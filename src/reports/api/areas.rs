@@ -5,11 +5,12 @@ use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 use uuid::Uuid;
 
-use crate::areas::AreaError;
+use crate::areas::{AreaError, AreaKind};
 use crate::auth::Role;
 use crate::auth::api::BearerAuth;
 use crate::error::{BODY, Error, INVALID, Problems, SIGNED_IN};
 use crate::reports::Ctx;
+use crate::store::column::Spelled;
 use crate::tags::ApiTags;
 
 /// An area of the ward: the ward itself or one of its khu phố.
@@ -19,7 +20,7 @@ struct AreaView {
     id: Uuid,
     name: String,
     /// `ward` or `neighbourhood`.
-    kind: String,
+    kind: Spelled<AreaKind>,
     /// With `geometry=true`: the outline as imported (a GeoJSON Polygon or MultiPolygon), for
     /// maps drawn without a tile server.
     geometry: Option<serde_json::Value>,
@@ -66,7 +67,7 @@ impl AreasApi {
                     geometry: outlines.remove(&a.area_id),
                     id: a.area_id,
                     name: a.name,
-                    kind: a.kind.as_str().to_string(),
+                    kind: Spelled(a.kind),
                 })
                 .collect(),
         ))

@@ -10,7 +10,9 @@ use super::Done;
 use crate::auth::api::BearerAuth;
 use crate::error::{BODY, Problems, SIGNED_IN};
 use crate::reports::Ctx;
+use crate::reports::push::NotificationKind;
 use crate::reports::repo::{self};
+use crate::store::column::Spelled;
 use crate::tags::ApiTags;
 
 #[derive(Object)]
@@ -21,7 +23,7 @@ struct NotificationView {
     report_id: Option<Uuid>,
     appointment_id: Option<Uuid>,
     consultation_id: Option<Uuid>,
-    kind: String,
+    kind: Spelled<NotificationKind>,
     /// In the account's language.
     text: String,
     read: bool,
@@ -79,7 +81,7 @@ impl NotificationsApi {
                 report_id: n.report_id,
                 appointment_id: n.appointment_id,
                 consultation_id: n.consultation_id,
-                kind: n.kind.as_str().to_string(),
+                kind: Spelled(n.kind),
                 text: if account.language == crate::auth::Language::En {
                     n.body_en
                 } else {

@@ -16,7 +16,8 @@ use crate::geo::{BBox, Point};
 use crate::reports::Ctx;
 use crate::reports::catalog::{self, Category};
 use crate::reports::repo::{self, Filter, ReportRow};
-use crate::reports::{self as rules, Channel, NewReport, Status, Visibility};
+use crate::reports::{self as rules, Channel, EventKind, NewReport, Status, Visibility};
+use crate::store::column::Spelled;
 use crate::store::idempotency;
 use crate::tags::ApiTags;
 
@@ -77,7 +78,7 @@ struct NearbyReport {
 #[oai(skip_serializing_if_is_none)]
 struct EventView {
     at: DateTime<Utc>,
-    kind: String,
+    kind: Spelled<EventKind>,
     from_status: Option<Status>,
     to_status: Option<Status>,
     note: String,
@@ -490,7 +491,7 @@ impl ReportReadsApi {
             })
             .map(|e| EventView {
                 at: e.created_at,
-                kind: e.kind.as_str().to_string(),
+                kind: Spelled(e.kind),
                 from_status: e.from_status,
                 to_status: e.to_status,
                 actor: e.actor_id.map(|_| {

@@ -12,7 +12,9 @@ use crate::auth::Role;
 use crate::auth::api::BearerAuth;
 use crate::error::{BODY, INVALID, NOT_FOUND, Problems, SIGNED_IN};
 use crate::reports::Ctx;
+use crate::reports::Status;
 use crate::reports::templates::{self, TemplateFields, TemplateRow};
+use crate::store::column::Spelled;
 use crate::tags::ApiTags;
 
 /// A reply template. Its bodies may hold placeholders the staff console fills in: `{id}` (the
@@ -24,7 +26,7 @@ struct TemplateView {
     /// The category it is for; absent: every category.
     category_code: Option<String>,
     /// The report status the reply goes with (`resolved`, `rejected`, …); absent: any.
-    status: Option<String>,
+    status: Option<Spelled<Status>>,
     title: String,
     body_vi: String,
     /// Empty when there is no English text.
@@ -39,7 +41,7 @@ impl From<TemplateRow> for TemplateView {
         TemplateView {
             id: t.template_id,
             category_code: t.category_code,
-            status: t.status,
+            status: t.status.map(Spelled),
             title: t.title,
             body_vi: t.body_vi,
             body_en: t.body_en,

@@ -6,8 +6,9 @@ use uuid::Uuid;
 use super::ReportRow;
 use crate::geo::BBox;
 use crate::on_db;
+use crate::on_ex;
 use crate::reports::Status;
-use crate::store::Db;
+use crate::store::{Db, Ex};
 
 /// Which unit's reports.
 #[derive(Debug, Default, Clone, Copy)]
@@ -228,7 +229,7 @@ fn box_filter_on_index(f: &Filter, unit_mode: i32, db: &Db, coordinates: &str) -
 /// Reports the public map counts in the resolution-6 cells covering the box, and how many cells
 /// those are, if the box is small enough to ask.
 async fn counted_near(
-    db: &Db,
+    ex: impl Into<Ex<'_>>,
     b: BBox,
     since: Option<DateTime<Utc>>,
 ) -> Result<Option<(i64, usize)>, sqlx::Error> {
@@ -241,7 +242,7 @@ async fn counted_near(
         "SELECT COALESCE(SUM(n), 0) FROM report_cells WHERE res = 6 AND cell IN ({}) AND (day = -1 OR day >= $1)",
         cells.join(",")
     );
-    let n = on_db!(db, pool => sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.clone()))
+    let n = on_ex!(ex.into(), pool => sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.clone()))
         .persistent(false)
         .bind(day)
         .fetch_one(pool)
@@ -353,13 +354,13 @@ pub async fn map_points(db: &Db, f: &Filter) -> Result<Vec<MapPoint>, sqlx::Erro
 
 /// Open reports of a category in a box (for "nearby" duplicates).
 pub async fn open_in_box(
-    db: &Db,
+    ex: impl Into<Ex<'_>>,
     category_id: Uuid,
     b: BBox,
     before: Option<Uuid>,
     limit: usize,
 ) -> Result<Vec<ReportRow>, sqlx::Error> {
-    on_db!(db, pool => sqlx::query_as::<_, ReportRow>(select_reports!(
+    on_ex!(ex.into(), pool => sqlx::query_as::<_, ReportRow>(select_reports!(
         "WHERE category_id = $1 AND status IN ", crate::open_statuses_sql!(), "
            AND lat >= $2 AND lat <= $4 AND lon >= $3 AND lon <= $5 AND ($7 IS NULL OR report_id < $7)
          ORDER BY report_id DESC LIMIT $6"
@@ -385,7 +386,7 @@ const MAX_CLUSTER_CELLS: usize = 1500;
 /// [`MAX_CLUSTER_CELLS`] cells is answered at the next coarser resolution; past resolution 4, every
 /// counted resolution-4 cell whose centre is in the box.
 pub async fn clusters(
-    db: &Db,
+    ex: impl Into<Ex<'_>>,
     res: h3o::Resolution,
     b: BBox,
     since_day: i64,
@@ -415,7 +416,7 @@ pub async fn clusters(
             "SELECT cell, SUM(n) FROM report_cells WHERE res = {level} AND (day = -1 OR day >= $1) GROUP BY cell HAVING SUM(n) > 0"
         ),
     };
-    let rows = on_db!(db, pool => sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(sql.clone()))
+    let rows = on_ex!(ex.into(), pool => sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(sql.clone()))
         .persistent(cells.is_none())
         .bind(since_day)
         .fetch_all(pool)
@@ -445,7 +446,7 @@ pub struct Search {
 }
 
 /// Reports matching `s`, newest first.
-pub async fn search(db: &Db, s: &Search) -> Result<Vec<ReportRow>, sqlx::Error> {
+pub async fn search(ex: impl Into<Ex<'_>>, s: &Search) -> Result<Vec<ReportRow>, sqlx::Error> {
     // Lists as ",a,b," matched with LIKE, as in `list`: portable, no arrays on SQLite.
     let codes = format!(",{},", s.category_codes.join(","));
     let statuses = format!(",{},", s.statuses.join(","));
@@ -458,7 +459,7 @@ pub async fn search(db: &Db, s: &Search) -> Result<Vec<ReportRow>, sqlx::Error> 
         ),
         None => (None, None, None, None),
     };
-    on_db!(db, pool => sqlx::query_as::<_, ReportRow>(select_reports!(
+    on_ex!(ex.into(), pool => sqlx::query_as::<_, ReportRow>(select_reports!(
         "WHERE ($1 = ',,' OR $1 LIKE '%,' || (SELECT c.code FROM categories c WHERE c.category_id = reports.category_id) || ',%')
            AND ($2 = ',,' OR $2 LIKE '%,' || status || ',%')
            AND ($3 IS NULL OR created_at >= $3) AND ($4 IS NULL OR created_at <= $4)
@@ -496,12 +497,12 @@ pub struct PublicEventRow {
 /// Public history entries (status changes and public replies) of every report in a window, oldest
 /// first.
 pub async fn public_events_between(
-    db: &Db,
+    ex: impl Into<Ex<'_>>,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     limit: i64,
 ) -> Result<Vec<PublicEventRow>, sqlx::Error> {
-    on_db!(db, pool => sqlx::query_as::<_, PublicEventRow>(
+    on_ex!(ex.into(), pool => sqlx::query_as::<_, PublicEventRow>(
         "SELECT report_event_id, report_id, kind, to_status, note, created_at FROM report_events
          WHERE visibility = 'public' AND created_at >= $1 AND created_at <= $2
            AND (to_status IS NOT NULL OR note <> '')

@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::on_db;
-use crate::store::{Db, Exec};
+use crate::on_ex;
+use crate::store::{Ex, Exec};
 
 /// What a photo is attached to a report as.
 #[derive(Debug, Clone, Copy)]
@@ -65,10 +65,10 @@ pub async fn attach_owned_media(
 
 /// The photos sent with a report's comments, by history entry, in order.
 pub async fn comment_photos(
-    db: &Db,
+    ex: impl Into<Ex<'_>>,
     report_id: Uuid,
 ) -> Result<std::collections::HashMap<Uuid, Vec<Uuid>>, sqlx::Error> {
-    let rows = on_db!(db, pool => sqlx::query_as::<_, (Uuid, Uuid)>(
+    let rows = on_ex!(ex.into(), pool => sqlx::query_as::<_, (Uuid, Uuid)>(
         "SELECT report_event_id, media_id FROM report_media
          WHERE report_id = $1 AND report_event_id IS NOT NULL ORDER BY position",
     )
@@ -83,8 +83,11 @@ pub async fn comment_photos(
 }
 
 /// (media id, role) of a report's photos, in order.
-pub async fn report_media(db: &Db, report_id: Uuid) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
-    on_db!(db, pool => sqlx::query_as::<_, (Uuid, String)>(
+pub async fn report_media(
+    ex: impl Into<Ex<'_>>,
+    report_id: Uuid,
+) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
+    on_ex!(ex.into(), pool => sqlx::query_as::<_, (Uuid, String)>(
         "SELECT media_id, role FROM report_media WHERE report_id = $1 ORDER BY created_at, position",
     )
     .bind(report_id)
@@ -94,9 +97,10 @@ pub async fn report_media(db: &Db, report_id: Uuid) -> Result<Vec<(Uuid, String)
 
 /// (media id, role) of the photos of each of `reports`, in order: one query for a page.
 pub async fn media_of_reports(
-    db: &Db,
+    ex: impl Into<Ex<'_>>,
     reports: &[Uuid],
 ) -> Result<std::collections::HashMap<Uuid, Vec<(Uuid, String)>>, sqlx::Error> {
+    let mut ex = ex.into();
     let mut out: std::collections::HashMap<Uuid, Vec<(Uuid, String)>> = Default::default();
     for chunk in reports.chunks(500) {
         // Only placeholders are formatted into the text; every value is bound.
@@ -106,7 +110,7 @@ pub async fn media_of_reports(
              ORDER BY report_id, created_at, position",
             marks.join(", ")
         );
-        let rows = on_db!(db, pool => {
+        let rows = on_ex!(ex.re(), pool => {
             let mut q = sqlx::query_as::<_, (Uuid, Uuid, String)>(sqlx::AssertSqlSafe(sql.clone()));
             for id in chunk {
                 q = q.bind(*id);

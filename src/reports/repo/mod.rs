@@ -6,10 +6,10 @@ use uuid::Uuid;
 
 use crate::auth::Role;
 use crate::geo::Cells;
+use crate::on_ex;
 use crate::reports::catalog::Severity;
 use crate::reports::{Channel, EventKind, Status, Visibility};
-use crate::store::{Db, Exec, Tx};
-use crate::{on_db, on_tx};
+use crate::store::{Ex, Exec};
 
 /// A report as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -171,11 +171,11 @@ pub async fn insert_report(
 
 /// How many reports an account made since `since`, and when the oldest of them was made.
 pub async fn reported_since(
-    db: &Db,
+    ex: impl Into<Ex<'_>>,
     reporter: Uuid,
     since: DateTime<Utc>,
 ) -> Result<(i64, Option<DateTime<Utc>>), sqlx::Error> {
-    on_db!(db, pool => sqlx::query_as::<_, (i64, Option<DateTime<Utc>>)>(
+    on_ex!(ex.into(), pool => sqlx::query_as::<_, (i64, Option<DateTime<Utc>>)>(
         "SELECT COUNT(*), MIN(created_at) FROM reports WHERE reporter_id = $1 AND created_at > $2",
     )
     .bind(reporter)
@@ -184,8 +184,8 @@ pub async fn reported_since(
     .await)
 }
 
-pub async fn report(db: &Db, id: Uuid) -> Result<Option<ReportRow>, sqlx::Error> {
-    on_db!(db, pool => sqlx::query_as::<_, ReportRow>(select_reports!("WHERE report_id = $1")).bind(id).fetch_optional(pool).await)
+pub async fn report(ex: impl Into<Ex<'_>>, id: Uuid) -> Result<Option<ReportRow>, sqlx::Error> {
+    on_ex!(ex.into(), pool => sqlx::query_as::<_, ReportRow>(select_reports!("WHERE report_id = $1")).bind(id).fetch_optional(pool).await)
 }
 
 /// The fields a transition may change, written together with the new status.
@@ -223,13 +223,13 @@ impl<'a> StatusChange<'a> {
 /// Write a transition, but only if the report is still in `from` (optimistic: a concurrent change
 /// makes this return false and the caller answers 409).
 pub async fn change_status(
-    tx: &mut Tx,
+    ex: impl Into<Ex<'_>>,
     id: Uuid,
     from: &str,
     c: &StatusChange<'_>,
     now: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
-    let n = on_tx!(tx, conn => sqlx::query(
+    let n = on_ex!(ex.into(), conn => sqlx::query(
         "UPDATE reports SET status = $3, unit_id = $4, assignee_id = $5, public_reply = $6, duplicate_of = $7,
              acknowledged_at = $8, resolved_at = $9, closed_at = $10, resolve_by = $11, updated_at = $12,
              missed_deadline = $13
@@ -256,11 +256,11 @@ pub async fn change_status(
 
 /// When the report's latest history entry of `kind` was written.
 pub async fn last_event_at(
-    db: &Db,
+    ex: impl Into<Ex<'_>>,
     report_id: Uuid,
     kind: &str,
 ) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-    on_db!(db, pool => sqlx::query_scalar::<_, DateTime<Utc>>(
+    on_ex!(ex.into(), pool => sqlx::query_scalar::<_, DateTime<Utc>>(
         "SELECT created_at FROM report_events WHERE report_id = $1 AND kind = $2
          ORDER BY created_at DESC LIMIT 1",
     )
@@ -272,7 +272,7 @@ pub async fn last_event_at(
 
 /// Write a new severity and its deadlines, if the report still has severity `from`.
 pub async fn change_severity(
-    tx: &mut Tx,
+    ex: impl Into<Ex<'_>>,
     id: Uuid,
     from: &str,
     to: &str,
@@ -280,7 +280,7 @@ pub async fn change_severity(
     resolve_by: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
-    let n = on_tx!(tx, conn => sqlx::query(
+    let n = on_ex!(ex.into(), conn => sqlx::query(
         "UPDATE reports SET severity = $3, ack_by = $4, resolve_by = $5, updated_at = $6
          WHERE report_id = $1 AND severity = $2",
     )
@@ -355,8 +355,8 @@ impl EventRow {
     }
 }
 
-pub async fn events(db: &Db, report_id: Uuid) -> Result<Vec<EventRow>, sqlx::Error> {
-    on_db!(db, pool => sqlx::query_as::<_, EventRow>(
+pub async fn events(ex: impl Into<Ex<'_>>, report_id: Uuid) -> Result<Vec<EventRow>, sqlx::Error> {
+    on_ex!(ex.into(), pool => sqlx::query_as::<_, EventRow>(
         "SELECT e.report_event_id, e.actor_id, a.role AS actor_role, e.kind, e.from_status, e.to_status, e.note,
                 e.visibility, e.created_at
          FROM report_events e LEFT JOIN accounts a ON a.account_id = e.actor_id
@@ -369,20 +369,20 @@ pub async fn events(db: &Db, report_id: Uuid) -> Result<Vec<EventRow>, sqlx::Err
 
 /// Resolved reports whose reopen window has passed (to close them).
 pub async fn resolved_before(
-    db: &Db,
+    ex: impl Into<Ex<'_>>,
     before: DateTime<Utc>,
     limit: i64,
 ) -> Result<Vec<Uuid>, sqlx::Error> {
-    on_db!(db, pool => sqlx::query_scalar::<_, Uuid>("SELECT report_id FROM reports WHERE status = 'resolved' AND resolved_at < $1 ORDER BY resolved_at LIMIT $2")
+    on_ex!(ex.into(), pool => sqlx::query_scalar::<_, Uuid>("SELECT report_id FROM reports WHERE status = 'resolved' AND resolved_at < $1 ORDER BY resolved_at LIMIT $2")
         .bind(before).bind(limit).fetch_all(pool).await)
 }
 
 /// The units a staff member belongs to.
-pub async fn units_of(db: &Db, account: Uuid) -> Result<Vec<Uuid>, sqlx::Error> {
-    on_db!(db, pool => sqlx::query_scalar::<_, Uuid>("SELECT unit_id FROM unit_members WHERE account_id = $1").bind(account).fetch_all(pool).await)
+pub async fn units_of(ex: impl Into<Ex<'_>>, account: Uuid) -> Result<Vec<Uuid>, sqlx::Error> {
+    on_ex!(ex.into(), pool => sqlx::query_scalar::<_, Uuid>("SELECT unit_id FROM unit_members WHERE account_id = $1").bind(account).fetch_all(pool).await)
 }
 
-pub async fn unit_exists(db: &Db, unit: Uuid) -> Result<bool, sqlx::Error> {
-    let n = on_db!(db, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM units WHERE unit_id = $1").bind(unit).fetch_one(pool).await)?;
+pub async fn unit_exists(ex: impl Into<Ex<'_>>, unit: Uuid) -> Result<bool, sqlx::Error> {
+    let n = on_ex!(ex.into(), pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM units WHERE unit_id = $1").bind(unit).fetch_one(pool).await)?;
     Ok(n > 0)
 }

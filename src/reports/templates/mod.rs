@@ -71,7 +71,12 @@ pub async fn create(state: &Ctx, f: TemplateFields) -> Result<TemplateRow> {
     let row = TemplateRow {
         template_id: Uuid::now_v7(),
         category_code: f.category_code.flatten(),
-        status: f.status.flatten(),
+        status: f
+            .status
+            .flatten()
+            .as_deref()
+            .map(parse_status)
+            .transpose()?,
         title,
         body_vi,
         body_en: f.body_en.unwrap_or_default(),
@@ -92,7 +97,7 @@ pub async fn update(state: &Ctx, id: Uuid, f: TemplateFields) -> Result<Template
         row.category_code = c;
     }
     if let Some(s) = f.status {
-        row.status = s;
+        row.status = s.as_deref().map(parse_status).transpose()?;
     }
     if let Some(t) = f.title {
         row.title = t;

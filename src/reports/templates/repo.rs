@@ -5,6 +5,7 @@ use uuid::Uuid;
 
 use crate::error::Result;
 use crate::on_db;
+use crate::reports::Status;
 use crate::store::Db;
 
 /// A template as stored (`category_code`/`status` `None`: any).
@@ -12,7 +13,7 @@ use crate::store::Db;
 pub struct TemplateRow {
     pub template_id: Uuid,
     pub category_code: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<Status>,
     pub title: String,
     pub body_vi: String,
     pub body_en: String,
@@ -88,7 +89,7 @@ pub async fn insert(db: &Db, t: &TemplateRow) -> Result<()> {
                 &[
                     t.template_id.into(),
                     t.category_code.as_deref().into(),
-                    t.status.as_deref().into(),
+                    t.status.map(Status::as_str).into(),
                     (&t.title).into(),
                     (&t.body_vi).into(),
                     (&t.body_en).into(),
@@ -114,7 +115,7 @@ pub async fn update(db: &Db, t: &TemplateRow) -> Result<()> {
                 &[
                     t.template_id.into(),
                     t.category_code.as_deref().into(),
-                    t.status.as_deref().into(),
+                    t.status.map(Status::as_str).into(),
                     (&t.title).into(),
                     (&t.body_vi).into(),
                     (&t.body_en).into(),

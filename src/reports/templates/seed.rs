@@ -5,12 +5,13 @@ use uuid::Uuid;
 
 use super::repo::{self, TemplateRow};
 use crate::error::Result;
+use crate::reports::Status;
 use crate::store::Db;
 
 /// status, title, Vietnamese body, English body: for every category.
-const DEFAULTS: [(&str, &str, &str, &str); 3] = [
+const DEFAULTS: [(Status, &str, &str, &str); 3] = [
     (
-        "resolved",
+        Status::Resolved,
         "Đã xử lý xong",
         "Phường đã xử lý xong phản ánh {id} ({category}). Cảm ơn bạn đã thông báo; nếu vấn đề \
          chưa được khắc phục, bạn có thể mở lại phản ánh trong 7 ngày.",
@@ -18,7 +19,7 @@ const DEFAULTS: [(&str, &str, &str, &str); 3] = [
          problem is still there, you can reopen the report within 7 days.",
     ),
     (
-        "rejected",
+        Status::Rejected,
         "Không thuộc thẩm quyền của phường",
         "Phản ánh {id} ({category}) không thuộc thẩm quyền xử lý của phường. Phường đã chuyển \
          thông tin đến cơ quan có thẩm quyền. Cảm ơn bạn.",
@@ -26,7 +27,7 @@ const DEFAULTS: [(&str, &str, &str, &str); 3] = [
          responsible authority. Thank you.",
     ),
     (
-        "in_progress",
+        Status::InProgress,
         "Đang xử lý",
         "Phường đang xử lý phản ánh {id} ({category}), dự kiến hoàn thành trước {deadline}.",
         "The ward is working on report {id} ({category}), expected to be done by {deadline}.",
@@ -44,7 +45,7 @@ pub async fn seed_defaults(db: &Db, now: DateTime<Utc>) -> Result<()> {
             &TemplateRow {
                 template_id: Uuid::now_v7(),
                 category_code: None,
-                status: Some((*status).into()),
+                status: Some(*status),
                 title: (*title).into(),
                 body_vi: (*vi).into(),
                 body_en: (*en).into(),

@@ -7,23 +7,25 @@ use poem_openapi::{Object, OpenApi};
 use uuid::Uuid;
 
 use super::views::PersonRef;
+use crate::auth::Role;
 use crate::auth::api::BearerAuth;
 use crate::error::{Problems, SIGNED_IN};
+use crate::store::column::Spelled;
 use crate::tags::ApiTags;
 use crate::telehealth::Ctx;
-use crate::telehealth::records::{self, AccessAction};
+use crate::telehealth::records::{self, AccessAction, AccessPurpose};
 
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 struct AccessView {
     id: Uuid,
     actor: PersonRef,
-    actor_role: String,
+    actor_role: Spelled<Role>,
     action: AccessAction,
     record_id: Option<Uuid>,
     consultation_id: Option<Uuid>,
     /// Why: `treatment` (a doctor of the consultation) or `patient_access` (you).
-    purpose: String,
+    purpose: Spelled<AccessPurpose>,
     at: DateTime<Utc>,
 }
 
@@ -71,11 +73,11 @@ impl RecordAccessApi {
                     name: r.actor_name,
                     phone: None,
                 },
-                actor_role: r.actor_role.as_str().to_string(),
+                actor_role: Spelled(r.actor_role),
                 action: r.action,
                 record_id: r.record_id,
                 consultation_id: r.consultation_id,
-                purpose: r.purpose.as_str().to_string(),
+                purpose: Spelled(r.purpose),
                 at: r.created_at,
             })
             .collect();

@@ -15,10 +15,11 @@ use crate::auth::Caller;
 use crate::error::{Error, Result};
 use crate::store::Tx;
 use crate::telehealth::Ctx;
+use crate::telehealth::repo::consultations as repo;
+use crate::telehealth::repo::queue as queue_repo;
 use crate::telehealth::shared::AppointmentStatus;
 use crate::telehealth::shared::{is_station_doctor, require_doctor};
 use crate::telehealth::{About, notify, records, send_pushes, validate_text};
-use crate::{on_db, on_tx};
 
 /// Admit the next resident of the station's waiting room (or the chosen one): the first who has
 /// given consent, meant for any doctor or for this one, in calling order. The resident is told to
@@ -47,15 +48,7 @@ pub async fn admit(
             }
             vec![row]
         }
-        None => on_db!(&state.db, pool => sqlx::query_as::<_, ConsultationRow>(concat!(
-            "SELECT ", consultation_columns!(), " FROM consultations
-             WHERE station_id = $1 AND status = 'waiting' AND (doctor_id IS NULL OR doctor_id = $2)
-             ORDER BY priority_at, consultation_id LIMIT 50",
-        ))
-        .bind(station_id)
-        .bind(caller.account_id)
-        .fetch_all(pool)
-        .await)?,
+        None => queue_repo::waiting_for(&state.db, station_id, caller.account_id).await?,
     };
     let now = state.clock.now();
     let answer_by = now + Duration::seconds(state.settings.telehealth_answer_secs as i64);
@@ -68,17 +61,14 @@ pub async fn admit(
             .transaction(async |tx| {
                 // Another doctor may have admitted this resident a moment ago: only a waiting one
                 // moves.
-                let n = on_tx!(tx, conn => sqlx::query(
-                    "UPDATE consultations SET status = 'admitted', doctor_id = $2, admitted_at = $3, answer_by = $4, updated_at = $3
-                     WHERE consultation_id = $1 AND status = 'waiting' AND (doctor_id IS NULL OR doctor_id = $2)",
+                let n = repo::admit(
+                    &mut *tx,
+                    row.consultation_id,
+                    caller.account_id,
+                    now,
+                    answer_by,
                 )
-                .bind(row.consultation_id)
-                .bind(caller.account_id)
-                .bind(now)
-                .bind(answer_by)
-                .execute(conn)
-                .await
-                .map(|r| r.rows_affected()))?;
+                .await?;
                 if n != 1 {
                     if chosen.is_some() {
                         return Err(Error::Conflict("not_waiting"));
@@ -86,17 +76,7 @@ pub async fn admit(
                     // Nothing was written (the update matched no row): try the next resident.
                     return Ok(None);
                 }
-                on_tx!(tx, conn => sqlx::query(
-                    "INSERT INTO consultation_doctors (consultation_id, doctor_id, role, invited_by, created_at, updated_at)
-                     VALUES ($1, $2, 'primary', NULL, $3, $3)
-                     ON CONFLICT (consultation_id, doctor_id) DO UPDATE SET role = 'primary', updated_at = $3",
-                )
-                .bind(row.consultation_id)
-                .bind(caller.account_id)
-                .bind(now)
-                .execute(conn)
-                .await
-                .map(|r| r.rows_affected()))?;
+                repo::add_primary(&mut *tx, row.consultation_id, caller.account_id, now).await?;
                 let push = notify(
                     tx,
                     row.resident_id,
@@ -120,9 +100,7 @@ pub async fn admit(
 }
 
 async fn drop_doctors(tx: &mut Tx, id: Uuid) -> Result<()> {
-    on_tx!(tx, conn => sqlx::query("DELETE FROM consultation_doctors WHERE consultation_id = $1")
-        .bind(id).execute(conn).await.map(|r| r.rows_affected()))?;
-    Ok(())
+    Ok(repo::drop_doctors(tx, id).await?)
 }
 
 /// Put an admitted resident back in the waiting room, keeping their place (the admitting doctor).
@@ -153,18 +131,7 @@ async fn change_requeue(
 ) -> Result<()> {
     let from = row.status;
     let to = next(from, Event::Requeue).ok_or(Error::Conflict("illegal_transition"))?;
-    let n = on_tx!(tx, conn => sqlx::query(
-        "UPDATE consultations SET status = $3, doctor_id = $5, admitted_at = NULL, answer_by = NULL, updated_at = $4
-         WHERE consultation_id = $1 AND status = $2",
-    )
-    .bind(row.consultation_id)
-    .bind(from.as_str())
-    .bind(to.as_str())
-    .bind(now)
-    .bind(meant_for)
-    .execute(conn)
-    .await
-    .map(|r| r.rows_affected()))?;
+    let n = repo::requeue(tx, row.consultation_id, from, to, meant_for, now).await?;
     if n != 1 {
         return Err(Error::Conflict("illegal_transition"));
     }

@@ -10,8 +10,8 @@ use super::participants::{Relation, relation, require_primary};
 use super::{ConsultationStatus, EndReason};
 use crate::auth::Caller;
 use crate::error::{Error, Result};
-use crate::on_db;
 use crate::telehealth::Ctx;
+use crate::telehealth::repo::consultations as repo;
 use crate::telehealth::shared::AppointmentStatus;
 use crate::telehealth::{About, notify, send_pushes, validate_text};
 
@@ -22,12 +22,18 @@ pub async fn call_connected(state: &Ctx, id: Uuid) -> Result<ConsultationRow> {
     if row.status == ConsultationStatus::InCall {
         return Ok(row);
     }
+    connect_call(state, &row).await?;
+    load(state, id).await
+}
+
+/// Move the consultation as just read into its call (`admitted` → `in_call`; 409 if it moved
+/// meanwhile).
+pub async fn connect_call(state: &Ctx, row: &ConsultationRow) -> Result<()> {
     let now = state.clock.now();
     state
         .db
-        .transaction(async |tx| change(tx, &row, Event::Connect, now, None).await)
-        .await?;
-    load(state, id).await
+        .transaction(async |tx| change(tx, row, Event::Connect, now, None).await)
+        .await
 }
 
 /// The call is over: `in_call` → `ended`; a booked appointment behind it is fulfilled.
@@ -36,16 +42,23 @@ pub async fn call_ended(state: &Ctx, id: Uuid, reason: EndReason) -> Result<Cons
     if row.status == ConsultationStatus::Ended {
         return Ok(row);
     }
+    end_call(state, &row, reason).await?;
+    load(state, id).await
+}
+
+/// End the call of the consultation as just read (`in_call` → `ended`, 409 if it is not in call),
+/// fulfil the appointment behind it, and tell the broker to close the room.
+pub async fn end_call(state: &Ctx, row: &ConsultationRow, reason: EndReason) -> Result<()> {
     let now = state.clock.now();
     state
         .db
         .transaction(async |tx| {
-            finish(tx, &row, Event::End, reason, now).await?;
-            settle_appointment(tx, &row, AppointmentStatus::Fulfilled, now).await
+            finish(tx, row, Event::End, reason, now).await?;
+            settle_appointment(tx, row, AppointmentStatus::Fulfilled, now).await
         })
         .await?;
-    crate::rtc::end_call(&*state.bus, id, reason.as_str()).await;
-    load(state, id).await
+    crate::rtc::end_call(&*state.bus, row.consultation_id, reason.as_str()).await;
+    Ok(())
 }
 
 /// The admitting doctor marks the call as started.
@@ -97,17 +110,7 @@ pub async fn rate(
         return Err(Error::Conflict("not_ended"));
     }
     let now = state.clock.now();
-    let n = on_db!(&state.db, pool => sqlx::query(
-        "UPDATE consultations SET rating = $2, rating_comment = $3, rated_at = $4, updated_at = $4
-         WHERE consultation_id = $1 AND rating IS NULL",
-    )
-    .bind(id)
-    .bind(stars)
-    .bind(&comment)
-    .bind(now)
-    .execute(pool)
-    .await
-    .map(|r| r.rows_affected()))?;
+    let n = repo::rate(&state.db, id, stars, &comment, now).await?;
     if n != 1 {
         return Err(Error::Conflict("already_rated"));
     }
@@ -117,13 +120,7 @@ pub async fn rate(
 /// Admitted residents who did not connect by `answer_by` have missed the call.
 pub async fn expire_unanswered(state: &Ctx) -> Result<usize> {
     let now = state.clock.now();
-    let due = on_db!(&state.db, pool => sqlx::query_as::<_, ConsultationRow>(concat!(
-        "SELECT ", consultation_columns!(), " FROM consultations
-         WHERE status = 'admitted' AND answer_by < $1 ORDER BY answer_by LIMIT 500",
-    ))
-    .bind(now)
-    .fetch_all(pool)
-    .await)?;
+    let due = repo::unanswered(&state.db, now).await?;
     let mut pushes = vec![];
     let mut n = 0;
     for row in due {

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 
 use super::consultation::{ConsultationRow, ConsultationStatus, EndReason};
 use crate::error::{Error, Result};
-use crate::on_tx;
 use crate::store::Tx;
+use crate::telehealth::repo::{appointments, consultations};
 use crate::telehealth::shared::AppointmentStatus;
 
 /// What happens to a consultation.
@@ -48,31 +48,11 @@ pub(super) async fn change(
 ) -> Result<()> {
     let from = row.status;
     let to = next(from, event).ok_or(Error::Conflict("illegal_transition"))?;
+    let id = row.consultation_id;
     let n = if to == ConsultationStatus::InCall {
-        on_tx!(tx, conn => sqlx::query(
-            "UPDATE consultations SET status = $3, call_started_at = $4, updated_at = $4
-             WHERE consultation_id = $1 AND status = $2",
-        )
-        .bind(row.consultation_id)
-        .bind(from.as_str())
-        .bind(to.as_str())
-        .bind(now)
-        .execute(conn)
-        .await
-        .map(|r| r.rows_affected()))?
+        consultations::start_call(&mut *tx, id, from, to, now).await?
     } else {
-        on_tx!(tx, conn => sqlx::query(
-            "UPDATE consultations SET status = $3, ended_at = $4, end_reason = $5, updated_at = $4
-             WHERE consultation_id = $1 AND status = $2",
-        )
-        .bind(row.consultation_id)
-        .bind(from.as_str())
-        .bind(to.as_str())
-        .bind(now)
-        .bind(end_reason.map(EndReason::as_str))
-        .execute(conn)
-        .await
-        .map(|r| r.rows_affected()))?
+        consultations::close(&mut *tx, id, from, to, now, end_reason).await?
     };
     if n != 1 {
         return Err(Error::Conflict("illegal_transition"));
@@ -88,15 +68,7 @@ pub(super) async fn settle_appointment(
     now: DateTime<Utc>,
 ) -> Result<()> {
     if let Some(a) = row.appointment_id {
-        on_tx!(tx, conn => sqlx::query(
-            "UPDATE appointments SET status = $2, updated_at = $3 WHERE appointment_id = $1 AND status = 'checked_in'",
-        )
-        .bind(a)
-        .bind(status.as_str())
-        .bind(now)
-        .execute(conn)
-        .await
-        .map(|r| r.rows_affected()))?;
+        appointments::settle(&mut *tx, a, status, now).await?;
     }
     Ok(())
 }
@@ -116,8 +88,8 @@ pub(super) async fn finish(
     let ended = crate::webhooks::Event::consultation_ended(&crate::webhooks::ConsultationData {
         id: row.consultation_id,
         station_id: row.station_id,
-        status: status.as_str().into(),
-        end_reason: Some(reason.as_str().into()),
+        status: status.as_str(),
+        end_reason: Some(reason.as_str()),
         queued_at: row.queued_at,
         started_at: row.call_started_at,
         ended_at: Some(now),

@@ -10,13 +10,8 @@
 //!
 //! A resident has at most one live consultation (`consultations_active_resident_key`). Two doctors
 //! admitting at once never get the same resident: admission is a conditional update on `waiting`.
-//! The WebRTC broker reads [`participant`] and drives [`call_connected`] / [`call_ended`].
-
-macro_rules! consultation_columns {
-    () => {
-        "consultation_id, station_id, resident_id, doctor_id, appointment_id, status, reason, symptom, priority_at, queued_at, admitted_at, answer_by, call_started_at, ended_at, end_reason, rating, rating_comment, created_at, updated_at"
-    };
-}
+//! The WebRTC broker reads [`participant`] and drives [`connect_call`] / [`end_call`] on the row
+//! it read. The SQL is in `telehealth::repo` (`consultations`, `queue`).
 
 mod admission;
 mod call;
@@ -28,7 +23,9 @@ mod tests;
 mod waiting_room;
 
 pub use admission::{admit, decline, requeue, transfer};
-pub use call::{call_connected, call_ended, end, expire_unanswered, rate, start};
+pub use call::{
+    call_connected, call_ended, connect_call, end, end_call, expire_unanswered, rate, start,
+};
 pub use consultation::{ConsultationRow, ConsultationStatus, EndReason, consultation_row, mine};
 pub use lifecycle::{Event, next};
 pub use participants::{Relation, doctors_of, get, invite, participant, relation};

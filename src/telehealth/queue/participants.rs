@@ -11,25 +11,19 @@ use crate::auth::{Caller, Role};
 use crate::error::{Error, Result};
 use crate::store::Db;
 use crate::telehealth::Ctx;
+use crate::telehealth::repo::consultations::{self as repo, DoctorPart};
 use crate::telehealth::shared::{is_station_doctor, require_doctor};
 use crate::telehealth::{About, notify, send_pushes};
-use crate::{on_db, on_tx};
 
 /// The doctors in a consultation and their parts.
 pub async fn doctors_of(db: &Db, id: Uuid) -> Result<Vec<(Uuid, ParticipantRole)>> {
-    let rows = on_db!(db, pool => sqlx::query_as::<_, (Uuid, String)>(
-        "SELECT doctor_id, role FROM consultation_doctors WHERE consultation_id = $1 ORDER BY created_at",
-    )
-    .bind(id)
-    .fetch_all(pool)
-    .await)?;
-    Ok(rows
+    Ok(repo::doctors(db, id)
+        .await?
         .into_iter()
-        .map(|(d, r)| {
-            let role = if r == "primary" {
-                ParticipantRole::Doctor
-            } else {
-                ParticipantRole::Specialist
+        .map(|(d, part)| {
+            let role = match part {
+                DoctorPart::Primary => ParticipantRole::Doctor,
+                DoctorPart::Specialist => ParticipantRole::Specialist,
             };
             (d, role)
         })
@@ -115,17 +109,7 @@ pub async fn invite(
     let push = state
         .db
         .transaction(async |tx| {
-            on_tx!(tx, conn => sqlx::query(
-                "INSERT INTO consultation_doctors (consultation_id, doctor_id, role, invited_by, created_at, updated_at)
-                 VALUES ($1, $2, 'specialist', $3, $4, $4)",
-            )
-            .bind(id)
-            .bind(specialist)
-            .bind(caller.account_id)
-            .bind(now)
-            .execute(conn)
-            .await
-            .map(|r| r.rows_affected()))?;
+            repo::add_specialist(&mut *tx, id, specialist, caller.account_id, now).await?;
             notify(
                 tx,
                 specialist,

@@ -12,43 +12,17 @@ use crate::auth::{Caller, Role};
 use crate::error::{Error, Result};
 use crate::store::{Tx, idempotency, is_unique_violation};
 use crate::telehealth::Ctx;
+use crate::telehealth::repo::queue as repo;
 use crate::telehealth::shared::AppointmentStatus;
 use crate::telehealth::shared::{is_station_doctor, station};
 use crate::telehealth::{Symptom, validate_reason};
-use crate::{on_db, on_tx};
 
-/// A new waiting-room entry.
-#[derive(Debug, Clone)]
-pub struct Enqueue {
-    pub station_id: Uuid,
-    pub resident_id: Uuid,
-    /// The doctor it is meant for (a booking), or any doctor of the station.
-    pub doctor_id: Option<Uuid>,
-    pub appointment_id: Option<Uuid>,
-    pub reason: String,
-    pub symptom: Option<Symptom>,
-    pub priority_at: DateTime<Utc>,
-}
+pub use crate::telehealth::repo::queue::Enqueue;
 
 /// Insert a waiting consultation inside the caller's transaction.
 pub async fn enqueue(tx: &mut Tx, e: Enqueue, now: DateTime<Utc>) -> Result<Uuid> {
     let id = Uuid::now_v7();
-    let res = on_tx!(tx, conn => sqlx::query(
-        "INSERT INTO consultations (consultation_id, station_id, resident_id, doctor_id, appointment_id, status, reason, symptom, priority_at, queued_at, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, 'waiting', $6, $7, $8, $9, $9, $9)",
-    )
-    .bind(id)
-    .bind(e.station_id)
-    .bind(e.resident_id)
-    .bind(e.doctor_id)
-    .bind(e.appointment_id)
-    .bind(&e.reason)
-    .bind(e.symptom.map(Symptom::as_str))
-    .bind(e.priority_at)
-    .bind(now)
-    .execute(conn)
-    .await
-    .map(|r| r.rows_affected()));
+    let res = repo::insert_waiting(tx, id, &e, now).await;
     match res {
         Err(err)
             if is_unique_violation(
@@ -59,10 +33,8 @@ pub async fn enqueue(tx: &mut Tx, e: Enqueue, now: DateTime<Utc>) -> Result<Uuid
         {
             Err(Error::Conflict("already_in_consultation"))
         }
-        other => {
-            other?;
-            Ok(id)
-        }
+        Err(err) => Err(err.into()),
+        Ok(()) => Ok(id),
     }
 }
 
@@ -110,30 +82,9 @@ pub async fn position(state: &Ctx, row: &ConsultationRow) -> Result<Option<(i64,
     if row.status != ConsultationStatus::Waiting {
         return Ok(None);
     }
-    let ahead = on_db!(&state.db, pool => sqlx::query_scalar::<_, i64>(
-        "SELECT COUNT(*) FROM consultations
-         WHERE station_id = $1 AND status = 'waiting'
-           AND (priority_at < $2 OR (priority_at = $2 AND consultation_id < $3))",
-    )
-    .bind(row.station_id)
-    .bind(row.priority_at)
-    .bind(row.consultation_id)
-    .fetch_one(pool)
-    .await)?;
-    let on_duty = on_db!(&state.db, pool => sqlx::query_scalar::<_, i64>(
-        "SELECT COUNT(*) FROM doctor_duty WHERE station_id = $1",
-    )
-    .bind(row.station_id)
-    .fetch_one(pool)
-    .await)?;
-    let recent = on_db!(&state.db, pool => sqlx::query_as::<_, (DateTime<Utc>, DateTime<Utc>)>(
-        "SELECT call_started_at, ended_at FROM consultations
-         WHERE station_id = $1 AND status = 'ended' AND call_started_at IS NOT NULL AND ended_at IS NOT NULL
-         ORDER BY ended_at DESC LIMIT 50",
-    )
-    .bind(row.station_id)
-    .fetch_all(pool)
-    .await)?;
+    let ahead = repo::ahead_of(&state.db, row).await?;
+    let on_duty = repo::on_duty(&state.db, row.station_id).await?;
+    let recent = repo::recent_calls(&state.db, row.station_id).await?;
     let minutes = average_minutes(&recent).unwrap_or(10.0);
     Ok(Some((
         ahead + 1,
@@ -175,15 +126,7 @@ pub async fn station_queue(
     station_id: Uuid,
 ) -> Result<Vec<ConsultationRow>> {
     require_station_doctor(state, caller, station_id).await?;
-    Ok(
-        on_db!(&state.db, pool => sqlx::query_as::<_, ConsultationRow>(concat!(
-        "SELECT ", consultation_columns!(), " FROM consultations
-         WHERE station_id = $1 AND status = 'waiting' ORDER BY priority_at, consultation_id LIMIT 500",
-    ))
-    .bind(station_id)
-    .fetch_all(pool)
-    .await)?,
-    )
+    Ok(repo::waiting(&state.db, station_id).await?)
 }
 
 /// Put the doctor on duty at a station (taking on-demand patients), or off duty.
@@ -193,20 +136,10 @@ pub async fn set_duty(state: &Ctx, caller: &Caller, station_id: Option<Uuid>) ->
     match station_id {
         Some(s) => {
             require_station_doctor(state, caller, s).await?;
-            on_db!(&state.db, pool => sqlx::query(
-                "INSERT INTO doctor_duty (doctor_id, station_id, since, created_at, updated_at) VALUES ($1, $2, $3, $3, $3)
-                 ON CONFLICT (doctor_id) DO UPDATE SET station_id = $2, since = $3, updated_at = $3",
-            )
-            .bind(caller.account_id)
-            .bind(s)
-            .bind(now)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))?;
+            repo::set_duty(&state.db, caller.account_id, s, now).await?;
         }
         None => {
-            on_db!(&state.db, pool => sqlx::query("DELETE FROM doctor_duty WHERE doctor_id = $1")
-                .bind(caller.account_id).execute(pool).await.map(|r| r.rows_affected()))?;
+            repo::off_duty(&state.db, caller.account_id).await?;
         }
     }
     Ok(())

@@ -1,25 +1,14 @@
 //! Consent (FHIR Consent): the current texts, residents' decisions, and whether one holds.
 
-use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::auth::{Caller, Role};
 use crate::error::{Error, Result};
-use crate::on_db;
 use crate::store::Db;
 use crate::telehealth::Ctx;
+use crate::telehealth::repo::consent as repo;
 
-crate::text_enum! {
-    /// Which consent.
-    #[derive(poem_openapi::Enum)]
-    #[oai(rename_all = "snake_case")]
-    pub enum ConsentKind {
-        /// To be seen by video at all.
-        Telehealth = "telehealth",
-        /// To have the call recorded (off unless given).
-        Recording = "recording",
-    }
-}
+pub use crate::telehealth::repo::consent::{ConsentKind, ConsentRow};
 
 /// A consent text residents read and accept.
 #[derive(Debug, Clone, Copy)]
@@ -63,15 +52,6 @@ pub fn current(kind: ConsentKind) -> ConsentText {
     }
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct ConsentRow {
-    pub consent_id: Uuid,
-    pub kind: ConsentKind,
-    pub version: String,
-    pub accepted: bool,
-    pub created_at: DateTime<Utc>,
-}
-
 /// Record a consent decision of the caller (residents) for the current version of a text.
 pub async fn decide(
     state: &Ctx,
@@ -84,51 +64,25 @@ pub async fn decide(
     if version != current(kind).version {
         return Err(Error::Conflict("consent_version_outdated"));
     }
-    let id = Uuid::now_v7();
-    let now = state.clock.now();
-    on_db!(&state.db, pool => sqlx::query(
-        "INSERT INTO consents (consent_id, account_id, kind, version, accepted, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $6)",
-    )
-    .bind(id)
-    .bind(caller.account_id)
-    .bind(kind.as_str())
-    .bind(version)
-    .bind(accepted)
-    .bind(now)
-    .execute(pool)
-    .await
-    .map(|r| r.rows_affected()))?;
-    Ok(ConsentRow {
-        consent_id: id,
+    let row = ConsentRow {
+        consent_id: Uuid::now_v7(),
         kind,
         version: version.into(),
         accepted,
-        created_at: now,
-    })
+        created_at: state.clock.now(),
+    };
+    repo::insert(&state.db, caller.account_id, &row).await?;
+    Ok(row)
 }
 
 /// The caller's consent decisions, newest first.
 pub async fn history(state: &Ctx, caller: &Caller) -> Result<Vec<ConsentRow>> {
-    Ok(on_db!(&state.db, pool => sqlx::query_as::<_, ConsentRow>(
-        "SELECT consent_id, kind, version, accepted, created_at FROM consents
-         WHERE account_id = $1 ORDER BY created_at DESC, consent_id DESC LIMIT 200",
-    )
-    .bind(caller.account_id)
-    .fetch_all(pool)
-    .await)?)
+    Ok(repo::history(&state.db, caller.account_id).await?)
 }
 
 /// Whether the resident's latest decision accepts the current version of `kind`.
 pub async fn consents_to(db: &Db, resident: Uuid, kind: ConsentKind) -> Result<bool> {
-    let latest = on_db!(db, pool => sqlx::query_as::<_, (String, bool)>(
-        "SELECT version, accepted FROM consents WHERE account_id = $1 AND kind = $2
-         ORDER BY created_at DESC, consent_id DESC LIMIT 1",
-    )
-    .bind(resident)
-    .bind(kind.as_str())
-    .fetch_optional(pool)
-    .await)?;
+    let latest = repo::latest(db, resident, kind).await?;
     Ok(matches!(latest, Some((v, true)) if v == current(kind).version))
 }
 

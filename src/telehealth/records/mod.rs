@@ -11,56 +11,24 @@
 //!   same transaction, and the resident can list them. Staff and admins never reach this content.
 //!
 //! The use cases are in `consent`, `content` (what a doctor writes), `writing`, `reading` and
-//! `audit`; everything public is re-exported here.
+//! `audit`; everything public is re-exported here. Their SQL is in `telehealth::repo` (`records`,
+//! `consent`, `audit`).
 
-use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
-use crate::on_tx;
 use crate::store::Tx;
+use crate::telehealth::repo::records as repo;
 
-/// A record status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, poem_openapi::Enum)]
-#[oai(rename_all = "snake_case")]
-pub enum RecordStatus {
-    Draft,
-    Signed,
-}
+pub use crate::telehealth::repo::records::{RecordRow, RecordStatus};
 
-impl RecordStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RecordStatus::Draft => "draft",
-            RecordStatus::Signed => "signed",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<RecordStatus> {
-        match s {
-            "draft" => Some(RecordStatus::Draft),
-            "signed" => Some(RecordStatus::Signed),
-            _ => None,
-        }
-    }
-}
-
-crate::text_column!(RecordStatus);
-
-macro_rules! record_columns {
-    () => {
-        "r.record_id, r.consultation_id, r.resident_id, r.author_id, r.version, r.supersedes, r.status, r.subjective, r.objective, r.assessment, r.plan, r.diagnoses, r.prescriptions, r.follow_up_on, r.in_person_advised, r.signed_at, r.created_at, r.updated_at, (SELECT n.record_id FROM clinical_records n WHERE n.supersedes = r.record_id) AS superseded_by"
-    };
-}
-
-// Declared after `record_columns!` so the use cases can expand it.
 mod audit;
 mod consent;
 mod content;
 mod reading;
 mod writing;
 
-pub use audit::{AccessAction, AccessRow, access_log};
+pub use audit::{AccessAction, AccessPurpose, AccessRow, access_log};
 pub use consent::{
     CONSENTS, ConsentKind, ConsentRow, ConsentText, consents_to, current, decide, has_consent,
     history,
@@ -68,29 +36,6 @@ pub use consent::{
 pub use content::{Content, Diagnosis, PrescriptionItem, is_icd10};
 pub use reading::{get, list};
 pub use writing::{amend, create, sign, update};
-
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct RecordRow {
-    pub record_id: Uuid,
-    pub consultation_id: Uuid,
-    pub resident_id: Uuid,
-    pub author_id: Uuid,
-    pub version: i32,
-    pub supersedes: Option<Uuid>,
-    pub status: RecordStatus,
-    pub subjective: String,
-    pub objective: String,
-    pub assessment: String,
-    pub plan: String,
-    pub diagnoses: String,
-    pub prescriptions: String,
-    pub follow_up_on: Option<NaiveDate>,
-    pub in_person_advised: bool,
-    pub signed_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub superseded_by: Option<Uuid>,
-}
 
 impl RecordRow {
     pub fn content(&self) -> Result<Content> {
@@ -110,10 +55,5 @@ impl RecordRow {
 }
 
 async fn record_row_tx(tx: &mut Tx, id: Uuid) -> Result<Option<RecordRow>> {
-    Ok(on_tx!(tx, conn => sqlx::query_as::<_, RecordRow>(concat!(
-        "SELECT ", record_columns!(), " FROM clinical_records r WHERE r.record_id = $1",
-    ))
-    .bind(id)
-    .fetch_optional(conn)
-    .await)?)
+    Ok(repo::record(tx, id).await?)
 }

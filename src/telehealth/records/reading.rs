@@ -6,9 +6,9 @@ use super::audit::{AccessAction, audit};
 use super::{RecordRow, RecordStatus};
 use crate::auth::{Caller, Role};
 use crate::error::{Error, Result};
-use crate::on_db;
 use crate::telehealth::Ctx;
 use crate::telehealth::queue;
+use crate::telehealth::repo::records as repo;
 
 /// May the caller read this record? The resident: their own, once signed. A doctor: any version of
 /// a consultation they are in. Anyone else: it does not exist (404); staff and admins: 403.
@@ -35,13 +35,9 @@ async fn may_read(state: &Ctx, caller: &Caller, row: &RecordRow) -> Result<()> {
 
 /// Read one record; the read is logged first (no log, no data).
 pub async fn get(state: &Ctx, caller: &Caller, id: Uuid) -> Result<RecordRow> {
-    let row = on_db!(&state.db, pool => sqlx::query_as::<_, RecordRow>(concat!(
-        "SELECT ", record_columns!(), " FROM clinical_records r WHERE r.record_id = $1",
-    ))
-    .bind(id)
-    .fetch_optional(pool)
-    .await)?
-    .ok_or(Error::NotFound("record_not_found"))?;
+    let row = repo::record(&state.db, id)
+        .await?
+        .ok_or(Error::NotFound("record_not_found"))?;
     may_read(state, caller, &row).await?;
     let now = state.clock.now();
     state
@@ -72,28 +68,9 @@ pub async fn list(
 ) -> Result<Vec<RecordRow>> {
     caller.require(&[Role::Resident, Role::Doctor])?;
     let rows = if caller.role == Role::Resident {
-        on_db!(&state.db, pool => sqlx::query_as::<_, RecordRow>(concat!(
-            "SELECT ", record_columns!(), " FROM clinical_records r
-             WHERE r.resident_id = $1 AND r.status = 'signed' AND ($2 IS NULL OR r.consultation_id = $2)
-             ORDER BY r.created_at DESC, r.record_id DESC LIMIT $3",
-        ))
-        .bind(caller.account_id)
-        .bind(consultation)
-        .bind(limit)
-        .fetch_all(pool)
-        .await)?
+        repo::signed_of_resident(&state.db, caller.account_id, consultation, limit).await?
     } else {
-        on_db!(&state.db, pool => sqlx::query_as::<_, RecordRow>(concat!(
-            "SELECT ", record_columns!(), " FROM clinical_records r
-             WHERE r.consultation_id IN (SELECT consultation_id FROM consultation_doctors WHERE doctor_id = $1)
-               AND ($2 IS NULL OR r.consultation_id = $2)
-             ORDER BY r.created_at DESC, r.record_id DESC LIMIT $3",
-        ))
-        .bind(caller.account_id)
-        .bind(consultation)
-        .bind(limit)
-        .fetch_all(pool)
-        .await)?
+        repo::of_doctor(&state.db, caller.account_id, consultation, limit).await?
     };
     if !rows.is_empty() {
         let now = state.clock.now();

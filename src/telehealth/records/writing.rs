@@ -10,9 +10,9 @@ use super::content::Content;
 use super::{RecordRow, RecordStatus, record_row_tx};
 use crate::auth::{Caller, Role};
 use crate::error::{Error, Result};
-use crate::on_tx;
 use crate::store::Tx;
 use crate::telehealth::queue::{self, ConsultationStatus, Relation};
+use crate::telehealth::repo::records as repo;
 use crate::telehealth::{About, Ctx, notify, send_pushes, ward_offset};
 
 /// The consultation, if the caller is one of its doctors (404 for other doctors and residents,
@@ -57,14 +57,7 @@ pub async fn create(
     state
         .db
         .transaction(async |tx| {
-            let existing = on_tx!(tx, conn => sqlx::query_scalar::<_, i64>(
-                "SELECT COUNT(*) FROM clinical_records WHERE consultation_id = $1 AND author_id = $2",
-            )
-            .bind(consultation)
-            .bind(caller.account_id)
-            .fetch_one(conn)
-            .await)?;
-            if existing > 0 {
+            if repo::has_authored(&mut *tx, consultation, caller.account_id).await? {
                 return Err(Error::Conflict("record_exists"));
             }
             insert(tx, id, &c, caller.account_id, 1, None, &content, now).await?;
@@ -96,33 +89,47 @@ async fn insert(
     content: &Content,
     now: DateTime<Utc>,
 ) -> Result<()> {
+    let (diagnoses, prescriptions) = as_json(content)?;
+    repo::insert(
+        tx,
+        &repo::NewRecord {
+            record_id: id,
+            consultation_id: c.consultation_id,
+            resident_id: c.resident_id,
+            author_id: author,
+            version,
+            supersedes,
+            written: written(content, &diagnoses, &prescriptions),
+        },
+        now,
+    )
+    .await?;
+    Ok(())
+}
+
+/// The diagnoses and prescriptions as they are stored (JSON text).
+fn as_json(content: &Content) -> Result<(String, String)> {
     let diagnoses = serde_json::to_string(&content.diagnoses).map_err(anyhow::Error::from)?;
     let prescriptions =
         serde_json::to_string(&content.prescriptions).map_err(anyhow::Error::from)?;
-    on_tx!(tx, conn => sqlx::query(
-        "INSERT INTO clinical_records (record_id, consultation_id, resident_id, author_id, version, supersedes, status,
-             subjective, objective, assessment, plan, diagnoses, prescriptions, follow_up_on, in_person_advised, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, 'draft', $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)",
-    )
-    .bind(id)
-    .bind(c.consultation_id)
-    .bind(c.resident_id)
-    .bind(author)
-    .bind(version)
-    .bind(supersedes)
-    .bind(&content.subjective)
-    .bind(&content.objective)
-    .bind(&content.assessment)
-    .bind(&content.plan)
-    .bind(&diagnoses)
-    .bind(&prescriptions)
-    .bind(content.follow_up_on)
-    .bind(content.in_person_advised)
-    .bind(now)
-    .execute(conn)
-    .await
-    .map(|r| r.rows_affected()))?;
-    Ok(())
+    Ok((diagnoses, prescriptions))
+}
+
+fn written<'a>(
+    content: &'a Content,
+    diagnoses: &'a str,
+    prescriptions: &'a str,
+) -> repo::Written<'a> {
+    repo::Written {
+        subjective: &content.subjective,
+        objective: &content.objective,
+        assessment: &content.assessment,
+        plan: &content.plan,
+        diagnoses,
+        prescriptions,
+        follow_up_on: content.follow_up_on,
+        in_person_advised: content.in_person_advised,
+    }
 }
 
 /// A record the caller authored, still open to change.
@@ -165,28 +172,14 @@ pub async fn update(state: &Ctx, caller: &Caller, id: Uuid, content: Content) ->
                 .with_timezone(&ward_offset(state))
                 .date_naive();
             let content = content.validate(day)?;
-            let diagnoses =
-                serde_json::to_string(&content.diagnoses).map_err(anyhow::Error::from)?;
-            let prescriptions =
-                serde_json::to_string(&content.prescriptions).map_err(anyhow::Error::from)?;
-            on_tx!(tx, conn => sqlx::query(
-                "UPDATE clinical_records SET subjective = $2, objective = $3, assessment = $4, plan = $5, diagnoses = $6,
-                     prescriptions = $7, follow_up_on = $8, in_person_advised = $9, updated_at = $10
-                 WHERE record_id = $1 AND status = 'draft'",
+            let (diagnoses, prescriptions) = as_json(&content)?;
+            repo::update_draft(
+                &mut *tx,
+                id,
+                &written(&content, &diagnoses, &prescriptions),
+                now,
             )
-            .bind(id)
-            .bind(&content.subjective)
-            .bind(&content.objective)
-            .bind(&content.assessment)
-            .bind(&content.plan)
-            .bind(&diagnoses)
-            .bind(&prescriptions)
-            .bind(content.follow_up_on)
-            .bind(content.in_person_advised)
-            .bind(now)
-            .execute(conn)
-            .await
-            .map(|r| r.rows_affected()))?;
+            .await?;
             audit(
                 tx,
                 row.resident_id,
@@ -211,14 +204,7 @@ pub async fn sign(state: &Ctx, caller: &Caller, id: Uuid) -> Result<RecordRow> {
         .db
         .transaction(async |tx| {
             let (row, _) = own_draft(state, tx, caller, id).await?;
-            let n = on_tx!(tx, conn => sqlx::query(
-                "UPDATE clinical_records SET status = 'signed', signed_at = $2, updated_at = $2 WHERE record_id = $1 AND status = 'draft'",
-            )
-            .bind(id)
-            .bind(now)
-            .execute(conn)
-            .await
-            .map(|r| r.rows_affected()))?;
+            let n = repo::sign(&mut *tx, id, now).await?;
             if n != 1 {
                 return Err(Error::Conflict("record_signed"));
             }

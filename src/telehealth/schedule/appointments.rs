@@ -1,43 +1,19 @@
-//! An appointment (FHIR Appointment): its status and row, and who may read it.
+//! An appointment (FHIR Appointment) and who may read it; its row and status live in the
+//! repository.
 
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
-use super::appointment_columns;
 use crate::auth::{Caller, Role};
 use crate::error::{Error, Result};
 use crate::store::{Db, Tx};
 use crate::telehealth::Ctx;
-use crate::{on_db, on_tx};
+use crate::telehealth::repo::appointments as repo;
 
-pub use crate::telehealth::shared::AppointmentStatus;
-
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct AppointmentRow {
-    pub appointment_id: Uuid,
-    pub resident_id: Uuid,
-    pub doctor_id: Uuid,
-    pub station_id: Uuid,
-    pub starts_at: DateTime<Utc>,
-    pub ends_at: DateTime<Utc>,
-    pub status: AppointmentStatus,
-    pub reason: String,
-    pub symptom: Option<crate::telehealth::Symptom>,
-    pub cancelled_by: Option<Uuid>,
-    pub cancel_reason: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
+pub use crate::telehealth::repo::appointments::{AppointmentRow, AppointmentStatus};
 
 pub async fn appointment_row(db: &Db, id: Uuid) -> Result<Option<AppointmentRow>> {
-    Ok(
-        on_db!(db, pool => sqlx::query_as::<_, AppointmentRow>(concat!(
-        "SELECT ", appointment_columns!(), " FROM appointments WHERE appointment_id = $1",
-    ))
-    .bind(id)
-    .fetch_optional(pool)
-    .await)?,
-    )
+    Ok(repo::appointment(db, id).await?)
 }
 
 /// The appointment, if the caller is its resident or its doctor (404 for anyone else: another
@@ -72,18 +48,7 @@ pub async fn appointments(
             "Invalid range (at most 366 days)",
         ));
     }
-    Ok(
-        on_db!(&state.db, pool => sqlx::query_as::<_, AppointmentRow>(concat!(
-        "SELECT ", appointment_columns!(), " FROM appointments
-         WHERE (resident_id = $1 OR doctor_id = $1) AND starts_at >= $2 AND starts_at < $3
-         ORDER BY starts_at LIMIT 500",
-    ))
-    .bind(caller.account_id)
-    .bind(from)
-    .bind(to)
-    .fetch_all(pool)
-    .await)?,
-    )
+    Ok(repo::of_account(&state.db, caller.account_id, from, to).await?)
 }
 
 /// Cancel a booked (or checked-in) appointment; false when it was no longer either.
@@ -94,37 +59,5 @@ pub(super) async fn set_cancelled(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<bool> {
-    let n = on_tx!(tx, conn => sqlx::query(
-        concat!(
-            "UPDATE appointments SET status = 'cancelled', cancelled_by = $2, cancel_reason = $3, updated_at = $4
-             WHERE appointment_id = $1 AND status IN ",
-            crate::active_appointment_statuses_sql!()
-        ),
-    )
-    .bind(id)
-    .bind(by)
-    .bind(reason)
-    .bind(now)
-    .execute(conn)
-    .await
-    .map(|r| r.rows_affected()))?;
-    Ok(n == 1)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::AppointmentStatus;
-
-    #[test]
-    fn the_sql_active_set_is_the_enums() {
-        let sql: Vec<&str> =
-            crate::store::column::sql_list(crate::active_appointment_statuses_sql!());
-        let active: Vec<&str> = AppointmentStatus::ALL
-            .iter()
-            .copied()
-            .filter(|s| s.is_active())
-            .map(AppointmentStatus::as_str)
-            .collect();
-        assert_eq!(sql, active);
-    }
+    Ok(repo::cancel(tx, id, by, reason, now).await? == 1)
 }

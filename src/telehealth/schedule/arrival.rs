@@ -5,15 +5,14 @@ use crate::telehealth::NotificationKind;
 use chrono::Duration;
 use uuid::Uuid;
 
-use super::appointment_columns;
-use super::appointments::{AppointmentRow, AppointmentStatus, appointment};
+use super::appointments::{AppointmentStatus, appointment};
 use crate::auth::{Caller, Role};
 use crate::error::{Error, Result};
 use crate::reports::push::Push;
 use crate::telehealth::Ctx;
 use crate::telehealth::queue;
+use crate::telehealth::repo::appointments as repo;
 use crate::telehealth::{About, local_text, notify, send_pushes, ward_offset};
-use crate::{on_db, on_tx};
 
 /// Check in for a booked appointment: the resident enters the station's waiting room, ahead of
 /// on-demand patients who came later than the booked time. Allowed from
@@ -35,14 +34,7 @@ pub async fn check_in(state: &Ctx, caller: &Caller, id: Uuid) -> Result<queue::C
     let consultation = state
         .db
         .transaction(async |tx| {
-            let n = on_tx!(tx, conn => sqlx::query(
-                "UPDATE appointments SET status = 'checked_in', updated_at = $2 WHERE appointment_id = $1 AND status = 'booked'",
-            )
-            .bind(id)
-            .bind(now)
-            .execute(conn)
-            .await
-            .map(|r| r.rows_affected()))?;
+            let n = repo::check_in(&mut *tx, id, now).await?;
             if n != 1 {
                 return Err(Error::Conflict("appointment_not_booked"));
             }
@@ -68,17 +60,13 @@ pub async fn check_in(state: &Ctx, caller: &Caller, id: Uuid) -> Result<queue::C
 pub async fn send_reminders(state: &Ctx) -> Result<usize> {
     let now = state.clock.now();
     let offset = ward_offset(state);
-    let due = on_db!(&state.db, pool => sqlx::query_as::<_, AppointmentRow>(concat!(
-        "SELECT ", appointment_columns!(), " FROM appointments
-         WHERE status = 'booked' AND starts_at > $1 AND starts_at <= $2
-           AND (reminded_24h_at IS NULL OR (reminded_15m_at IS NULL AND starts_at <= $3))
-         ORDER BY starts_at LIMIT 500",
-    ))
-    .bind(now)
-    .bind(now + Duration::hours(24))
-    .bind(now + Duration::minutes(15))
-    .fetch_all(pool)
-    .await)?;
+    let due = repo::reminders_due(
+        &state.db,
+        now,
+        now + Duration::hours(24),
+        now + Duration::minutes(15),
+    )
+    .await?;
     let mut pushes: Vec<Push> = vec![];
     let mut sent = 0;
     for a in due {
@@ -91,25 +79,9 @@ pub async fn send_reminders(state: &Ctx) -> Result<usize> {
             .transaction(async |tx| {
                 // The 15-minute reminder makes the day-before one moot when both fall due together.
                 let claimed = if soon {
-                    on_tx!(tx, conn => sqlx::query(
-                        "UPDATE appointments SET reminded_15m_at = $2, reminded_24h_at = COALESCE(reminded_24h_at, $2), updated_at = $2
-                         WHERE appointment_id = $1 AND reminded_15m_at IS NULL AND status = 'booked'",
-                    )
-                    .bind(a.appointment_id)
-                    .bind(now)
-                    .execute(conn)
-                    .await
-                    .map(|r| r.rows_affected()))?
+                    repo::claim_reminder_15m(&mut *tx, a.appointment_id, now).await?
                 } else {
-                    on_tx!(tx, conn => sqlx::query(
-                        "UPDATE appointments SET reminded_24h_at = $2, updated_at = $2
-                         WHERE appointment_id = $1 AND reminded_24h_at IS NULL AND status = 'booked'",
-                    )
-                    .bind(a.appointment_id)
-                    .bind(now)
-                    .execute(conn)
-                    .await
-                    .map(|r| r.rows_affected()))?
+                    repo::claim_reminder_24h(&mut *tx, a.appointment_id, now).await?
                 };
                 if claimed != 1 {
                     return Ok(None);
@@ -155,13 +127,6 @@ pub async fn send_reminders(state: &Ctx) -> Result<usize> {
 pub async fn mark_no_shows(state: &Ctx) -> Result<usize> {
     let now = state.clock.now();
     let window = Duration::minutes(state.settings.telehealth_check_in_minutes.into());
-    let n = on_db!(&state.db, pool => sqlx::query(
-        "UPDATE appointments SET status = 'noshow', updated_at = $1 WHERE status = 'booked' AND starts_at < $2",
-    )
-    .bind(now)
-    .bind(now - window)
-    .execute(pool)
-    .await
-    .map(|r| r.rows_affected()))?;
+    let n = repo::mark_no_shows(&state.db, now, now - window).await?;
     Ok(n as usize)
 }

@@ -5,16 +5,17 @@ use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveTime, TimeZone, Ti
 use std::collections::BTreeSet;
 use uuid::Uuid;
 
-use super::appointment_columns;
-use super::appointments::AppointmentRow;
 use super::appointments::set_cancelled;
 use crate::auth::{Caller, Role};
 use crate::error::{Error, Result};
 use crate::store::Db;
 use crate::telehealth::Ctx;
+use crate::telehealth::repo::appointments;
+use crate::telehealth::repo::availability::{self as repo, WindowRow};
 use crate::telehealth::shared::{is_station_doctor, require_doctor};
 use crate::telehealth::{About, local_text, notify, send_pushes, validate_text, ward_offset};
-use crate::{on_db, on_tx};
+
+pub use crate::telehealth::repo::availability::LeaveDay;
 
 /// One weekly window of a doctor at a station, in the ward's local time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,25 +125,21 @@ fn require_calendar_owner(caller: &Caller, doctor: Uuid) -> Result<()> {
 }
 
 pub async fn windows(db: &Db, doctor: Uuid) -> Result<Vec<Window>> {
-    let rows = on_db!(db, pool => sqlx::query_as::<_, (Uuid, i32, i32, i32, i32)>(
-        "SELECT station_id, weekday, start_minute, end_minute, slot_minutes FROM availability
-         WHERE doctor_id = $1 ORDER BY weekday, start_minute",
-    )
-    .bind(doctor)
-    .fetch_all(pool)
-    .await)?;
-    Ok(rows.into_iter().map(window_of).collect())
+    Ok(repo::windows(db, doctor)
+        .await?
+        .into_iter()
+        .map(window_of)
+        .collect())
 }
 
-pub(super) fn window_of(
-    (station_id, weekday, start, end, slot): (Uuid, i32, i32, i32, i32),
-) -> Window {
+/// A window as stored, as the rules read it.
+pub(super) fn window_of(w: WindowRow) -> Window {
     Window {
-        station_id,
-        weekday: weekday.max(0) as u32,
-        start_minute: start.max(0) as u32,
-        end_minute: end.max(0) as u32,
-        slot_minutes: slot.max(1) as u32,
+        station_id: w.station_id,
+        weekday: w.weekday.max(0) as u32,
+        start_minute: w.start_minute.max(0) as u32,
+        end_minute: w.end_minute.max(0) as u32,
+        slot_minutes: w.slot_minutes.max(1) as u32,
     }
 }
 
@@ -186,35 +183,21 @@ pub async fn replace_availability(
         .db
         .transaction(async |tx| {
             tx.lock_key(doctor).await?;
-            on_tx!(tx, conn => sqlx::query("DELETE FROM availability WHERE doctor_id = $1")
-                .bind(doctor).execute(conn).await.map(|r| r.rows_affected()))?;
+            repo::delete_windows(&mut *tx, doctor).await?;
             for w in &new {
-                on_tx!(tx, conn => sqlx::query(
-                    "INSERT INTO availability (availability_id, doctor_id, station_id, weekday, start_minute, end_minute, slot_minutes, created_at, updated_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
-                )
-                .bind(Uuid::now_v7())
-                .bind(doctor)
-                .bind(w.station_id)
-                .bind(w.weekday as i32)
-                .bind(w.start_minute as i32)
-                .bind(w.end_minute as i32)
-                .bind(w.slot_minutes as i32)
-                .bind(now)
-                .execute(conn)
-                .await
-                .map(|r| r.rows_affected()))?;
+                let row = WindowRow {
+                    station_id: w.station_id,
+                    weekday: w.weekday as i32,
+                    start_minute: w.start_minute as i32,
+                    end_minute: w.end_minute as i32,
+                    slot_minutes: w.slot_minutes as i32,
+                };
+                repo::insert_window(&mut *tx, doctor, &row, now).await?;
             }
             Ok::<_, Error>(())
         })
         .await?;
     windows(&state.db, doctor).await
-}
-
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct LeaveDay {
-    pub day: NaiveDate,
-    pub reason: String,
 }
 
 pub async fn leave_days(state: &Ctx, caller: &Caller, doctor: Uuid) -> Result<Vec<LeaveDay>> {
@@ -225,13 +208,7 @@ pub async fn leave_days(state: &Ctx, caller: &Caller, doctor: Uuid) -> Result<Ve
         .now()
         .with_timezone(&ward_offset(state))
         .date_naive();
-    Ok(on_db!(&state.db, pool => sqlx::query_as::<_, LeaveDay>(
-        "SELECT day, reason FROM leave_days WHERE doctor_id = $1 AND day >= $2 ORDER BY day",
-    )
-    .bind(doctor)
-    .bind(today)
-    .fetch_all(pool)
-    .await)?)
+    Ok(repo::leave_days(&state.db, doctor, today).await?)
 }
 
 /// Mark days `from..=to` as leave. Appointments already booked on them are cancelled and the
@@ -282,30 +259,12 @@ pub async fn add_leave(
             tx.lock_key(doctor).await?;
             let mut day = from;
             while day <= to {
-                on_tx!(tx, conn => sqlx::query(
-                    "INSERT INTO leave_days (doctor_id, day, reason, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)
-                     ON CONFLICT (doctor_id, day) DO UPDATE SET reason = $3, updated_at = $4",
-                )
-                .bind(doctor)
-                .bind(day)
-                .bind(&reason)
-                .bind(now)
-                .execute(conn)
-                .await
-                .map(|r| r.rows_affected()))?;
+                repo::add_leave_day(&mut *tx, doctor, day, &reason, now).await?;
                 day = day
                     .succ_opt()
                     .ok_or(Error::BadRequest("date out of range".into()))?;
             }
-            let affected = on_tx!(tx, conn => sqlx::query_as::<_, AppointmentRow>(concat!(
-                "SELECT ", appointment_columns!(), " FROM appointments
-                 WHERE doctor_id = $1 AND status = 'booked' AND starts_at >= $2 AND starts_at < $3",
-            ))
-            .bind(doctor)
-            .bind(start)
-            .bind(end)
-            .fetch_all(conn)
-            .await)?;
+            let affected = appointments::booked_between(&mut *tx, doctor, start, end).await?;
             let mut pushes = vec![];
             for a in &affected {
                 set_cancelled(tx, a.appointment_id, caller.account_id, "doctor_leave", now).await?;
@@ -340,8 +299,7 @@ pub async fn remove_leave(
 ) -> Result<()> {
     require_calendar_owner(caller, doctor)?;
     require_doctor(&state.db, doctor).await?;
-    on_db!(&state.db, pool => sqlx::query("DELETE FROM leave_days WHERE doctor_id = $1 AND day = $2")
-        .bind(doctor).bind(day).execute(pool).await.map(|r| r.rows_affected()))?;
+    repo::remove_leave_day(&state.db, doctor, day).await?;
     Ok(())
 }
 

@@ -10,9 +10,10 @@ use crate::auth::{Caller, Role};
 use crate::error::{Error, Result};
 use crate::store::{Tx, idempotency, is_unique_violation};
 use crate::telehealth::Ctx;
+use crate::telehealth::repo::appointments as repo;
+use crate::telehealth::repo::availability as leave;
 use crate::telehealth::shared::require_doctor;
 use crate::telehealth::{Symptom, validate_reason, ward_offset};
-use crate::{on_db, on_tx};
 
 /// A resident's booking request.
 #[derive(Debug, Clone)]
@@ -61,14 +62,8 @@ pub(super) async fn bookable(
         ));
     };
     let day = start.with_timezone(&offset).date_naive();
-    let on_leave = on_db!(&state.db, pool => sqlx::query_scalar::<_, i64>(
-        "SELECT COUNT(*) FROM leave_days WHERE doctor_id = $1 AND day = $2",
-    )
-    .bind(doctor)
-    .bind(day)
-    .fetch_one(pool)
-    .await)?;
-    if on_leave > 0 || state.calendar.holidays().contains(&day) {
+    let on_leave = leave::on_leave(&state.db, doctor, day).await?;
+    if on_leave || state.calendar.holidays().contains(&day) {
         return Err(Error::validation(
             "start",
             "not_a_slot",
@@ -90,44 +85,16 @@ pub(super) async fn claim_slot(
     end: DateTime<Utc>,
     except: Option<Uuid>,
 ) -> Result<()> {
-    let clash = on_tx!(tx, conn => sqlx::query_scalar::<_, i64>(
-        "SELECT COUNT(*) FROM appointments
-         WHERE doctor_id = $1 AND status <> 'cancelled' AND starts_at < $3 AND ends_at > $2
-           AND ($4 IS NULL OR appointment_id <> $4)",
-    )
-    .bind(doctor)
-    .bind(start)
-    .bind(end)
-    .bind(except)
-    .fetch_one(conn)
-    .await)?;
+    let clash = repo::doctor_clashes(&mut *tx, doctor, start, end, except).await?;
     if clash > 0 {
         return Err(Error::Conflict("slot_taken"));
     }
-    let mine = on_tx!(tx, conn => sqlx::query_scalar::<_, i64>(
-        concat!(
-            "SELECT COUNT(*) FROM appointments WHERE resident_id = $1 AND status IN ",
-            crate::active_appointment_statuses_sql!(),
-            " AND starts_at < $3 AND ends_at > $2 AND ($4 IS NULL OR appointment_id <> $4)"
-        ),
-    )
-    .bind(resident)
-    .bind(start)
-    .bind(end)
-    .bind(except)
-    .fetch_one(conn)
-    .await)?;
+    let mine = repo::resident_clashes(&mut *tx, resident, start, end, except).await?;
     if mine > 0 {
         return Err(Error::Conflict("overlapping_appointment"));
     }
     if except.is_none() {
-        let open = on_tx!(tx, conn => sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM appointments WHERE resident_id = $1 AND status = 'booked' AND starts_at > $2",
-        )
-        .bind(resident)
-        .bind(state.clock.now())
-        .fetch_one(conn)
-        .await)?;
+        let open = repo::open_of_resident(&mut *tx, resident, state.clock.now()).await?;
         if open >= i64::from(state.settings.telehealth_max_open_appointments) {
             return Err(Error::Conflict("too_many_appointments"));
         }
@@ -151,44 +118,47 @@ pub async fn book(
     state
         .db
         .transaction(async |tx| {
-        tx.lock_key(new.doctor_id).await?;
-        claim_slot(
-            tx,
-            state,
-            caller.account_id,
-            new.doctor_id,
-            new.start,
-            end,
-            None,
-        )
-        .await?;
-        let inserted = on_tx!(tx, conn => sqlx::query(
-            "INSERT INTO appointments (appointment_id, resident_id, doctor_id, station_id, starts_at, ends_at, status, reason, symptom, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, 'booked', $7, $8, $9, $9)",
-        )
-        .bind(id)
-        .bind(caller.account_id)
-        .bind(new.doctor_id)
-        .bind(new.station_id)
-        .bind(new.start)
-        .bind(end)
-        .bind(&reason)
-        .bind(new.symptom.map(Symptom::as_str))
-        .bind(now)
-        .execute(conn)
-        .await
-        .map(|r| r.rows_affected()));
-        match inserted {
-            Err(e) if is_unique_violation(&e, "appointments_slot_key", "appointments.doctor_id") => {
-                return Err(Error::Conflict("slot_taken"));
+            tx.lock_key(new.doctor_id).await?;
+            claim_slot(
+                tx,
+                state,
+                caller.account_id,
+                new.doctor_id,
+                new.start,
+                end,
+                None,
+            )
+            .await?;
+            let inserted = repo::insert(
+                &mut *tx,
+                &repo::NewAppointment {
+                    appointment_id: id,
+                    resident_id: caller.account_id,
+                    doctor_id: new.doctor_id,
+                    station_id: new.station_id,
+                    starts_at: new.start,
+                    ends_at: end,
+                    reason: &reason,
+                    symptom: new.symptom,
+                },
+                now,
+            )
+            .await;
+            match inserted {
+                Err(e)
+                    if is_unique_violation(
+                        &e,
+                        "appointments_slot_key",
+                        "appointments.doctor_id",
+                    ) =>
+                {
+                    return Err(Error::Conflict("slot_taken"));
+                }
+                other => other?,
             }
-            other => {
-                other?;
+            if let Some(k) = idempotency {
+                idempotency::complete(tx, k, &id.to_string(), now).await?;
             }
-        }
-        if let Some(k) = idempotency {
-            idempotency::complete(tx, k, &id.to_string(), now).await?;
-        }
             Ok(())
         })
         .await?;

@@ -8,9 +8,9 @@ use super::appointments::{AppointmentRow, AppointmentStatus, appointment_row, se
 use super::booking::{bookable, claim_slot};
 use crate::auth::{Caller, Role};
 use crate::error::{Error, Result};
-use crate::on_tx;
 use crate::store::is_unique_violation;
 use crate::telehealth::Ctx;
+use crate::telehealth::repo::appointments as repo;
 use crate::telehealth::{About, local_text, notify, send_pushes, validate_text, ward_offset};
 
 /// Who is acting on an appointment, and whether the resident's cut-off applies.
@@ -128,19 +128,15 @@ pub async fn reschedule(
                 Some(id),
             )
             .await?;
-            let moved = on_tx!(tx, conn => sqlx::query(
-                "UPDATE appointments SET starts_at = $2, ends_at = $3, reminded_24h_at = NULL, reminded_15m_at = NULL, updated_at = $4
-                 WHERE appointment_id = $1 AND status = 'booked'",
-            )
-            .bind(id)
-            .bind(start)
-            .bind(end)
-            .bind(now)
-            .execute(conn)
-            .await
-            .map(|r| r.rows_affected()));
+            let moved = repo::move_to(&mut *tx, id, start, end, now).await;
             match moved {
-                Err(e) if is_unique_violation(&e, "appointments_slot_key", "appointments.doctor_id") => {
+                Err(e)
+                    if is_unique_violation(
+                        &e,
+                        "appointments_slot_key",
+                        "appointments.doctor_id",
+                    ) =>
+                {
                     return Err(Error::Conflict("slot_taken"));
                 }
                 Ok(0) => return Err(Error::Conflict("appointment_not_booked")),

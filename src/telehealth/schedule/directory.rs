@@ -4,9 +4,9 @@
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
-use crate::on_db;
 use crate::store::Db;
 use crate::telehealth::Ctx;
+use crate::telehealth::repo::stations as repo;
 use crate::telehealth::shared::{StationRow, require_doctor, station};
 use crate::telehealth::validate_text;
 
@@ -25,55 +25,28 @@ pub struct Doctor {
 }
 
 pub async fn stations(db: &Db) -> Result<Vec<StationRow>> {
-    Ok(on_db!(db, pool => sqlx::query_as::<_, StationRow>(
-        "SELECT station_id, name, address, phone, lat, lon, opening_hours FROM stations ORDER BY name",
-    )
-    .fetch_all(pool)
-    .await)?)
+    Ok(repo::stations(db).await?)
 }
 
 /// Every enabled doctor account, with profile, stations and duty.
 pub async fn doctors(db: &Db) -> Result<Vec<Doctor>> {
-    type Row = (
-        Uuid,
-        String,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<Uuid>,
-    );
-    let rows = on_db!(db, pool => sqlx::query_as::<_, Row>(
-        "SELECT a.account_id, a.display_name, p.title, p.specialty, p.hospital, d.station_id
-         FROM accounts a
-         LEFT JOIN doctor_profiles p ON p.account_id = a.account_id
-         LEFT JOIN doctor_duty d ON d.doctor_id = a.account_id
-         WHERE a.role = 'doctor' AND a.disabled_at IS NULL
-         ORDER BY a.display_name, a.account_id",
-    )
-    .fetch_all(pool)
-    .await)?;
-    let memberships = on_db!(db, pool => sqlx::query_as::<_, (Uuid, Uuid)>(
-        "SELECT account_id, station_id FROM station_doctors ORDER BY created_at",
-    )
-    .fetch_all(pool)
-    .await)?;
+    let rows = repo::doctors(db).await?;
+    let memberships = repo::memberships(db).await?;
     Ok(rows
         .into_iter()
-        .map(
-            |(account_id, name, title, specialty, hospital, on_duty_at)| Doctor {
-                account_id,
-                name,
-                title: title.unwrap_or_default(),
-                specialty: specialty.unwrap_or_default(),
-                hospital,
-                stations: memberships
-                    .iter()
-                    .filter(|(a, _)| *a == account_id)
-                    .map(|(_, s)| *s)
-                    .collect(),
-                on_duty_at,
-            },
-        )
+        .map(|d| Doctor {
+            account_id: d.account_id,
+            name: d.display_name,
+            title: d.title.unwrap_or_default(),
+            specialty: d.specialty.unwrap_or_default(),
+            hospital: d.hospital,
+            stations: memberships
+                .iter()
+                .filter(|(a, _)| *a == d.account_id)
+                .map(|(_, s)| *s)
+                .collect(),
+            on_duty_at: d.on_duty_at,
+        })
         .collect())
 }
 
@@ -122,20 +95,15 @@ pub async fn update_station(state: &Ctx, id: Uuid, patch: StationPatch) -> Resul
         Some(h) => validate_text(&h, "opening_hours", 200)?,
         None => current.opening_hours,
     };
-    on_db!(&state.db, pool => sqlx::query(
-        "UPDATE stations SET address = $2, phone = $3, lat = $4, lon = $5, opening_hours = $6, updated_at = $7
-         WHERE station_id = $1",
-    )
-    .bind(id)
-    .bind(&address)
-    .bind(&phone)
-    .bind(lat)
-    .bind(lon)
-    .bind(&opening_hours)
-    .bind(state.clock.now())
-    .execute(pool)
-    .await
-    .map(|r| r.rows_affected()))?;
+    let changed = StationRow {
+        address,
+        phone,
+        lat,
+        lon,
+        opening_hours,
+        ..current
+    };
+    repo::update_station(&state.db, &changed, state.clock.now()).await?;
     station(&state.db, id).await
 }
 
@@ -155,18 +123,14 @@ pub async fn set_profile(
         None => None,
     };
     let now = state.clock.now();
-    on_db!(&state.db, pool => sqlx::query(
-        "INSERT INTO doctor_profiles (account_id, title, specialty, hospital, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $5)
-         ON CONFLICT (account_id) DO UPDATE SET title = $2, specialty = $3, hospital = $4, updated_at = $5",
+    repo::set_profile(
+        &state.db,
+        doctor,
+        &title,
+        &specialty,
+        hospital.as_deref(),
+        now,
     )
-    .bind(doctor)
-    .bind(&title)
-    .bind(&specialty)
-    .bind(&hospital)
-    .bind(now)
-    .execute(pool)
-    .await
-    .map(|r| r.rows_affected()))?;
+    .await?;
     Ok(())
 }

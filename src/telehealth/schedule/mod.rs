@@ -6,6 +6,8 @@
 //! the one rule that matters under load: at most one live appointment per doctor and start time
 //! (`appointments_slot_key`), and bookings of one doctor run one at a time ([`Tx::lock_key`]).
 //!
+//! The SQL is in `telehealth::repo` (`appointments`, `availability`, `stations`).
+//!
 //! [`Tx::lock_key`]: crate::store::Tx::lock_key
 
 mod appointments;
@@ -31,11 +33,3 @@ pub use booking::{NewBooking, book};
 pub use cancel_reschedule::{cancel, reschedule};
 pub use directory::{Doctor, StationPatch, doctors, set_profile, stations, update_station};
 pub use slots::{Calendar, Slot, free_slots, slots, window_for};
-
-// The use-case files import this by path (`use super::appointment_columns;`).
-macro_rules! appointment_columns {
-    () => {
-        "appointment_id, resident_id, doctor_id, station_id, starts_at, ends_at, status, reason, symptom, cancelled_by, cancel_reason, created_at, updated_at"
-    };
-}
-pub(crate) use appointment_columns;

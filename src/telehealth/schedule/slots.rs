@@ -6,9 +6,9 @@ use uuid::Uuid;
 
 use super::availability::{Window, local_midnight, window_of};
 use crate::error::{Error, Result};
-use crate::on_db;
 use crate::store::Db;
 use crate::telehealth::Ctx;
+use crate::telehealth::repo::{appointments, availability};
 use crate::telehealth::shared::{require_doctor, station};
 use crate::telehealth::ward_offset;
 
@@ -132,47 +132,31 @@ pub async fn slots(
     if let Some(d) = doctor {
         require_doctor(&state.db, d).await?;
     }
-    let rows = on_db!(&state.db, pool => sqlx::query_as::<_, (Uuid, Uuid, i32, i32, i32, i32)>(
-        "SELECT av.doctor_id, av.station_id, av.weekday, av.start_minute, av.end_minute, av.slot_minutes
-         FROM availability av JOIN accounts a ON a.account_id = av.doctor_id
-         WHERE a.disabled_at IS NULL AND ($1 IS NULL OR av.station_id = $1) AND ($2 IS NULL OR av.doctor_id = $2)",
-    )
-    .bind(station)
-    .bind(doctor)
-    .fetch_all(pool)
-    .await)?;
+    let rows = availability::bookable_windows(&state.db, station, doctor).await?;
     let mut windows: HashMap<Uuid, Vec<Window>> = HashMap::new();
-    for (doctor, station, wd, s, e, len) in rows {
+    for row in rows {
         windows
-            .entry(doctor)
+            .entry(row.doctor_id)
             .or_default()
-            .push(window_of((station, wd, s, e, len)));
+            .push(window_of(row.window));
     }
     if windows.is_empty() || to <= from {
         return Ok(vec![]);
     }
     let offset = ward_offset(state);
-    let leave: HashSet<(Uuid, NaiveDate)> =
-        on_db!(&state.db, pool => sqlx::query_as::<_, (Uuid, NaiveDate)>(
-        "SELECT doctor_id, day FROM leave_days WHERE day >= $1 AND day <= $2",
+    let leave: HashSet<(Uuid, NaiveDate)> = availability::leave_between(
+        &state.db,
+        from.with_timezone(&offset).date_naive(),
+        to.with_timezone(&offset).date_naive(),
     )
-    .bind(from.with_timezone(&offset).date_naive())
-    .bind(to.with_timezone(&offset).date_naive())
-    .fetch_all(pool)
-    .await)?
-        .into_iter()
-        .collect();
-    let taken: HashSet<(Uuid, DateTime<Utc>)> = on_db!(&state.db, pool => sqlx::query_as::<_, (Uuid, DateTime<Utc>)>(
-        "SELECT doctor_id, starts_at FROM appointments
-         WHERE status <> 'cancelled' AND starts_at >= $1 AND starts_at < $2 AND ($3 IS NULL OR doctor_id = $3)",
-    )
-    .bind(from - Duration::hours(2))
-    .bind(to)
-    .bind(doctor)
-    .fetch_all(pool)
-    .await)?
+    .await?
     .into_iter()
     .collect();
+    let taken: HashSet<(Uuid, DateTime<Utc>)> =
+        appointments::taken(&state.db, from - Duration::hours(2), to, doctor)
+            .await?
+            .into_iter()
+            .collect();
     let cal = Calendar {
         windows: &windows,
         leave: &leave,
