@@ -11,6 +11,7 @@ pub mod consultations;
 pub mod notifications;
 pub mod quality;
 pub mod queue;
+pub mod readiness;
 pub mod records;
 pub mod stations;
 pub mod stats;
