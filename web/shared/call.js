@@ -1162,7 +1162,8 @@ export function callStage(call, { endButton, names = {}, waitingText } = {}) {
 
 /**
  * Camera, microphone and network against the server's echo peer (`POST /v1/rtc/echo`, a
- * non-trickle offer; `GET /v1/rtc/echo/{id}` for the report). Resolves to the last EchoReport
+ * non-trickle offer gathered with the STUN/TURN servers of `GET /v1/rtc/ice-servers`;
+ * `GET /v1/rtc/echo/{id}` for the report). Resolves to the last EchoReport
  * (with `verdict`), or `{verdict: 'no_devices'}` when the browser gives no camera or microphone.
  * `onProgress(report)` sees the reports as they come. `forceRelay` (default: the page's switch,
  * `forceRelayWanted()`) asks the echo to answer through the relay only.
@@ -1174,7 +1175,12 @@ export async function precallTest(api, { onProgress, forceRelay = forceRelayWant
   } catch {
     try { stream = await navigator.mediaDevices.getUserMedia({ audio: true }); } catch { return { verdict: 'no_devices' }; }
   }
-  const pc = new RTCPeerConnection();
+  // The phone's own STUN/TURN path is part of what is tested: the same servers a call gets.
+  let iceServers = [];
+  try {
+    iceServers = (await api.get('/v1/rtc/ice-servers')).ice_servers || [];
+  } catch { /* the test still runs on host candidates */ }
+  const pc = new RTCPeerConnection({ iceServers });
   try {
     for (const tr of stream.getTracks()) pc.addTrack(tr, stream);
     const dc = pc.createDataChannel('echo');
