@@ -849,7 +849,9 @@ fn request(op: &str, on: &str) -> Option<Build> {
         },
         ("admin_list_webhooks", "") => |_, _| none(),
         ("admin_create_webhook", "") => |_, _| {
-            json_body(json!({ "url": "https://127.0.0.1:9/hooks", "events": ["report.resolved"] }))
+            json_body(
+                json!({ "url": "https://hooks.example.invalid/hooks", "events": ["report.resolved"] }),
+            )
         },
         ("admin_webhook_deliveries", "") => {
             |f, _| req(&[("webhook_id", &f.webhook)], "limit=5", Body::None)
@@ -1267,7 +1269,7 @@ pub(crate) async fn fixtures(app: &TestApp) -> Fx {
         .post(
             "/v1/admin/webhooks",
             Some(&admin),
-            json!({ "url": "https://127.0.0.1:9/hooks", "events": ["report.changed"] }),
+            json!({ "url": "https://hooks.example.invalid/hooks", "events": ["report.changed"] }),
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
