@@ -311,13 +311,16 @@ pub fn learn_allowed_methods(spec_json: &str) {
                 .as_object()
                 .map(|o| {
                     o.keys()
-                        .filter(|m| ["get", "post", "put", "patch", "delete"].contains(&m.as_str()))
+                        .filter(|m| {
+                            ["get", "post", "put", "patch", "delete", "head", "options"]
+                                .contains(&m.as_str())
+                        })
                         .map(|m| m.to_ascii_uppercase())
                         .collect()
                 })
                 .unwrap_or_default();
             let mut methods = methods;
-            if methods.iter().any(|m| m == "GET") {
+            if methods.iter().any(|m| m == "GET") && !methods.iter().any(|m| m == "HEAD") {
                 methods.push("HEAD".into());
             }
             out.push((
@@ -369,14 +372,18 @@ pub async fn observe<E: Endpoint>(next: E, mut req: Request, state: Ctx) -> poem
     // Photo uploads stream to a temporary file under their own, larger limit.
     // An area file (a ward's boundaries, a few MB) is JSON, read whole under its own limit, for
     // signed-in callers only (the handler then refuses all but admins).
-    let limit = if req.uri().path() == "/v1/media" {
+    // The bytes of a resumable upload (`PATCH /v1/media/uploads/{id}`) stream the same way.
+    let photo_bytes = req.uri().path() == "/v1/media"
+        || (req.method() == poem::http::Method::PATCH
+            && req.uri().path().starts_with("/v1/media/uploads/"));
+    let limit = if photo_bytes {
         state.settings.max_upload_bytes
     } else if req.uri().path() == AREAS_IMPORT_PATH && req.header("authorization").is_some() {
         state.settings.max_body_bytes.max(MAX_AREAS_BODY_BYTES)
     } else {
         state.settings.max_body_bytes
     };
-    let buffer_chunked = req.uri().path() != "/v1/media";
+    let buffer_chunked = !photo_bytes;
     let signed_in = req.header("authorization").is_some();
     let is_web = crate::web::owns(&path);
     let req_method = req.method().clone();
@@ -473,12 +480,13 @@ pub async fn observe<E: Endpoint>(next: E, mut req: Request, state: Ctx) -> poem
         let h = resp.headers_mut();
         h.insert(
             "access-control-allow-methods",
-            HeaderValue::from_static("GET, POST, PUT, PATCH, DELETE"),
+            HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE"),
         );
         h.insert(
             "access-control-allow-headers",
             HeaderValue::from_static(
-                "authorization, content-type, idempotency-key, accept-language, x-request-id",
+                "authorization, content-type, idempotency-key, accept-language, x-request-id, \
+                 tus-resumable, upload-length, upload-offset, upload-metadata",
             ),
         );
         h.insert("access-control-max-age", HeaderValue::from_static("600"));
@@ -533,7 +541,11 @@ pub async fn observe<E: Endpoint>(next: E, mut req: Request, state: Ctx) -> poem
         headers.insert("access-control-allow-origin", v);
         headers.insert(
             "access-control-expose-headers",
-            HeaderValue::from_static("retry-after, x-request-id, location"),
+            HeaderValue::from_static(
+                "retry-after, x-request-id, location, upload-offset, upload-length, \
+                 upload-expires, upload-metadata, tus-resumable, tus-version, tus-extension, \
+                 tus-max-size, wardline-media-id",
+            ),
         );
     }
 
