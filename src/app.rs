@@ -14,6 +14,7 @@ use crate::auth::sms::{OutboxSender, SmsSender, WebhookSender};
 use crate::bus::{Bus, LocalBus};
 use crate::config::Settings;
 use crate::media::MediaApi;
+use crate::media::resumable::api::UploadsApi;
 use crate::objects::{Objects, ObjectsApi};
 use crate::open311::api::{Open311Api, open311_api};
 use crate::ops::{Metrics, OpsApi};
@@ -104,7 +105,8 @@ pub type Apis = (
     OrgApi,
     WebhooksApi,
     ReportsApi,
-    MediaApi,
+    // Photos whole and resumable (a tuple in the tuple: poem-openapi takes 16 at most).
+    (MediaApi, UploadsApi),
     ObjectsApi,
     TelehealthApi,
     RecordsApi,
@@ -138,9 +140,14 @@ pub fn api_service(state: AppState) -> OpenApiService<Apis, ()> {
                 state: state.webhooks.clone(),
             },
             crate::reports::api::reports_api(state.reports.clone()),
-            MediaApi {
-                state: state.media.clone(),
-            },
+            (
+                MediaApi {
+                    state: state.media.clone(),
+                },
+                UploadsApi {
+                    state: state.media.clone(),
+                },
+            ),
             ObjectsApi {
                 objects: state.objects.clone(),
                 max_body_bytes: state.settings.max_body_bytes as u64,
@@ -451,6 +458,19 @@ impl Server {
                 }
             }
         });
+        // Resumable uploads left unfinished past their expiry, and their pieces.
+        let uploads_state = state.clone();
+        let uploads_sweeper = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(300));
+            loop {
+                tick.tick().await;
+                match crate::media::resumable::sweep(&uploads_state.media).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(deleted = n, "swept expired resumable uploads"),
+                    Err(e) => tracing::warn!(error = %e, "sweeping expired resumable uploads"),
+                }
+            }
+        });
         // Appointment reminders, missed calls and no-shows.
         let sweep_state = state.clone();
         let sweeper = tokio::spawn(async move {
@@ -484,6 +504,7 @@ impl Server {
         }
         closer.abort();
         sweeper.abort();
+        uploads_sweeper.abort();
         gc.abort();
         if let Some(turn) = &self.turn {
             turn.close().await;

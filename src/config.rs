@@ -111,6 +111,11 @@ pub struct Settings {
     pub max_upload_bytes: usize,
     /// Photos decoded at once (each takes tens of MB while decoding).
     pub photo_concurrency: u32,
+    /// A resumable upload left unfinished this many hours after its last piece expires (its
+    /// pieces are then deleted).
+    pub upload_expiry_hours: u32,
+    /// Unfinished resumable uploads one account may hold at once (429 above).
+    pub max_open_uploads: u32,
     /// The ward's working week (giờ hành chính), e.g. `mon-fri 07:30-11:30,13:30-17:00`; empty = that default.
     pub work_schedule: String,
     /// Public holidays `YYYY-MM-DD,…`; empty = the built-in Vietnamese list (Tết included).
@@ -230,6 +235,8 @@ impl Default for Settings {
             cors_origins: String::new(),
             max_upload_bytes: 20 * 1024 * 1024,
             photo_concurrency: 1,
+            upload_expiry_hours: 24,
+            max_open_uploads: 10,
             work_schedule: String::new(),
             work_holidays: String::new(),
             work_utc_offset: "+07:00".into(),
@@ -404,6 +411,9 @@ impl Settings {
         self.cors_allow_list()?;
         if self.photo_concurrency == 0 {
             bail!("photo_concurrency must be at least 1");
+        }
+        if !(1..=24 * 30).contains(&self.upload_expiry_hours) || self.max_open_uploads == 0 {
+            bail!("upload_expiry_hours must be 1 to 720 and max_open_uploads at least 1");
         }
         self.calendar()?;
         if let Some(secret) = &self.jwt_secret

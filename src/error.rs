@@ -161,6 +161,10 @@ pub enum Error {
         current: &'static str,
         allowed: Vec<&'static str>,
     },
+    /// 412: a protocol version the server does not speak (`tus_version_unsupported`: the
+    /// resumable uploads' `Tus-Resumable`).
+    #[error("precondition failed: {0}")]
+    PreconditionFailed(&'static str),
     /// 413: body larger than allowed.
     #[error("payload too large")]
     PayloadTooLarge,
@@ -217,6 +221,9 @@ pub enum AnyProblem {
     /// Conflicts with the current state.
     #[oai(status = 409, content_type = "application/problem+json")]
     Conflict(Json<Problem>),
+    /// A protocol version the server does not speak (the answer names the ones it does).
+    #[oai(status = 412, content_type = "application/problem+json")]
+    PreconditionFailed(Json<Problem>),
     /// Body too large.
     #[oai(status = 413, content_type = "application/problem+json")]
     PayloadTooLarge(Json<Problem>),
@@ -249,6 +256,7 @@ impl From<Error> for AnyProblem {
             Error::Forbidden | Error::Refused(_) => AnyProblem::Forbidden(p),
             Error::NotFound(_) => AnyProblem::NotFound(p),
             Error::Conflict(_) | Error::IllegalTransition { .. } => AnyProblem::Conflict(p),
+            Error::PreconditionFailed(_) => AnyProblem::PreconditionFailed(p),
             Error::PayloadTooLarge => AnyProblem::PayloadTooLarge(p),
             Error::UnsupportedMediaType(_) => AnyProblem::UnsupportedMediaType(p),
             Error::Validation(_) => AnyProblem::Unprocessable(p),

@@ -27,6 +27,8 @@ pub const UNSUPPORTED: u32 = 1 << 6;
 pub const INVALID: u32 = 1 << 7;
 /// 429: it is rate limited.
 pub const RATE_LIMITED: u32 = 1 << 8;
+/// 412: it speaks a versioned protocol (tus) and may refuse the client's version.
+pub const PRECONDITION: u32 = 1 << 9;
 
 /// A body's two: too large, or of the wrong type.
 pub const BODY: u32 = TOO_LARGE | UNSUPPORTED;
@@ -40,6 +42,7 @@ pub const fn bit(status: u16) -> Option<u32> {
         403 => FORBIDDEN,
         404 => NOT_FOUND,
         409 => CONFLICT,
+        412 => PRECONDITION,
         413 => TOO_LARGE,
         415 => UNSUPPORTED,
         422 => INVALID,
@@ -68,6 +71,7 @@ impl<const S: u32> Problems<S> {
             AnyProblem::Forbidden(_) => 403,
             AnyProblem::NotFound(_) => 404,
             AnyProblem::Conflict(_) => 409,
+            AnyProblem::PreconditionFailed(_) => 412,
             AnyProblem::PayloadTooLarge(_) => 413,
             AnyProblem::UnsupportedMediaType(_) => 415,
             AnyProblem::Unprocessable(_) => 422,

@@ -50,6 +50,12 @@ impl Error {
                 "Không thể làm thao tác này ở trạng thái hiện tại",
                 "This action is not allowed in the current status",
             ),
+            Error::PreconditionFailed(code) => (
+                412,
+                code,
+                "Phiên bản giao thức không được hỗ trợ",
+                "Unsupported protocol version",
+            ),
             Error::PayloadTooLarge => (
                 413,
                 "payload_too_large",
@@ -251,6 +257,27 @@ fn detail_for(code: &str, lang: Lang) -> Option<&'static str> {
             "The server is busy with other pre-call tests, try again shortly",
         ),
         "echo_session_not_found" => ("Không tìm thấy cuộc gọi thử", "Pre-call test not found"),
+        "tus_version_unsupported" => (
+            "Máy chủ chỉ nhận tải lên tiếp nối theo tus 1.0.0 (Tus-Resumable: 1.0.0)",
+            "This server speaks tus 1.0.0 only (Tus-Resumable: 1.0.0)",
+        ),
+        "upload_not_found" => (
+            "Không tìm thấy lượt tải ảnh (đã xong quá lâu, hết hạn hoặc đã huỷ)",
+            "Upload not found (expired, cancelled or finished long ago)",
+        ),
+        "upload_offset_mismatch" => (
+            "Vị trí tiếp nối không khớp với số byte máy chủ đã nhận; hỏi lại bằng HEAD",
+            "Upload-Offset does not match the bytes the server has; ask again with HEAD",
+        ),
+        "too_many_open_uploads" => (
+            "Bạn có quá nhiều lượt tải ảnh chưa xong; hoàn tất hoặc huỷ bớt",
+            "Too many unfinished uploads; finish or cancel some first",
+        ),
+        "too_many_upload_parts" => (
+            "Lượt tải bị ngắt quá nhiều lần; hãy tải lại ảnh từ đầu",
+            "This upload was interrupted too many times; start it again",
+        ),
+
         _ => return None,
     };
     Some(lang.pick(vi, en))

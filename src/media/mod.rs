@@ -4,6 +4,8 @@
 
 mod libjpeg;
 pub mod pipeline;
+/// Resumable uploads (tus 1.0): a photo sent in pieces that survive a broken connection.
+pub mod resumable;
 
 use chrono::{DateTime, Utc};
 use poem_openapi::param::{Header, Path};
@@ -179,25 +181,41 @@ pub async fn intake(
     upload: Upload,
     key: Option<&crate::store::idempotency::Key>,
 ) -> Result<MediaView> {
-    let limits = pipeline::Limits {
-        max_bytes: state.settings.max_upload_bytes as u64,
-        ..pipeline::Limits::default()
-    };
-    if upload.size() as u64 > limits.max_bytes {
+    if upload.size() as u64 > state.settings.max_upload_bytes as u64 {
         return Err(Error::PayloadTooLarge);
     }
     // The file is read and decoded on the photo workers, never on the async threads.
     let file = upload.into_file().into_std().await;
+    intake_with(state, owner, key, move || {
+        use std::io::Read;
+        let mut bytes = Vec::new();
+        let mut file = file;
+        file.read_to_end(&mut bytes)
+            .map_err(|e| pipeline::MediaError::Corrupt(format!("reading upload: {e}")))?;
+        Ok(bytes)
+    })
+    .await
+}
+
+/// [`intake`] for a photo already in memory: the pieces of a resumable upload, put together.
+pub async fn intake_bytes(state: &Ctx, owner: Uuid, bytes: Vec<u8>) -> Result<MediaView> {
+    intake_with(state, owner, None, move || Ok(bytes)).await
+}
+
+/// Read the photo (`read`, on a photo worker), process it and record it for `owner`.
+async fn intake_with(
+    state: &Ctx,
+    owner: Uuid,
+    key: Option<&crate::store::idempotency::Key>,
+    read: impl FnOnce() -> Result<Vec<u8>, pipeline::MediaError> + Send + 'static,
+) -> Result<MediaView> {
+    let limits = pipeline::Limits {
+        max_bytes: state.settings.max_upload_bytes as u64,
+        ..pipeline::Limits::default()
+    };
     let processed = state
         .photo_workers
-        .run(move || {
-            use std::io::Read;
-            let mut bytes = Vec::new();
-            let mut file = file;
-            file.read_to_end(&mut bytes)
-                .map_err(|e| pipeline::MediaError::Corrupt(format!("reading upload: {e}")))?;
-            pipeline::process_owned(bytes, &limits)
-        })
+        .run(move || pipeline::process_owned(read()?, &limits))
         .await?
         .map_err(map_pipeline_error)?;
     let hash = &processed.content_hash;
@@ -328,13 +346,26 @@ async fn own_photo(state: &Ctx, owner: Uuid, hash: &str) -> Result<Option<Uuid>>
     .await)?)
 }
 
-/// Delete stored photos and thumbnails that no media row refers to and that are older than
+/// Delete stored photos, thumbnails and upload pieces that no row refers to and that are older than
 /// `grace`: what an upload cut short leaves (a crash or a failed insert after the photo was
 /// stored, before its row was written). The grace keeps uploads in progress safe; each key is
 /// checked against the rows again right before it is deleted. Returns how many were deleted.
 pub async fn collect_orphans(state: &Ctx, grace: chrono::Duration) -> Result<usize> {
     let cutoff = state.clock.now() - grace;
     let mut deleted = 0;
+    // Pieces of resumable uploads that no row lists: a request that lost a race, or a crash
+    // between storing a piece and recording it.
+    for (key, written) in state
+        .objects
+        .list(resumable::PIECES_PREFIX)
+        .await
+        .map_err(Error::from)?
+    {
+        if written <= cutoff && !resumable::piece_recorded(state, &key).await? {
+            state.objects.delete(&key).await.map_err(Error::from)?;
+            deleted += 1;
+        }
+    }
     for prefix in ["photos/", "thumbs/"] {
         for (key, written) in state.objects.list(prefix).await.map_err(Error::from)? {
             if written > cutoff {

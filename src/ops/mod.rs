@@ -229,13 +229,16 @@ pub fn learn_allowed_methods(spec_json: &str) {
                 .as_object()
                 .map(|o| {
                     o.keys()
-                        .filter(|m| ["get", "post", "put", "patch", "delete"].contains(&m.as_str()))
+                        .filter(|m| {
+                            ["get", "post", "put", "patch", "delete", "head", "options"]
+                                .contains(&m.as_str())
+                        })
                         .map(|m| m.to_ascii_uppercase())
                         .collect()
                 })
                 .unwrap_or_default();
             let mut methods = methods;
-            if methods.iter().any(|m| m == "GET") {
+            if methods.iter().any(|m| m == "GET") && !methods.iter().any(|m| m == "HEAD") {
                 methods.push("HEAD".into());
             }
             out.push((
@@ -294,10 +297,13 @@ pub async fn observe<E: Endpoint>(next: E, mut req: Request, state: Ctx) -> poem
     // Photo uploads stream to a temporary file under their own, larger limit.
     // An area file (a ward's boundaries, a few MB) is JSON, read whole under its own limit, for
     // the callers the app allows it (admins), asked before a byte of the body is read.
+    // The bytes of a resumable upload (`PATCH /v1/media/uploads/{id}`) stream like a photo's.
     let large_body_token = (path == AREAS_IMPORT_PATH)
         .then(|| bearer_token(&req).map(str::to_string))
         .flatten();
-    let limit = if path == "/v1/media" {
+    let photo_bytes = path == "/v1/media"
+        || (req.method() == poem::http::Method::PATCH && path.starts_with("/v1/media/uploads/"));
+    let limit = if photo_bytes {
         state.settings.max_upload_bytes
     } else if let Some(token) = large_body_token
         && state.large_bodies.allowed(&token).await
@@ -306,7 +312,7 @@ pub async fn observe<E: Endpoint>(next: E, mut req: Request, state: Ctx) -> poem
     } else {
         state.settings.max_body_bytes
     };
-    let buffer_chunked = req.uri().path() != "/v1/media";
+    let buffer_chunked = !photo_bytes;
     let signed_in = req.header("authorization").is_some();
     let is_web = crate::web::owns(&path);
     let req_method = req.method().clone();
@@ -403,12 +409,13 @@ pub async fn observe<E: Endpoint>(next: E, mut req: Request, state: Ctx) -> poem
         let h = resp.headers_mut();
         h.insert(
             "access-control-allow-methods",
-            HeaderValue::from_static("GET, POST, PUT, PATCH, DELETE"),
+            HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE"),
         );
         h.insert(
             "access-control-allow-headers",
             HeaderValue::from_static(
-                "authorization, content-type, idempotency-key, accept-language, x-request-id",
+                "authorization, content-type, idempotency-key, accept-language, x-request-id, \
+                 tus-resumable, upload-length, upload-offset, upload-metadata",
             ),
         );
         h.insert("access-control-max-age", HeaderValue::from_static("600"));
@@ -463,7 +470,11 @@ pub async fn observe<E: Endpoint>(next: E, mut req: Request, state: Ctx) -> poem
         headers.insert("access-control-allow-origin", v);
         headers.insert(
             "access-control-expose-headers",
-            HeaderValue::from_static("retry-after, x-request-id, location"),
+            HeaderValue::from_static(
+                "retry-after, x-request-id, location, upload-offset, upload-length, \
+                 upload-expires, upload-metadata, tus-resumable, tus-version, tus-extension, \
+                 tus-max-size, wardline-media-id",
+            ),
         );
     }
 

@@ -114,6 +114,10 @@ pub(crate) struct Fx {
     pub(crate) webhook: String,
     /// Reply templates made by the admin: one the admin row edits, one it archives.
     pub(crate) reply_templates: Vec<String>,
+    /// A's resumable uploads in progress (1000 bytes announced): one the rows append to, one
+    /// A's row terminates.
+    pub(crate) upload: String,
+    pub(crate) upload_to_delete: String,
 }
 
 impl Fx {
@@ -145,6 +149,8 @@ struct Req {
     /// Path parameters by name, as the spec's template names them.
     params: Vec<(&'static str, String)>,
     query: String,
+    /// Request headers besides the bearer token (the tus protocol's).
+    headers: Vec<(&'static str, &'static str)>,
     body: Body,
 }
 
@@ -152,8 +158,23 @@ fn req(params: &[(&'static str, &str)], query: &str, body: Body) -> Req {
     Req {
         params: params.iter().map(|(k, v)| (*k, v.to_string())).collect(),
         query: query.to_string(),
+        headers: vec![],
         body,
     }
+}
+
+/// A tus request (resumable uploads): `Tus-Resumable: 1.0.0` and `headers`.
+fn tus_req(
+    params: &[(&'static str, &str)],
+    headers: &[(&'static str, &'static str)],
+    body: Body,
+) -> Req {
+    let mut r = req(params, "", body);
+    r.headers = [("Tus-Resumable", "1.0.0")]
+        .into_iter()
+        .chain(headers.iter().copied())
+        .collect();
+    r
 }
 
 fn none() -> Req {
@@ -280,6 +301,12 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("media_public",                       "A's unattached photo",       "404 ok  404 ok  404 404 ok"),
     ("media_thumbnail",                    "attached to a report",       "ok  ok  ok  ok  ok  ok  ok"),
     ("media_thumbnail",                    "A's unattached photo",       "404 ok  404 ok  404 404 ok"),
+    // Resumable uploads: only their owner may touch one (404 to everyone else, staff included).
+    ("media_upload_options",               "",                           "ok  ok  ok  ok  ok  ok  ok"),
+    ("media_upload_create",                "",                           "401 ok  ok  ok  403 403 ok"),
+    ("media_upload_status",                "A's upload",                 "401 ok  404 404 403 403 404"),
+    ("media_upload_append",                "A's upload",                 "401 ok  404 404 403 403 404"),
+    ("media_upload_delete",                "A's other upload",           "401 ok  404 404 403 403 404"),
     // Presigned URLs: the signature is the capability; a bearer token adds nothing.
     ("objects_get",                        "a forged token",             "403 403 403 403 403 403 403"),
     ("objects_put",                        "a forged token",             "403 403 403 403 403 403 403"),
@@ -585,6 +612,7 @@ fn request(op: &str, on: &str) -> Option<Build> {
             Req {
                 params: vec![],
                 query: q,
+                headers: vec![],
                 body: Body::None,
             }
         },
@@ -597,6 +625,7 @@ fn request(op: &str, on: &str) -> Option<Build> {
             Req {
                 params: vec![],
                 query: q,
+                headers: vec![],
                 body: Body::None,
             }
         },
@@ -610,6 +639,26 @@ fn request(op: &str, on: &str) -> Option<Build> {
             json_body(json!({ "ids": ids }))
         },
         ("media_upload", "") => |_, w| req(&[], "", Body::Photo(jpeg(48, 48, 10 + w as u8))),
+        ("media_upload_options", "") => |_, _| none(),
+        ("media_upload_create", "") => {
+            |_, _| tus_req(&[], &[("Upload-Length", "1000")], Body::None)
+        }
+        ("media_upload_status", "A's upload") => {
+            |f, _| tus_req(&[("upload_id", &f.upload)], &[], Body::None)
+        }
+        ("media_upload_append", "A's upload") => |f, _| {
+            tus_req(
+                &[("upload_id", &f.upload)],
+                &[
+                    ("Upload-Offset", "0"),
+                    ("Content-Type", "application/offset+octet-stream"),
+                ],
+                Body::Raw(vec![0xFF; 100]),
+            )
+        },
+        ("media_upload_delete", "A's other upload") => {
+            |f, _| tus_req(&[("upload_id", &f.upload_to_delete)], &[], Body::None)
+        }
         ("media_public", "attached to a report") => {
             |f, _| req(&[("media_id", &f.photo)], "", Body::None)
         }
@@ -983,6 +1032,9 @@ async fn send(app: &TestApp, method: &Method, path: &str, token: Option<&str>, r
     if let Some(t) = token {
         b = b.bearer_auth(t);
     }
+    for (k, v) in &r.headers {
+        b = b.header(*k, *v);
+    }
     b = match r.body {
         Body::None => b,
         Body::Json(v) => b.json(&v),
@@ -1289,6 +1341,21 @@ pub(crate) async fn fixtures(app: &TestApp) -> Fx {
     let leave_day = (app.state.clock.now() + Duration::days(25))
         .date_naive()
         .to_string();
+    let mut uploads = vec![];
+    for _ in 0..2 {
+        let r = crate::uploads::tus(
+            app,
+            Method::POST,
+            "/v1/media/uploads",
+            Some(&a),
+            &[("Upload-Length", "1000")],
+            None,
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        let location = r.headers["location"].to_str().unwrap();
+        uploads.push(location.rsplit('/').next().unwrap().to_string());
+    }
     Fx {
         tokens,
         passwords,
@@ -1315,6 +1382,8 @@ pub(crate) async fn fixtures(app: &TestApp) -> Fx {
         open311_spare_client: open311[1].1.clone(),
         webhook,
         reply_templates,
+        upload: uploads[0].clone(),
+        upload_to_delete: uploads[1].clone(),
     }
 }
 

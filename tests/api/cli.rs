@@ -106,7 +106,9 @@ fn the_checked_in_spec_is_current() {
 /// The spec is true per operation about bodies: an operation that takes a body documents 413 (too
 /// large) and 415 (wrong type); one that takes none documents neither. Not held to it: Open311,
 /// whose errors are GeoReport's own documents, and the presigned-URL upload, whose body is read raw
-/// (any content type, as S3 takes it) and so is not described as a request body.
+/// (any content type, as S3 takes it) and so is not described as a request body; and the creation
+/// of a resumable upload, which has no body but announces the photo's size and type in headers
+/// (`Upload-Length`, `Upload-Metadata`) and is refused 413 or 415 on them before any byte is sent.
 #[test]
 fn only_operations_with_a_body_document_413_and_415() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/wardline.yaml");
@@ -123,6 +125,9 @@ fn only_operations_with_a_body_document_413_and_415() {
             let Some(responses) = op.get("responses").and_then(|r| r.as_mapping()) else {
                 continue;
             };
+            if route_text == "/v1/media/uploads" && method.as_str() == Some("post") {
+                continue;
+            }
             let has_body = op.get("requestBody").is_some();
             with_body += usize::from(has_body);
             for status in ["413", "415"] {

@@ -30,5 +30,6 @@ mod store_contract;
 mod telehealth;
 mod templates;
 mod transport;
+mod uploads;
 mod web;
 mod webhooks;
