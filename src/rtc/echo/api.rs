@@ -132,7 +132,9 @@ impl EchoApi {
             .report(session_id.0, caller.account_id, &self.state.turn_refusals)
             .ok_or(Error::NotFound("echo_session_not_found"))?;
         // What the test showed the resident is what the doctors see in the waiting room.
-        if report.verdict != Verdict::Pending {
+        if report.verdict != Verdict::Pending
+            && self.sessions.hand_over(session_id.0, report.verdict)
+        {
             let check = PrecallCheck {
                 verdict: report.verdict,
                 rtt_ms: report.rtt_ms,

@@ -16,6 +16,8 @@ struct Session {
     owner: Uuid,
     started: Instant,
     measure: Arc<Mutex<Measure>>,
+    /// The verdict last handed to the consultations (each new one once, not at every poll).
+    handed_over: Option<super::stats::Verdict>,
 }
 
 impl Session {
@@ -89,6 +91,7 @@ impl EchoSessions {
                 owner,
                 started: Instant::now(),
                 measure: measure.clone(),
+                handed_over: None,
             },
         );
         Ok((id, measure))
@@ -102,5 +105,39 @@ impl EchoSessions {
         let map = self.map();
         let s = map.get(&id).filter(|s| s.owner == caller)?;
         Some(s.report(id, refusals))
+    }
+
+    /// Whether `verdict` is news for this session's consultations: the first verdict of the test,
+    /// or a different one. The phone polls the report about once a second; the verdict is kept
+    /// only when it changes.
+    pub(super) fn hand_over(&self, id: Uuid, verdict: super::stats::Verdict) -> bool {
+        let mut map = self.map();
+        match map.get_mut(&id) {
+            Some(s) if s.handed_over != Some(verdict) => {
+                s.handed_over = Some(verdict);
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::stats::Verdict;
+    use super::*;
+
+    #[test]
+    fn a_verdict_is_handed_over_once_until_it_changes() {
+        let sessions = EchoSessions::default();
+        let (id, _) = sessions.reserve(Uuid::now_v7(), 4).unwrap();
+        assert!(sessions.hand_over(id, Verdict::AudioOnly));
+        assert!(!sessions.hand_over(id, Verdict::AudioOnly));
+        assert!(sessions.hand_over(id, Verdict::VideoOk));
+        assert!(!sessions.hand_over(id, Verdict::VideoOk));
+        assert!(
+            !sessions.hand_over(Uuid::now_v7(), Verdict::VideoOk),
+            "no such session"
+        );
     }
 }
