@@ -37,6 +37,27 @@ impl Auth {
         self.identify(&auth.0.token).await
     }
 
+    /// The caller of a WebSocket: browsers cannot set headers on one, so the access token may come
+    /// as the `access_token` query parameter instead of the `Authorization` header. Either way a
+    /// one-time password not yet changed is refused, as for every other operation.
+    pub async fn socket_caller(
+        &self,
+        req: &Request,
+        access_token: Option<&str>,
+    ) -> Result<Caller, Error> {
+        match (self.optional_caller(req).await?, access_token) {
+            (Some(c), _) => Ok(c),
+            (None, Some(token)) => {
+                let caller = self.identify(token).await?;
+                if caller.password_must_change {
+                    return Err(Error::Refused("password_change_required"));
+                }
+                Ok(caller)
+            }
+            (None, None) => Err(Error::Unauthorized("missing_token")),
+        }
+    }
+
     /// The caller if the request carries a bearer token (public endpoints that show more to the
     /// signed-in): no header is anonymous, a bad token is still 401.
     pub async fn optional_caller(&self, req: &Request) -> Result<Option<Caller>, Error> {

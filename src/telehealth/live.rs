@@ -62,17 +62,10 @@ async fn authenticate(
     q: &LiveQuery,
     station: Uuid,
 ) -> Result<Caller, Error> {
-    let caller = match (state.auth.optional_caller(req).await?, &q.access_token) {
-        (Some(c), _) => c,
-        (None, Some(token)) => {
-            let caller = state.auth.identify(token).await?;
-            if caller.password_must_change {
-                return Err(Error::Refused("password_change_required"));
-            }
-            caller
-        }
-        (None, None) => return Err(Error::Unauthorized("missing_token")),
-    };
+    let caller = state
+        .auth
+        .socket_caller(req, q.access_token.as_deref())
+        .await?;
     queue::require_station_doctor(state, &caller, station).await?;
     Ok(caller)
 }
