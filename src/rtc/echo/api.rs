@@ -132,22 +132,21 @@ impl EchoApi {
             .report(session_id.0, caller.account_id, &self.state.turn_refusals)
             .ok_or(Error::NotFound("echo_session_not_found"))?;
         // What the test showed the resident is what the doctors see in the waiting room.
+        let check = PrecallCheck {
+            verdict: report.verdict,
+            rtt_ms: report.rtt_ms,
+            relay: report.selected_candidate_type.as_deref() == Some("relay"),
+        };
+        let handed = (check.verdict, check.rtt_ms.is_some(), check.relay);
         if report.verdict != Verdict::Pending
-            && self.sessions.hand_over(session_id.0, report.verdict)
-        {
-            let check = PrecallCheck {
-                verdict: report.verdict,
-                rtt_ms: report.rtt_ms,
-                relay: report.selected_candidate_type.as_deref() == Some("relay"),
-            };
-            if let Err(e) = self
+            && self.sessions.hand_over(session_id.0, handed)
+            && let Err(e) = self
                 .state
                 .calls
                 .precall_checked(caller.account_id, check)
                 .await
-            {
-                tracing::warn!(error = %e, "keeping the pre-call test's verdict");
-            }
+        {
+            tracing::warn!(error = %e, "keeping the pre-call test's verdict");
         }
         Ok(Json(report))
     }

@@ -16,8 +16,9 @@ struct Session {
     owner: Uuid,
     started: Instant,
     measure: Arc<Mutex<Measure>>,
-    /// The verdict last handed to the consultations (each new one once, not at every poll).
-    handed_over: Option<super::stats::Verdict>,
+    /// What was last handed to the consultations: the verdict, whether a round trip was known,
+    /// whether relayed (each change once, not at every poll).
+    handed_over: Option<Handed>,
 }
 
 impl Session {
@@ -52,6 +53,10 @@ impl Session {
         }
     }
 }
+
+/// What a report hands to the consultations, as far as it matters whether it changed: the
+/// verdict, whether a round trip is known, whether relayed.
+pub(super) type Handed = (super::stats::Verdict, bool, bool);
 
 /// The test sessions of this instance (the phone talks to the instance that answered it).
 #[derive(Default)]
@@ -107,14 +112,14 @@ impl EchoSessions {
         Some(s.report(id, refusals))
     }
 
-    /// Whether `verdict` is news for this session's consultations: the first verdict of the test,
-    /// or a different one. The phone polls the report about once a second; the verdict is kept
-    /// only when it changes.
-    pub(super) fn hand_over(&self, id: Uuid, verdict: super::stats::Verdict) -> bool {
+    /// Whether `now` is news for this session's consultations: the first verdict of the test, a
+    /// different one, or the first round trip measured. The phone polls the report about once a
+    /// second; what it found is kept only when it changes.
+    pub(super) fn hand_over(&self, id: Uuid, now: Handed) -> bool {
         let mut map = self.map();
         match map.get_mut(&id) {
-            Some(s) if s.handed_over != Some(verdict) => {
-                s.handed_over = Some(verdict);
+            Some(s) if s.handed_over != Some(now) => {
+                s.handed_over = Some(now);
                 true
             }
             _ => false,
@@ -131,12 +136,15 @@ mod tests {
     fn a_verdict_is_handed_over_once_until_it_changes() {
         let sessions = EchoSessions::default();
         let (id, _) = sessions.reserve(Uuid::now_v7(), 4).unwrap();
-        assert!(sessions.hand_over(id, Verdict::AudioOnly));
-        assert!(!sessions.hand_over(id, Verdict::AudioOnly));
-        assert!(sessions.hand_over(id, Verdict::VideoOk));
-        assert!(!sessions.hand_over(id, Verdict::VideoOk));
+        assert!(sessions.hand_over(id, (Verdict::AudioOnly, false, false)));
+        assert!(!sessions.hand_over(id, (Verdict::AudioOnly, false, false)));
+        assert!(sessions.hand_over(id, (Verdict::VideoOk, false, false)));
+        // The round trip arrives after the verdict: that is news too.
+        assert!(sessions.hand_over(id, (Verdict::VideoOk, true, false)));
+        assert!(!sessions.hand_over(id, (Verdict::VideoOk, true, false)));
+        let unknown = (Verdict::VideoOk, true, false);
         assert!(
-            !sessions.hand_over(Uuid::now_v7(), Verdict::VideoOk),
+            !sessions.hand_over(Uuid::now_v7(), unknown),
             "no such session"
         );
     }
